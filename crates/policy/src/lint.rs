@@ -1,0 +1,1 @@
+//! Manifest lint (SPEC M-4).

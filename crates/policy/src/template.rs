@@ -1,0 +1,1 @@
+//! Role templates (SPEC M-5).
