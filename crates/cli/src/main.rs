@@ -1,1 +1,81 @@
-fn main() {}
+//! The `cordon` binary: parses arguments and files at the edge, calls the policy core, reports.
+//!
+//! Exit codes (also in `docs/cli.md`):
+//! - 0: success; for `policy eval`, the decision is allow
+//! - 1: a check failed: verification refused, lint found errors, a decision denied, tests failed
+//! - 2: usage error, or an input that cannot be read or parsed
+//! - 3: `policy eval` only: the decision is approval_required
+
+mod cmd;
+mod embedded;
+mod fail;
+mod io;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// cordon: least privilege for desktop AI agents, enforced and audited.
+///
+/// cordon governs what an agent (Claude Code, Cowork, Codex, any process) may read, write,
+/// execute, reach and call, from a signed capability manifest.
+///
+/// Start with `cordon quickstart`, which generates a key and a trust store, renders, lints, signs
+/// and verifies a manifest, and explains a few decisions.
+#[derive(Debug, Parser)]
+#[command(
+    name = "cordon",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
+struct Cli {
+    /// How errors are printed: `human` (with source excerpts) or `json` (one object on stderr).
+    #[arg(long, global = true, value_enum, default_value_t = ErrorFormat::Human)]
+    error_format: ErrorFormat,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum ErrorFormat {
+    Human,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run cordon's main job on embedded defaults: keys, trust store, a rendered and signed
+    /// manifest, verification, decisions explained, and a revocation.
+    ///
+    /// Example: `cordon quickstart --dir /tmp/cordon-demo`
+    Quickstart(cmd::quickstart::Args),
+    /// Generate Ed25519 signing keys.
+    #[command(subcommand)]
+    Keys(cmd::keys::Command),
+    /// Create and edit trust stores: which keys may sign what, from when to when, and how many
+    /// signatures are needed.
+    #[command(subcommand)]
+    Trust(cmd::trust::Command),
+    /// Lint, render, sign, verify and revoke capability manifests.
+    #[command(subcommand)]
+    Manifest(cmd::manifest::Command),
+    /// Ask the policy decision point, and test Rego policies.
+    #[command(subcommand)]
+    Policy(cmd::policy::Command),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Quickstart(args) => cmd::quickstart::run(&args),
+        Command::Keys(c) => cmd::keys::run(c),
+        Command::Trust(c) => cmd::trust::run(c),
+        Command::Manifest(c) => cmd::manifest::run(c),
+        Command::Policy(c) => cmd::policy::run(c),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(fail) => fail.report(cli.error_format == ErrorFormat::Json),
+    }
+}

@@ -1,0 +1,7 @@
+//! One module per command group.
+
+pub mod keys;
+pub mod manifest;
+pub mod policy;
+pub mod quickstart;
+pub mod trust;

@@ -1,0 +1,25 @@
+//! Defaults compiled into the binary: the shipped role templates and group mapping.
+
+/// `(name, JSON)` of every shipped template.
+pub const TEMPLATES: &[(&str, &str)] = &[
+    (
+        "finance-analyst-agent",
+        include_str!("../../../templates/finance-analyst-agent.json"),
+    ),
+    (
+        "legal-drafting-agent",
+        include_str!("../../../templates/legal-drafting-agent.json"),
+    ),
+    (
+        "developer-agent",
+        include_str!("../../../templates/developer-agent.json"),
+    ),
+];
+
+/// The shipped group → template mapping.
+pub const GROUPS: &str = include_str!("../../../templates/groups.json");
+
+/// A shipped template by name.
+pub fn template(name: &str) -> Option<&'static str> {
+    TEMPLATES.iter().find(|(n, _)| *n == name).map(|(_, t)| *t)
+}
