@@ -27,11 +27,11 @@ impl Fail {
         }
     }
 
-    /// A failed check (exit 1) with a diagnostic.
-    pub fn check(d: impl Diagnostic + Send + Sync + 'static) -> Self {
+    /// A failed check (exit 1) with a report already made.
+    pub fn check_report(report: miette::Report) -> Self {
         Self {
             exit: CHECK_FAILED,
-            report: miette::Report::new(d),
+            report,
         }
     }
 

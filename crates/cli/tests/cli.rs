@@ -2,7 +2,12 @@
 //! lint, templates, decisions, Rego tests, malformed input, and interoperability with an
 //! independent DSSE implementation (Python `cryptography`).
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -14,7 +19,9 @@ use base64::engine::general_purpose::STANDARD;
 use serde_json::Value;
 
 fn repo(path: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").join(path)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .join(path)
 }
 
 struct Sandbox {
@@ -69,7 +76,12 @@ impl Sandbox {
 
     fn stderr_of(&self, code: i32, args: &[&str]) -> String {
         let out = self.run(args);
-        assert_eq!(out.status.code(), Some(code), "cordon {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(
+            out.status.code(),
+            Some(code),
+            "cordon {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8(out.stderr).unwrap()
     }
 
@@ -79,7 +91,21 @@ impl Sandbox {
             self.expect(0, &["keys", "generate", "--out", &format!("keys/{k}")]);
         }
         self.expect(0, &["trust", "init", "--out", "trust.json"]);
-        self.expect(0, &["trust", "add", "--trust", "trust.json", "--key", "keys/a.pub", "--role", "manifest-signer", "--name", "team-a"]);
+        self.expect(
+            0,
+            &[
+                "trust",
+                "add",
+                "--trust",
+                "trust.json",
+                "--key",
+                "keys/a.pub",
+                "--role",
+                "manifest-signer",
+                "--name",
+                "team-a",
+            ],
+        );
     }
 }
 
@@ -95,7 +121,13 @@ fn json(s: &str) -> Value {
 fn quickstart_runs_the_main_job() {
     let s = Sandbox::new();
     let out = s.expect(0, &["quickstart", "--dir", &s.path("q")]);
-    for needle in ["verified `finance-analyst-agent`", "ALLOW", "DENY", "APPROVAL", "refused as it should be (revoked-manifest)"] {
+    for needle in [
+        "verified `finance-analyst-agent`",
+        "ALLOW",
+        "DENY",
+        "APPROVAL",
+        "refused as it should be (revoked-manifest)",
+    ] {
         assert!(out.contains(needle), "missing {needle:?} in:\n{out}");
     }
     // A second run into the same directory refuses rather than mixing state.
@@ -108,9 +140,16 @@ fn private_keys_are_private() {
     let out = s.expect(0, &["keys", "generate", "--out", "k/admin", "--json"]);
     let v = json(&out);
     assert_eq!(v["keyid"].as_str().unwrap().len(), 64);
-    let mode = std::fs::metadata(s.path("k/admin.key")).unwrap().permissions().mode() & 0o777;
+    let mode = std::fs::metadata(s.path("k/admin.key"))
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o777;
     assert_eq!(mode, 0o600);
-    assert_eq!(s.expect(0, &["keys", "id", "k/admin.pub"]).trim(), v["keyid"].as_str().unwrap());
+    assert_eq!(
+        s.expect(0, &["keys", "id", "k/admin.pub"]).trim(),
+        v["keyid"].as_str().unwrap()
+    );
     // Never overwrite a key by accident.
     s.expect(2, &["keys", "generate", "--out", "k/admin"]);
 }
@@ -121,16 +160,36 @@ fn sign_and_verify() {
     s.keys_and_trust();
     s.write("m.json", &playbook_manifest());
     s.expect(0, &["manifest", "sign", "m.json", "--key", "keys/a.key"]);
-    let out = s.expect(0, &["manifest", "verify", "m.signed.json", "--trust", "trust.json", "--format", "json"]);
+    let out = s.expect(
+        0,
+        &[
+            "manifest",
+            "verify",
+            "m.signed.json",
+            "--trust",
+            "trust.json",
+            "--format",
+            "json",
+        ],
+    );
     let v = json(&out);
     assert_eq!(v["verified"], true);
     assert_eq!(v["agentName"], "cowork-lite");
     let digest = s.expect(0, &["manifest", "digest", "m.json"]);
     assert_eq!(v["digest"].as_str().unwrap(), digest.trim());
-    assert_eq!(s.expect(0, &["manifest", "digest", "m.signed.json"]).trim(), digest.trim());
+    assert_eq!(
+        s.expect(0, &["manifest", "digest", "m.signed.json"]).trim(),
+        digest.trim()
+    );
     // Signing refuses manifests with lint errors.
-    s.write("broad.json", r#"{"agentName":"x","version":"1.0.0","readPaths":["/"]}"#);
-    s.expect(1, &["manifest", "sign", "broad.json", "--key", "keys/a.key"]);
+    s.write(
+        "broad.json",
+        r#"{"agentName":"x","version":"1.0.0","readPaths":["/"]}"#,
+    );
+    s.expect(
+        1,
+        &["manifest", "sign", "broad.json", "--key", "keys/a.key"],
+    );
 }
 
 /// Verify `file` and return the refusal kind (JSON) and the human message.
@@ -138,10 +197,18 @@ fn refusal(s: &Sandbox, file: &str, extra: &[&str]) -> (String, String) {
     let mut args = vec!["manifest", "verify", file, "--format", "json"];
     args.extend_from_slice(extra);
     let out = s.run(&args);
-    assert_eq!(out.status.code(), Some(1), "{args:?} should be refused: {}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{args:?} should be refused: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v = json(&String::from_utf8_lossy(&out.stdout));
     assert_eq!(v["verified"], false);
-    (v["kind"].as_str().unwrap().to_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    (
+        v["kind"].as_str().unwrap().to_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 #[test]
@@ -167,50 +234,220 @@ fn verify_refuses_each_kind_of_bad_manifest() {
     seen.push(refusal(&s, "wrongtype.json", &trust));
 
     // Unknown key.
-    s.expect(0, &["manifest", "sign", "m.json", "--key", "keys/b.key", "--out", "by-b.json"]);
+    s.expect(
+        0,
+        &[
+            "manifest",
+            "sign",
+            "m.json",
+            "--key",
+            "keys/b.key",
+            "--out",
+            "by-b.json",
+        ],
+    );
     seen.push(refusal(&s, "by-b.json", &trust));
 
     // Revoked key.
     std::fs::copy(s.path("trust.json"), s.path("trust-revoked.json")).unwrap();
     let keyid = s.expect(0, &["keys", "id", "keys/a.pub"]);
-    s.expect(0, &["trust", "revoke-key", "--trust", "trust-revoked.json", "--keyid", &keyid.trim()[..12], "--reason", "laptop lost"]);
-    seen.push(refusal(&s, "m.signed.json", &["--trust", "trust-revoked.json"]));
+    s.expect(
+        0,
+        &[
+            "trust",
+            "revoke-key",
+            "--trust",
+            "trust-revoked.json",
+            "--keyid",
+            &keyid.trim()[..12],
+            "--reason",
+            "laptop lost",
+        ],
+    );
+    seen.push(refusal(
+        &s,
+        "m.signed.json",
+        &["--trust", "trust-revoked.json"],
+    ));
 
     // Key outside its validity window.
     s.expect(0, &["trust", "init", "--out", "trust-old.json"]);
-    s.expect(0, &["trust", "add", "--trust", "trust-old.json", "--key", "keys/a.pub", "--role", "manifest-signer", "--not-after", "2020-01-01T00:00:00Z"]);
+    s.expect(
+        0,
+        &[
+            "trust",
+            "add",
+            "--trust",
+            "trust-old.json",
+            "--key",
+            "keys/a.pub",
+            "--role",
+            "manifest-signer",
+            "--not-after",
+            "2020-01-01T00:00:00Z",
+        ],
+    );
     seen.push(refusal(&s, "m.signed.json", &["--trust", "trust-old.json"]));
 
     // Below threshold: two of a and c required, only a signed.
     std::fs::copy(s.path("trust.json"), s.path("trust-2.json")).unwrap();
-    s.expect(0, &["trust", "add", "--trust", "trust-2.json", "--key", "keys/c.pub", "--role", "manifest-signer"]);
-    s.expect(0, &["trust", "threshold", "--trust", "trust-2.json", "--role", "manifest-signer", "--count", "2"]);
+    s.expect(
+        0,
+        &[
+            "trust",
+            "add",
+            "--trust",
+            "trust-2.json",
+            "--key",
+            "keys/c.pub",
+            "--role",
+            "manifest-signer",
+        ],
+    );
+    s.expect(
+        0,
+        &[
+            "trust",
+            "threshold",
+            "--trust",
+            "trust-2.json",
+            "--role",
+            "manifest-signer",
+            "--count",
+            "2",
+        ],
+    );
     seen.push(refusal(&s, "m.signed.json", &["--trust", "trust-2.json"]));
-    s.expect(0, &["manifest", "cosign", "m.signed.json", "--key", "keys/c.key", "--out", "m2.signed.json"]);
-    s.expect(0, &["manifest", "verify", "m2.signed.json", "--trust", "trust-2.json"]);
+    s.expect(
+        0,
+        &[
+            "manifest",
+            "cosign",
+            "m.signed.json",
+            "--key",
+            "keys/c.key",
+            "--out",
+            "m2.signed.json",
+        ],
+    );
+    s.expect(
+        0,
+        &[
+            "manifest",
+            "verify",
+            "m2.signed.json",
+            "--trust",
+            "trust-2.json",
+        ],
+    );
     // The same key twice is still one signer.
-    s.expect(2, &["manifest", "cosign", "m.signed.json", "--key", "keys/a.key", "--out", "dup.json"]);
+    s.expect(
+        2,
+        &[
+            "manifest",
+            "cosign",
+            "m.signed.json",
+            "--key",
+            "keys/a.key",
+            "--out",
+            "dup.json",
+        ],
+    );
 
     // Revoked manifest.
-    s.expect(0, &["manifest", "revoke", "m.signed.json", "--list", "revoked.json", "--key", "keys/a.key", "--trust", "trust.json", "--reason", "left the team"]);
-    seen.push(refusal(&s, "m.signed.json", &["--trust", "trust.json", "--revocations", "revoked.json"]));
+    s.expect(
+        0,
+        &[
+            "manifest",
+            "revoke",
+            "m.signed.json",
+            "--list",
+            "revoked.json",
+            "--key",
+            "keys/a.key",
+            "--trust",
+            "trust.json",
+            "--reason",
+            "left the team",
+        ],
+    );
+    seen.push(refusal(
+        &s,
+        "m.signed.json",
+        &["--trust", "trust.json", "--revocations", "revoked.json"],
+    ));
     // A list signed by an untrusted key is refused rather than ignored.
-    s.expect(0, &["manifest", "revoke", "--digest", &format!("sha256:{}", "0".repeat(64)), "--list", "rogue.json", "--key", "keys/b.key"]);
-    let rogue = s.run(&["manifest", "verify", "m.signed.json", "--trust", "trust.json", "--revocations", "rogue.json"]);
+    s.expect(
+        0,
+        &[
+            "manifest",
+            "revoke",
+            "--digest",
+            &format!("sha256:{}", "0".repeat(64)),
+            "--list",
+            "rogue.json",
+            "--key",
+            "keys/b.key",
+        ],
+    );
+    let rogue = s.run(&[
+        "manifest",
+        "verify",
+        "m.signed.json",
+        "--trust",
+        "trust.json",
+        "--revocations",
+        "rogue.json",
+    ]);
     assert_eq!(rogue.status.code(), Some(1));
 
     // Expired manifest.
-    s.write("old.json", &playbook_manifest().replace("\"version\": \"1.0.0\",", "\"version\": \"1.0.0\", \"expires\": \"2026-01-01T00:00:00Z\","));
+    s.write(
+        "old.json",
+        &playbook_manifest().replace(
+            "\"version\": \"1.0.0\",",
+            "\"version\": \"1.0.0\", \"expires\": \"2026-01-01T00:00:00Z\",",
+        ),
+    );
     s.expect(0, &["manifest", "sign", "old.json", "--key", "keys/a.key"]);
     seen.push(refusal(&s, "old.signed.json", &trust));
-    s.expect(0, &["manifest", "verify", "old.signed.json", "--trust", "trust.json", "--time", "2025-12-01T00:00:00Z"]);
+    s.expect(
+        0,
+        &[
+            "manifest",
+            "verify",
+            "old.signed.json",
+            "--trust",
+            "trust.json",
+            "--time",
+            "2025-12-01T00:00:00Z",
+        ],
+    );
 
     let kinds: Vec<&str> = seen.iter().map(|(k, _)| k.as_str()).collect();
     assert_eq!(
         kinds,
-        ["bad-signature", "payload-type", "unknown-key", "revoked-key", "key-validity", "below-threshold", "revoked-manifest", "expired-manifest"]
+        [
+            "bad-signature",
+            "payload-type",
+            "unknown-key",
+            "revoked-key",
+            "key-validity",
+            "below-threshold",
+            "revoked-manifest",
+            "expired-manifest"
+        ]
     );
-    let needles = ["changed after signing", "payload type is `application/json`", "does not list", "revoked at", "valid from the start to 2020-01-01", "1 valid signature(s) of 2", "is revoked", "expired at 2026-01-01"];
+    let needles = [
+        "changed after signing",
+        "payload type is `application/json`",
+        "does not list",
+        "revoked at",
+        "valid from the start to 2020-01-01",
+        "1 valid signature(s) of 2",
+        "is revoked",
+        "expired at 2026-01-01",
+    ];
     for ((kind, msg), needle) in seen.iter().zip(needles) {
         assert!(msg.contains(needle), "{kind}: {needle:?} not in {msg}");
     }
@@ -222,14 +459,37 @@ fn lint_gates_ci() {
     s.write("m.json", &playbook_manifest());
     let out = s.expect(0, &["manifest", "lint", "m.json"]);
     assert!(out.contains("warning[L005 interpreter]"), "{out}");
-    assert!(out.contains("m.json:8:43:"), "line and column of /usr/bin/python3: {out}");
+    assert!(
+        out.contains("m.json:8:43:"),
+        "line and column of /usr/bin/python3: {out}"
+    );
     s.expect(1, &["manifest", "lint", "m.json", "--deny", "warnings"]);
-    let v = json(&s.run(&["manifest", "lint", "m.json", "--format", "json", "--deny", "warnings"]).stdout.iter().map(|&b| b as char).collect::<String>());
+    let v = json(
+        &s.run(&[
+            "manifest", "lint", "m.json", "--format", "json", "--deny", "warnings",
+        ])
+        .stdout
+        .iter()
+        .map(|&b| b as char)
+        .collect::<String>(),
+    );
     assert_eq!(v["passed"], false);
-    assert!(v["findings"].as_array().unwrap().iter().any(|f| f["code"] == "L005" && f["field"] == "/commandsAllowed/1"));
-    s.write("bad.json", r#"{"agentName":"x","version":"1.0.0","readPaths":["~"],"networkScopes":["https://*"]}"#);
+    assert!(
+        v["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["code"] == "L005" && f["field"] == "/commandsAllowed/1")
+    );
+    s.write(
+        "bad.json",
+        r#"{"agentName":"x","version":"1.0.0","readPaths":["~"],"networkScopes":["https://*"]}"#,
+    );
     let out = s.expect(1, &["manifest", "lint", "bad.json"]);
-    assert!(out.contains("L006 credential-store") && out.contains("L002 wildcard-host"), "{out}");
+    assert!(
+        out.contains("L006 credential-store") && out.contains("L002 wildcard-host"),
+        "{out}"
+    );
     let rules = s.expect(0, &["manifest", "lint", "--list-rules"]);
     assert!(rules.lines().count() >= 14);
 }
@@ -237,19 +497,74 @@ fn lint_gates_ci() {
 #[test]
 fn templates_render_clean_and_check_group_entitlement() {
     let s = Sandbox::new();
-    for (group, template) in [("finance", "finance-analyst-agent"), ("legal", "legal-drafting-agent"), ("engineering", "developer-agent")] {
+    for (group, template) in [
+        ("finance", "finance-analyst-agent"),
+        ("legal", "legal-drafting-agent"),
+        ("engineering", "developer-agent"),
+    ] {
         let out = format!("{template}.json");
-        s.expect(0, &["manifest", "render", "--user", "alice", "--groups", group, "--out", &out]);
+        s.expect(
+            0,
+            &[
+                "manifest", "render", "--user", "alice", "--groups", group, "--out", &out,
+            ],
+        );
         let m = json(&s.read(&out));
         assert_eq!(m["agentName"], template);
         assert!(m["expires"].is_string());
-        s.expect(0, &["manifest", "lint", &out, "--deny", "warnings", "--home", "/home/alice"]);
+        s.expect(
+            0,
+            &[
+                "manifest",
+                "lint",
+                &out,
+                "--deny",
+                "warnings",
+                "--home",
+                "/home/alice",
+            ],
+        );
     }
-    let err = s.stderr_of(1, &["manifest", "render", "--template", "legal-drafting-agent", "--user", "bob", "--groups", "finance"]);
-    assert!(err.contains("not mapped to template `legal-drafting-agent`"), "{err}");
-    let err = s.stderr_of(1, &["manifest", "render", "--user", "bob", "--groups", "finance,legal"]);
+    let err = s.stderr_of(
+        1,
+        &[
+            "manifest",
+            "render",
+            "--template",
+            "legal-drafting-agent",
+            "--user",
+            "bob",
+            "--groups",
+            "finance",
+        ],
+    );
+    assert!(
+        err.contains("not mapped to template `legal-drafting-agent`"),
+        "{err}"
+    );
+    let err = s.stderr_of(
+        1,
+        &[
+            "manifest",
+            "render",
+            "--user",
+            "bob",
+            "--groups",
+            "finance,legal",
+        ],
+    );
     assert!(err.contains("several templates"), "{err}");
-    let err = s.stderr_of(2, &["manifest", "render", "--template", "developer-agent", "--user", "../../root"]);
+    let err = s.stderr_of(
+        2,
+        &[
+            "manifest",
+            "render",
+            "--template",
+            "developer-agent",
+            "--user",
+            "../../root",
+        ],
+    );
     assert!(err.contains("not a valid name"), "{err}");
     let list = s.expect(0, &["manifest", "templates"]);
     assert_eq!(list.lines().filter(|l| !l.starts_with(' ')).count(), 3);
@@ -260,11 +575,21 @@ fn policy_eval_explains_the_playbook() {
     let s = Sandbox::new();
     s.write("m.json", &playbook_manifest());
     let mut v = json(&playbook_manifest());
-    v["writePaths"].as_array_mut().unwrap().push("/sensitive".into());
+    v["writePaths"]
+        .as_array_mut()
+        .unwrap()
+        .push("/sensitive".into());
     s.write("m-sensitive.json", &v.to_string());
     let rule = repo("examples/playbook-policy.rego");
     let policy = format!("write={}", rule.display());
-    let base = ["policy", "eval", "--unsigned", "m.json", "--policy", &policy];
+    let base = [
+        "policy",
+        "eval",
+        "--unsigned",
+        "m.json",
+        "--policy",
+        &policy,
+    ];
     let run = |code: i32, extra: &[&str]| {
         let mut args = base.to_vec();
         args.extend_from_slice(extra);
@@ -276,10 +601,30 @@ fn policy_eval_explains_the_playbook() {
     assert!(out.contains("no grant covers it"), "{out}");
     let out = run(3, &["--api", "sheets:write:restricted", "--format", "json"]);
     let v = json(&out);
-    assert_eq!((v["effect"].as_str(), v["approval"].as_str()), (Some("approval_required"), Some("sheets:write:restricted")));
-    run(0, &["--api", "sheets:write:restricted", "--assume-grant", "sheets:write:restricted"]);
+    assert_eq!(
+        (v["effect"].as_str(), v["approval"].as_str()),
+        (Some("approval_required"), Some("sheets:write:restricted"))
+    );
+    run(
+        0,
+        &[
+            "--api",
+            "sheets:write:restricted",
+            "--assume-grant",
+            "sheets:write:restricted",
+        ],
+    );
 
-    let sens = ["policy", "eval", "--unsigned", "m-sensitive.json", "--policy", &policy, "--write", "/sensitive/payroll.csv"];
+    let sens = [
+        "policy",
+        "eval",
+        "--unsigned",
+        "m-sensitive.json",
+        "--policy",
+        &policy,
+        "--write",
+        "/sensitive/payroll.csv",
+    ];
     let out = s.expect(1, &sens);
     assert!(out.contains("policy_denied"), "{out}");
     let mut with_scope = sens.to_vec();
@@ -292,7 +637,18 @@ fn policy_eval_explains_the_playbook() {
     let out = Command::cargo_bin("cordon")
         .unwrap()
         .current_dir(s.dir.path())
-        .args(["policy", "eval", "--manifest", "m.signed.json", "--trust", "trust.json", "--request", "-", "--format", "json"])
+        .args([
+            "policy",
+            "eval",
+            "--manifest",
+            "m.signed.json",
+            "--trust",
+            "trust.json",
+            "--request",
+            "-",
+            "--format",
+            "json",
+        ])
         .write_stdin(r#"{"action":"read","path":"/home/user/Work/Reports/../../.ssh/id_rsa"}"#)
         .output()
         .unwrap();
@@ -307,7 +663,10 @@ fn policy_test_runs_rego_tests() {
     let s = Sandbox::new();
     let out = s.expect(0, &["policy", "test", repo("examples").to_str().unwrap()]);
     assert!(out.contains("PASS: 3/3"), "{out}");
-    s.write("t.rego", "package t\ntest_ok { true }\ntest_broken { 1 == 2 }\n");
+    s.write(
+        "t.rego",
+        "package t\ntest_ok { true }\ntest_broken { 1 == 2 }\n",
+    );
     let out = s.expect(1, &["policy", "test", "t.rego"]);
     assert!(out.contains("data.t.test_broken: FAIL"), "{out}");
     s.write("none.rego", "package n\nallow { true }\n");
@@ -321,7 +680,10 @@ fn malformed_input_is_a_located_error() {
     let s = Sandbox::new();
     s.write("m.json", "{\n  \"agentName\": \"a\",\n  \"version\": \"1.0.0\",\n  \"readPaths\": [\"relative/dir\"]\n}\n");
     let err = s.stderr_of(2, &["manifest", "lint", "m.json"]);
-    assert!(err.contains("manifest::path") && err.contains("line 4, column 17"), "{err}");
+    assert!(
+        err.contains("manifest::path") && err.contains("line 4, column 17"),
+        "{err}"
+    );
     let err = s.stderr_of(2, &["--error-format", "json", "manifest", "lint", "m.json"]);
     let v = json(&err);
     assert_eq!(v["code"], "manifest::path");
@@ -335,7 +697,10 @@ fn malformed_input_is_a_located_error() {
     s.stderr_of(2, &["manifest", "lint", "missing.json"]);
     s.keys_and_trust();
     s.write("env.json", "{\"payload\": 3}");
-    s.stderr_of(1, &["manifest", "verify", "env.json", "--trust", "trust.json"]);
+    s.stderr_of(
+        1,
+        &["manifest", "verify", "env.json", "--trust", "trust.json"],
+    );
 }
 
 #[test]
@@ -366,7 +731,11 @@ fn every_command_teaches_with_an_example() {
         let mut args = c.to_vec();
         args.push("--help");
         let out = s.expect(0, &args);
-        assert!(out.contains("Example"), "`cordon {}` --help has no example:\n{out}", c.join(" "));
+        assert!(
+            out.contains("Example"),
+            "`cordon {}` --help has no example:\n{out}",
+            c.join(" ")
+        );
     }
 }
 
@@ -384,24 +753,74 @@ fn dsse_interoperates_with_python_cryptography() {
     s.expect(0, &["manifest", "sign", "m.json", "--key", "keys/a.key"]);
 
     // cordon's envelope verifies with an independent implementation.
-    let out = python().args([s.path("m.signed.json"), s.path("keys/a.pub")]).arg("x").output().unwrap();
+    let out = python()
+        .args([s.path("m.signed.json"), s.path("keys/a.pub")])
+        .arg("x")
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2), "usage check");
-    let out = python().arg("verify").args([s.path("m.signed.json"), s.path("keys/a.pub")]).output().unwrap();
-    assert!(out.status.success(), "python verify: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let out = python()
+        .arg("verify")
+        .args([s.path("m.signed.json"), s.path("keys/a.pub")])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "python verify: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     let digest = s.expect(0, &["manifest", "digest", "m.json"]);
     assert!(String::from_utf8_lossy(&out.stdout).contains(digest.trim()));
     // ... and not with another key.
-    let out = python().arg("verify").args([s.path("m.signed.json"), s.path("keys/b.pub")]).output().unwrap();
+    let out = python()
+        .arg("verify")
+        .args([s.path("m.signed.json"), s.path("keys/b.pub")])
+        .output()
+        .unwrap();
     assert!(!out.status.success());
 
     // An envelope made by the independent implementation verifies in cordon.
-    let out = python().arg("sign").args([s.path("m.json"), s.path("py")]).output().unwrap();
-    assert!(out.status.success(), "python sign: {}", String::from_utf8_lossy(&out.stderr));
-    s.expect(0, &["trust", "add", "--trust", "trust.json", "--key", "py.pub", "--role", "manifest-signer"]);
-    s.expect(0, &["manifest", "verify", "py.envelope.json", "--trust", "trust.json"]);
+    let out = python()
+        .arg("sign")
+        .args([s.path("m.json"), s.path("py")])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "python sign: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    s.expect(
+        0,
+        &[
+            "trust",
+            "add",
+            "--trust",
+            "trust.json",
+            "--key",
+            "py.pub",
+            "--role",
+            "manifest-signer",
+        ],
+    );
+    s.expect(
+        0,
+        &[
+            "manifest",
+            "verify",
+            "py.envelope.json",
+            "--trust",
+            "trust.json",
+        ],
+    );
     // Tampering with it is caught.
     let mut env = json(&s.read("py.envelope.json"));
-    env["payload"] = Value::String(STANDARD.encode(playbook_manifest().replace("cowork-lite", "cowork-full")));
+    env["payload"] =
+        Value::String(STANDARD.encode(playbook_manifest().replace("cowork-lite", "cowork-full")));
     s.write("py-tampered.json", &env.to_string());
-    assert_eq!(refusal(&s, "py-tampered.json", &["--trust", "trust.json"]).0, "bad-signature");
+    assert_eq!(
+        refusal(&s, "py-tampered.json", &["--trust", "trust.json"]).0,
+        "bad-signature"
+    );
 }

@@ -129,7 +129,7 @@ impl Envelope {
             ));
         }
         let env: Envelope = crate::manifest::deserialize(src, "envelope")
-            .map_err(|p| Problems::new("envelope", name, src, vec![p]))?;
+            .map_err(|p| Problems::new("envelope", name, src, vec![*p]))?;
         if env.signatures.is_empty() {
             return Err(one(
                 src,

@@ -463,18 +463,15 @@ pub fn lint(m: &Manifest, src: Option<&str>, ctx: &Expansion) -> Vec<Finding> {
             continue;
         };
         let matches = match &entry {
-            ApprovalEntry::Scope(p) => {
-                let exact = match p {
-                    ApiScopePattern::Exact(s) => api_patterns.iter().any(|g| g.covers(s)),
-                    ApiScopePattern::Prefix(pre) => api_patterns.iter().any(|g| match g {
-                        ApiScopePattern::Exact(s) => p.covers(s),
-                        ApiScopePattern::Prefix(gp) => {
-                            gp.starts_with(pre.as_str()) || pre.starts_with(gp.as_str())
-                        }
-                    }),
-                };
-                exact
-            }
+            ApprovalEntry::Scope(p) => match p {
+                ApiScopePattern::Exact(s) => api_patterns.iter().any(|g| g.covers(s)),
+                ApiScopePattern::Prefix(pre) => api_patterns.iter().any(|g| match g {
+                    ApiScopePattern::Exact(s) => p.covers(s),
+                    ApiScopePattern::Prefix(gp) => {
+                        gp.starts_with(pre.as_str()) || pre.starts_with(gp.as_str())
+                    }
+                }),
+            },
             ApprovalEntry::Read(p) | ApprovalEntry::Write(p) => {
                 let grants = if matches!(entry, ApprovalEntry::Read(_)) {
                     &reads

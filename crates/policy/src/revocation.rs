@@ -95,7 +95,7 @@ impl RevocationList {
         })?;
         let list: RevocationList =
             crate::manifest::deserialize(src, "revocation list").map_err(|p| {
-                RevocationError::Payload(Problems::new("revocation list", name, src, vec![p]))
+                RevocationError::Payload(Problems::new("revocation list", name, src, vec![*p]))
             })?;
         if list.version != 1 {
             return Err(RevocationError::Payload(Problems::new(

@@ -177,7 +177,7 @@ impl Template {
             ))
         })?;
         let t: Template = manifest::deserialize(src, "template")
-            .map_err(|p| RenderError::Template(Problems::new("template", name, src, vec![p])))?;
+            .map_err(|p| RenderError::Template(Problems::new("template", name, src, vec![*p])))?;
         for builtin in ["user", "home"] {
             if t.variables.contains_key(builtin) {
                 return Err(RenderError::Template(Problems::new(
@@ -254,20 +254,20 @@ impl Template {
             var,
         };
         let mut manifest_value = substitute_value(&self.manifest, &values).map_err(undeclared)?;
-        if let (Some(days), Some(obj)) = (self.valid_for_days, manifest_value.as_object_mut()) {
-            if !obj.contains_key("expires") {
-                let expires = now + Duration::days(i64::from(days));
-                obj.insert(
-                    "expires".into(),
-                    Value::String(
-                        expires
-                            .replace_nanosecond(0)
-                            .unwrap_or(expires)
-                            .format(&Rfc3339)
-                            .unwrap_or_default(),
-                    ),
-                );
-            }
+        if let (Some(days), Some(obj)) = (self.valid_for_days, manifest_value.as_object_mut())
+            && !obj.contains_key("expires")
+        {
+            let expires = now + Duration::days(i64::from(days));
+            obj.insert(
+                "expires".into(),
+                Value::String(
+                    expires
+                        .replace_nanosecond(0)
+                        .unwrap_or(expires)
+                        .format(&Rfc3339)
+                        .unwrap_or_default(),
+                ),
+            );
         }
         let mut json = serde_json::to_string_pretty(&manifest_value).unwrap_or_default();
         json.push('\n');
@@ -373,7 +373,7 @@ impl GroupMapping {
             ))
         })?;
         manifest::deserialize(src, "group mapping")
-            .map_err(|p| RenderError::Mapping(Problems::new("group mapping", name, src, vec![p])))
+            .map_err(|p| RenderError::Mapping(Problems::new("group mapping", name, src, vec![*p])))
     }
 
     /// The templates these groups lead to, in mapping order, without repeats.

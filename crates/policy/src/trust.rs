@@ -172,7 +172,7 @@ impl TrustStore {
             )
         })?;
         let file: TrustStoreFile = crate::manifest::deserialize(src, "trust store")
-            .map_err(|p| Problems::new("trust store", name, src, vec![p]))?;
+            .map_err(|p| Problems::new("trust store", name, src, vec![*p]))?;
         let mut problems = Vec::new();
         let mut report = |pointer: String, msg: String| {
             let span = json_span::locate(src, &pointer).unwrap_or((0, 0));
@@ -240,13 +240,13 @@ impl TrustStore {
             };
             let not_before = window("notBefore", &k.not_before);
             let not_after = window("notAfter", &k.not_after);
-            if let Some(r) = &k.revoked {
-                if time_of(&r.at).is_none() {
-                    report(
-                        format!("{at}/revoked/at"),
-                        format!("`{}` is not an RFC 3339 time", r.at),
-                    );
-                }
+            if let Some(r) = &k.revoked
+                && time_of(&r.at).is_none()
+            {
+                report(
+                    format!("{at}/revoked/at"),
+                    format!("`{}` is not an RFC 3339 time", r.at),
+                );
             }
             if keys.contains_key(&k.keyid) {
                 report(

@@ -302,7 +302,7 @@ pub fn run(cmd: Command) -> Outcome {
                             json!({"verified": false, "kind": kind, "error": err.to_string()})
                         );
                     }
-                    Err(Fail::check(err))
+                    Err(Fail::check_report(err))
                 }
                 Err(VerifyFail::Input(f)) => Err(f),
             }
@@ -605,7 +605,7 @@ fn cosign(file: &str, key: &str, out: Option<String>) -> Outcome {
 
 /// Why verification did not succeed: refused (exit 1, with a kind for JSON) or bad input.
 pub enum VerifyFail {
-    Refused(&'static str, MietteDiagnostic),
+    Refused(&'static str, miette::Report),
     Input(Fail),
 }
 
@@ -624,9 +624,11 @@ impl From<anyhow::Error> for VerifyFail {
 fn refused(kind: &'static str, message: String, help: &str) -> VerifyFail {
     VerifyFail::Refused(
         kind,
-        MietteDiagnostic::new(message)
-            .with_code(format!("verify::{kind}"))
-            .with_help(help),
+        miette::Report::new(
+            MietteDiagnostic::new(message)
+                .with_code(format!("verify::{kind}"))
+                .with_help(help),
+        ),
     )
 }
 
@@ -662,18 +664,11 @@ pub fn verify(
 fn classify(file: &str, e: ManifestVerifyError) -> VerifyFail {
     let msg = format!("`{file}`: {e}");
     match e {
-        ManifestVerifyError::Envelope(p) => VerifyFail::Refused(
-            "envelope",
-            MietteDiagnostic::new(format!("`{file}` is not a valid signed manifest: {p}"))
-                .with_code("verify::envelope")
-                .with_help("sign the manifest with `cordon manifest sign`"),
-        ),
-        ManifestVerifyError::Manifest(p) => VerifyFail::Refused(
-            "invalid-manifest",
-            MietteDiagnostic::new(format!("`{file}`: the signed manifest is not valid: {p}"))
-                .with_code("verify::invalid-manifest")
-                .with_help("fix the manifest, lint it and sign it again"),
-        ),
+        // Located problems keep their source excerpts.
+        ManifestVerifyError::Envelope(p) => VerifyFail::Refused("envelope", miette::Report::new(p)),
+        ManifestVerifyError::Manifest(p) => {
+            VerifyFail::Refused("invalid-manifest", miette::Report::new(p))
+        }
         ManifestVerifyError::Revoked { .. } => refused(
             "revoked-manifest",
             msg,

@@ -159,7 +159,7 @@ fn eval(a: EvalArgs) -> Outcome {
             let trust = a.trust.as_deref().unwrap_or_default();
             match verify(file, trust, a.revocations.as_deref(), now) {
                 Ok(v) => (v.manifest, v.digest, true),
-                Err(VerifyFail::Refused(_, d)) => return Err(Fail::check(d)),
+                Err(VerifyFail::Refused(_, d)) => return Err(Fail::check_report(d)),
                 Err(VerifyFail::Input(f)) => return Err(f),
             }
         }

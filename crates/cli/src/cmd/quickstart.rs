@@ -130,7 +130,7 @@ pub fn run(args: &Args) -> Outcome {
     step(6, "verify it against the trust store");
     let verified = match verify(&signed, &trust, None, now) {
         Ok(v) => v,
-        Err(VerifyFail::Refused(_, d)) => return Err(Fail::check(d)),
+        Err(VerifyFail::Refused(_, d)) => return Err(Fail::check_report(d)),
         Err(VerifyFail::Input(f)) => return Err(f),
     };
     println!(

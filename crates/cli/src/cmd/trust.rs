@@ -9,6 +9,7 @@ use crate::fail::{Fail, Outcome};
 use crate::io;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[allow(clippy::enum_variant_names, reason = "the names are the roles' names")]
 pub enum RoleArg {
     /// Signs capability manifests and manifest revocation lists.
     ManifestSigner,

@@ -76,7 +76,7 @@ pub fn parse(bytes: &[u8], name: &str) -> Result<Manifest, Problems> {
         );
     }
     let manifest = deserialize::<Manifest>(src, "manifest")
-        .map_err(|p| Problems::new("manifest", name, src, vec![p]))?;
+        .map_err(|p| Problems::new("manifest", name, src, vec![*p]))?;
     let problems = validate(&manifest, src);
     if problems.is_empty() {
         Ok(manifest)
@@ -89,10 +89,16 @@ pub fn parse(bytes: &[u8], name: &str) -> Result<Manifest, Problems> {
 pub(crate) fn deserialize<T: serde::de::DeserializeOwned>(
     src: &str,
     what: &'static str,
-) -> Result<T, Problem> {
+) -> Result<T, Box<Problem>> {
     let mut de = serde_json::Deserializer::from_str(src);
-    let value = serde_path_to_error::deserialize(&mut de)
-        .map_err(|err| serde_problem(src, what, pointer_of(err.path()), err.inner()))?;
+    let value = serde_path_to_error::deserialize(&mut de).map_err(|err| {
+        Box::new(serde_problem(
+            src,
+            what,
+            pointer_of(err.path()),
+            err.inner(),
+        ))
+    })?;
     de.end()
         .map_err(|err| serde_problem(src, what, String::new(), &err))?;
     Ok(value)
@@ -197,7 +203,7 @@ fn edit_distance(a: &str, b: &str) -> usize {
         }
         for (j, cb) in b.iter().enumerate() {
             let cur = row.get(j + 1).copied().unwrap_or(0);
-            let sub = prev + usize::from(ca.to_ascii_lowercase() != cb.to_ascii_lowercase());
+            let sub = prev + usize::from(!ca.eq_ignore_ascii_case(cb));
             let del = cur + 1;
             let ins = row.get(j).copied().unwrap_or(0) + 1;
             if let Some(cell) = row.get_mut(j + 1) {
@@ -263,15 +269,15 @@ fn validate(m: &Manifest, src: &str) -> Vec<Problem> {
             Some("write a version such as `1.0.0`"),
         );
     }
-    if let Some(exp) = &m.expires {
-        if OffsetDateTime::parse(exp, &Rfc3339).is_err() {
-            c.report(
-                "manifest::expires",
-                "/expires".into(),
-                format!("`{exp}` is not an RFC 3339 time"),
-                Some("write a time such as `2027-01-31T00:00:00Z`"),
-            );
-        }
+    if let Some(exp) = &m.expires
+        && OffsetDateTime::parse(exp, &Rfc3339).is_err()
+    {
+        c.report(
+            "manifest::expires",
+            "/expires".into(),
+            format!("`{exp}` is not an RFC 3339 time"),
+            Some("write a time such as `2027-01-31T00:00:00Z`"),
+        );
     }
     c.paths("readPaths", &m.read_paths);
     c.paths("writePaths", &m.write_paths);
@@ -470,28 +476,27 @@ fn validate_api(c: &mut Checker<'_>, scope: &str, api: &ApiGrant) {
                 None,
             );
         }
-        if let Some(file) = &cred.file {
-            if !file.starts_with('/') || file.split('/').any(|s| s == "..") {
-                c.report(
-                    "manifest::credential",
-                    format!("{at}/file"),
-                    format!("`{file}` is not an absolute path without `..`"),
-                    None,
-                );
-            }
+        if let Some(file) = &cred.file
+            && (!file.starts_with('/') || file.split('/').any(|s| s == ".."))
+        {
+            c.report(
+                "manifest::credential",
+                format!("{at}/file"),
+                format!("`{file}` is not an absolute path without `..`"),
+                None,
+            );
         }
-        if let Some(vault) = &cred.vault {
-            if !vault
+        if let Some(vault) = &cred.vault
+            && !vault
                 .split_once('#')
                 .is_some_and(|(p, f)| !p.is_empty() && !f.is_empty())
-            {
-                c.report(
-                    "manifest::credential",
-                    format!("{at}/vault"),
-                    format!("`{vault}` is not `mount/path#field`"),
-                    None,
-                );
-            }
+        {
+            c.report(
+                "manifest::credential",
+                format!("{at}/vault"),
+                format!("`{vault}` is not `mount/path#field`"),
+                None,
+            );
         }
     }
 }

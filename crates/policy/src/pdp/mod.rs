@@ -476,17 +476,15 @@ impl Pdp {
             return Decision::new(Reason::NoGrant, None);
         };
         note!("granted by {}", self.describe(grant));
-        if let Rule::Apis(i) = grant {
-            if let Some(api) = self.api_index_of(i) {
-                if self
-                    .apis_with_credentials
-                    .get(api)
-                    .copied()
-                    .unwrap_or(false)
-                {
-                    obligations.push(Obligation::InjectCredential { api });
-                }
-            }
+        if let Rule::Apis(i) = grant
+            && let Some(api) = self.api_index_of(i)
+            && self
+                .apis_with_credentials
+                .get(api)
+                .copied()
+                .unwrap_or(false)
+        {
+            obligations.push(Obligation::InjectCredential { api });
         }
         if self.inspect_content
             && matches!(req.action(), Action::Network | Action::Api | Action::Mcp)

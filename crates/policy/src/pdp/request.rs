@@ -382,7 +382,7 @@ impl Request {
                     "grants come from verified approval tokens, never from the request body".into(),
                 );
             }
-            Problems::new("request", "request", src, vec![p])
+            Problems::new("request", "request", src, vec![*p])
         })?;
         Self::from_wire(wire).map_err(|e| one(src, "request::invalid", e.to_string()))
     }
