@@ -154,13 +154,10 @@ impl NetScope {
         if url.port_or_known_default() != Some(self.port) {
             return false;
         }
-        let Some(host) = url.host() else {
+        // The URL parser prints hosts as canonical_domain() stores them: lowercase ASCII
+        // domains, dotted IPv4, bracketed compressed IPv6.
+        let Some(host) = url.host_str() else {
             return false;
-        };
-        let host = match host {
-            Host::Domain(d) => d.to_owned(),
-            Host::Ipv4(ip) => ip.to_string(),
-            Host::Ipv6(ip) => format!("[{ip}]"),
         };
         let host_ok = match &self.host {
             HostPattern::Any => true,

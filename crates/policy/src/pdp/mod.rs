@@ -538,7 +538,7 @@ impl Pdp {
             .filter(|(_, p)| p.applies_to(req.action()));
         let mut input = None;
         for (i, policy) in applicable {
-            let input = input.get_or_insert_with(|| regorus::Value::from(req.to_input()));
+            let input = input.get_or_insert_with(|| req.to_rego_input());
             match policy.evaluate(input) {
                 Ok(RegoVerdict::Pass) => note!("{} agrees", self.describe(Rule::Policy(i))),
                 Ok(RegoVerdict::Deny(messages)) => {

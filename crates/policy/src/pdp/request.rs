@@ -490,6 +490,82 @@ impl Request {
     }
 }
 
+impl Request {
+    /// The same document as [`Request::to_input`], built directly as a Rego value (the form the
+    /// decision path hands to policies, without a JSON detour).
+    pub fn to_rego_input(&self) -> regorus::Value {
+        use std::collections::BTreeMap;
+
+        use regorus::Value as V;
+        let strings = |items: &[String]| {
+            V::from(
+                items
+                    .iter()
+                    .map(|s| V::from(s.as_str()))
+                    .collect::<Vec<_>>(),
+            )
+        };
+        let mut obj: BTreeMap<V, V> = BTreeMap::new();
+        let mut put = |k: &str, v: V| {
+            obj.insert(V::from(k), v);
+        };
+        put("action", V::from(self.action().as_str()));
+        match &self.resource {
+            Resource::Read { path } | Resource::Write { path } => {
+                put("path", V::from(path.as_str()))
+            }
+            Resource::Exec { command, argv } => {
+                put("command", V::from(command.as_str()));
+                put("argv", strings(argv));
+            }
+            Resource::Network { url, method } => {
+                put("url", V::from(url.as_str()));
+                put("method", V::from(method.as_str()));
+                put("host", url.host_str().map_or(V::Null, V::from));
+                put(
+                    "port",
+                    url.port_or_known_default()
+                        .map_or(V::Null, |p| V::from(u32::from(p))),
+                );
+                put("urlPath", V::from(url.path()));
+            }
+            Resource::Api { scope } => put("scope", V::from(scope.as_str())),
+            Resource::Mcp { server, tool } => {
+                put("server", V::from(server.as_str()));
+                put("tool", V::from(tool.as_str()));
+            }
+        }
+        let mut principal: BTreeMap<V, V> = BTreeMap::new();
+        if let Some(u) = &self.principal.user {
+            principal.insert(V::from("user"), V::from(u.as_str()));
+        }
+        if !self.principal.groups.is_empty() {
+            principal.insert(V::from("groups"), strings(&self.principal.groups));
+        }
+        if let Some(d) = &self.principal.device {
+            principal.insert(V::from("device"), V::from(d.as_str()));
+        }
+        put("principal", V::from(principal));
+        if let Some(agent) = &self.agent {
+            put("agent", V::from(agent.as_str()));
+        }
+        put("scopes", strings(&self.scopes));
+        put(
+            "grants",
+            V::from(
+                self.grants
+                    .iter()
+                    .map(|g| V::from(g.id()))
+                    .collect::<Vec<_>>(),
+            ),
+        );
+        if let Some(t) = self.time.and_then(|t| t.format(&Rfc3339).ok()) {
+            put("time", V::from(t));
+        }
+        V::from(obj)
+    }
+}
+
 fn norm(field: &'static str, p: &str) -> Result<String, RequestError> {
     path::normalize(p).map_err(|source| RequestError::Path { field, source })
 }

@@ -11,6 +11,7 @@
 mod malformed;
 mod path_safety;
 mod playbook;
+mod rego;
 mod schema;
 
 /// A file of the repository, by path from its root.
