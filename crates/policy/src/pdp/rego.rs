@@ -67,10 +67,10 @@ fn take<T>(pool: &Mutex<Vec<T>>) -> Option<T> {
 }
 
 fn give<T>(pool: &Mutex<Vec<T>>, item: T) {
-    if let Ok(mut p) = pool.lock() {
-        if p.len() < POOL_SIZE {
-            p.push(item);
-        }
+    if let Ok(mut p) = pool.lock()
+        && p.len() < POOL_SIZE
+    {
+        p.push(item);
     }
 }
 
