@@ -377,17 +377,49 @@ fn verify_refuses_each_kind_of_bad_manifest() {
         &["--trust", "trust.json", "--revocations", "revoked.json"],
     ));
     // A list signed by an untrusted key is refused rather than ignored.
+    s.expect(0, &["trust", "init", "--out", "trust-b.json"]);
+    s.expect(
+        0,
+        &[
+            "trust",
+            "add",
+            "--trust",
+            "trust-b.json",
+            "--key",
+            "keys/b.pub",
+            "--role",
+            "manifest-signer",
+        ],
+    );
+    let digest = s.expect(0, &["manifest", "digest", "m.signed.json"]);
     s.expect(
         0,
         &[
             "manifest",
             "revoke",
             "--digest",
-            &format!("sha256:{}", "0".repeat(64)),
+            digest.trim(),
             "--list",
             "rogue.json",
             "--key",
             "keys/b.key",
+            "--trust",
+            "trust-b.json",
+        ],
+    );
+    // And cordon will not write a list that its own trust store would refuse.
+    s.expect(
+        1,
+        &[
+            "manifest",
+            "revoke",
+            "m.signed.json",
+            "--list",
+            "rogue2.json",
+            "--key",
+            "keys/b.key",
+            "--trust",
+            "trust.json",
         ],
     );
     let rogue = s.run(&[

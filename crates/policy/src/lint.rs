@@ -206,18 +206,31 @@ const LOADER_ENV: &[&str] = &[
     "GIT_EXEC_PATH",
 ];
 
+/// Words of an environment name (split at `_`) that mark a credential.
 const SECRET_WORDS: &[&str] = &[
     "TOKEN",
     "SECRET",
+    "SECRETS",
     "PASSWORD",
     "PASSWD",
-    "API_KEY",
+    "PASSPHRASE",
     "APIKEY",
-    "ACCESS_KEY",
-    "PRIVATE_KEY",
     "CREDENTIAL",
+    "CREDENTIALS",
     "AUTH",
+    "PAT",
+    "PRIVATE",
 ];
+
+/// Whether an environment name looks like it carries a credential: a secret word as a whole
+/// `_`-separated part, or `…_KEY` after `API`, `ACCESS`, `SECRET` or `PRIVATE`.
+fn looks_secret(upper: &str) -> bool {
+    let parts: Vec<&str> = upper.split('_').collect();
+    parts.iter().any(|p| SECRET_WORDS.contains(p))
+        || parts
+            .windows(2)
+            .any(|w| matches!(w, [a, "KEY"] if matches!(*a, "API" | "ACCESS" | "SECRET" | "PRIVATE" | "SIGNING")))
+}
 
 const SYSTEM_TREES: &[&str] = &[
     "/", "/home", "/Users", "/root", "/etc", "/usr", "/var", "/proc", "/sys", "/dev", "/tmp",
@@ -315,13 +328,15 @@ pub fn lint(m: &Manifest, src: Option<&str>, ctx: &Expansion) -> Vec<Finding> {
                     sev,
                     at.clone(),
                     format!(
-                        "`{raw}` grants a whole {}",
+                        "`{raw}` grants {}",
                         if lit == "/" {
-                            "file system"
+                            "the whole file system".to_owned()
+                        } else if path::is_glob(p) {
+                            format!("matches across `{lit}`")
                         } else if SYSTEM_TREES.contains(&lit) {
-                            "system tree"
+                            "a whole system tree".to_owned()
                         } else {
-                            "home directory"
+                            "a whole home directory".to_owned()
                         }
                     ),
                     "grant the project or document folders the agent works on",
@@ -347,10 +362,21 @@ pub fn lint(m: &Manifest, src: Option<&str>, ctx: &Expansion) -> Vec<Finding> {
         }
     }
 
-    // L006 credential stores.
-    for (i, p) in reads.iter().enumerate() {
+    // L006 credential stores, read or (worse: planted keys, changed config) written.
+    let granted = reads
+        .iter()
+        .zip(&m.read_paths)
+        .enumerate()
+        .map(|(i, (p, raw))| ("readPaths", i, p, raw))
+        .chain(
+            writes
+                .iter()
+                .zip(&m.write_paths)
+                .enumerate()
+                .map(|(i, (p, raw))| ("writePaths", i, p, raw)),
+        );
+    for (field, i, p, raw) in granted {
         let Some(p) = p else { continue };
-        let raw = m.read_paths.get(i).map_or("", String::as_str);
         let lit = literal_prefix(p);
         let mut homes = BTreeSet::from([home.to_owned()]);
         homes.extend(home_of(lit));
@@ -375,9 +401,9 @@ pub fn lint(m: &Manifest, src: Option<&str>, ctx: &Expansion) -> Vec<Finding> {
             l.add(
                 CREDENTIAL_STORE,
                 Error,
-                format!("/readPaths/{i}"),
+                format!("/{field}/{i}"),
                 format!("`{raw}` exposes {}", list.join(", ")),
-                "narrow the read path, or add the stores to `denyPaths`",
+                "narrow the path, or add the stores to `denyPaths`",
             );
         }
     }
@@ -545,7 +571,7 @@ pub fn lint(m: &Manifest, src: Option<&str>, ctx: &Expansion) -> Vec<Finding> {
                 format!("`{name}` changes how programs load code"),
                 "leave it out: the sandbox sets what programs need",
             );
-        } else if SECRET_WORDS.iter().any(|w| upper.contains(w)) {
+        } else if looks_secret(&upper) {
             l.add(
                 SECRET_ENV,
                 Warning,
@@ -712,6 +738,22 @@ mod tests {
             "commandsAllowed":["/usr/bin/convert"]}"#,
         );
         assert!(c.is_empty(), "{c:?}");
+    }
+
+    #[test]
+    fn secrets_in_env_are_whole_words() {
+        let c = codes(
+            r#"{"agentName":"a","version":"1.0.0","expires":"2030-01-01T00:00:00Z","env":["GIT_AUTHOR_NAME","TZ","OPENAI_API_KEY","GH_TOKEN","LD_PRELOAD","AUTHOR"]}"#,
+        );
+        assert_eq!(c, ["secret-env"; 3]);
+    }
+
+    #[test]
+    fn writable_credential_stores_are_errors() {
+        let c = codes(
+            r#"{"agentName":"a","version":"1.0.0","expires":"2030-01-01T00:00:00Z","readPaths":["~/.ssh"],"writePaths":["~/.ssh/authorized_keys"]}"#,
+        );
+        assert_eq!(c, ["credential-store", "credential-store"]);
     }
 
     #[test]

@@ -299,12 +299,14 @@ impl ApiScopePattern {
         if raw == "*" {
             return Ok(Self::Prefix(String::new()));
         }
-        if let Some(prefix) = raw.strip_suffix('*') {
-            if prefix.ends_with(':') && valid(prefix) {
-                return Ok(Self::Prefix(prefix.to_owned()));
+        // Words separated by single `:`; a pattern is such words followed by `:*`.
+        let words =
+            |s: &str| valid(s) && !s.starts_with(':') && !s.ends_with(':') && !s.contains("::");
+        if let Some(prefix) = raw.strip_suffix(":*") {
+            if words(prefix) {
+                return Ok(Self::Prefix(format!("{prefix}:")));
             }
-        } else if valid(raw) && !raw.ends_with(':') && !raw.starts_with(':') && !raw.contains("::")
-        {
+        } else if words(raw) {
             return Ok(Self::Exact(raw.to_owned()));
         }
         Err(scope_err(
@@ -388,7 +390,18 @@ mod tests {
                 .unwrap()
                 .covers("sheets:read")
         );
-        for bad in ["", "sheets read", "sheets:", "she*ets", ":x", "a::b"] {
+        for bad in [
+            "",
+            "sheets read",
+            "sheets:",
+            "she*ets",
+            ":x",
+            "a::b",
+            "a::*",
+            ":*",
+            "*:*",
+            "sheets*",
+        ] {
             assert!(ApiScopePattern::parse(bad).is_err(), "{bad}");
         }
     }

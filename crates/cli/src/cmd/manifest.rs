@@ -173,9 +173,10 @@ pub enum Command {
         /// Private key that signs the list (a `manifest-signer`).
         #[arg(long)]
         key: String,
-        /// Trust store: the existing list is verified against it, and so is the new one.
+        /// Trust store: the existing list is verified against it, and so is the new one (so a
+        /// list nobody would accept is never written).
         #[arg(long)]
-        trust: Option<String>,
+        trust: String,
         /// Why, for people.
         #[arg(long)]
         reason: Option<String>,
@@ -320,7 +321,7 @@ pub fn run(cmd: Command) -> Outcome {
             digest,
             &list,
             &key,
-            trust.as_deref(),
+            &trust,
             reason,
             time.as_deref(),
         ),
@@ -743,7 +744,7 @@ pub fn revoke(
     digest: Option<String>,
     list_path: &str,
     key: &str,
-    trust: Option<&str>,
+    trust: &str,
     reason: Option<String>,
     time: Option<&str>,
 ) -> Outcome {
@@ -770,18 +771,9 @@ pub fn revoke(
         }
         (None, None) => return Err(Fail::input_msg("give the signed manifest or `--digest`")),
     };
-    let store = match trust {
-        Some(t) => Some(TrustStore::parse(&io::read(t)?, t).map_err(Fail::input)?),
-        None => None,
-    };
-    let exists = std::path::Path::new(list_path).exists();
-    let mut list = if exists {
-        let Some(store) = &store else {
-            return Err(Fail::input_msg(format!(
-                "`{list_path}` exists: give `--trust` so it can be verified before it is changed"
-            )));
-        };
-        RevocationList::verify(&io::read(list_path)?, list_path, store, now)
+    let store = TrustStore::parse(&io::read(trust)?, trust).map_err(Fail::input)?;
+    let mut list = if std::path::Path::new(list_path).exists() {
+        RevocationList::verify(&io::read(list_path)?, list_path, &store, now)
             .map_err(|e| Fail::check_msg(e.to_string()))?
     } else {
         RevocationList::new(now)
@@ -801,13 +793,9 @@ pub fn revoke(
     let key = load_key(key)?;
     let env = dsse::sign(REVOCATIONS_PAYLOAD_TYPE, list.to_json().as_bytes(), &[&key]);
     let json = env.to_json();
-    if let Some(store) = &store {
-        RevocationList::verify(json.as_bytes(), list_path, store, now).map_err(|e| {
-            Fail::check_msg(format!(
-                "the new list would not verify with the trust store: {e}"
-            ))
-        })?;
-    }
+    RevocationList::verify(json.as_bytes(), list_path, &store, now).map_err(|e| {
+        Fail::check_msg(format!("the new list would not verify with `{trust}`: {e}"))
+    })?;
     io::write(list_path, &json)?;
     eprintln!(
         "revoked {digest} in {list_path} (sequence {}, {} entr{})",

@@ -176,7 +176,7 @@ pub fn run(args: &Args) -> Outcome {
         None,
         &revocations,
         &private,
-        Some(&trust),
+        &trust,
         Some("quickstart demo".into()),
         None,
     )?;

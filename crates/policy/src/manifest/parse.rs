@@ -162,6 +162,7 @@ fn serde_problem(
 fn code_prefix(what: &str) -> &str {
     match what {
         "trust store" => "trust",
+        "group mapping" => "mapping",
         "revocation list" => "revocations",
         other => other,
     }

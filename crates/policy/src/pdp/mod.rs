@@ -476,14 +476,19 @@ impl Pdp {
             return Decision::new(Reason::NoGrant, None);
         };
         note!("granted by {}", self.describe(grant));
-        if let Rule::Apis(i) = grant
-            && let Some(api) = self.api_index_of(i)
-            && self
-                .apis_with_credentials
-                .get(api)
-                .copied()
-                .unwrap_or(false)
-        {
+        // A credential is injected for the first granted API whose endpoint or tool the request
+        // hits, whichever grant allowed it (a `networkScopes` entry may cover the same host).
+        let credential = api_hits
+            .iter()
+            .filter(|&&h| self.api_scope_of(h).is_some_and(|s| self.scope_granted(s)))
+            .filter_map(|&h| self.api_index_of(h))
+            .find(|&api| {
+                self.apis_with_credentials
+                    .get(api)
+                    .copied()
+                    .unwrap_or(false)
+            });
+        if let Some(api) = credential {
             obligations.push(Obligation::InjectCredential { api });
         }
         if self.inspect_content

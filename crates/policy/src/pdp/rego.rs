@@ -262,6 +262,10 @@ pub enum TestOutcome {
 pub fn run_tests(modules: &[(String, String)]) -> Result<Vec<TestResult>, RegoError> {
     let mut engine = Engine::new();
     engine.set_rego_v0(true);
+    engine.set_strict_builtin_errors(true);
+    if let Some(config) = timer() {
+        engine.set_execution_timer_config(config);
+    }
     let mut tests = Vec::new();
     for (name, source) in modules {
         let package = engine

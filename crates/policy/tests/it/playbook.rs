@@ -282,3 +282,24 @@ fn network_apis_and_mcp() {
     );
     assert_eq!(mcp("other", "send_mail").effect, Effect::Deny);
 }
+
+#[test]
+fn credentials_are_injected_whichever_grant_allows() {
+    // `networkScopes` covers the API host too: the credential of the matching `apis` entry is
+    // still an obligation, so the proxy never forwards without it.
+    let m = manifest::parse(
+        br#"{"agentName":"a","version":"1.0.0","networkScopes":["https://api.github.com"],"apiScopes":["gh:read"],
+        "apis":{"gh:read":{"endpoints":[{"url":"https://api.github.com/repos","methods":["GET"]}],"credential":{"env":"GH_TOKEN"}}}}"#,
+        "m",
+    )
+    .unwrap();
+    let pdp = Pdp::compile(&m, &CompileOptions::default()).unwrap();
+    let d = pdp.decide(&Request::network("https://api.github.com/repos/a/b", "GET").unwrap());
+    assert_eq!(d.rule, Some(Rule::NetworkScopes(0)));
+    assert_eq!(
+        d.obligations,
+        [cordon_policy::pdp::Obligation::InjectCredential { api: 0 }]
+    );
+    let d = pdp.decide(&Request::network("https://api.github.com/users/a", "GET").unwrap());
+    assert!(d.obligations.is_empty());
+}
