@@ -97,6 +97,16 @@ pub struct Problems {
 }
 
 impl Problems {
+    /// One problem about a whole document (at its start).
+    pub fn one(what: &'static str, name: &str, src: &str, code: String, message: String) -> Self {
+        Self::new(
+            what,
+            name,
+            src,
+            vec![Problem::at(src, (0, 0), code, "", message, None)],
+        )
+    }
+
     /// Gather problems about `src`.
     pub fn new(what: &'static str, name: &str, src: &str, mut problems: Vec<Problem>) -> Self {
         // Very large inputs are not kept for display: the position says enough.

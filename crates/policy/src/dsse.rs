@@ -18,7 +18,7 @@ use ed25519_dalek::{Signer as _, SigningKey};
 use serde::{Deserialize, Serialize};
 
 use crate::crypto::{decode_base64, encode_base64, key_id};
-use crate::diagnostic::{Problem, Problems};
+use crate::diagnostic::Problems;
 
 /// Payload type of a signed manifest.
 pub const MANIFEST_PAYLOAD_TYPE: &str = "application/vnd.cordon.manifest.v1+json";
@@ -86,67 +86,27 @@ pub fn sign(payload_type: &str, payload: &[u8], keys: &[&SigningKey]) -> Envelop
 impl Envelope {
     /// Parse an envelope strictly. The payload is not parsed here.
     pub fn parse(bytes: &[u8], name: &str) -> Result<Self, Problems> {
-        let one = |src: &str, code: &str, msg: String, help: Option<&str>| {
-            Problems::new(
-                "envelope",
-                name,
-                src,
-                vec![Problem::at(
-                    src,
-                    (0, 0),
-                    code,
-                    "",
-                    msg,
-                    help.map(str::to_owned),
-                )],
-            )
-        };
-        if bytes.len() > MAX_ENVELOPE_BYTES {
-            return Err(one(
-                "",
-                "envelope::too-large",
-                format!(
-                    "envelope is {} bytes; the limit is {MAX_ENVELOPE_BYTES}",
-                    bytes.len()
-                ),
-                None,
-            ));
-        }
-        let Ok(src) = std::str::from_utf8(bytes) else {
-            return Err(one(
-                "",
-                "envelope::encoding",
-                "envelope is not valid UTF-8".into(),
-                None,
-            ));
-        };
-        if src.trim().is_empty() {
-            return Err(one(
-                src,
-                "envelope::empty",
-                "envelope is empty".into(),
-                Some("sign a manifest with `cordon manifest sign`"),
-            ));
-        }
-        let env: Envelope = crate::manifest::deserialize(src, "envelope")
-            .map_err(|p| Problems::new("envelope", name, src, vec![*p]))?;
+        let (env, src) = crate::manifest::read_document::<Envelope>(
+            bytes,
+            "envelope",
+            name,
+            MAX_ENVELOPE_BYTES,
+        )?;
+        let one =
+            |code: &str, msg: String| Problems::one("envelope", name, src, code.to_owned(), msg);
         if env.signatures.is_empty() {
             return Err(one(
-                src,
                 "envelope::unsigned",
                 "envelope has no signatures".into(),
-                None,
             ));
         }
         if env.signatures.len() > MAX_SIGNATURES {
             return Err(one(
-                src,
                 "envelope::signatures",
                 format!(
                     "envelope has {} signatures; at most {MAX_SIGNATURES} are accepted",
                     env.signatures.len()
                 ),
-                None,
             ));
         }
         Ok(env)

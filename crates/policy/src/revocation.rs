@@ -6,8 +6,9 @@
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
 
-use crate::diagnostic::{Problem, Problems};
+use crate::diagnostic::Problems;
 use crate::dsse::{Envelope, REVOCATIONS_PAYLOAD_TYPE};
 use crate::trust::{Role, TrustStore, VerifyError, format_time};
 
@@ -78,39 +79,34 @@ impl RevocationList {
         let verified = trust
             .verify(&env, REVOCATIONS_PAYLOAD_TYPE, Role::ManifestSigner, now)
             .map_err(RevocationError::Verify)?;
-        let src = std::str::from_utf8(&verified.payload).map_err(|_| {
-            RevocationError::Payload(Problems::new(
-                "revocation list",
-                name,
-                "",
-                vec![Problem::at(
-                    "",
-                    (0, 0),
-                    "revocations::encoding",
-                    "",
-                    "payload is not UTF-8",
-                    None,
-                )],
-            ))
-        })?;
-        let list: RevocationList =
-            crate::manifest::deserialize(src, "revocation list").map_err(|p| {
-                RevocationError::Payload(Problems::new("revocation list", name, src, vec![*p]))
-            })?;
+        let (list, src) = crate::manifest::read_document::<RevocationList>(
+            &verified.payload,
+            "revocation list",
+            name,
+            crate::dsse::MAX_ENVELOPE_BYTES,
+        )
+        .map_err(RevocationError::Payload)?;
         if list.version != 1 {
-            return Err(RevocationError::Payload(Problems::new(
+            return Err(RevocationError::Payload(Problems::one(
                 "revocation list",
                 name,
                 src,
-                vec![Problem::at(
-                    src,
-                    (0, 0),
-                    "revocations::version",
-                    "/version",
-                    format!("version {} is not supported", list.version),
-                    None,
-                )],
+                "revocations::version".into(),
+                format!("version {} is not supported", list.version),
             )));
+        }
+        for (what, time) in std::iter::once(("issued", &list.issued))
+            .chain(list.revoked.iter().map(|r| ("revokedAt", &r.revoked_at)))
+        {
+            if OffsetDateTime::parse(time, &Rfc3339).is_err() {
+                return Err(RevocationError::Payload(Problems::one(
+                    "revocation list",
+                    name,
+                    src,
+                    "revocations::time".into(),
+                    format!("`{what}` `{time}` is not an RFC 3339 time"),
+                )));
+            }
         }
         Ok(list)
     }

@@ -13,9 +13,12 @@ use serde_json::Value;
 use time::format_description::well_known::Rfc3339;
 use time::{Duration, OffsetDateTime};
 
-use crate::diagnostic::{Problem, Problems};
+use crate::diagnostic::Problems;
 use crate::manifest::{self, Manifest};
 use crate::path;
+
+/// Template and mapping files larger than this are refused.
+pub const MAX_TEMPLATE_BYTES: usize = 1 << 20;
 
 /// A role template file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -161,37 +164,17 @@ pub struct Rendered {
 impl Template {
     /// Parse a template file.
     pub fn parse(bytes: &[u8], name: &str) -> Result<Self, RenderError> {
-        let src = std::str::from_utf8(bytes).map_err(|_| {
-            RenderError::Template(Problems::new(
-                "template",
-                name,
-                "",
-                vec![Problem::at(
-                    "",
-                    (0, 0),
-                    "template::encoding",
-                    "",
-                    "template is not valid UTF-8",
-                    None,
-                )],
-            ))
-        })?;
-        let t: Template = manifest::deserialize(src, "template")
-            .map_err(|p| RenderError::Template(Problems::new("template", name, src, vec![*p])))?;
+        let (t, src) =
+            manifest::read_document::<Template>(bytes, "template", name, MAX_TEMPLATE_BYTES)
+                .map_err(RenderError::Template)?;
         for builtin in ["user", "home"] {
             if t.variables.contains_key(builtin) {
-                return Err(RenderError::Template(Problems::new(
+                return Err(RenderError::Template(Problems::one(
                     "template",
                     name,
                     src,
-                    vec![Problem::at(
-                        src,
-                        (0, 0),
-                        "template::variable",
-                        format!("/variables/{builtin}"),
-                        format!("`{builtin}` is built in and cannot be declared"),
-                        None,
-                    )],
+                    "template::variable".into(),
+                    format!("variable `{builtin}` is built in and cannot be declared"),
                 )));
             }
         }
@@ -357,23 +340,9 @@ fn substitute_value(v: &Value, values: &BTreeMap<String, String>) -> Result<Valu
 impl GroupMapping {
     /// Parse a mapping file.
     pub fn parse(bytes: &[u8], name: &str) -> Result<Self, RenderError> {
-        let src = std::str::from_utf8(bytes).map_err(|_| {
-            RenderError::Mapping(Problems::new(
-                "group mapping",
-                name,
-                "",
-                vec![Problem::at(
-                    "",
-                    (0, 0),
-                    "mapping::encoding",
-                    "",
-                    "mapping is not valid UTF-8",
-                    None,
-                )],
-            ))
-        })?;
-        manifest::deserialize(src, "group mapping")
-            .map_err(|p| RenderError::Mapping(Problems::new("group mapping", name, src, vec![*p])))
+        manifest::read_document::<Self>(bytes, "group mapping", name, MAX_TEMPLATE_BYTES)
+            .map(|(m, _)| m)
+            .map_err(RenderError::Mapping)
     }
 
     /// The templates these groups lead to, in mapping order, without repeats.

@@ -156,23 +156,14 @@ pub fn format_time(t: OffsetDateTime) -> String {
 impl TrustStore {
     /// Parse and check a trust store file.
     pub fn parse(bytes: &[u8], name: &str) -> Result<Self, Problems> {
-        let src = std::str::from_utf8(bytes).map_err(|_| {
-            Problems::new(
-                "trust store",
-                name,
-                "",
-                vec![Problem::at(
-                    "",
-                    (0, 0),
-                    "trust::encoding",
-                    "",
-                    "trust store is not valid UTF-8",
-                    None,
-                )],
-            )
-        })?;
-        let file: TrustStoreFile = crate::manifest::deserialize(src, "trust store")
-            .map_err(|p| Problems::new("trust store", name, src, vec![*p]))?;
+        /// A trust store lists keys; anything near this size is not one.
+        const MAX_TRUST_STORE_BYTES: usize = 1 << 20;
+        let (file, src) = crate::manifest::read_document::<TrustStoreFile>(
+            bytes,
+            "trust store",
+            name,
+            MAX_TRUST_STORE_BYTES,
+        )?;
         let mut problems = Vec::new();
         let mut report = |pointer: String, msg: String| {
             let span = json_span::locate(src, &pointer).unwrap_or((0, 0));

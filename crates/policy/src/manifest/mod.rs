@@ -9,7 +9,7 @@ pub use model::{
     ApiGrant, CommandGrant, CommandSpec, CredentialRef, DlpPolicy, HttpEndpoint, Limits, Manifest,
     McpTool,
 };
-pub(crate) use parse::deserialize;
+pub(crate) use parse::read_document;
 pub use parse::{MAX_MANIFEST_BYTES, parse};
 
 /// The JSON Schema of manifest v1, as committed in `schema/manifest.v1.json`.

@@ -22,67 +22,62 @@ pub const MAX_MANIFEST_BYTES: usize = 1 << 20;
 /// assert!(cordon_policy::manifest::parse(br#"{"agentName":"a"}"#, "m.json").is_err());
 /// ```
 pub fn parse(bytes: &[u8], name: &str) -> Result<Manifest, Problems> {
-    let fail =
-        |src: &str, problem: Problem| Err(Problems::new("manifest", name, src, vec![problem]));
-    if bytes.len() > MAX_MANIFEST_BYTES {
-        return fail(
-            "",
-            Problem::at(
-                "",
-                (0, 0),
-                "manifest::too-large",
-                "",
-                format!(
-                    "manifest is {} bytes; the limit is {} bytes",
-                    bytes.len(),
-                    MAX_MANIFEST_BYTES
-                ),
-                Some("a manifest lists grants, not data: split it or shorten it".to_owned()),
-            ),
-        );
-    }
-    let src = match std::str::from_utf8(bytes) {
-        Ok(s) => s,
-        Err(e) => {
-            let valid = String::from_utf8_lossy(bytes.get(..e.valid_up_to()).unwrap_or_default());
-            let at = valid.len();
-            return fail(
-                &valid,
-                Problem::at(
-                    &valid,
-                    (at, 0),
-                    "manifest::encoding",
-                    "",
-                    format!("manifest is not valid UTF-8 (byte {})", e.valid_up_to()),
-                    Some("save the file as UTF-8".to_owned()),
-                ),
-            );
-        }
-    };
-    if src.trim().is_empty() {
-        return fail(
-            src,
-            Problem::at(
-                src,
-                (0, 0),
-                "manifest::empty",
-                "",
-                "manifest is empty",
-                Some(
-                    "a manifest is a JSON object with at least `agentName` and `version`"
-                        .to_owned(),
-                ),
-            ),
-        );
-    }
-    let manifest = deserialize::<Manifest>(src, "manifest")
-        .map_err(|p| Problems::new("manifest", name, src, vec![*p]))?;
+    let (manifest, src) = read_document::<Manifest>(bytes, "manifest", name, MAX_MANIFEST_BYTES)?;
     let problems = validate(&manifest, src);
     if problems.is_empty() {
         Ok(manifest)
     } else {
         Err(Problems::new("manifest", name, src, problems))
     }
+}
+
+/// Read a JSON document strictly: refuse it over `max` bytes, if it is not UTF-8 or is empty,
+/// then deserialise it into `T` (unknown fields, wrong types and duplicates are errors). Returns
+/// the value and the text, for locating later problems. `what` names the kind of document in
+/// messages and error codes (`manifest`, `envelope`, `trust store`, …).
+pub(crate) fn read_document<'a, T: serde::de::DeserializeOwned>(
+    bytes: &'a [u8],
+    what: &'static str,
+    name: &str,
+    max: usize,
+) -> Result<(T, &'a str), Problems> {
+    let prefix = code_prefix(what);
+    if bytes.len() > max {
+        return Err(Problems::one(
+            what,
+            name,
+            "",
+            format!("{prefix}::too-large"),
+            format!("{what} is {} bytes; the limit is {max} bytes", bytes.len()),
+        ));
+    }
+    let src = match std::str::from_utf8(bytes) {
+        Ok(s) => s,
+        Err(e) => {
+            let valid = String::from_utf8_lossy(bytes.get(..e.valid_up_to()).unwrap_or_default());
+            let problem = Problem::at(
+                &valid,
+                (valid.len(), 0),
+                format!("{prefix}::encoding"),
+                "",
+                format!("{what} is not valid UTF-8 (byte {})", e.valid_up_to()),
+                Some("save the file as UTF-8".to_owned()),
+            );
+            return Err(Problems::new(what, name, &valid, vec![problem]));
+        }
+    };
+    if src.trim().is_empty() {
+        return Err(Problems::one(
+            what,
+            name,
+            src,
+            format!("{prefix}::empty"),
+            format!("{what} is empty"),
+        ));
+    }
+    let value =
+        deserialize::<T>(src, what).map_err(|p| Problems::new(what, name, src, vec![*p]))?;
+    Ok((value, src))
 }
 
 /// Deserialise `src` strictly into `T`, turning a serde error into a located problem.

@@ -7,7 +7,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use url::Url;
 
-use crate::diagnostic::{Problem, Problems};
+use crate::diagnostic::Problems;
 use crate::path;
 use crate::scope;
 
@@ -353,38 +353,28 @@ impl Request {
     /// Parse a JSON request (the form `cordon policy eval` takes and Rego sees as `input`).
     /// Grants cannot be given in JSON: they only come from verified tokens.
     pub fn from_json(bytes: &[u8]) -> Result<Self, Problems> {
-        let one = |src: &str, code: &str, msg: String| {
-            Problems::new(
+        let (wire, src) =
+            crate::manifest::read_document::<Wire>(bytes, "request", "request", MAX_REQUEST_BYTES)
+                .map_err(|mut e| {
+                    for p in &mut e.problems {
+                        if p.message.contains("unknown field `grants`") {
+                            p.help = Some(
+                        "grants come from verified approval tokens, never from the request body"
+                            .into(),
+                    );
+                        }
+                    }
+                    e
+                })?;
+        Self::from_wire(wire).map_err(|e| {
+            Problems::one(
                 "request",
                 "request",
                 src,
-                vec![Problem::at(src, (0, 0), code, "", msg, None)],
+                "request::invalid".into(),
+                e.to_string(),
             )
-        };
-        if bytes.len() > MAX_REQUEST_BYTES {
-            return Err(one(
-                "",
-                "request::too-large",
-                format!(
-                    "request is {} bytes; the limit is {MAX_REQUEST_BYTES}",
-                    bytes.len()
-                ),
-            ));
-        }
-        let src = std::str::from_utf8(bytes)
-            .map_err(|_| one("", "request::encoding", "request is not valid UTF-8".into()))?;
-        if src.trim().is_empty() {
-            return Err(one(src, "request::empty", "request is empty".into()));
-        }
-        let wire: Wire = crate::manifest::deserialize(src, "request").map_err(|mut p| {
-            if p.message.contains("unknown field `grants`") {
-                p.help = Some(
-                    "grants come from verified approval tokens, never from the request body".into(),
-                );
-            }
-            Problems::new("request", "request", src, vec![*p])
-        })?;
-        Self::from_wire(wire).map_err(|e| one(src, "request::invalid", e.to_string()))
+        })
     }
 
     fn from_wire(w: Wire) -> Result<Self, RequestError> {
