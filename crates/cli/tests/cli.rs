@@ -856,3 +856,20 @@ fn dsse_interoperates_with_python_cryptography() {
         "bad-signature"
     );
 }
+
+/// What a person sees for a broken manifest, and what a machine gets for lint: reviewed
+/// snapshots, so a change in wording or shape is a visible diff.
+#[test]
+fn diagnostics_and_lint_output_snapshots() {
+    let s = Sandbox::new();
+    s.write(
+        "m.json",
+        "{\n  \"agentName\": \"cowork-lite\",\n  \"version\": \"1.0.0\",\n  \"readPaths\": [\"/home/user/Work/Reports\", \"Work/../.ssh\"],\n  \"networkScopes\": [\"https://*.corp.*.com\"]\n}\n",
+    );
+    insta::assert_snapshot!("manifest_problems_human", s.stderr_of(2, &["manifest", "lint", "m.json"]));
+    let json_err = s.stderr_of(2, &["--error-format", "json", "manifest", "lint", "m.json"]);
+    insta::assert_json_snapshot!("manifest_problems_json", json(&json_err));
+    s.write("p.json", &playbook_manifest());
+    let out = s.expect(1, &["manifest", "lint", "p.json", "--deny", "warnings", "--format", "json"]);
+    insta::assert_json_snapshot!("lint_playbook_json", json(&out));
+}

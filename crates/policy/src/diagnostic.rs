@@ -130,7 +130,14 @@ impl Problems {
 impl fmt::Display for Problems {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.problems.as_slice() {
-            [one] => write!(f, "{} `{}`: {}", self.what, self.name, one.message),
+            [one] if one.field.is_empty() => {
+                write!(f, "{} `{}`: {}", self.what, self.name, one.message)
+            }
+            [one] => write!(
+                f,
+                "{} `{}` at `{}`: {}",
+                self.what, self.name, one.field, one.message
+            ),
             many => write!(
                 f,
                 "{} `{}` has {} problems",

@@ -132,14 +132,24 @@ fn serde_problem(
     };
     let code = format!("{}::{code}", code_prefix(what));
     let at = offset_of(src, inner.line(), inner.column());
-    // serde reports the position just after the offending token; point at the token.
+    let fallback = (at.saturating_sub(1), 1);
+    let mut pointer = pointer;
+    // serde reports the position just after the offending token; point at the token itself.
     let span = match inner.classify() {
-        serde_json::error::Category::Data
-            if !message.starts_with("unknown field") && !message.starts_with("missing field") =>
-        {
-            json_span::locate(src, &pointer).unwrap_or((at.saturating_sub(1), 1))
+        serde_json::error::Category::Data if message.starts_with("unknown field") => {
+            // The unknown key is the first quoted word; the path may or may not name it yet.
+            if let Some(key) = message.split('`').nth(1) {
+                let escaped = format!("/{}", key.replace('~', "~0").replace('/', "~1"));
+                if !pointer.ends_with(&escaped) {
+                    pointer.push_str(&escaped);
+                }
+            }
+            json_span::locate_key(src, &pointer).unwrap_or(fallback)
         }
-        _ => (at.saturating_sub(1), 1),
+        serde_json::error::Category::Data if !message.starts_with("missing field") => {
+            json_span::locate(src, &pointer).unwrap_or(fallback)
+        }
+        _ => fallback,
     };
     let mut problem = Problem::at(src, span, code, pointer, message, help);
     // The serde position is exact for syntax errors; keep it.
