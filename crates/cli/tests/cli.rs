@@ -866,10 +866,53 @@ fn diagnostics_and_lint_output_snapshots() {
         "m.json",
         "{\n  \"agentName\": \"cowork-lite\",\n  \"version\": \"1.0.0\",\n  \"readPaths\": [\"/home/user/Work/Reports\", \"Work/../.ssh\"],\n  \"networkScopes\": [\"https://*.corp.*.com\"]\n}\n",
     );
-    insta::assert_snapshot!("manifest_problems_human", s.stderr_of(2, &["manifest", "lint", "m.json"]));
+    insta::assert_snapshot!(
+        "manifest_problems_human",
+        s.stderr_of(2, &["manifest", "lint", "m.json"])
+    );
     let json_err = s.stderr_of(2, &["--error-format", "json", "manifest", "lint", "m.json"]);
     insta::assert_json_snapshot!("manifest_problems_json", json(&json_err));
     s.write("p.json", &playbook_manifest());
-    let out = s.expect(1, &["manifest", "lint", "p.json", "--deny", "warnings", "--format", "json"]);
+    let out = s.expect(
+        1,
+        &[
+            "manifest", "lint", "p.json", "--deny", "warnings", "--format", "json",
+        ],
+    );
     insta::assert_json_snapshot!("lint_playbook_json", json(&out));
+}
+
+#[test]
+fn policy_test_checks_template_examples() {
+    let s = Sandbox::new();
+    let out = s.expect(
+        0,
+        &[
+            "policy",
+            "test",
+            repo("templates").to_str().unwrap(),
+            repo("examples").to_str().unwrap(),
+        ],
+    );
+    assert!(
+        out.contains("template finance-analyst-agent example 0: read"),
+        "{out}"
+    );
+    let total: usize = out.lines().filter(|l| l.ends_with(": PASS")).count();
+    assert_eq!(total, 11 + 9 + 10 + 3, "{out}");
+    // A template whose example expects the wrong decision fails the run.
+    let broken = std::fs::read_to_string(repo("templates/developer-agent.json"))
+        .unwrap()
+        .replace(
+            r#""path": "{{projectsDir}}/cordon/.env" }, "expect": "deny""#,
+            r#""path": "{{projectsDir}}/cordon/.env" }, "expect": "allow""#,
+        );
+    s.write("broken.json", &broken);
+    let out = s.expect(1, &["policy", "test", "broken.json"]);
+    assert!(
+        out.contains("expects `allow` but the manifest decides `deny` (denied_path)"),
+        "{out}"
+    );
+    s.write("groups.json", r#"{"version":1,"mappings":[]}"#);
+    s.expect(2, &["policy", "test", "groups.json"]);
 }

@@ -7,7 +7,7 @@ use cordon_policy::dsse::{self, Envelope, MANIFEST_PAYLOAD_TYPE, REVOCATIONS_PAY
 use cordon_policy::lint::{self, Finding, Severity};
 use cordon_policy::manifest::{self, Manifest};
 use cordon_policy::path::Expansion;
-use cordon_policy::pdp::{CompileOptions, Pdp, Request};
+use cordon_policy::pdp::{CompileOptions, Pdp, Request, TestOutcome, TestResult};
 use cordon_policy::revocation::{RevocationError, RevocationList, RevokedManifest};
 use cordon_policy::template::{GroupMapping, RenderError, Template};
 use cordon_policy::trust::{SignatureFailure, TrustStore, VerifyError, format_time};
@@ -491,12 +491,13 @@ fn template_name_of_file(path: &str) -> Option<String> {
     Template::parse(&bytes, path).ok().map(|t| t.template)
 }
 
-fn check_examples(
+/// Decide each of a rendered template's example requests and compare with what it expects.
+pub fn example_results(
     tname: &str,
     r: &template::Rendered,
     ctx: &Expansion,
     now: time::OffsetDateTime,
-) -> Result<(), Fail> {
+) -> Result<Vec<TestResult>, Fail> {
     let pdp = Pdp::compile(
         &r.manifest,
         &CompileOptions {
@@ -505,18 +506,43 @@ fn check_examples(
         },
     )
     .map_err(|e| Fail::input_msg(format!("template `{tname}`: {e}")))?;
+    let mut results = Vec::with_capacity(r.examples.len());
     for (i, (req, expect)) in r.examples.iter().enumerate() {
         let mut request = Request::from_json(req.as_bytes()).map_err(Fail::input)?;
         request.time = Some(now);
         let d = pdp.decide(&request);
-        if d.effect.to_string() != *expect {
-            return Err(Fail::check_msg(format!(
-                "template `{tname}` example {i} ({} {}) expects `{expect}` but the manifest decides `{}` ({})",
-                request.action(),
-                request.resource,
+        let name = format!(
+            "template {tname} example {i}: {} {}",
+            request.action(),
+            request.resource
+        );
+        let outcome = if d.effect.to_string() == *expect {
+            TestOutcome::Pass
+        } else {
+            TestOutcome::Fail(Some(format!(
+                "expects `{expect}` but the manifest decides `{}` ({})",
                 d.effect,
                 d.reason.as_str()
-            )));
+            )))
+        };
+        results.push(TestResult {
+            name,
+            file: tname.to_owned(),
+            outcome,
+        });
+    }
+    Ok(results)
+}
+
+fn check_examples(
+    tname: &str,
+    r: &template::Rendered,
+    ctx: &Expansion,
+    now: time::OffsetDateTime,
+) -> Result<(), Fail> {
+    for result in example_results(tname, r, ctx, now)? {
+        if let TestOutcome::Fail(Some(why)) = result.outcome {
+            return Err(Fail::check_msg(format!("{}: {why}", result.name)));
         }
     }
     Ok(())

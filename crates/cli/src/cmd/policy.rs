@@ -7,8 +7,9 @@ use cordon_policy::manifest::{self, Manifest};
 use cordon_policy::path::Expansion;
 use cordon_policy::pdp::{
     Action, CompileOptions, Decision, Effect, Pdp, Principal, RegoPolicy, Request, TestOutcome,
-    VerifiedGrant, run_tests,
+    TestResult, VerifiedGrant, run_tests,
 };
+use cordon_policy::template::Template;
 use serde_json::json;
 
 use super::manifest::{VerifyFail, verify};
@@ -109,12 +110,14 @@ pub enum Command {
     ///   echo '{"action":"api","scope":"sheets:read"}' | cordon policy eval --unsigned m.json --request -
     #[command(verbatim_doc_comment)]
     Eval(Box<EvalArgs>),
-    /// Run the `test_*` rules of Rego files, like `opa test`. Exits 1 if any test fails or none
-    /// is found.
+    /// Run the `test_*` rules of Rego files, like `opa test`, and the example decisions of role
+    /// templates (JSON files with `examples`, rendered for a sample user). Exits 1 if any test
+    /// fails or none is found.
     ///
-    /// Example: `cordon policy test policies/`
+    /// Example: `cordon policy test policies/ templates/`
     Test {
-        /// Rego files or directories (searched for `*.rego`).
+        /// Rego files, template files, or directories (searched for `*.rego`, and for `*.json`
+        /// files that are templates).
         #[arg(required = true)]
         paths: Vec<String>,
         /// Output format.
@@ -331,42 +334,84 @@ fn print_decision(
     }
 }
 
-fn collect_rego(path: &Path, out: &mut Vec<String>, depth: usize) -> Result<(), Fail> {
-    if path.is_dir() {
-        if depth > 32 {
-            return Err(Fail::input_msg(format!(
-                "`{}` nests too deep",
-                path.display()
-            )));
-        }
-        let mut entries: Vec<_> = std::fs::read_dir(path)
-            .map_err(|e| Fail::input_msg(format!("cannot read `{}`: {e}", path.display())))?
-            .filter_map(Result::ok)
-            .map(|e| e.path())
-            .collect();
-        entries.sort();
-        for e in entries {
-            if e.is_dir() || e.extension().is_some_and(|x| x == "rego") {
-                collect_rego(&e, out, depth + 1)?;
-            }
-        }
-        Ok(())
-    } else {
+/// Files to test under `path`: `.rego` files, and `.json` files (templates are told apart
+/// when they are read). Files named explicitly are taken whatever their extension.
+fn collect(path: &Path, out: &mut Vec<String>, depth: usize) -> Result<(), Fail> {
+    if !path.is_dir() {
         out.push(path.to_string_lossy().into_owned());
-        Ok(())
+        return Ok(());
     }
+    if depth > 32 {
+        return Err(Fail::input_msg(format!(
+            "`{}` nests too deep",
+            path.display()
+        )));
+    }
+    let mut entries: Vec<_> = std::fs::read_dir(path)
+        .map_err(|e| Fail::input_msg(format!("cannot read `{}`: {e}", path.display())))?
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .collect();
+    entries.sort();
+    for e in entries {
+        if e.is_dir() || e.extension().is_some_and(|x| x == "rego" || x == "json") {
+            collect(&e, out, depth + 1)?;
+        }
+    }
+    Ok(())
+}
+
+/// Render a template file for a sample user and test its examples; `None` if the file is not a
+/// template (found in a directory walk) .
+fn template_results(file: &str, explicit: bool) -> Result<Option<Vec<TestResult>>, Fail> {
+    let bytes = io::read(file)?;
+    let is_template = serde_json::from_slice::<serde_json::Value>(&bytes)
+        .ok()
+        .is_some_and(|v| v.get("template").is_some() && v.get("manifest").is_some());
+    if !is_template {
+        return if explicit {
+            Err(Fail::input_msg(format!(
+                "`{file}` is neither a Rego file nor a role template"
+            )))
+        } else {
+            Ok(None)
+        };
+    }
+    let t = Template::parse(&bytes, file).map_err(|e| Fail::input_msg(e.to_string()))?;
+    let now = io::now_or(None)?;
+    let ctx = Expansion {
+        user: "alice".into(),
+        home: "/home/alice".into(),
+    };
+    let rendered = t
+        .render(
+            &ctx.user,
+            Some(&ctx.home),
+            &std::collections::BTreeMap::new(),
+            now,
+        )
+        .map_err(|e| Fail::input_msg(format!("`{file}`: {e}")))?;
+    super::manifest::example_results(&t.template, &rendered, &ctx, now).map(Some)
 }
 
 fn test(paths: &[String], format: Format) -> Outcome {
     let mut files = Vec::new();
     for p in paths {
-        collect_rego(Path::new(p), &mut files, 0)?;
+        collect(Path::new(p), &mut files, 0)?;
     }
-    let modules: Vec<(String, String)> = files
-        .iter()
-        .map(|f| Ok((f.clone(), io::read_text(f)?)))
-        .collect::<Result<_, Fail>>()?;
-    let results = run_tests(&modules).map_err(|e| Fail::input_msg(e.to_string()))?;
+    let explicit = |f: &String| paths.contains(f);
+    let mut modules = Vec::new();
+    let mut results = Vec::new();
+    for f in &files {
+        if f.ends_with(".rego") {
+            modules.push((f.clone(), io::read_text(f)?));
+        } else if let Some(r) = template_results(f, explicit(f))? {
+            results.extend(r);
+        }
+    }
+    if !modules.is_empty() {
+        results.extend(run_tests(&modules).map_err(|e| Fail::input_msg(e.to_string()))?);
+    }
     let passed = results
         .iter()
         .filter(|r| r.outcome == TestOutcome::Pass)
@@ -381,7 +426,8 @@ fn test(paths: &[String], format: Format) -> Outcome {
             for r in &results {
                 match &r.outcome {
                     TestOutcome::Pass => println!("{}: PASS", r.name),
-                    TestOutcome::Fail => println!("{}: FAIL ({})", r.name, r.file),
+                    TestOutcome::Fail(None) => println!("{}: FAIL ({})", r.name, r.file),
+                    TestOutcome::Fail(Some(why)) => println!("{}: FAIL: {why}", r.name),
                     TestOutcome::Error(e) => println!("{}: ERROR ({}): {e}", r.name, r.file),
                 }
             }
@@ -394,7 +440,10 @@ fn test(paths: &[String], format: Format) -> Outcome {
         }
     }
     if total == 0 {
-        eprintln!("no `test_` rules found in {} file(s)", files.len());
+        eprintln!(
+            "no `test_` rules or template examples found in {} file(s)",
+            files.len()
+        );
         return Ok(CHECK_FAILED);
     }
     Ok(if passed == total { 0 } else { CHECK_FAILED })

@@ -251,8 +251,8 @@ pub struct TestResult {
 pub enum TestOutcome {
     /// The rule is true.
     Pass,
-    /// The rule is false or undefined.
-    Fail,
+    /// The rule is false or undefined, or the example got another decision (said how).
+    Fail(Option<String>),
     /// The rule could not be evaluated.
     Error(String),
 }
@@ -290,7 +290,7 @@ pub fn run_tests(modules: &[(String, String)]) -> Result<Vec<TestResult>, RegoEr
     for (rule, file) in tests {
         let outcome = match engine.eval_rule(rule.clone()) {
             Ok(Value::Bool(true)) => TestOutcome::Pass,
-            Ok(_) => TestOutcome::Fail,
+            Ok(_) => TestOutcome::Fail(None),
             Err(e) => TestOutcome::Error(first_line(&e.to_string())),
         };
         results.push(TestResult {
@@ -392,6 +392,6 @@ allow {
         let r = run_tests(&[("t.rego".into(), tests.into())]).unwrap();
         assert_eq!(r.len(), 2);
         assert_eq!(r[0].outcome, TestOutcome::Pass);
-        assert_eq!(r[1].outcome, TestOutcome::Fail);
+        assert_eq!(r[1].outcome, TestOutcome::Fail(None));
     }
 }
