@@ -63,6 +63,9 @@ enum Command {
     /// Ask the policy decision point, and test Rego policies.
     #[command(subcommand)]
     Policy(cmd::policy::Command),
+    /// Inspect the kernel's isolation features and what the sandbox would enforce.
+    #[command(subcommand)]
+    Sandbox(cmd::sandbox::Command),
 }
 
 fn main() -> ExitCode {
@@ -73,6 +76,7 @@ fn main() -> ExitCode {
         Command::Trust(c) => cmd::trust::run(c),
         Command::Manifest(c) => cmd::manifest::run(c),
         Command::Policy(c) => cmd::policy::run(c),
+        Command::Sandbox(c) => cmd::sandbox::run(c),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -758,6 +758,7 @@ fn every_command_teaches_with_an_example() {
         &["manifest", "digest"],
         &["policy", "eval"],
         &["policy", "test"],
+        &["sandbox", "check"],
     ];
     for c in commands {
         let mut args = c.to_vec();
@@ -915,4 +916,99 @@ fn policy_test_checks_template_examples() {
     );
     s.write("groups.json", r#"{"version":1,"mappings":[]}"#);
     s.expect(2, &["policy", "test", "groups.json"]);
+}
+
+#[test]
+fn sandbox_check_reports_kernel_features_and_the_exec_plan() {
+    let s = Sandbox::new();
+    let script = s.write("tool.sh", "#!/bin/sh\necho hi\n");
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    s.write(
+        "m.json",
+        &format!(r#"{{"agentName":"a","version":"1.0.0","readPaths":["~/Work"],"commandsAllowed":["/bin/ls","{script}","/usr/bin/no-such-tool"]}}"#),
+    );
+    let out = s.run(&[
+        "sandbox",
+        "check",
+        "--unsigned",
+        "m.json",
+        "--format",
+        "json",
+    ]);
+    let v = json(&String::from_utf8_lossy(&out.stdout));
+    let ready = v["ready"].as_bool().unwrap();
+    assert_eq!(out.status.code(), Some(if ready { 0 } else { 1 }));
+    assert_eq!(ready, v["missingRequired"].as_array().unwrap().is_empty());
+    // Landlock shows in the LSM list exactly when the probe finds an ABI.
+    let lsm = std::fs::read_to_string("/sys/kernel/security/lsm").unwrap_or_default();
+    if lsm.split(',').any(|l| l.trim() == "landlock") {
+        assert!(v["features"]["landlockAbi"].as_u64().unwrap() >= 1, "{v}");
+    }
+    let plan = &v["plan"];
+    assert_eq!(plan["readPaths"], serde_json::json!(["/home/alice/Work"]));
+    let programs = plan["programs"].as_array().unwrap();
+    let ls = &programs[0]["needs"];
+    assert_eq!(ls["kind"], "dynamic-elf");
+    assert!(
+        ls["interpreter"].as_str().unwrap().contains("ld-linux"),
+        "{ls}"
+    );
+    assert!(
+        ls["libraries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|l| l.as_str().unwrap().contains("libc.so"))
+    );
+    assert_eq!(programs[1]["needs"]["kind"], "script");
+    assert!(
+        programs[1]["needs"]["widens"]
+            .as_str()
+            .unwrap()
+            .contains("interpreter")
+    );
+    assert!(
+        programs[2]["error"]
+            .as_str()
+            .unwrap()
+            .contains("No such file")
+    );
+}
+
+#[test]
+fn sandbox_check_works_as_an_ordinary_user() {
+    // Only root can switch to another user for this test.
+    let root = std::fs::read_to_string("/proc/self/status")
+        .unwrap()
+        .lines()
+        .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"));
+    let setpriv = Path::new("/usr/bin/setpriv");
+    let s = Sandbox::new();
+    let bin = assert_cmd::cargo::cargo_bin("cordon");
+    let mut cmd = if root && setpriv.exists() {
+        // A copy the unprivileged user can reach (the build directory may be private).
+        std::fs::set_permissions(s.dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        let copy = s.path("cordon");
+        std::fs::copy(&bin, &copy).unwrap();
+        std::fs::set_permissions(&copy, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let mut c = std::process::Command::new(setpriv);
+        c.args(["--reuid=65534", "--regid=65534", "--clear-groups", &copy]);
+        c
+    } else {
+        std::process::Command::new(bin)
+    };
+    let out = cmd
+        .args(["sandbox", "check", "--format", "json"])
+        .current_dir("/")
+        .output()
+        .unwrap();
+    let v = json(&String::from_utf8_lossy(&out.stdout));
+    if root && setpriv.exists() {
+        assert_eq!(v["features"]["root"], false, "{v}");
+    }
+    assert_eq!(
+        out.status.code(),
+        Some(if v["ready"] == true { 0 } else { 1 }),
+        "{v}"
+    );
 }

@@ -4,4 +4,5 @@ pub mod keys;
 pub mod manifest;
 pub mod policy;
 pub mod quickstart;
+pub mod sandbox;
 pub mod trust;

@@ -1,0 +1,27 @@
+//! cordon's Linux sandbox (SPEC E-1).
+//!
+//! This release holds the parts that inspect the machine: [`probe`] asks the kernel which
+//! isolation features it offers (Landlock ABI, seccomp, no_new_privs, namespaces), and [`exec`]
+//! computes what granted programs need to start (loader, shared libraries, script interpreters),
+//! so that execute rights come from `commandsAllowed` rather than being granted wide. The
+//! launcher that applies them (`cordon run`) builds on both.
+//!
+//! # What this crate does not do
+//!
+//! It does not evaluate policy: it receives resolved paths and programs. It is the only crate
+//! of cordon with `unsafe` code (system calls the standard library does not wrap); every block
+//! carries a `// SAFETY:` comment.
+//!
+//! # Example
+//!
+//! ```no_run
+//! let features = cordon_sandbox::probe::probe();
+//! for layer in features.missing_required() {
+//!     eprintln!("missing: {} ({})", layer.name, layer.missing.unwrap_or_default());
+//! }
+//! let plan = cordon_sandbox::exec::exec_plan(&["/usr/bin/convert".into()]).unwrap();
+//! println!("{} files get the execute right", plan.execute.len());
+//! ```
+
+pub mod exec;
+pub mod probe;
