@@ -50,6 +50,15 @@ enum Command {
     ///
     /// Example: `cordon quickstart --dir /tmp/cordon-demo`
     Quickstart(cmd::quickstart::Args),
+    /// Run an agent under the kernel sandbox its signed manifest describes: namespaces,
+    /// Landlock file/exec/network rights, seccomp, no capabilities, scrubbed environment, limits.
+    ///
+    /// The manifest is verified first (as `manifest verify` does); the agent's own program must
+    /// be in `commandsAllowed`. cordon exits with the agent's exit status. Launch and exit are
+    /// recorded in the state directory's `audit.jsonl`.
+    ///
+    /// Example: `cordon run --manifest alice.signed.json --trust trust.json -- /usr/bin/python3 agent.py`
+    Run(cmd::run::Args),
     /// Generate Ed25519 signing keys.
     #[command(subcommand)]
     Keys(cmd::keys::Command),
@@ -72,6 +81,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Quickstart(args) => cmd::quickstart::run(&args),
+        Command::Run(args) => cmd::run::run(&args),
         Command::Keys(c) => cmd::keys::run(c),
         Command::Trust(c) => cmd::trust::run(c),
         Command::Manifest(c) => cmd::manifest::run(c),

@@ -740,6 +740,7 @@ fn every_command_teaches_with_an_example() {
     let s = Sandbox::new();
     let commands: &[&[&str]] = &[
         &["quickstart"],
+        &["run"],
         &["keys", "generate"],
         &["keys", "id"],
         &["trust", "init"],

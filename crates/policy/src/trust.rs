@@ -149,6 +149,7 @@ fn time_of(text: &str) -> Option<OffsetDateTime> {
 
 /// Format a time as RFC 3339 for messages.
 pub fn format_time(t: OffsetDateTime) -> String {
+    let t = t.replace_nanosecond(0).unwrap_or(t);
     t.format(&Rfc3339)
         .unwrap_or_else(|_| t.unix_timestamp().to_string())
 }

@@ -1,10 +1,10 @@
 //! cordon's Linux sandbox (SPEC E-1).
 //!
-//! This release holds the parts that inspect the machine: [`probe`] asks the kernel which
-//! isolation features it offers (Landlock ABI, seccomp, no_new_privs, namespaces), and [`exec`]
-//! computes what granted programs need to start (loader, shared libraries, script interpreters),
-//! so that execute rights come from `commandsAllowed` rather than being granted wide. The
-//! launcher that applies them (`cordon run`) builds on both.
+//! [`probe`] asks the kernel which isolation features it offers (Landlock ABI, seccomp,
+//! no_new_privs, namespaces); [`exec`] computes what granted programs need to start (loader,
+//! shared libraries, script interpreters), so that execute rights come from `commandsAllowed`
+//! rather than being granted wide; [`launch`] runs a program under every layer in stages, with
+//! the [`seccomp`] filter installed last.
 //!
 //! # What this crate does not do
 //!
@@ -24,4 +24,6 @@
 //! ```
 
 pub mod exec;
+pub mod launch;
 pub mod probe;
+pub mod seccomp;

@@ -4,5 +4,6 @@ pub mod keys;
 pub mod manifest;
 pub mod policy;
 pub mod quickstart;
+pub mod run;
 pub mod sandbox;
 pub mod trust;

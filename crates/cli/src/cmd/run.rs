@@ -1,0 +1,308 @@
+//! `cordon run`: verify a signed manifest, then run the agent under the kernel sandbox.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use cordon_policy::manifest::Manifest;
+use cordon_policy::path::{self, Expansion, PathSet};
+use cordon_sandbox::exec::{ExecError, ExecPlan, needs_each};
+use cordon_sandbox::launch::{self, Limits, Spec};
+use cordon_sandbox::probe::probe;
+use serde_json::json;
+
+use super::manifest::{VerifyFail, verify};
+use crate::fail::{Fail, Outcome};
+use crate::io;
+
+/// Default trust store, as distributed by MDM.
+const DEFAULT_TRUST: &str = "/etc/cordon/trust.json";
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The signed manifest (verified before anything runs).
+    #[arg(long)]
+    manifest: String,
+    /// Trust store.
+    #[arg(long, default_value = DEFAULT_TRUST)]
+    trust: String,
+    /// Signed revocation list.
+    #[arg(long)]
+    revocations: Option<String>,
+    /// Where audit events go (default: `$XDG_STATE_HOME/cordon`, or `~/.local/state/cordon`).
+    #[arg(long)]
+    state_dir: Option<String>,
+    /// Run even if the kernel lacks required layers, say which, and record it.
+    #[arg(long)]
+    allow_degraded: bool,
+    /// The agent's command and its arguments (the program must be in `commandsAllowed`).
+    #[arg(required = true, last = true, value_name = "CMD")]
+    command: Vec<String>,
+}
+
+fn state_dir(arg: Option<&str>, home: &str) -> PathBuf {
+    if let Some(d) = arg {
+        return PathBuf::from(d);
+    }
+    match std::env::var("XDG_STATE_HOME") {
+        Ok(x) if x.starts_with('/') => PathBuf::from(x).join("cordon"),
+        _ => Path::new(home).join(".local/state/cordon"),
+    }
+}
+
+/// Append one JSON line to the state dir's audit file (the audit issue replaces this sink).
+fn audit(dir: &Path, event: serde_json::Value) -> Result<(), Fail> {
+    use std::io::Write as _;
+    std::fs::create_dir_all(dir).map_err(|e| {
+        Fail::input_msg(format!("cannot create state dir `{}`: {e}", dir.display()))
+    })?;
+    let path = dir.join("audit.jsonl");
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .map_err(|e| Fail::input_msg(format!("cannot write `{}`: {e}", path.display())))?;
+    writeln!(f, "{event}")
+        .map_err(|e| Fail::input_msg(format!("cannot write `{}`: {e}", path.display())))?;
+    f.sync_data()
+        .map_err(|e| Fail::input_msg(format!("cannot write `{}`: {e}", path.display())))
+}
+
+fn now_text() -> String {
+    cordon_policy::trust::format_time(time::OffsetDateTime::now_utc())
+}
+
+/// A manifest's file grants as concrete paths.
+struct FileRights {
+    read: Vec<PathBuf>,
+    write: Vec<PathBuf>,
+    deny: Vec<PathBuf>,
+}
+
+/// Expand manifest paths; globs in read or write grants are refused (the kernel needs concrete
+/// paths), globs in `denyPaths` are expanded against the file system.
+fn paths(m: &Manifest, ctx: &Expansion) -> Result<FileRights, Fail> {
+    let grant = |field: &str, list: &[String]| -> Result<Vec<PathBuf>, Fail> {
+        list.iter()
+            .map(|raw| {
+                let p = path::expand(raw, ctx).map_err(|e| Fail::input_msg(format!("`{field}`: {e}")))?;
+                if path::is_glob(&p) {
+                    return Err(Fail::input_msg(format!(
+                        "`{field}` entry `{raw}` is a glob; the kernel sandbox needs concrete paths (name the directories)"
+                    )));
+                }
+                Ok(PathBuf::from(p))
+            })
+            .collect()
+    };
+    let read = grant("readPaths", &m.read_paths)?;
+    let write = grant("writePaths", &m.write_paths)?;
+    let mut deny = Vec::new();
+    for raw in &m.deny_paths {
+        let p = path::expand(raw, ctx).map_err(|e| Fail::input_msg(format!("`denyPaths`: {e}")))?;
+        if path::is_glob(&p) {
+            deny.extend(expand_glob(&p)?);
+        } else {
+            deny.push(PathBuf::from(p));
+        }
+    }
+    Ok(FileRights { read, write, deny })
+}
+
+/// Existing paths matching a glob, found by walking from its literal prefix (bounded).
+fn expand_glob(pattern: &str) -> Result<Vec<PathBuf>, Fail> {
+    const MAX_WALK: usize = 100_000;
+    let set = PathSet::new([pattern]).map_err(|e| Fail::input_msg(e.to_string()))?;
+    let literal: PathBuf = Path::new(pattern)
+        .components()
+        .take_while(|c| !c.as_os_str().to_string_lossy().contains(['*', '?']))
+        .collect();
+    let depth = if pattern.contains("**") {
+        usize::MAX
+    } else {
+        pattern.matches('/').count()
+    };
+    let mut found = Vec::new();
+    let mut stack = vec![(literal, 0usize)];
+    let mut walked = 0usize;
+    while let Some((dir, level)) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.filter_map(Result::ok) {
+            walked += 1;
+            if walked > MAX_WALK {
+                return Err(Fail::input_msg(format!(
+                    "`denyPaths` glob `{pattern}` matches too much to expand; name the paths"
+                )));
+            }
+            let path = entry.path();
+            if set.find(&path.to_string_lossy()).is_some() {
+                found.push(path);
+            } else if level < depth && entry.file_type().is_ok_and(|t| t.is_dir()) {
+                stack.push((path, level + 1));
+            }
+        }
+    }
+    Ok(found)
+}
+
+/// Resolve the granted commands; a command that is not installed grants nothing, any other
+/// failure refuses the run.
+fn exec_rights(m: &Manifest) -> Result<(ExecPlan, Vec<String>), Fail> {
+    let programs: Vec<PathBuf> = m
+        .commands_allowed
+        .iter()
+        .map(|c| PathBuf::from(c.path()))
+        .collect();
+    let mut plan = ExecPlan::default();
+    let mut notes = Vec::new();
+    for (program, needs) in programs.iter().zip(needs_each(&programs)) {
+        match needs {
+            Ok(n) => {
+                plan.execute.insert(n.resolved.clone());
+                plan.read.insert(n.resolved.clone());
+                if let Some(i) = &n.interpreter {
+                    plan.execute.insert(i.clone());
+                    plan.read.insert(i.clone());
+                }
+                plan.read.extend(n.libraries.iter().cloned());
+                if let Some(w) = &n.widens {
+                    notes.push(format!("`{}`: {w}", program.display()));
+                }
+                plan.programs.push(n);
+            }
+            Err(ExecError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+                notes.push(format!(
+                    "`{}` is granted but not installed",
+                    program.display()
+                ));
+            }
+            Err(e) => {
+                return Err(Fail::check_msg(format!(
+                    "cannot compute what the granted commands need: {e}"
+                )));
+            }
+        }
+    }
+    Ok((plan, notes))
+}
+
+fn resolve_program(cmd: &str) -> Result<PathBuf, Fail> {
+    let candidate = if cmd.contains('/') {
+        PathBuf::from(cmd)
+    } else {
+        std::env::var("PATH")
+            .unwrap_or_default()
+            .split(':')
+            .map(|d| Path::new(d).join(cmd))
+            .find(|p| p.is_file())
+            .ok_or_else(|| Fail::input_msg(format!("`{cmd}` was not found on PATH")))?
+    };
+    std::fs::canonicalize(&candidate).map_err(|e| Fail::input_msg(format!("`{cmd}`: {e}")))
+}
+
+pub fn run(a: &Args) -> Outcome {
+    let started = Instant::now();
+    let now = io::now_or(None)?;
+    let verified = match verify(&a.manifest, &a.trust, a.revocations.as_deref(), now) {
+        Ok(v) => v,
+        Err(VerifyFail::Refused(_, d)) => return Err(Fail::check_report(d)),
+        Err(VerifyFail::Input(f)) => return Err(f),
+    };
+    let m = &verified.manifest;
+    let (user, home) = io::current_user();
+    let ctx = Expansion {
+        user: user.clone(),
+        home: home.clone(),
+    };
+    let features = probe();
+    let layers = launch::plan_layers(&features, a.allow_degraded).map_err(|e| {
+        Fail::check_msg(format!(
+            "{e}\nrun `cordon sandbox check` for details; `--allow-degraded` runs without them"
+        ))
+    })?;
+    if !layers.degraded.is_empty() {
+        eprintln!(
+            "cordon: WARNING: running degraded, not enforced: {}",
+            layers.degraded.join(", ")
+        );
+    }
+    let FileRights { read, write, deny } = paths(m, &ctx)?;
+    let (exec, notes) = exec_rights(m)?;
+    for n in &notes {
+        eprintln!("cordon: note: {n}");
+    }
+    let (cmd, args) = a
+        .command
+        .split_first()
+        .ok_or_else(|| Fail::input_msg("give the command to run after `--`"))?;
+    let program = resolve_program(cmd)?;
+    if !exec.execute.contains(&program) {
+        return Err(Fail::check_msg(format!(
+            "`{}` is not granted in `commandsAllowed` of `{}`; the agent's own program must be granted",
+            program.display(),
+            m.agent_name
+        )));
+    }
+    let mut env: Vec<(String, String)> = vec![
+        ("PATH".into(), "/usr/local/bin:/usr/bin:/bin".into()),
+        ("HOME".into(), home.clone()),
+        (
+            "LANG".into(),
+            std::env::var("LANG").unwrap_or_else(|_| "C.UTF-8".into()),
+        ),
+    ];
+    if let Ok(term) = std::env::var("TERM") {
+        env.push(("TERM".into(), term));
+    }
+    for name in &m.env {
+        if let Ok(v) = std::env::var(name) {
+            env.retain(|(k, _)| k != name);
+            env.push((name.clone(), v));
+        }
+    }
+    let mib = |v: Option<u64>| v.map(|m| m.saturating_mul(1 << 20));
+    let limits = m.limits.clone().unwrap_or_default();
+    let spec = Spec {
+        program: program.clone(),
+        args: args.to_vec(),
+        env,
+        cwd: std::env::current_dir()
+            .map_err(|e| Fail::input_msg(format!("current directory: {e}")))?,
+        read,
+        write,
+        deny,
+        exec,
+        limits: Limits {
+            processes: limits.processes.map(u64::from),
+            memory_bytes: mib(limits.memory_mib),
+            open_files: limits.open_files.map(u64::from),
+            cpu_seconds: limits.cpu_seconds,
+            file_size_bytes: mib(limits.file_size_mib),
+        },
+    };
+    let state = state_dir(a.state_dir.as_deref(), &home);
+    audit(
+        &state,
+        json!({"time": now_text(), "event": "launch", "agent": m.agent_name, "user": user, "manifestDigest": verified.digest,
+               "program": program, "enforced": layers.enforced, "degraded": layers.degraded}),
+    )?;
+    let result = launch::launch(&spec, &layers);
+    let elapsed = started.elapsed().as_millis();
+    match result {
+        Ok(exit) => {
+            audit(
+                &state,
+                json!({"time": now_text(), "event": "exit", "agent": m.agent_name, "status": exit.code(), "durationMs": elapsed}),
+            )?;
+            Ok(u8::try_from(exit.code()).unwrap_or(u8::MAX))
+        }
+        Err(e) => {
+            audit(
+                &state,
+                json!({"time": now_text(), "event": "setup-failed", "agent": m.agent_name, "error": e.to_string()}),
+            )?;
+            Err(Fail::check_msg(format!("{e}; the agent did not run")))
+        }
+    }
+}
