@@ -90,6 +90,9 @@ pub struct ProgramNeeds {
     pub interpreter: Option<PathBuf>,
     /// Shared libraries, transitively (of the interpreter too, for scripts).
     pub libraries: Vec<PathBuf>,
+    /// Directories the program reads its own code from (an interpreter's standard library).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub data: Vec<PathBuf>,
     /// Set when granting this program lets the agent run something more (a script's
     /// interpreter).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -107,6 +110,22 @@ pub struct ExecPlan {
     pub programs: Vec<ProgramNeeds>,
 }
 
+impl ExecPlan {
+    /// Add one program's needs: execute for it and its interpreter, read for everything it
+    /// loads.
+    pub fn add(&mut self, needs: ProgramNeeds) {
+        self.execute.insert(needs.resolved.clone());
+        self.read.insert(needs.resolved.clone());
+        if let Some(interp) = &needs.interpreter {
+            self.execute.insert(interp.clone());
+            self.read.insert(interp.clone());
+        }
+        self.read.extend(needs.libraries.iter().cloned());
+        self.read.extend(needs.data.iter().cloned());
+        self.programs.push(needs);
+    }
+}
+
 /// Compute what `programs` need. Every program must resolve fully: fail closed.
 pub fn exec_plan(programs: &[PathBuf]) -> Result<ExecPlan, ExecError> {
     let mut plan = ExecPlan::default();
@@ -114,15 +133,7 @@ pub fn exec_plan(programs: &[PathBuf]) -> Result<ExecPlan, ExecError> {
         plan.read.insert(PathBuf::from("/etc/ld.so.cache"));
     }
     for needs in needs_each(programs) {
-        let needs = needs?;
-        plan.execute.insert(needs.resolved.clone());
-        plan.read.insert(needs.resolved.clone());
-        if let Some(interp) = &needs.interpreter {
-            plan.execute.insert(interp.clone());
-            plan.read.insert(interp.clone());
-        }
-        plan.read.extend(needs.libraries.iter().cloned());
-        plan.programs.push(needs);
+        plan.add(needs?);
     }
     Ok(plan)
 }
@@ -189,6 +200,7 @@ fn program_needs(
             kind: ProgramKind::Script,
             interpreter: Some(inner.resolved.clone()),
             libraries,
+            data: inner.data.clone(),
             widens: Some(format!(
                 "its interpreter `{}` becomes executable by the agent too",
                 inner.resolved.display()
@@ -211,15 +223,83 @@ fn program_needs(
     } else {
         ProgramKind::StaticElf
     };
-    let libraries = libraries_of(&resolved, &elf, search)?;
+    let mut libraries = libraries_of(&resolved, &elf, search)?;
+    let data = runtime_data(&resolved);
+    // Extension modules an interpreter loads at start bring shared libraries of their own.
+    for module in extension_modules(&data) {
+        let bytes = read_object(&module)?;
+        let Ok(ext) = Elf::parse(&bytes) else {
+            continue;
+        };
+        for lib in libraries_of(&module, &ext, search)? {
+            if !libraries.contains(&lib) {
+                libraries.push(lib);
+            }
+        }
+    }
     Ok(ProgramNeeds {
         path: program.to_owned(),
         resolved,
         kind,
         interpreter,
         libraries,
+        data,
         widens: None,
     })
+}
+
+/// Where known interpreters keep the code they load at start (read rights only), by the name of
+/// the resolved program: `python3.11` reads `/usr/lib/python3.11`, `perl` reads its library
+/// trees. Directories that do not exist are left out.
+fn runtime_data(resolved: &Path) -> Vec<PathBuf> {
+    let name = resolved
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let prefix = resolved
+        .parent()
+        .and_then(Path::parent)
+        .map_or_else(|| PathBuf::from("/usr"), Path::to_path_buf);
+    let mut dirs: Vec<PathBuf> = Vec::new();
+    if let Some(version) = name.strip_prefix("python") {
+        if !version.is_empty() && version.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
+            dirs.push(prefix.join("lib").join(&name));
+            dirs.push(PathBuf::from("/usr/lib/python3/dist-packages"));
+            dirs.push(PathBuf::from("/usr/local/lib").join(&name));
+        }
+    } else if name == "perl" || name.starts_with("perl5") {
+        dirs.extend(
+            [
+                "/usr/share/perl",
+                "/usr/share/perl5",
+                "/usr/lib/x86_64-linux-gnu/perl",
+                "/usr/lib/x86_64-linux-gnu/perl5",
+                "/usr/lib/x86_64-linux-gnu/perl-base",
+            ]
+            .map(PathBuf::from),
+        );
+    }
+    dirs.retain(|d| d.is_dir());
+    dirs
+}
+
+/// Shared objects in the `lib-dynload` directory of interpreter data (bounded).
+fn extension_modules(data: &[PathBuf]) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for dir in data {
+        let Ok(entries) = fs::read_dir(dir.join("lib-dynload")) else {
+            continue;
+        };
+        out.extend(
+            entries
+                .filter_map(Result::ok)
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|x| x == "so"))
+                .take(MAX_OBJECTS),
+        );
+    }
+    out.sort();
+    out
 }
 
 /// The ELF identity a library must share with the object that needs it.

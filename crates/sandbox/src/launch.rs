@@ -199,7 +199,7 @@ fn prepare(spec: &Spec, e: &Enforcement) -> Result<Prepared, LaunchError> {
     let write_mounts = spec
         .write
         .iter()
-        .filter(|p| p.is_dir())
+        .filter(|p| p.exists())
         .map(|p| cstring(p, "a write path"))
         .collect::<Result<Vec<_>, _>>()?;
     Ok(Prepared {
@@ -421,6 +421,8 @@ fn agent_child(spec: &Spec, e: &Enforcement, p: &Prepared, pipe: libc::c_int) ->
             libc::MS_REC | libc::MS_PRIVATE,
             "making mounts private",
         );
+        // Everything read-only (and no setuid) unless re-bound writable below.
+        read_only_root(pipe);
         if has("pid-namespace") {
             mount(
                 pipe,
@@ -454,6 +456,9 @@ fn agent_child(spec: &Spec, e: &Enforcement, p: &Prepared, pipe: libc::c_int) ->
                 "making a write path noexec",
             );
         }
+    }
+    if has("pid-namespace") && has("mount-namespace") {
+        memfd_noexec(pipe);
     }
     if has("uts-namespace") {
         let name = b"cordon";
@@ -515,6 +520,45 @@ fn agent_child(spec: &Spec, e: &Enforcement, p: &Prepared, pipe: libc::c_int) ->
     // pointers to NUL-terminated strings, all alive until execve replaces the process.
     unsafe { libc::execve(p.program.as_ptr(), argv.as_ptr(), envp.as_ptr()) };
     fail(pipe, "execve")
+}
+
+/// Make every mount read-only and nosuid, recursively (`mount_setattr`, Linux 5.12).
+fn read_only_root(pipe: libc::c_int) {
+    #[repr(C)]
+    struct MountAttr {
+        attr_set: u64,
+        attr_clr: u64,
+        propagation: u64,
+        userns_fd: u64,
+    }
+    const MOUNT_ATTR_RDONLY: u64 = 0x1;
+    const MOUNT_ATTR_NOSUID: u64 = 0x2;
+    let attr = MountAttr {
+        attr_set: MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID,
+        attr_clr: 0,
+        propagation: 0,
+        userns_fd: 0,
+    };
+    // SAFETY: the path is a valid NUL-terminated string and `attr` a valid mount_attr whose
+    // size is passed along; both outlive the call.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            libc::AT_FDCWD,
+            c"/".as_ptr(),
+            libc::AT_RECURSIVE,
+            &raw const attr,
+            std::mem::size_of::<MountAttr>(),
+        )
+    };
+    check(pipe, r == 0, "making the file system read-only");
+}
+
+/// New memory files are not executable unless asked for (`vm.memfd_noexec` = 1 in this PID
+/// namespace); the seccomp filter refuses asking for it. Together they stop running code from
+/// a memfd through `/proc/self/fd`.
+fn memfd_noexec(pipe: libc::c_int) {
+    write_file(pipe, "/proc/sys/vm/memfd_noexec", b"1");
 }
 
 fn loopback_up(pipe: libc::c_int) {
@@ -645,7 +689,7 @@ fn landlock_restrict(spec: &Spec) -> Result<(), String> {
         rules.push((w, access_write(abi)));
     }
     for f in &spec.exec.read {
-        rules.push((f.clone(), AccessFs::ReadFile.into()));
+        rules.push((f.clone(), access_read(abi)));
     }
     for f in &spec.exec.execute {
         rules.push((f.clone(), AccessFs::ReadFile | AccessFs::Execute));

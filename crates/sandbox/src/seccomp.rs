@@ -107,6 +107,8 @@ pub fn agent_filters() -> Result<Vec<BpfProgram>, FilterError> {
         libc::SYS_personality,
         flag_rules(0, &UNSAFE_PERSONALITY_BITS)?,
     );
+    // Executable memory files (see the launcher's memfd_noexec).
+    rules.insert(libc::SYS_memfd_create, flag_rules(1, &[MFD_EXEC])?);
     // Injecting keystrokes into the launching terminal.
     rules.insert(
         libc::SYS_ioctl,
@@ -148,6 +150,9 @@ fn compile(
         .try_into()
         .map_err(|e: seccompiler::BackendError| FilterError(e.to_string()))
 }
+
+/// `memfd_create` flag asking for an executable memory file.
+const MFD_EXEC: u64 = 0x10;
 
 const NAMESPACE_BITS: [u64; 7] = [
     libc::CLONE_NEWNS as u64,

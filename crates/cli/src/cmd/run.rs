@@ -159,17 +159,10 @@ fn exec_rights(m: &Manifest) -> Result<(ExecPlan, Vec<String>), Fail> {
     for (program, needs) in programs.iter().zip(needs_each(&programs)) {
         match needs {
             Ok(n) => {
-                plan.execute.insert(n.resolved.clone());
-                plan.read.insert(n.resolved.clone());
-                if let Some(i) = &n.interpreter {
-                    plan.execute.insert(i.clone());
-                    plan.read.insert(i.clone());
-                }
-                plan.read.extend(n.libraries.iter().cloned());
                 if let Some(w) = &n.widens {
                     notes.push(format!("`{}`: {w}", program.display()));
                 }
-                plan.programs.push(n);
+                plan.add(n);
             }
             Err(ExecError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
                 notes.push(format!(

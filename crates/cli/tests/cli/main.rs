@@ -9,6 +9,8 @@
     clippy::indexing_slicing
 )]
 
+mod run;
+
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Output;

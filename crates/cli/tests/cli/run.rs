@@ -1,0 +1,227 @@
+//! `cordon run`: real escape attempts inside the sandbox, each of which must be blocked, and
+//! the usable side: granted reads, writes and commands work.
+
+use std::net::TcpListener;
+use std::os::linux::net::SocketAddrExt;
+use std::os::unix::net::{SocketAddr, UnixListener};
+
+use crate::{Sandbox, json, repo};
+
+/// A signed manifest in the sandbox directory, trusted by `trust.json`.
+fn signed(s: &Sandbox, manifest: &str) {
+    s.keys_and_trust();
+    s.write("m.json", manifest);
+    s.expect(
+        0,
+        &[
+            "manifest",
+            "sign",
+            "m.json",
+            "--key",
+            "keys/a.key",
+            "--allow-lint-errors",
+        ],
+    );
+}
+
+fn run_args<'a>(s: &'a Sandbox, state: &'a str, cmd: &[&'a str]) -> Vec<&'a str> {
+    let _ = s;
+    let mut args = vec![
+        "run",
+        "--manifest",
+        "m.signed.json",
+        "--trust",
+        "trust.json",
+        "--state-dir",
+        state,
+        "--",
+    ];
+    args.extend_from_slice(cmd);
+    args
+}
+
+#[test]
+fn escape_attempts_are_blocked() {
+    let s = Sandbox::new();
+    let root = s.dir.path();
+    let writable = root.join("work");
+    let outside = root.join("outside");
+    std::fs::create_dir_all(&writable).unwrap();
+    std::fs::create_dir_all(&outside).unwrap();
+    let secret = outside.join("secret.txt");
+    std::fs::write(&secret, "top secret").unwrap();
+    let escapes = repo("tests/escapes");
+    let escapes = std::fs::canonicalize(escapes).unwrap();
+    signed(
+        &s,
+        &format!(
+            r#"{{"agentName":"escape-test","version":"1.0.0","readPaths":["{w}","{e}"],"writePaths":["{w}"],"commandsAllowed":["/usr/bin/python3"]}}"#,
+            w = writable.display(),
+            e = escapes.display()
+        ),
+    );
+    // Host-side things the agent must not reach.
+    let tcp = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = tcp.local_addr().unwrap().port().to_string();
+    let abstract_name = format!("cordon-escape-test-{}", std::process::id());
+    let _abstract =
+        UnixListener::bind_addr(&SocketAddr::from_abstract_name(abstract_name.as_bytes()).unwrap())
+            .unwrap();
+    let host_pid = std::process::id().to_string();
+    let script = escapes.join("attempts.py");
+    let (script, secret_s, outside_s, writable_s) = (
+        script.to_string_lossy().into_owned(),
+        secret.to_string_lossy().into_owned(),
+        outside.to_string_lossy().into_owned(),
+        writable.to_string_lossy().into_owned(),
+    );
+    let state = s.path("state");
+    let out = s.run(&run_args(
+        &s,
+        &state,
+        &[
+            "/usr/bin/python3",
+            &script,
+            &secret_s,
+            &outside_s,
+            &writable_s,
+            &port,
+            &host_pid,
+            &abstract_name,
+        ],
+    ));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "the attempts script failed:\n{stdout}\n{stderr}"
+    );
+    assert!(stdout.contains("DONE"), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("WORKS exec-granted: ran"),
+        "the granted program must still run:\n{stdout}"
+    );
+    let blocked = stdout.lines().filter(|l| l.starts_with("BLOCKED ")).count();
+    let escaped: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.starts_with("ESCAPED "))
+        .collect();
+    assert!(
+        escaped.is_empty(),
+        "escapes:\n{}\n\nfull output:\n{stdout}",
+        escaped.join("\n")
+    );
+    assert!(blocked >= 34, "only {blocked} attempts ran:\n{stdout}");
+    // Nothing outside changed.
+    assert_eq!(std::fs::read_to_string(&secret).unwrap(), "top secret");
+    assert_eq!(std::fs::read_dir(&outside).unwrap().count(), 1);
+    // The child that tried to outlive the agent died with it.
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let survivors: Vec<String> = std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
+        .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
+        .filter(|c| c.contains("attempts.py") && c.contains(&writable_s))
+        .collect();
+    assert!(
+        survivors.is_empty(),
+        "processes outlived the agent: {survivors:?}"
+    );
+    // Launch and exit were recorded.
+    let audit = std::fs::read_to_string(format!("{state}/audit.jsonl")).unwrap();
+    let events: Vec<serde_json::Value> = audit.lines().map(json).collect();
+    assert_eq!(events[0]["event"], "launch");
+    assert_eq!(events[0]["agent"], "escape-test");
+    assert!(
+        events[0]["manifestDigest"]
+            .as_str()
+            .unwrap()
+            .starts_with("sha256:")
+    );
+    assert_eq!(events[1]["event"], "exit");
+    assert_eq!(events[1]["status"], 0);
+}
+
+#[test]
+fn granted_work_gets_done() {
+    let s = Sandbox::new();
+    let work = s.dir.path().join("work");
+    std::fs::create_dir_all(work.join("out")).unwrap();
+    std::fs::write(work.join("in.txt"), "b\na\nc\n").unwrap();
+    let w = work.to_string_lossy().into_owned();
+    signed(
+        &s,
+        &format!(
+            r#"{{"agentName":"usable","version":"1.0.0","readPaths":["{w}"],"writePaths":["{w}/out"],"commandsAllowed":["/bin/sh","/usr/bin/sort","/usr/bin/tr","/bin/cat","/usr/bin/python3"],"env":["CORDON_TEST_VISIBLE"]}}"#
+        ),
+    );
+    let state = s.path("state");
+    // A shell pipeline of granted tools, writing into the write path.
+    let pipeline = format!("cat {w}/in.txt | sort | tr a-z A-Z > {w}/out/sorted.txt");
+    let out = s.run(&run_args(&s, &state, &["/bin/sh", "-c", &pipeline]));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        std::fs::read_to_string(work.join("out/sorted.txt")).unwrap(),
+        "A\nB\nC\n"
+    );
+    // A python3 script: reads, writes, and sees only the environment it was given.
+    let script = format!(
+        "import os\nopen('{w}/out/py.txt','w').write(open('{w}/in.txt').read().upper())\nprint(sorted(k for k in os.environ))"
+    );
+    let out = std::process::Command::new(assert_cmd::cargo::cargo_bin("cordon"))
+        .current_dir(s.dir.path())
+        .env("CORDON_TEST_VISIBLE", "1")
+        .env("CORDON_TEST_SECRET", "must-not-pass")
+        .args(run_args(&s, &state, &["/usr/bin/python3", "-c", &script]))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        std::fs::read_to_string(work.join("out/py.txt")).unwrap(),
+        "B\nA\nC\n"
+    );
+    assert!(
+        stdout.contains("CORDON_TEST_VISIBLE") && !stdout.contains("CORDON_TEST_SECRET"),
+        "{stdout}"
+    );
+    // The agent's exit status is cordon's.
+    let out = s.run(&run_args(&s, &state, &["/bin/sh", "-c", "exit 7"]));
+    assert_eq!(out.status.code(), Some(7));
+    // A program that is not granted is refused before anything runs.
+    let out = s.run(&run_args(&s, &state, &["/usr/bin/id"]));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not granted in `commandsAllowed`"));
+}
+
+#[test]
+fn unverifiable_manifests_never_run() {
+    let s = Sandbox::new();
+    signed(
+        &s,
+        r#"{"agentName":"x","version":"1.0.0","commandsAllowed":["/bin/sh"]}"#,
+    );
+    let mut env = json(&s.read("m.signed.json"));
+    env["payload"] = serde_json::Value::String(base64::Engine::encode(
+        &base64::engine::general_purpose::STANDARD,
+        r#"{"agentName":"x","version":"1.0.0","commandsAllowed":["/bin/sh"],"readPaths":["/"]}"#,
+    ));
+    s.write("m.signed.json", &env.to_string());
+    let marker = s.path("ran");
+    let out = s.run(&run_args(
+        &s,
+        &s.path("state"),
+        &["/bin/sh", "-c", &format!(": > {marker}")],
+    ));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(!std::path::Path::new(&marker).exists());
+}
