@@ -192,6 +192,23 @@ impl Features {
 
 /// Probe the running kernel.
 pub fn probe() -> Features {
+    probe_with(namespaces())
+}
+
+/// Probe without trying namespaces (which costs a fork), taking them as available: for a
+/// launcher that will create them anyway and fails closed if the kernel refuses.
+pub fn probe_assuming_namespaces() -> Features {
+    probe_with(Namespaces {
+        user: true,
+        mount: true,
+        pid: true,
+        net: true,
+        ipc: true,
+        uts: true,
+    })
+}
+
+fn probe_with(namespaces: Namespaces) -> Features {
     let (landlock_abi, landlock_unavailable) = landlock_abi();
     Features {
         kernel: kernel_release(),
@@ -201,7 +218,7 @@ pub fn probe() -> Features {
         seccomp_user_notif: fs::read_to_string("/proc/sys/kernel/seccomp/actions_avail")
             .is_ok_and(|s| s.split_whitespace().any(|a| a == "user_notif")),
         no_new_privs: no_new_privs_supported(),
-        namespaces: namespaces(),
+        namespaces,
         // SAFETY: getuid has no preconditions and cannot fail.
         root: unsafe { libc::getuid() } == 0,
     }

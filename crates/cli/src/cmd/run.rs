@@ -7,7 +7,7 @@ use cordon_policy::manifest::Manifest;
 use cordon_policy::path::{self, Expansion, PathSet};
 use cordon_sandbox::exec::{ExecError, ExecPlan, needs_each};
 use cordon_sandbox::launch::{self, Limits, Spec};
-use cordon_sandbox::probe::probe;
+use cordon_sandbox::probe::{probe, probe_assuming_namespaces};
 use serde_json::json;
 
 use super::manifest::{VerifyFail, verify};
@@ -208,7 +208,13 @@ pub fn run(a: &Args) -> Outcome {
         user: user.clone(),
         home: home.clone(),
     };
-    let features = probe();
+    // Trying namespaces costs a fork: only do it when missing ones may be skipped. Otherwise
+    // the launcher creates them and fails closed if the kernel refuses.
+    let features = if a.allow_degraded {
+        probe()
+    } else {
+        probe_assuming_namespaces()
+    };
     let layers = launch::plan_layers(&features, a.allow_degraded).map_err(|e| {
         Fail::check_msg(format!(
             "{e}\nrun `cordon sandbox check` for details; `--allow-degraded` runs without them"
