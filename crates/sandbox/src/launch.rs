@@ -162,6 +162,8 @@ struct Prepared {
     uid_map: Vec<u8>,
     gid_map: Vec<u8>,
     filters: Vec<BpfProgram>,
+    /// Installed too when `vm.memfd_noexec` cannot be raised.
+    memfd_fallback: Option<BpfProgram>,
     write_mounts: Vec<CString>,
 }
 
@@ -191,10 +193,19 @@ fn prepare(spec: &Spec, e: &Enforcement) -> Result<Prepared, LaunchError> {
     let uid = unsafe { libc::getuid() };
     // SAFETY: as above.
     let gid = unsafe { libc::getgid() };
-    let filters = if e.enforced.contains(&"seccomp") {
+    let seccomp = e.enforced.contains(&"seccomp");
+    let filters = if seccomp {
         crate::seccomp::agent_filters().map_err(|err| LaunchError::Prepare(err.to_string()))?
     } else {
         Vec::new()
+    };
+    let memfd_fallback = if seccomp {
+        Some(
+            crate::seccomp::memfd_fallback_filter()
+                .map_err(|err| LaunchError::Prepare(err.to_string()))?,
+        )
+    } else {
+        None
     };
     let write_mounts = spec
         .write
@@ -210,6 +221,7 @@ fn prepare(spec: &Spec, e: &Enforcement) -> Result<Prepared, LaunchError> {
         uid_map: format!("{uid} {uid} 1\n").into_bytes(),
         gid_map: format!("{gid} {gid} 1\n").into_bytes(),
         filters,
+        memfd_fallback,
         write_mounts,
     })
 }
@@ -457,9 +469,7 @@ fn agent_child(spec: &Spec, e: &Enforcement, p: &Prepared, pipe: libc::c_int) ->
             );
         }
     }
-    if has("pid-namespace") && has("mount-namespace") {
-        memfd_noexec(pipe);
-    }
+    let memfd_sealed = has("pid-namespace") && has("mount-namespace") && memfd_noexec();
     if has("uts-namespace") {
         let name = b"cordon";
         // SAFETY: `name` is a valid buffer of the given length.
@@ -490,8 +500,9 @@ fn agent_child(spec: &Spec, e: &Enforcement, p: &Prepared, pipe: libc::c_int) ->
         )
     };
     check(pipe, r == 0, "close_range");
+    let own_proc = has("pid-namespace") && has("mount-namespace");
     if has("landlock-fs")
-        && let Err(msg) = landlock_restrict(spec)
+        && let Err(msg) = landlock_restrict(spec, own_proc)
     {
         fail_with(pipe, &format!("landlock: {msg}"));
     }
@@ -507,7 +518,8 @@ fn agent_child(spec: &Spec, e: &Enforcement, p: &Prepared, pipe: libc::c_int) ->
         unsafe { libc::signal(sig, libc::SIG_DFL) };
     }
     // Seccomp last: everything before may use calls the filter denies.
-    for filter in &p.filters {
+    let fallback = p.memfd_fallback.iter().filter(|_| !memfd_sealed);
+    for filter in p.filters.iter().chain(fallback) {
         if seccompiler::apply_filter(filter).is_err() {
             fail(pipe, "installing the seccomp filter");
         }
@@ -556,9 +568,15 @@ fn read_only_root(pipe: libc::c_int) {
 
 /// New memory files are not executable unless asked for (`vm.memfd_noexec` = 1 in this PID
 /// namespace); the seccomp filter refuses asking for it. Together they stop running code from
-/// a memfd through `/proc/self/fd`.
-fn memfd_noexec(pipe: libc::c_int) {
-    write_file(pipe, "/proc/sys/vm/memfd_noexec", b"1");
+/// a memfd through `/proc/self/fd`. Returns false when the setting cannot be raised here (an
+/// unprivileged user's namespace, or an older kernel): the caller then refuses memfds that are
+/// not sealed non-executable.
+fn memfd_noexec() -> bool {
+    let already = std::fs::read_to_string("/proc/sys/vm/memfd_noexec")
+        .ok()
+        .and_then(|v| v.trim().parse::<u8>().ok())
+        .is_some_and(|v| v >= 1);
+    already || std::fs::write("/proc/sys/vm/memfd_noexec", b"1").is_ok()
 }
 
 fn loopback_up(pipe: libc::c_int) {
@@ -669,7 +687,7 @@ fn access_write(abi: ABI) -> BitFlags<AccessFs> {
 /// Build and apply the Landlock ruleset: file rights from the spec (with deny carve-outs),
 /// execute rights for the granted programs only, no TCP bind or connect, and scoping of
 /// signals and abstract unix sockets.
-fn landlock_restrict(spec: &Spec) -> Result<(), String> {
+fn landlock_restrict(spec: &Spec, own_proc: bool) -> Result<(), String> {
     let abi = ABI::V7;
     let mut ruleset = Ruleset::default()
         .set_compatibility(CompatLevel::BestEffort)
@@ -700,8 +718,10 @@ fn landlock_restrict(spec: &Spec) -> Result<(), String> {
     for f in RUNTIME_WRITE {
         rules.push((PathBuf::from(f), AccessFs::ReadFile | AccessFs::WriteFile));
     }
-    // The agent's own /proc entries (this is PID 1 of a fresh /proc when namespaces are on).
-    rules.push((PathBuf::from("/proc/self"), access_read(abi)));
+    // With its own PID namespace the agent has a fresh /proc that shows only its processes:
+    // it may read it (tools read /proc/self/…, /proc/cpuinfo). Otherwise only its own entry.
+    let proc_grant = if own_proc { "/proc" } else { "/proc/self" };
+    rules.push((PathBuf::from(proc_grant), access_read(abi)));
     for (path, access) in rules {
         // Grants for paths that do not exist grant nothing; skip them.
         let Ok(fd) = PathFd::new(&path) else { continue };

@@ -127,6 +127,21 @@ pub fn agent_filters() -> Result<Vec<BpfProgram>, FilterError> {
     Ok(vec![deny_list, clone3])
 }
 
+/// For kernels or namespaces where `vm.memfd_noexec` cannot be raised: refuse memory files
+/// unless created with `MFD_NOEXEC_SEAL` (fail closed; programs that need a plain memfd get
+/// `EPERM`).
+pub fn memfd_fallback_filter() -> Result<BpfProgram, FilterError> {
+    let rules = BTreeMap::from([(
+        libc::SYS_memfd_create,
+        vec![rule(vec![cond(
+            1,
+            SeccompCmpOp::MaskedEq(MFD_NOEXEC_SEAL),
+            0,
+        )?])?],
+    )]);
+    compile(rules, libc::EPERM)
+}
+
 /// One rule per bit: matches when `arg & bit == bit`.
 fn flag_rules(arg: u8, bits: &[u64]) -> Result<Vec<SeccompRule>, FilterError> {
     bits.iter()
@@ -153,6 +168,8 @@ fn compile(
 
 /// `memfd_create` flag asking for an executable memory file.
 const MFD_EXEC: u64 = 0x10;
+/// `memfd_create` flag sealing the memory file non-executable.
+const MFD_NOEXEC_SEAL: u64 = 0x8;
 
 const NAMESPACE_BITS: [u64; 7] = [
     libc::CLONE_NEWNS as u64,

@@ -225,3 +225,79 @@ fn unverifiable_manifests_never_run() {
     assert_eq!(out.status.code(), Some(1));
     assert!(!std::path::Path::new(&marker).exists());
 }
+
+#[test]
+fn runs_as_an_ordinary_user() {
+    use std::os::unix::fs::PermissionsExt;
+    let root = std::fs::read_to_string("/proc/self/status")
+        .unwrap()
+        .lines()
+        .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"));
+    let setpriv = std::path::Path::new("/usr/bin/setpriv");
+    if !(root && setpriv.exists()) {
+        // Not root: every other test here already runs cordon as an ordinary user.
+        return;
+    }
+    let s = Sandbox::new();
+    let work = s.dir.path().join("work");
+    std::fs::create_dir_all(&work).unwrap();
+    let w = work.to_string_lossy().into_owned();
+    signed(
+        &s,
+        &format!(
+            r#"{{"agentName":"unprivileged","version":"1.0.0","readPaths":["{w}"],"writePaths":["{w}"],"commandsAllowed":["/bin/sh","/bin/cat","/usr/bin/python3"]}}"#
+        ),
+    );
+    // Everything the unprivileged user needs must be reachable by it.
+    let copy = s.path("cordon");
+    std::fs::copy(assert_cmd::cargo::cargo_bin("cordon"), &copy).unwrap();
+    for entry in walk(s.dir.path()) {
+        let mode = if entry.is_dir() || entry == std::path::Path::new(&copy) {
+            0o777
+        } else {
+            0o666
+        };
+        std::fs::set_permissions(&entry, std::fs::Permissions::from_mode(mode)).unwrap();
+    }
+    std::fs::set_permissions(s.dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    let script = format!(
+        "echo hi > {w}/x && cat {w}/x && python3 -c \"print(open('/proc/self/status').read().count('CapEff:\\t0000000000000000'))\" && cat /etc/shadow"
+    );
+    let out = std::process::Command::new(setpriv)
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", &copy])
+        .args([
+            "run",
+            "--manifest",
+            &s.path("m.signed.json"),
+            "--trust",
+            &s.path("trust.json"),
+            "--state-dir",
+            &s.path("state"),
+            "--",
+        ])
+        .args(["/bin/sh", "-c", &script])
+        .env("HOME", s.dir.path())
+        .current_dir(&work)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stdout, "hi\n1\n", "stderr: {stderr}");
+    assert!(
+        stderr.contains("/etc/shadow: Permission denied"),
+        "{stderr}"
+    );
+    assert_ne!(out.status.code(), Some(0));
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap().filter_map(Result::ok) {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        }
+        out.push(p);
+    }
+    out
+}
