@@ -14,7 +14,14 @@ pub const TEMPLATES: &[(&str, &str)] = &[
         "developer-agent",
         include_str!("../../../templates/developer-agent.json"),
     ),
+    (
+        "sample-agent",
+        include_str!("../../../templates/sample-agent.json"),
+    ),
 ];
+
+/// The quickstart's sample agent script.
+pub const SAMPLE_AGENT: &str = include_str!("assets/sample-agent.sh");
 
 /// The shipped group → template mapping.
 pub const GROUPS: &str = include_str!("../../../templates/groups.json");

@@ -9,6 +9,7 @@ use cordon_policy::trust::{Role, TrustStoreFile};
 use cordon_policy::{dsse, manifest};
 
 use super::manifest::{VerifyFail, verify};
+use crate::embedded;
 use crate::fail::{Fail, Outcome};
 use crate::io;
 
@@ -169,7 +170,57 @@ pub fn run(args: &Args) -> Outcome {
         }
     }
 
-    step(8, "revoke the manifest and verify again");
+    step(
+        8,
+        "run a sample agent under the kernel sandbox (template `sample-agent`)",
+    );
+    let work = dir.join("work");
+    for sub in ["in", "out"] {
+        std::fs::create_dir_all(work.join(sub))
+            .map_err(|e| Fail::input_msg(format!("cannot create `{}`: {e}", work.display())))?;
+    }
+    io::write(
+        &at("work/in/report.txt"),
+        "q3 revenue 12\nq2 revenue 10\nq1 revenue 9\n",
+    )?;
+    io::write(&at("work/agent.sh"), embedded::SAMPLE_AGENT)?;
+    let work_s = work.to_string_lossy().into_owned();
+    let sample = super::manifest::render(
+        Some("sample-agent"),
+        &user,
+        Some(&home),
+        &[],
+        None,
+        &[format!("workDir={work_s}")],
+        now,
+    )?;
+    let sample_json = at("sample-agent.json");
+    io::write(&sample_json, &sample.json)?;
+    let sample_env = dsse::sign(dsse::MANIFEST_PAYLOAD_TYPE, sample.json.as_bytes(), &[&key]);
+    let sample_signed = at("sample-agent.signed.json");
+    io::write(&sample_signed, &sample_env.to_json())?;
+    let state = at("state");
+    println!("    {sample_signed}: reads {work_s}, writes {work_s}/out, runs sh, cat, ls, sort");
+    println!(
+        "    cordon run --manifest {sample_signed} --trust {trust} -- /bin/sh {work_s}/agent.sh {work_s}"
+    );
+    let args = super::run::Args::new(
+        sample_signed.clone(),
+        trust.clone(),
+        state.clone(),
+        vec!["/bin/sh".into(), at("work/agent.sh"), work_s.clone()],
+    );
+    match super::run::run(&args) {
+        Ok(code) => {
+            println!("    the agent exited with status {code}; audit events: {state}/audit.jsonl")
+        }
+        Err(fail) => {
+            println!("    the sandbox refused to start here (see `cordon sandbox check`):");
+            let _ = fail.report(false);
+        }
+    }
+
+    step(9, "revoke the manifest and verify again");
     let revocations = at("revocations.json");
     super::manifest::revoke(
         Some(&signed),

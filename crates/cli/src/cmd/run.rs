@@ -39,6 +39,20 @@ pub struct Args {
     command: Vec<String>,
 }
 
+impl Args {
+    /// Arguments for running `command` under a verified manifest, as `cordon run` takes them.
+    pub fn new(manifest: String, trust: String, state_dir: String, command: Vec<String>) -> Self {
+        Self {
+            manifest,
+            trust,
+            revocations: None,
+            state_dir: Some(state_dir),
+            allow_degraded: false,
+            command,
+        }
+    }
+}
+
 fn state_dir(arg: Option<&str>, home: &str) -> PathBuf {
     if let Some(d) = arg {
         return PathBuf::from(d);

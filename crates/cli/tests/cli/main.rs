@@ -129,6 +129,10 @@ fn quickstart_runs_the_main_job() {
         "DENY",
         "APPROVAL",
         "refused as it should be (revoked-manifest)",
+        "allowed  write",
+        "DENIED   run /usr/bin/id (not granted)",
+        "DENIED   copy cat into out/ and run the copy",
+        "the agent exited with status 0",
     ] {
         assert!(out.contains(needle), "missing {needle:?} in:\n{out}");
     }
@@ -601,7 +605,7 @@ fn templates_render_clean_and_check_group_entitlement() {
     );
     assert!(err.contains("not a valid name"), "{err}");
     let list = s.expect(0, &["manifest", "templates"]);
-    assert_eq!(list.lines().filter(|l| !l.starts_with(' ')).count(), 3);
+    assert_eq!(list.lines().filter(|l| !l.starts_with(' ')).count(), 4);
 }
 
 #[test]
@@ -903,7 +907,7 @@ fn policy_test_checks_template_examples() {
         "{out}"
     );
     let total: usize = out.lines().filter(|l| l.ends_with(": PASS")).count();
-    assert_eq!(total, 11 + 9 + 10 + 3, "{out}");
+    assert_eq!(total, 11 + 9 + 10 + 4 + 3, "{out}");
     // A template whose example expects the wrong decision fails the run.
     let broken = std::fs::read_to_string(repo("templates/developer-agent.json"))
         .unwrap()
