@@ -35,3 +35,4 @@ pub mod scope;
 pub mod template;
 pub mod trust;
 pub mod verify;
+pub mod wildcard;

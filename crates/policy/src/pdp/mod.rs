@@ -703,55 +703,16 @@ fn args_match(patterns: &[String], argv: &[String]) -> bool {
             return true;
         }
         match args.next() {
-            Some(a) if wildcard(p.as_bytes(), a.as_bytes()) => {}
+            Some(a) if crate::wildcard::matches(p.as_bytes(), a.as_bytes()) => {}
             _ => return false,
         }
     }
     args.next().is_none()
 }
 
-/// `*` matches any bytes, `?` one byte, everything else itself.
-fn wildcard(pattern: &[u8], text: &[u8]) -> bool {
-    let (mut p, mut t) = (0, 0);
-    let mut star: Option<(usize, usize)> = None;
-    while t < text.len() {
-        match pattern.get(p) {
-            Some(b'*') => {
-                star = Some((p, t));
-                p += 1;
-            }
-            Some(&c) if c == b'?' || Some(&c) == text.get(t) => {
-                p += 1;
-                t += 1;
-            }
-            _ => match star {
-                Some((sp, st)) => {
-                    p = sp + 1;
-                    t = st + 1;
-                    star = Some((sp, st + 1));
-                }
-                None => return false,
-            },
-        }
-    }
-    pattern
-        .get(p..)
-        .is_some_and(|rest| rest.iter().all(|&c| c == b'*'))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn wildcards() {
-        assert!(wildcard(b"*", b""));
-        assert!(wildcard(b"--out=*", b"--out=x.png"));
-        assert!(wildcard(b"a?c", b"abc"));
-        assert!(!wildcard(b"a?c", b"ac"));
-        assert!(wildcard(b"*.png", b"x.y.png"));
-        assert!(!wildcard(b"*.png", b"x.png.sh"));
-    }
 
     #[test]
     fn argument_patterns() {
