@@ -16,6 +16,9 @@ use std::path::{Path, PathBuf};
 
 use cordon_policy::wildcard;
 use goblin::elf::Elf;
+use goblin::elf::dynamic::{DT_RPATH, DT_RUNPATH, Dynamic};
+use goblin::elf::program_header::{PT_INTERP, ProgramHeader};
+use goblin::strtab::Strtab;
 use serde::Serialize;
 
 /// Files larger than this are not read as programs or libraries.
@@ -211,15 +214,15 @@ fn program_needs(
     if !bytes.starts_with(b"\x7fELF") {
         return Err(ExecError::NotProgram(program.to_owned()));
     }
-    let elf = Elf::parse(&bytes).map_err(|e| ExecError::BadElf {
+    let elf = parse_object(&bytes).map_err(|e| ExecError::BadElf {
         path: resolved.clone(),
         reason: e.to_string(),
     })?;
-    let interpreter = match elf.interpreter {
+    let interpreter = match &elf.interpreter {
         Some(i) => Some(fs::canonicalize(i).map_err(io_err(Path::new(i)))?),
         None => None,
     };
-    let kind = if interpreter.is_some() || !elf.libraries.is_empty() {
+    let kind = if interpreter.is_some() || !elf.needed.is_empty() {
         ProgramKind::DynamicElf
     } else {
         ProgramKind::StaticElf
@@ -229,7 +232,7 @@ fn program_needs(
     // Extension modules an interpreter loads at start bring shared libraries of their own.
     for module in extension_modules(&data) {
         let bytes = read_object(&module)?;
-        let Ok(ext) = Elf::parse(&bytes) else {
+        let Ok(ext) = parse_object(&bytes) else {
             continue;
         };
         for lib in libraries_of(&module, &ext, search)? {
@@ -303,18 +306,74 @@ fn extension_modules(data: &[PathBuf]) -> Vec<PathBuf> {
     out
 }
 
+/// What the loader reads from an ELF object: only the program headers and the dynamic section
+/// are parsed (a full parse of a C library's symbol and relocation tables costs milliseconds on
+/// every launch).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Object {
+    identity: Identity,
+    interpreter: Option<String>,
+    needed: Vec<String>,
+    rpaths: Vec<String>,
+    runpaths: Vec<String>,
+}
+
+fn parse_object(bytes: &[u8]) -> Result<Object, goblin::error::Error> {
+    let header = Elf::parse_header(bytes)?;
+    let ctx = goblin::container::Ctx::new(header.container()?, header.endianness()?);
+    let phoff = usize::try_from(header.e_phoff)
+        .map_err(|_| goblin::error::Error::Malformed("program header offset".into()))?;
+    let phdrs = ProgramHeader::parse(bytes, phoff, usize::from(header.e_phnum), ctx)?;
+    let mut interpreter = None;
+    for ph in &phdrs {
+        if ph.p_type == PT_INTERP && ph.p_filesz > 0 {
+            let start = usize::try_from(ph.p_offset).unwrap_or(usize::MAX);
+            let len = usize::try_from(ph.p_filesz - 1).unwrap_or(usize::MAX);
+            let text = start
+                .checked_add(len)
+                .and_then(|end| bytes.get(start..end))
+                .ok_or_else(|| {
+                    goblin::error::Error::Malformed("PT_INTERP lies outside the file".into())
+                })?;
+            interpreter = Some(String::from_utf8_lossy(text).into_owned());
+        }
+    }
+    let (mut needed, mut rpaths, mut runpaths) = (Vec::new(), Vec::new(), Vec::new());
+    if let Some(dynamic) = Dynamic::parse(bytes, &phdrs, ctx)? {
+        let strtab = Strtab::parse(bytes, dynamic.info.strtab, dynamic.info.strsz, 0)?;
+        needed = dynamic
+            .get_libraries(&strtab)
+            .into_iter()
+            .map(str::to_owned)
+            .collect();
+        for d in &dynamic.dyns {
+            let value = usize::try_from(d.d_val).ok().and_then(|v| strtab.get_at(v));
+            match (d.d_tag, value) {
+                (DT_RPATH, Some(v)) => rpaths.push(v.to_owned()),
+                (DT_RUNPATH, Some(v)) => runpaths.push(v.to_owned()),
+                _ => {}
+            }
+        }
+    }
+    let is_64 =
+        header.e_ident.get(goblin::elf::header::EI_CLASS) == Some(&goblin::elf::header::ELFCLASS64);
+    Ok(Object {
+        identity: Identity {
+            is_64,
+            machine: header.e_machine,
+        },
+        interpreter,
+        needed,
+        rpaths,
+        runpaths,
+    })
+}
+
 /// The ELF identity a library must share with the object that needs it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Identity {
     is_64: bool,
     machine: u16,
-}
-
-fn identity(elf: &Elf<'_>) -> Identity {
-    Identity {
-        is_64: elf.is_64,
-        machine: elf.header.e_machine,
-    }
 }
 
 /// An object whose `DT_NEEDED` entries are still to be resolved.
@@ -326,13 +385,12 @@ struct Pending {
 }
 
 impl Pending {
-    fn of(path: &Path, elf: &Elf<'_>) -> Self {
-        let owned = |v: &[&str]| v.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+    fn of(path: &Path, object: &Object) -> Self {
         Self {
             by: path.to_owned(),
-            needed: owned(&elf.libraries),
-            rpaths: owned(&elf.rpaths),
-            runpaths: owned(&elf.runpaths),
+            needed: object.needed.clone(),
+            rpaths: object.rpaths.clone(),
+            runpaths: object.runpaths.clone(),
         }
     }
 }
@@ -340,10 +398,10 @@ impl Pending {
 /// Shared libraries needed by `object`, transitively, breadth first.
 fn libraries_of(
     object: &Path,
-    elf: &Elf<'_>,
+    elf: &Object,
     search: &SearchPath,
 ) -> Result<Vec<PathBuf>, ExecError> {
-    let want = identity(elf);
+    let want = elf.identity;
     let mut found: Vec<PathBuf> = Vec::new();
     let mut seen: BTreeSet<PathBuf> = BTreeSet::new();
     let mut queue: VecDeque<Pending> = VecDeque::from([Pending::of(object, elf)]);
@@ -379,7 +437,7 @@ fn libraries_of(
                 return Err(ExecError::TooDeep(object.to_owned()));
             }
             let bytes = read_object(&canonical)?;
-            let lib = Elf::parse(&bytes).map_err(|e| ExecError::BadElf {
+            let lib = parse_object(&bytes).map_err(|e| ExecError::BadElf {
                 path: canonical.clone(),
                 reason: e.to_string(),
             })?;

@@ -63,22 +63,25 @@ fn state_dir(arg: Option<&str>, home: &str) -> PathBuf {
     }
 }
 
-/// Append one JSON line to the state dir's audit file (the audit issue replaces this sink).
+/// Append one JSON line to the state dir's audit file (the audit issue replaces this sink with
+/// the hash-chained log and group commit). Each event is one `write(2)` of a whole line: it
+/// survives cordon or the agent being killed, not a power loss (no fsync; two fsyncs cost
+/// about 2.5 ms of every launch, a quarter of the start-up budget).
 fn audit(dir: &Path, event: serde_json::Value) -> Result<(), Fail> {
     use std::io::Write as _;
-    std::fs::create_dir_all(dir).map_err(|e| {
-        Fail::input_msg(format!("cannot create state dir `{}`: {e}", dir.display()))
-    })?;
+    let fail = |path: &Path, e: std::io::Error| {
+        Fail::input_msg(format!("cannot write `{}`: {e}", path.display()))
+    };
+    std::fs::create_dir_all(dir).map_err(|e| fail(dir, e))?;
     let path = dir.join("audit.jsonl");
     let mut f = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
         .open(&path)
-        .map_err(|e| Fail::input_msg(format!("cannot write `{}`: {e}", path.display())))?;
-    writeln!(f, "{event}")
-        .map_err(|e| Fail::input_msg(format!("cannot write `{}`: {e}", path.display())))?;
-    f.sync_data()
-        .map_err(|e| Fail::input_msg(format!("cannot write `{}`: {e}", path.display())))
+        .map_err(|e| fail(&path, e))?;
+    let mut line = event.to_string();
+    line.push('\n');
+    f.write_all(line.as_bytes()).map_err(|e| fail(&path, e))
 }
 
 fn now_text() -> String {
