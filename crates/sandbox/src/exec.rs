@@ -159,17 +159,66 @@ fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> ExecError + '_ {
     }
 }
 
+/// Read what is needed of a program or library: a buffer as long as the file in which only the
+/// first page (ELF header or `#!` line), the program headers, `PT_INTERP`, `PT_DYNAMIC` and the
+/// dynamic string table are filled in. The rest stays zero and is never touched, so a 2 MB C
+/// library costs a few small reads instead of a full copy (this runs on every launch).
 fn read_object(path: &Path) -> Result<Vec<u8>, ExecError> {
+    use std::os::unix::fs::FileExt as _;
     let file = fs::File::open(path).map_err(io_err(path))?;
     let len = file.metadata().map_err(io_err(path))?.len();
     if len > MAX_OBJECT_BYTES {
         return Err(ExecError::TooLarge(path.to_owned()));
     }
-    let mut bytes = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
-    file.take(MAX_OBJECT_BYTES)
-        .read_to_end(&mut bytes)
-        .map_err(io_err(path))?;
-    Ok(bytes)
+    let len = usize::try_from(len).map_err(|_| ExecError::TooLarge(path.to_owned()))?;
+    // A zeroed allocation: untouched pages are never faulted in.
+    let mut buf = vec![0u8; len];
+    let fill = |buf: &mut [u8], offset: u64, count: u64| -> Result<(), ExecError> {
+        let Ok(start) = usize::try_from(offset) else {
+            return Ok(());
+        };
+        let count = usize::try_from(count).unwrap_or(usize::MAX);
+        let end = start.saturating_add(count).min(len);
+        // Regions outside the file are left for the parser to reject.
+        let Some(region) = buf.get_mut(start..end) else {
+            return Ok(());
+        };
+        file.read_exact_at(region, offset).map_err(io_err(path))
+    };
+    fill(&mut buf, 0, 4096)?;
+    if !buf.starts_with(b"\x7fELF") {
+        return Ok(buf);
+    }
+    let Ok(header) = Elf::parse_header(&buf) else {
+        return Ok(buf);
+    };
+    let (Ok(container), Ok(endian)) = (header.container(), header.endianness()) else {
+        return Ok(buf);
+    };
+    let ctx = goblin::container::Ctx::new(container, endian);
+    fill(
+        &mut buf,
+        header.e_phoff,
+        u64::from(header.e_phnum) * u64::from(header.e_phentsize),
+    )?;
+    let phoff = usize::try_from(header.e_phoff).unwrap_or(usize::MAX);
+    let Ok(phdrs) = ProgramHeader::parse(&buf, phoff, usize::from(header.e_phnum), ctx) else {
+        return Ok(buf);
+    };
+    for ph in &phdrs {
+        if ph.p_type == PT_INTERP || ph.p_type == goblin::elf::program_header::PT_DYNAMIC {
+            fill(&mut buf, ph.p_offset, ph.p_filesz)?;
+        }
+    }
+    if let Ok(Some(dynamic)) = Dynamic::parse(&buf, &phdrs, ctx) {
+        let (strtab, strsz) = (dynamic.info.strtab, dynamic.info.strsz);
+        fill(
+            &mut buf,
+            u64::try_from(strtab).unwrap_or(u64::MAX),
+            u64::try_from(strsz).unwrap_or(0),
+        )?;
+    }
+    Ok(buf)
 }
 
 fn program_needs(
