@@ -23,8 +23,8 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use landlock::{
-    ABI, Access, AccessFs, AccessNet, BitFlags, CompatLevel, Compatible, PathBeneath, PathFd,
-    Ruleset, RulesetAttr, RulesetCreatedAttr, RulesetStatus, Scope,
+    ABI, Access, AccessFs, AccessNet, BitFlags, CompatLevel, Compatible, NetPort, PathBeneath,
+    PathFd, Ruleset, RulesetAttr, RulesetCreatedAttr, RulesetStatus, Scope,
 };
 use seccompiler::BpfProgram;
 
@@ -67,6 +67,8 @@ pub struct Spec {
     pub exec: ExecPlan,
     /// Resource limits.
     pub limits: Limits,
+    /// The egress bridge, the agent's only network path; none for no network at all.
+    pub bridge: Option<crate::bridge::Bridge>,
 }
 
 /// How the program ended.
@@ -383,7 +385,22 @@ fn setup_child(
         write_file(pipe, "/proc/self/uid_map", &p.uid_map);
         write_file(pipe, "/proc/self/gid_map", &p.gid_map);
     }
-    // SAFETY: single-threaded child of a single-threaded process; see `launch`.
+    if has("network-namespace") {
+        loopback_up(pipe);
+    }
+    // The bridge listens before the agent exists, so its first connect finds it.
+    let listener = match &spec.bridge {
+        Some(b) if has("network-namespace") => match crate::bridge::bind(b) {
+            Ok(l) => Some((l, b.socket.clone())),
+            Err(err) => fail_with(
+                pipe,
+                &format!("binding the egress bridge on 127.0.0.1:{}: {err}", b.port),
+            ),
+        },
+        _ => None,
+    };
+    // SAFETY: single-threaded child of a single-threaded process; see `launch`. Threads (the
+    // bridge) start only after this fork.
     let agent = unsafe { libc::fork() };
     check(pipe, agent >= 0, "fork");
     if agent == 0 {
@@ -391,6 +408,9 @@ fn setup_child(
     }
     // SAFETY: closing our copy of the pipe lets the launcher see EOF once the agent execs.
     unsafe { libc::close(pipe) };
+    if let Some((listener, socket)) = &listener {
+        crate::bridge::serve_until_exit(listener, socket, agent);
+    }
     let code = wait_for(agent).map_or(126, Exit::code);
     // SAFETY: _exit with the agent's status; nothing else to clean up in this process.
     unsafe { libc::_exit(code) }
@@ -478,9 +498,6 @@ fn agent_child(spec: &Spec, e: &Enforcement, p: &Prepared, pipe: libc::c_int) ->
             unsafe { libc::sethostname(name.as_ptr().cast(), name.len()) } == 0,
             "sethostname",
         );
-    }
-    if has("network-namespace") {
-        loopback_up(pipe);
     }
     // SAFETY: chdir reads a valid NUL-terminated path.
     check(
@@ -722,6 +739,12 @@ fn landlock_restrict(spec: &Spec, own_proc: bool) -> Result<(), String> {
     // it may read it (tools read /proc/self/…, /proc/cpuinfo). Otherwise only its own entry.
     let proc_grant = if own_proc { "/proc" } else { "/proc/self" };
     rules.push((PathBuf::from(proc_grant), access_read(abi)));
+    // TCP: connect to the egress bridge only; bind nothing.
+    if let Some(bridge) = &spec.bridge {
+        ruleset = ruleset
+            .add_rule(NetPort::new(bridge.port, AccessNet::ConnectTcp))
+            .map_err(|e| format!("bridge port {}: {e}", bridge.port))?;
+    }
     for (path, access) in rules {
         // Grants for paths that do not exist grant nothing; skip them.
         let Ok(fd) = PathFd::new(&path) else { continue };

@@ -23,6 +23,7 @@
 //! println!("{} files get the execute right", plan.execute.len());
 //! ```
 
+pub mod bridge;
 pub mod exec;
 pub mod launch;
 pub mod probe;

@@ -5,6 +5,7 @@ use std::time::Instant;
 
 use cordon_policy::manifest::Manifest;
 use cordon_policy::path::{self, Expansion, PathSet};
+use cordon_sandbox::bridge::Bridge;
 use cordon_sandbox::exec::{ExecError, ExecPlan, needs_each};
 use cordon_sandbox::launch::{self, Limits, Spec};
 use cordon_sandbox::probe::{probe, probe_assuming_namespaces};
@@ -34,6 +35,13 @@ pub struct Args {
     /// Run even if the kernel lacks required layers, say which, and record it.
     #[arg(long)]
     allow_degraded: bool,
+    /// Host-side unix socket of the egress proxy that the sandbox's bridge forwards to
+    /// (default: `<state-dir>/egress.sock`). Until a proxy listens there, nothing gets out.
+    #[arg(long, value_name = "PATH")]
+    egress_socket: Option<String>,
+    /// Port of the bridge on the sandbox's loopback; the agent's proxy variables point here.
+    #[arg(long, default_value_t = 3128)]
+    proxy_port: u16,
     /// The agent's command and its arguments (the program must be in `commandsAllowed`).
     #[arg(required = true, last = true, value_name = "CMD")]
     command: Vec<String>,
@@ -48,6 +56,8 @@ impl Args {
             revocations: None,
             state_dir: Some(state_dir),
             allow_degraded: false,
+            egress_socket: None,
+            proxy_port: 3128,
             command,
         }
     }
@@ -271,6 +281,11 @@ pub fn run(a: &Args) -> Outcome {
     if let Ok(term) = std::env::var("TERM") {
         env.push(("TERM".into(), term));
     }
+    // The egress bridge is the only way out; clients that honour proxy variables find it.
+    let proxy = format!("http://127.0.0.1:{}", a.proxy_port);
+    for name in ["HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"] {
+        env.push((name.into(), proxy.clone()));
+    }
     for name in &m.env {
         if let Ok(v) = std::env::var(name) {
             env.retain(|(k, _)| k != name);
@@ -296,6 +311,13 @@ pub fn run(a: &Args) -> Outcome {
             cpu_seconds: limits.cpu_seconds,
             file_size_bytes: mib(limits.file_size_mib),
         },
+        bridge: Some(Bridge {
+            port: a.proxy_port,
+            socket: a.egress_socket.as_ref().map_or_else(
+                || state_dir(a.state_dir.as_deref(), &home).join("egress.sock"),
+                PathBuf::from,
+            ),
+        }),
     };
     let state = state_dir(a.state_dir.as_deref(), &home);
     audit(

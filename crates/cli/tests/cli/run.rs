@@ -301,3 +301,70 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+#[test]
+fn network_leaves_only_through_the_egress_bridge() {
+    use std::io::{BufRead, BufReader, Write};
+    let s = Sandbox::new();
+    signed(
+        &s,
+        r#"{"agentName":"net","version":"1.0.0","commandsAllowed":["/usr/bin/python3"]}"#,
+    );
+    // A stand-in for the egress proxy on the host side of the bridge: it records the request
+    // line and answers once.
+    let socket = s.path("egress.sock");
+    let proxy = UnixListener::bind(&socket).unwrap();
+    let server = std::thread::spawn(move || {
+        let (conn, _) = proxy.accept().unwrap();
+        let mut reader = BufReader::new(conn.try_clone().unwrap());
+        let mut request_line = String::new();
+        reader.read_line(&mut request_line).unwrap();
+        let mut line = String::new();
+        while reader.read_line(&mut line).unwrap() > 2 {
+            line.clear();
+        }
+        (&conn)
+            .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 7\r\nConnection: close\r\n\r\nthrough")
+            .unwrap();
+        // Close gracefully: end our side, then wait for the client to end its side.
+        conn.shutdown(std::net::Shutdown::Write).unwrap();
+        let _ = std::io::copy(&mut reader, &mut std::io::sink());
+        request_line
+    });
+    let script = "import urllib.request\nprint(urllib.request.urlopen('http://api.example.com/v1/x', timeout=10).read().decode())";
+    let state = s.path("state");
+    let mut args = vec![
+        "run",
+        "--manifest",
+        "m.signed.json",
+        "--trust",
+        "trust.json",
+        "--state-dir",
+        &state,
+        "--egress-socket",
+        &socket,
+        "--",
+    ];
+    args.extend(["/usr/bin/python3", "-c", script]);
+    let out = s.run(&args);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "through");
+    assert_eq!(
+        server.join().unwrap().trim(),
+        "GET http://api.example.com/v1/x HTTP/1.1"
+    );
+    // With nothing listening on the host socket, nothing gets out.
+    std::fs::remove_file(&socket).unwrap();
+    let out = s.run(&args);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("Connection reset") || stderr.contains("urlopen error"),
+        "{stderr}"
+    );
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("through"));
+}
