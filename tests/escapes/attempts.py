@@ -2,7 +2,7 @@
 """Escape attempts run INSIDE `cordon run` by cordon's tests. Each attempt prints one line:
 `BLOCKED <name>: <how>` or `ESCAPED <name>: <what happened>`. The test fails on any ESCAPED.
 
-usage: attempts.py OUTSIDE_FILE OUTSIDE_DIR WRITABLE_DIR HOST_PORT HOST_PID HOST_ABSTRACT
+usage: attempts.py OUTSIDE_FILE OUTSIDE_DIR WRITABLE_DIR HOST_PORT HOST_PID HOST_ABSTRACT [RUN_SOCKET]
 """
 import ctypes
 import errno
@@ -12,6 +12,7 @@ import sys
 
 outside_file, outside_dir, writable, host_port, host_pid, host_abstract = sys.argv[1:7]
 host_port, host_pid = int(host_port), int(host_pid)
+run_socket = sys.argv[7] if len(sys.argv) > 7 else None
 libc = ctypes.CDLL(None, use_errno=True)
 # A program the agent may read and run (its own interpreter): copies of it are what the
 # execute attempts try to run, so that a failure can only come from the sandbox.
@@ -172,6 +173,13 @@ def abstract():
     s.connect("\0" + host_abstract)
     return "connected to a host abstract socket"
 report("net-abstract-unix-host", abstract)
+def run_socket_connect():
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(2)
+    s.connect(run_socket)
+    return "connected to a host daemon's socket under /run"
+if run_socket:
+    report("net-unix-socket-under-run", run_socket_connect)
 def listen():
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     s.bind(("0.0.0.0", 0))

@@ -166,6 +166,8 @@ struct Prepared {
     filters: Vec<BpfProgram>,
     /// Installed too when `vm.memfd_noexec` cannot be raised.
     memfd_fallback: Option<BpfProgram>,
+    /// Directories replaced by an empty tmpfs.
+    masked: Vec<CString>,
     write_mounts: Vec<CString>,
 }
 
@@ -224,8 +226,28 @@ fn prepare(spec: &Spec, e: &Enforcement) -> Result<Prepared, LaunchError> {
         gid_map: format!("{gid} {gid} 1\n").into_bytes(),
         filters,
         memfd_fallback,
+        masked: masked_dirs(spec)?,
         write_mounts,
     })
+}
+
+/// Socket directories to hide: `/run` (and `/var/run` when it is a directory of its own), unless
+/// a read or write grant lies under or over it.
+fn masked_dirs(spec: &Spec) -> Result<Vec<CString>, LaunchError> {
+    let mut out = Vec::new();
+    for dir in ["/run", "/var/run"] {
+        let path = Path::new(dir);
+        let is_real_dir = std::fs::symlink_metadata(path).is_ok_and(|m| m.is_dir());
+        let granted = spec
+            .read
+            .iter()
+            .chain(&spec.write)
+            .any(|g| g.starts_with(path) || path.starts_with(g));
+        if is_real_dir && !granted {
+            out.push(cstring(dir, "a masked directory")?);
+        }
+    }
+    Ok(out)
 }
 
 fn thread_count() -> usize {
@@ -455,6 +477,19 @@ fn agent_child(spec: &Spec, e: &Enforcement, p: &Prepared, pipe: libc::c_int) ->
         );
         // Everything read-only (and no setuid) unless re-bound writable below.
         read_only_root(pipe);
+        // Host daemons' sockets (container engines, the system bus, user session buses) live
+        // under /run; Landlock before ABI 9 cannot refuse connecting to a socket reachable by
+        // path, so /run is replaced by an empty, read-only tmpfs unless a grant lies under it.
+        for dir in &p.masked {
+            mount(
+                pipe,
+                Some(c"tmpfs"),
+                dir,
+                Some(c"tmpfs"),
+                libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC | libc::MS_RDONLY,
+                "hiding /run",
+            );
+        }
         if has("pid-namespace") {
             mount(
                 pipe,

@@ -68,6 +68,10 @@ fn escape_attempts_are_blocked() {
         UnixListener::bind_addr(&SocketAddr::from_abstract_name(abstract_name.as_bytes()).unwrap())
             .unwrap();
     let host_pid = std::process::id().to_string();
+    // A host daemon's socket under /run (where container engines and buses keep theirs).
+    let run_socket = format!("/run/cordon-escape-test-{}.sock", std::process::id());
+    let _ = std::fs::remove_file(&run_socket);
+    let run_listener = UnixListener::bind(&run_socket).ok();
     let script = escapes.join("attempts.py");
     let (script, secret_s, outside_s, writable_s) = (
         script.to_string_lossy().into_owned(),
@@ -88,6 +92,11 @@ fn escape_attempts_are_blocked() {
             &port,
             &host_pid,
             &abstract_name,
+            if run_listener.is_some() {
+                &run_socket
+            } else {
+                ""
+            },
         ],
     ));
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -111,7 +120,13 @@ fn escape_attempts_are_blocked() {
         "escapes:\n{}\n\nfull output:\n{stdout}",
         escaped.join("\n")
     );
-    assert!(blocked >= 34, "only {blocked} attempts ran:\n{stdout}");
+    if run_listener.is_some() {
+        let _ = std::fs::remove_file(&run_socket);
+    }
+    assert!(
+        blocked >= 34 + usize::from(run_listener.is_some()),
+        "only {blocked} attempts ran:\n{stdout}"
+    );
     // Nothing outside changed.
     assert_eq!(std::fs::read_to_string(&secret).unwrap(), "top secret");
     assert_eq!(std::fs::read_dir(&outside).unwrap().count(), 1);
@@ -362,9 +377,8 @@ fn network_leaves_only_through_the_egress_bridge() {
     let out = s.run(&args);
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        stderr.contains("Connection reset") || stderr.contains("urlopen error"),
-        "{stderr}"
-    );
+    // The request itself failed (reset or closed without a response, depending on timing),
+    // not the sandbox setup.
+    assert!(stderr.contains("urllib"), "{stderr}");
     assert!(!String::from_utf8_lossy(&out.stdout).contains("through"));
 }
