@@ -740,7 +740,9 @@ fn access_write(abi: ABI) -> BitFlags<AccessFs> {
 /// execute rights for the granted programs only, no TCP bind or connect, and scoping of
 /// signals and abstract unix sockets.
 fn landlock_restrict(spec: &Spec, own_proc: bool) -> Result<(), String> {
-    let abi = ABI::V7;
+    // Best effort: rights newer than the running kernel (e.g. ABI 9's control of connecting to
+    // path-named unix sockets) are requested and enforced where the kernel has them.
+    let abi = ABI::V9;
     let mut ruleset = Ruleset::default()
         .set_compatibility(CompatLevel::BestEffort)
         .handle_access(AccessFs::from_all(abi))

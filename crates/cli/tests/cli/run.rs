@@ -382,3 +382,55 @@ fn network_leaves_only_through_the_egress_bridge() {
     assert!(stderr.contains("urllib"), "{stderr}");
     assert!(!String::from_utf8_lossy(&out.stdout).contains("through"));
 }
+
+#[test]
+fn the_agent_dies_with_its_launcher() {
+    let s = Sandbox::new();
+    signed(
+        &s,
+        r#"{"agentName":"orphan","version":"1.0.0","commandsAllowed":["/usr/bin/python3"]}"#,
+    );
+    let marker = format!("cordon-orphan-test-{}", std::process::id());
+    // The agent and a child of it both sleep; the launcher is then killed outright.
+    let script = format!("import os, time\nos.fork()\ntime.sleep(120)  # {marker}");
+    let state = s.path("state");
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("cordon"))
+        .current_dir(s.dir.path())
+        .args(run_args(&s, &state, &["/usr/bin/python3", "-c", &script]))
+        .spawn()
+        .unwrap();
+    let running = |m: &str| {
+        std::fs::read_dir("/proc")
+            .unwrap()
+            .filter_map(Result::ok)
+            .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
+            // The python processes only (the launcher's own command line names the marker too).
+            .filter(|c| {
+                c.starts_with(b"/usr/bin/python3") && String::from_utf8_lossy(c).contains(m)
+            })
+            .count()
+    };
+    let mut seen = 0;
+    for _ in 0..100 {
+        seen = running(&marker);
+        if seen >= 2 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(
+        seen >= 2,
+        "the agent and its child did not start ({seen} seen)"
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let mut left = seen;
+    for _ in 0..40 {
+        left = running(&marker);
+        if left == 0 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert_eq!(left, 0, "agent processes outlived the killed launcher");
+}
