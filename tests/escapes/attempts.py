@@ -98,11 +98,14 @@ report("write-truncate", lambda: (os.truncate(outside_file, 0), "truncated")[1])
 report("write-mkfifo", lambda: (os.mkfifo(os.path.join(outside_dir, "fifo")), "made a fifo")[1])
 
 # --- executing what is not granted
-def run(argv, path=None):
+def in_child(action):
+    """Run `action` (which execs) in a forked child. An OSError before exec is raised here as
+    blocked; a child that ran and failed on its own (e.g. the loader refused) counts as refused;
+    a successful run is an escape."""
     pid = os.fork()
     if pid == 0:
         try:
-            os.execv(path or argv[0], argv)
+            action()
         except OSError as e:
             os._exit(100 + (e.errno % 100))
         os._exit(99)
@@ -110,6 +113,9 @@ def run(argv, path=None):
     code = os.waitstatus_to_exitcode(status)
     if code >= 100:
         raise OSError(code - 100, "exec failed")
+    return code
+def run(argv, path=None):
+    code = in_child(lambda: os.execv(path or argv[0], argv))
     if code != 0:
         return True  # it started but could not run (e.g. the loader refused): blocked
     return f"ran {argv}"
@@ -125,17 +131,7 @@ report("exec-copy-in-writable", exec_copy)
 def exec_memfd():
     fd = os.memfd_create("x", 0)
     os.write(fd, SELF_BYTES)
-    pid = os.fork()
-    if pid == 0:
-        try:
-            os.execve(fd, ["python3", "-c", "pass"], {})
-        except OSError as e:
-            os._exit(100 + (e.errno % 100))
-        os._exit(99)
-    _, status = os.waitpid(pid, 0)
-    code = os.waitstatus_to_exitcode(status)
-    if code >= 100:
-        raise OSError(code - 100, "fexecve failed")
+    in_child(lambda: os.execve(fd, ["python3", "-c", "pass"], {}))
     return "ran a memfd"
 report("exec-memfd", exec_memfd)
 def exec_proc_fd():

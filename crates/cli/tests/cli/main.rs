@@ -111,6 +111,25 @@ impl Sandbox {
     }
 }
 
+/// Whether the tests run as uid 0 (only root can switch to another user with setpriv).
+fn is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap()
+        .lines()
+        .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"))
+}
+
+/// Command lines (NUL separators as spaces) of the processes running now that match `keep`.
+fn command_lines(keep: impl Fn(&[u8]) -> bool) -> Vec<String> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
+        .filter(|c| keep(c))
+        .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
+        .collect()
+}
+
 fn playbook_manifest() -> String {
     std::fs::read_to_string(repo("examples/playbook-manifest.json")).unwrap()
 }
@@ -985,10 +1004,7 @@ fn sandbox_check_reports_kernel_features_and_the_exec_plan() {
 #[test]
 fn sandbox_check_works_as_an_ordinary_user() {
     // Only root can switch to another user for this test.
-    let root = std::fs::read_to_string("/proc/self/status")
-        .unwrap()
-        .lines()
-        .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"));
+    let root = is_root();
     let setpriv = Path::new("/usr/bin/setpriv");
     let s = Sandbox::new();
     let bin = assert_cmd::cargo::cargo_bin("cordon");

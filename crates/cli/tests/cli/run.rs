@@ -5,7 +5,7 @@ use std::net::TcpListener;
 use std::os::linux::net::SocketAddrExt;
 use std::os::unix::net::{SocketAddr, UnixListener};
 
-use crate::{Sandbox, json, repo};
+use crate::{Sandbox, command_lines, is_root, json, repo};
 
 /// A signed manifest in the sandbox directory, trusted by `trust.json`.
 fn signed(s: &Sandbox, manifest: &str) {
@@ -132,13 +132,10 @@ fn escape_attempts_are_blocked() {
     assert_eq!(std::fs::read_dir(&outside).unwrap().count(), 1);
     // The child that tried to outlive the agent died with it.
     std::thread::sleep(std::time::Duration::from_millis(200));
-    let survivors: Vec<String> = std::fs::read_dir("/proc")
-        .unwrap()
-        .filter_map(Result::ok)
-        .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
-        .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
-        .filter(|c| c.contains("attempts.py") && c.contains(&writable_s))
-        .collect();
+    let survivors = command_lines(|c| {
+        let c = String::from_utf8_lossy(c);
+        c.contains("attempts.py") && c.contains(&writable_s)
+    });
     assert!(
         survivors.is_empty(),
         "processes outlived the agent: {survivors:?}"
@@ -244,10 +241,7 @@ fn unverifiable_manifests_never_run() {
 #[test]
 fn runs_as_an_ordinary_user() {
     use std::os::unix::fs::PermissionsExt;
-    let root = std::fs::read_to_string("/proc/self/status")
-        .unwrap()
-        .lines()
-        .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"));
+    let root = is_root();
     let setpriv = std::path::Path::new("/usr/bin/setpriv");
     if !(root && setpriv.exists()) {
         // Not root: every other test here already runs cordon as an ordinary user.
@@ -399,16 +393,12 @@ fn the_agent_dies_with_its_launcher() {
         .args(run_args(&s, &state, &["/usr/bin/python3", "-c", &script]))
         .spawn()
         .unwrap();
+    // The python processes only (the launcher's own command line names the marker too).
     let running = |m: &str| {
-        std::fs::read_dir("/proc")
-            .unwrap()
-            .filter_map(Result::ok)
-            .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
-            // The python processes only (the launcher's own command line names the marker too).
-            .filter(|c| {
-                c.starts_with(b"/usr/bin/python3") && String::from_utf8_lossy(c).contains(m)
-            })
-            .count()
+        command_lines(|c| {
+            c.starts_with(b"/usr/bin/python3") && String::from_utf8_lossy(c).contains(m)
+        })
+        .len()
     };
     let mut seen = 0;
     for _ in 0..100 {
