@@ -231,17 +231,28 @@ fn prepare(spec: &Spec, e: &Enforcement) -> Result<Prepared, LaunchError> {
     })
 }
 
-/// Socket directories to hide: `/run` (and `/var/run` when it is a directory of its own), unless
-/// a read or write grant lies under or over it.
+/// Directories where other programs keep their sockets: `/run` (system and session buses,
+/// container engines, `XDG_RUNTIME_DIR`), the temporary directories (tmux, ssh-agent, X11) and
+/// `/dev/shm`.
+const SOCKET_DIRS: &[&str] = &["/run", "/var/run", "/tmp", "/var/tmp", "/dev/shm"];
+
+/// Socket directories to hide, unless something the sandbox needs lies under or over one
+/// (symbolic links such as `/var/run` → `/run` are covered by their target).
 fn masked_dirs(spec: &Spec) -> Result<Vec<CString>, LaunchError> {
     let mut out = Vec::new();
-    for dir in ["/run", "/var/run"] {
+    for dir in SOCKET_DIRS {
         let path = Path::new(dir);
         let is_real_dir = std::fs::symlink_metadata(path).is_ok_and(|m| m.is_dir());
+        // Paths the sandbox must keep reaching: grants, the granted programs and what they
+        // load, and the egress proxy's socket (the bridge connects to it from this namespace).
+        let bridge = spec.bridge.as_ref().map(|b| b.socket.clone());
         let granted = spec
             .read
             .iter()
             .chain(&spec.write)
+            .chain(&spec.exec.read)
+            .chain(&spec.exec.execute)
+            .chain(bridge.iter())
             .any(|g| g.starts_with(path) || path.starts_with(g));
         if is_real_dir && !granted {
             out.push(cstring(dir, "a masked directory")?);
@@ -477,9 +488,10 @@ fn agent_child(spec: &Spec, e: &Enforcement, p: &Prepared, pipe: libc::c_int) ->
         );
         // Everything read-only (and no setuid) unless re-bound writable below.
         read_only_root(pipe);
-        // Host daemons' sockets (container engines, the system bus, user session buses) live
-        // under /run; Landlock before ABI 9 cannot refuse connecting to a socket reachable by
-        // path, so /run is replaced by an empty, read-only tmpfs unless a grant lies under it.
+        // Other programs' sockets (container engines, buses, tmux, ssh-agent, X11) live under
+        // /run and the temporary directories; Landlock before ABI 9 cannot refuse connecting to
+        // a socket reachable by path, so those directories are replaced by an empty, read-only
+        // tmpfs unless a grant lies under them.
         for dir in &p.masked {
             mount(
                 pipe,
@@ -487,7 +499,7 @@ fn agent_child(spec: &Spec, e: &Enforcement, p: &Prepared, pipe: libc::c_int) ->
                 dir,
                 Some(c"tmpfs"),
                 libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC | libc::MS_RDONLY,
-                "hiding /run",
+                "hiding a socket directory",
             );
         }
         if has("pid-namespace") {

@@ -32,9 +32,11 @@ struct Sandbox {
 
 impl Sandbox {
     fn new() -> Self {
-        Self {
-            dir: tempfile::tempdir().unwrap(),
-        }
+        Self::in_dir(tempfile::tempdir().unwrap())
+    }
+
+    fn in_dir(dir: tempfile::TempDir) -> Self {
+        Self { dir }
     }
 
     fn path(&self, name: &str) -> String {

@@ -424,3 +424,35 @@ fn the_agent_dies_with_its_launcher() {
     }
     assert_eq!(left, 0, "agent processes outlived the killed launcher");
 }
+
+#[test]
+fn sockets_in_temporary_directories_are_hidden() {
+    // Work outside /tmp, so that /tmp is not granted and gets hidden.
+    let base = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"));
+    let s = Sandbox::in_dir(tempfile::tempdir_in(base).unwrap());
+    let work = s.dir.path().join("work");
+    std::fs::create_dir_all(&work).unwrap();
+    let w = work.to_string_lossy().into_owned();
+    signed(
+        &s,
+        &format!(
+            r#"{{"agentName":"tmp","version":"1.0.0","readPaths":["{w}"],"commandsAllowed":["/usr/bin/python3"]}}"#
+        ),
+    );
+    // What a tmux server or an ssh-agent keeps in /tmp.
+    let sock = format!("/tmp/cordon-hidden-test-{}.sock", std::process::id());
+    let _ = std::fs::remove_file(&sock);
+    let _listener = UnixListener::bind(&sock).unwrap();
+    let script = format!(
+        "import socket\ns = socket.socket(socket.AF_UNIX)\ntry:\n    s.connect('{sock}'); print('ESCAPED')\nexcept OSError as e:\n    print('BLOCKED', e.errno)"
+    );
+    let state = s.path("state");
+    let out = s.run(&run_args(&s, &state, &["/usr/bin/python3", "-c", &script]));
+    let _ = std::fs::remove_file(&sock);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.starts_with("BLOCKED"),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
