@@ -113,6 +113,15 @@ impl Sandbox {
     }
 }
 
+/// Require a successful exit, showing stderr otherwise.
+fn assert_success(out: &Output) {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// Whether the tests run as uid 0 (only root can switch to another user with setpriv).
 fn is_root() -> bool {
     std::fs::read_to_string("/proc/self/status")

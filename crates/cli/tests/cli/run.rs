@@ -5,7 +5,7 @@ use std::net::TcpListener;
 use std::os::linux::net::SocketAddrExt;
 use std::os::unix::net::{SocketAddr, UnixListener};
 
-use crate::{Sandbox, command_lines, is_root, json, repo};
+use crate::{Sandbox, assert_success, command_lines, is_root, json, repo};
 
 /// A signed manifest in the sandbox directory, trusted by `trust.json`.
 fn signed(s: &Sandbox, manifest: &str) {
@@ -172,11 +172,7 @@ fn granted_work_gets_done() {
     // A shell pipeline of granted tools, writing into the write path.
     let pipeline = format!("cat {w}/in.txt | sort | tr a-z A-Z > {w}/out/sorted.txt");
     let out = s.run(&run_args(&s, &state, &["/bin/sh", "-c", &pipeline]));
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     assert_eq!(
         std::fs::read_to_string(work.join("out/sorted.txt")).unwrap(),
         "A\nB\nC\n"
@@ -193,11 +189,7 @@ fn granted_work_gets_done() {
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     assert_eq!(
         std::fs::read_to_string(work.join("out/py.txt")).unwrap(),
         "B\nA\nC\n"
@@ -356,11 +348,7 @@ fn network_leaves_only_through_the_egress_bridge() {
     ];
     args.extend(["/usr/bin/python3", "-c", script]);
     let out = s.run(&args);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "through");
     assert_eq!(
         server.join().unwrap().trim(),
