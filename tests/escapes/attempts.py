@@ -2,7 +2,9 @@
 """Escape attempts run INSIDE `cordon run` by cordon's tests. Each attempt prints one line:
 `BLOCKED <name>: <how>` or `ESCAPED <name>: <what happened>`. The test fails on any ESCAPED.
 
-usage: attempts.py OUTSIDE_FILE OUTSIDE_DIR WRITABLE_DIR HOST_PORT HOST_PID HOST_ABSTRACT [RUN_SOCKET]
+usage: attempts.py OUTSIDE_FILE OUTSIDE_DIR WRITABLE_DIR HOST_PORT HOST_PID HOST_ABSTRACT
+                   RUN_SOCKET GRANTED_STREAM_SOCKET GRANTED_DGRAM_SOCKET
+(RUN_SOCKET may be empty when the test could not bind one.)
 """
 import ctypes
 import errno
@@ -12,7 +14,7 @@ import sys
 
 outside_file, outside_dir, writable, host_port, host_pid, host_abstract = sys.argv[1:7]
 host_port, host_pid = int(host_port), int(host_pid)
-run_socket = sys.argv[7] if len(sys.argv) > 7 else None
+run_socket, granted_stream, granted_dgram = sys.argv[7:10]
 libc = ctypes.CDLL(None, use_errno=True)
 # A program the agent may read and run (its own interpreter): copies of it are what the
 # execute attempts try to run, so that a failure can only come from the sandbox.
@@ -174,8 +176,33 @@ def run_socket_connect():
     s.settimeout(2)
     s.connect(run_socket)
     return "connected to a host daemon's socket under /run"
+def run_socket_visible():
+    os.stat(run_socket)
+    return "sees a host daemon's socket under /run"
 if run_socket:
     report("net-unix-socket-under-run", run_socket_connect)
+    report("see-unix-socket-under-run", run_socket_visible)
+# Host processes' sockets inside a directory the agent may write to (an ssh ControlPath, an
+# editor's server socket): the path is visible, connecting must still fail.
+def granted_stream_connect():
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(2)
+    s.connect(granted_stream)
+    return "connected to a host socket inside a granted directory"
+report("net-unix-socket-in-granted-dir", granted_stream_connect)
+def granted_dgram_send():
+    a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
+    a.sendto(b"x", granted_dgram)
+    return "sent a datagram to a host socket from a socket pair"
+report("net-unix-dgram-pair-sendto", granted_dgram_send)
+def pair_works():
+    a, b = socket.socketpair()
+    a.sendall(b"ok")
+    return b.recv(2) == b"ok"
+try:
+    print(f"WORKS unix-socketpair: {pair_works()}", flush=True)
+except OSError as e:
+    print(f"BROKEN unix-socketpair: {e}", flush=True)
 def listen():
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     s.bind(("0.0.0.0", 0))

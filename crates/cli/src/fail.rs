@@ -11,6 +11,10 @@ pub const BAD_INPUT: u8 = 2;
 /// Exit code: `policy eval` decided `approval_required`.
 pub const APPROVAL_REQUIRED: u8 = 3;
 
+/// Exit code: `cordon run` refused to start the agent or could not (verification, grants,
+/// missing sandbox layers, setup), distinct from any status the agent itself returns.
+pub const RUN_REFUSED: u8 = 125;
+
 /// A command's failure.
 #[derive(Debug)]
 pub struct Fail {
@@ -49,6 +53,11 @@ impl Fail {
             exit: BAD_INPUT,
             report: miette::miette!("{}", msg.into()),
         }
+    }
+
+    /// The same failure with another exit code.
+    pub fn with_exit(self, exit: u8) -> Self {
+        Self { exit, ..self }
     }
 
     /// Print and turn into the process exit code.

@@ -54,8 +54,9 @@ enum Command {
     /// Landlock file/exec/network rights, seccomp, no capabilities, scrubbed environment, limits.
     ///
     /// The manifest is verified first (as `manifest verify` does); the agent's own program must
-    /// be in `commandsAllowed`. cordon exits with the agent's exit status. Launch and exit are
-    /// recorded in the state directory's `audit.jsonl`.
+    /// be in `commandsAllowed`. cordon exits with the agent's exit status, or 125 when it refused
+    /// or failed to start the agent. Launch and exit are recorded in the state directory's
+    /// `audit.jsonl`.
     ///
     /// Example: `cordon run --manifest alice.signed.json --trust trust.json -- /usr/bin/python3 agent.py`
     Run(cmd::run::Args),

@@ -114,12 +114,17 @@ pub struct Enforcement {
     pub enforced: Vec<&'static str>,
     /// Layer names skipped (only with `allow_degraded`).
     pub degraded: Vec<&'static str>,
+    /// The Landlock ABI the kernel offers (0 without Landlock).
+    pub landlock_abi: u32,
 }
 
 /// Which layers to apply on this kernel, or an error when a required one is missing and
 /// degraded running was not allowed.
 pub fn plan_layers(features: &Features, allow_degraded: bool) -> Result<Enforcement, LaunchError> {
-    let mut e = Enforcement::default();
+    let mut e = Enforcement {
+        landlock_abi: features.landlock_abi.unwrap_or(0),
+        ..Enforcement::default()
+    };
     let mut missing = Vec::new();
     for l in features.layers() {
         if l.available {
@@ -199,7 +204,14 @@ fn prepare(spec: &Spec, e: &Enforcement) -> Result<Prepared, LaunchError> {
     let gid = unsafe { libc::getgid() };
     let seccomp = e.enforced.contains(&"seccomp");
     let filters = if seccomp {
-        crate::seccomp::agent_filters().map_err(|err| LaunchError::Prepare(err.to_string()))?
+        // Landlock controls connecting to path-named unix sockets from ABI 9 on; before it,
+        // seccomp refuses creating unix sockets at all.
+        let unix = if e.landlock_abi >= 9 {
+            crate::seccomp::UnixSockets::Allowed
+        } else {
+            crate::seccomp::UnixSockets::PairsOnly
+        };
+        crate::seccomp::agent_filters(unix).map_err(|err| LaunchError::Prepare(err.to_string()))?
     } else {
         Vec::new()
     };

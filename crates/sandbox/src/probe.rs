@@ -128,6 +128,14 @@ impl Features {
                 need_abi(6),
             ),
             layer(
+                "unix-sockets",
+                "no connecting to the host's unix sockets (Landlock ABI 9; before it, seccomp \
+                 refuses unix sockets other than socket pairs)",
+                true,
+                (abi < 9 && !self.seccomp)
+                    .then(|| "needs Landlock ABI 9 or seccomp to refuse unix sockets".to_owned()),
+            ),
+            layer(
                 "seccomp",
                 "no ptrace, mount, namespace, bpf, keyctl, io_uring, module or kexec calls",
                 true,

@@ -94,12 +94,40 @@ fn rule(conditions: Vec<SeccompCondition>) -> Result<SeccompRule, FilterError> {
     SeccompRule::new(conditions).map_err(|e| FilterError(e.to_string()))
 }
 
+/// Which unix sockets the agent may create.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UnixSockets {
+    /// Any (Landlock decides which path-named sockets it may connect to).
+    Allowed,
+    /// Only connected stream or sequenced-packet pairs (`socketpair`): `socket(AF_UNIX, …)`
+    /// is refused, and so are datagram pairs, which could still `sendto` any path.
+    PairsOnly,
+}
+
 /// Build the filter programs for the agent, to be installed in order: the deny list (`EPERM`)
 /// and the `clone3` filter (`ENOSYS`). The kernel runs every installed filter and the most
 /// restrictive answer wins.
-pub fn agent_filters() -> Result<Vec<BpfProgram>, FilterError> {
+pub fn agent_filters(unix: UnixSockets) -> Result<Vec<BpfProgram>, FilterError> {
     let mut rules: BTreeMap<i64, Vec<SeccompRule>> =
         denied().into_iter().map(|s| (s, Vec::new())).collect();
+    if unix == UnixSockets::PairsOnly {
+        let af_unix = libc::AF_UNIX as u64;
+        rules.insert(
+            libc::SYS_socket,
+            vec![rule(vec![cond(0, SeccompCmpOp::Eq, af_unix)?])?],
+        );
+        rules.insert(
+            libc::SYS_socketpair,
+            vec![rule(vec![
+                cond(0, SeccompCmpOp::Eq, af_unix)?,
+                cond(
+                    1,
+                    SeccompCmpOp::MaskedEq(SOCK_TYPE_MASK),
+                    libc::SOCK_DGRAM as u64,
+                )?,
+            ])?],
+        );
+    }
     // clone with any namespace flag (one rule per flag: rules are ORed).
     rules.insert(libc::SYS_clone, flag_rules(0, &NAMESPACE_BITS)?);
     // personality changes that weaken address-space randomisation or protections.
@@ -165,6 +193,9 @@ fn compile(
         .try_into()
         .map_err(|e: seccompiler::BackendError| FilterError(e.to_string()))
 }
+
+/// The socket type bits of `socket`/`socketpair`'s type argument (the rest are flags).
+const SOCK_TYPE_MASK: u64 = 0xf;
 
 /// `memfd_create` flag asking for an executable memory file.
 const MFD_EXEC: u64 = 0x10;

@@ -12,7 +12,7 @@ use cordon_sandbox::probe::{probe, probe_assuming_namespaces};
 use serde_json::json;
 
 use super::manifest::{VerifyFail, verify};
-use crate::fail::{Fail, Outcome};
+use crate::fail::{Fail, Outcome, RUN_REFUSED};
 use crate::io;
 
 /// Default trust store, as distributed by MDM.
@@ -221,7 +221,12 @@ fn resolve_program(cmd: &str) -> Result<PathBuf, Fail> {
     std::fs::canonicalize(&candidate).map_err(|e| Fail::input_msg(format!("`{cmd}`: {e}")))
 }
 
+/// Run the agent: its exit status, or [`RUN_REFUSED`] when it was not started.
 pub fn run(a: &Args) -> Outcome {
+    run_agent(a).map_err(|f| f.with_exit(RUN_REFUSED))
+}
+
+fn run_agent(a: &Args) -> Outcome {
     let started = Instant::now();
     let now = io::now_or(None)?;
     let verified = match verify(&a.manifest, &a.trust, a.revocations.as_deref(), now) {
@@ -340,6 +345,15 @@ pub fn run(a: &Args) -> Outcome {
                 &state,
                 json!({"time": now_text(), "event": "setup-failed", "agent": m.agent_name, "error": e.to_string()}),
             )?;
+            // Namespaces were taken as available without trying (a fork saved per launch):
+            // when setting up failed, say which layer the kernel refuses, as a probe would.
+            if !a.allow_degraded
+                && let Err(missing) = launch::plan_layers(&probe(), false)
+            {
+                return Err(Fail::check_msg(format!(
+                    "{missing}\nrun `cordon sandbox check` for details; `--allow-degraded` runs without them; the agent did not run"
+                )));
+            }
             Err(Fail::check_msg(format!("{e}; the agent did not run")))
         }
     }

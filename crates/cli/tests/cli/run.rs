@@ -72,6 +72,12 @@ fn escape_attempts_are_blocked() {
     let run_socket = format!("/run/cordon-escape-test-{}.sock", std::process::id());
     let _ = std::fs::remove_file(&run_socket);
     let run_listener = UnixListener::bind(&run_socket).ok();
+    // Host processes' sockets inside the granted directory (a stream and a datagram one).
+    let granted_stream = writable.join("host-stream.sock");
+    let _granted_stream = UnixListener::bind(&granted_stream).unwrap();
+    let granted_dgram = writable.join("host-dgram.sock");
+    let host_dgram = std::os::unix::net::UnixDatagram::bind(&granted_dgram).unwrap();
+    host_dgram.set_nonblocking(true).unwrap();
     let script = escapes.join("attempts.py");
     let (script, secret_s, outside_s, writable_s) = (
         script.to_string_lossy().into_owned(),
@@ -97,6 +103,8 @@ fn escape_attempts_are_blocked() {
             } else {
                 ""
             },
+            &granted_stream.to_string_lossy(),
+            &granted_dgram.to_string_lossy(),
         ],
     ));
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -109,6 +117,14 @@ fn escape_attempts_are_blocked() {
     assert!(
         stdout.contains("WORKS exec-granted: ran"),
         "the granted program must still run:\n{stdout}"
+    );
+    assert!(
+        stdout.contains("WORKS unix-socketpair: True"),
+        "socket pairs must still work:\n{stdout}"
+    );
+    assert!(
+        host_dgram.recv(&mut [0u8; 8]).is_err(),
+        "a datagram reached the host socket"
     );
     let blocked = stdout.lines().filter(|l| l.starts_with("BLOCKED ")).count();
     let escaped: Vec<&str> = stdout
@@ -124,7 +140,7 @@ fn escape_attempts_are_blocked() {
         let _ = std::fs::remove_file(&run_socket);
     }
     assert!(
-        blocked >= 34 + usize::from(run_listener.is_some()),
+        blocked >= 36 + 2 * usize::from(run_listener.is_some()),
         "only {blocked} attempts ran:\n{stdout}"
     );
     // Nothing outside changed.
@@ -203,7 +219,7 @@ fn granted_work_gets_done() {
     assert_eq!(out.status.code(), Some(7));
     // A program that is not granted is refused before anything runs.
     let out = s.run(&run_args(&s, &state, &["/usr/bin/id"]));
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(125));
     assert!(String::from_utf8_lossy(&out.stderr).contains("not granted in `commandsAllowed`"));
 }
 
@@ -226,7 +242,7 @@ fn unverifiable_manifests_never_run() {
         &s.path("state"),
         &["/bin/sh", "-c", &format!(": > {marker}")],
     ));
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(125));
     assert!(!std::path::Path::new(&marker).exists());
 }
 
@@ -431,9 +447,8 @@ fn sockets_in_temporary_directories_are_hidden() {
     let sock = format!("/tmp/cordon-hidden-test-{}.sock", std::process::id());
     let _ = std::fs::remove_file(&sock);
     let _listener = UnixListener::bind(&sock).unwrap();
-    let script = format!(
-        "import socket\ns = socket.socket(socket.AF_UNIX)\ntry:\n    s.connect('{sock}'); print('ESCAPED')\nexcept OSError as e:\n    print('BLOCKED', e.errno)"
-    );
+    // Hidden, not merely unreachable (connecting is refused by another layer too).
+    let script = format!("import os\nprint('VISIBLE' if os.path.lexists('{sock}') else 'BLOCKED')");
     let state = s.path("state");
     let out = s.run(&run_args(&s, &state, &["/usr/bin/python3", "-c", &script]));
     let _ = std::fs::remove_file(&sock);
@@ -442,5 +457,75 @@ fn sockets_in_temporary_directories_are_hidden() {
         stdout.starts_with("BLOCKED"),
         "{stdout}\n{}",
         String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// `cordon` run inside a user namespace whose owner has set the limit of nested user
+/// namespaces to zero: a kernel where creating user namespaces is disabled, for real.
+fn without_user_namespaces(s: &Sandbox, args: &[&str]) -> std::process::Output {
+    let bin = assert_cmd::cargo::cargo_bin("cordon");
+    let mut script = String::from("echo 0 > /proc/sys/user/max_user_namespaces && exec \"$0\"");
+    for i in 1..=args.len() {
+        script.push_str(&format!(" \"${{{i}}}\""));
+    }
+    std::process::Command::new("unshare")
+        .args(["--user", "--map-root-user", "sh", "-c", &script])
+        .arg(&bin)
+        .args(args)
+        .current_dir(s.dir.path())
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn a_missing_layer_refuses_unless_degraded_running_is_allowed() {
+    let s = Sandbox::new();
+    let work = s.dir.path().join("work");
+    std::fs::create_dir_all(&work).unwrap();
+    let secret = s.write("secret.txt", "top secret");
+    let w = work.to_string_lossy().into_owned();
+    signed(
+        &s,
+        &format!(
+            r#"{{"agentName":"degraded","version":"1.0.0","readPaths":["{w}"],"writePaths":["{w}"],"commandsAllowed":["/bin/cat"]}}"#
+        ),
+    );
+    let state = s.path("state");
+    let args = run_args(&s, &state, &["/bin/cat", &secret]);
+    let out = without_user_namespaces(&s, &args);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(125), "{stderr}");
+    assert!(
+        stderr.contains("user-namespace") && stderr.contains("--allow-degraded"),
+        "{stderr}"
+    );
+    let audit = std::fs::read_to_string(format!("{state}/audit.jsonl")).unwrap();
+    assert_eq!(json(audit.lines().last().unwrap())["event"], "setup-failed");
+
+    // Told to run degraded: it says so loudly, records it, and every other layer still holds.
+    let state = s.path("state-degraded");
+    let mut args = run_args(&s, &state, &["/bin/cat", &secret]);
+    args.insert(1, "--allow-degraded");
+    let out = without_user_namespaces(&s, &args);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "cat must fail to read: {stderr}"
+    );
+    assert!(
+        stderr.contains("WARNING: running degraded, not enforced: user-namespace"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("Permission denied"), "{stderr}");
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("top secret"));
+    let audit = std::fs::read_to_string(format!("{state}/audit.jsonl")).unwrap();
+    let launch = json(audit.lines().next().unwrap());
+    assert_eq!(launch["degraded"], serde_json::json!(["user-namespace"]));
+    assert!(
+        launch["enforced"]
+            .as_array()
+            .unwrap()
+            .contains(&serde_json::json!("landlock-fs"))
     );
 }
