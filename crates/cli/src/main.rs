@@ -73,6 +73,10 @@ enum Command {
     /// Ask the policy decision point, and test Rego policies.
     #[command(subcommand)]
     Policy(cmd::policy::Command),
+    /// Find credentials, personal data and classification labels in files and streams; check
+    /// the detection rules.
+    #[command(subcommand)]
+    Dlp(cmd::dlp::Command),
     /// Inspect the kernel's isolation features and what the sandbox would enforce.
     #[command(subcommand)]
     Sandbox(cmd::sandbox::Command),
@@ -88,6 +92,7 @@ fn main() -> ExitCode {
         Command::Manifest(c) => cmd::manifest::run(c),
         Command::Policy(c) => cmd::policy::run(c),
         Command::Sandbox(c) => cmd::sandbox::run(c),
+        Command::Dlp(c) => cmd::dlp::run(c),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -1,5 +1,7 @@
 //! One module per command group.
 
+pub mod dlp;
+pub mod dlp_report;
 pub mod keys;
 pub mod manifest;
 pub mod policy;

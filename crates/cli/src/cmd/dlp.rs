@@ -1,0 +1,589 @@
+//! `cordon dlp`: scan files, directories or stdin for secrets, personal data and classification
+//! labels; check and list the detection rules.
+
+use std::fs::File;
+use std::io::{IsTerminal as _, Read};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use clap::{Subcommand, ValueEnum};
+use cordon_dlp::action::Actions;
+use cordon_dlp::check::check_examples;
+use cordon_dlp::office::{looks_like_zip, sensitivity_labels};
+use cordon_dlp::redact::{Redactor, preview};
+use cordon_dlp::rule::RuleSet;
+use cordon_dlp::scan::{Finding, Scanner};
+use cordon_dlp::stream::Stream;
+use cordon_policy::manifest;
+use serde_json::json;
+
+use super::dlp_report::{self, FileFinding, LabelFinding, Report};
+use super::manifest::{VerifyFail, verify};
+use crate::fail::{CHECK_FAILED, Fail, Outcome};
+use crate::io;
+
+/// Files up to this size are read whole; larger ones are scanned as a stream of chunks.
+const WHOLE_FILE: u64 = 64 << 20;
+/// Chunk size for streamed files and stdin.
+const CHUNK: usize = 1 << 20;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// One line per finding, for people.
+    Human,
+    /// One JSON document.
+    Json,
+    /// SARIF 2.1.0, for code-scanning dashboards.
+    Sarif,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ListFormat {
+    Human,
+    Json,
+}
+
+/// Which rules to load.
+#[derive(Debug, Clone, clap::Args)]
+pub struct RuleArgs {
+    /// An additional rule file (TOML; see docs/dlp.md), repeatable.
+    #[arg(long = "rules", value_name = "FILE")]
+    rules: Vec<String>,
+    /// Leave out the built-in rules (use only `--rules` files).
+    #[arg(long)]
+    no_builtin: bool,
+    /// Turn off a rule by id, repeatable.
+    #[arg(long = "disable", value_name = "ID")]
+    disable: Vec<String>,
+}
+
+impl RuleArgs {
+    fn load(&self) -> Result<RuleSet, Fail> {
+        let mut set = if self.no_builtin {
+            RuleSet::default()
+        } else {
+            RuleSet::builtin().map_err(|e| Fail::input_msg(format!("built-in rules: {e}")))?
+        };
+        for file in &self.rules {
+            let text = io::read_text(file)?;
+            set.add_toml(file, &text)
+                .map_err(|e| Fail::input_msg(e.to_string()))?;
+        }
+        if set.rules().is_empty() {
+            return Err(Fail::input_msg(
+                "no rules: `--no-builtin` needs at least one `--rules FILE`",
+            ));
+        }
+        set.without(&self.disable)
+            .map_err(|e| Fail::input_msg(e.to_string()))
+    }
+
+    fn scanner(&self) -> Result<(RuleSet, Scanner), Fail> {
+        let set = self.load()?;
+        let scanner = Scanner::new(&set).map_err(|e| Fail::input_msg(e.to_string()))?;
+        Ok((set, scanner))
+    }
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ScanArgs {
+    /// Files or directories to scan (`-` for stdin). Directories are walked recursively;
+    /// symbolic links are not followed and `.git` directories are skipped.
+    #[arg(required = true, value_name = "PATH")]
+    paths: Vec<String>,
+    #[command(flatten)]
+    rules: RuleArgs,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    format: Format,
+    /// Take the action per classification from this signed manifest's `dlp` section
+    /// (verified against `--trust`); without it, secrets are `block` and the rest `alert`.
+    #[arg(long, requires = "trust", conflicts_with = "unsigned")]
+    manifest: Option<String>,
+    /// Trust store for `--manifest`.
+    #[arg(long)]
+    trust: Option<String>,
+    /// An unsigned manifest whose `dlp` section gives the actions (for drafts).
+    #[arg(long)]
+    unsigned: Option<String>,
+    /// Print progress on stderr (default: only when stderr is a terminal).
+    #[arg(long)]
+    progress: bool,
+    /// Exit 0 even when something is found (report only).
+    #[arg(long)]
+    exit_zero: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RedactArgs {
+    /// The file to redact (`-` for stdin); the result goes to stdout.
+    #[arg(value_name = "FILE")]
+    file: String,
+    #[command(flatten)]
+    rules: RuleArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RulesCommand {
+    /// Load the rules (built-in and `--rules` files), check them, and run every rule's examples
+    /// (which must match) and counterexamples (which must not). Exits 1 when one misbehaves,
+    /// 2 when a rule file is invalid.
+    ///
+    /// Example: `cordon dlp rules check --rules our-rules.toml`
+    Check {
+        #[command(flatten)]
+        rules: RuleArgs,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = ListFormat::Human)]
+        format: ListFormat,
+    },
+    /// List the rules: id, classification, name and where each comes from.
+    ///
+    /// Example: `cordon dlp rules list --format json`
+    List {
+        #[command(flatten)]
+        rules: RuleArgs,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = ListFormat::Human)]
+        format: ListFormat,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Scan files, directories or stdin for credentials, personal data (validated card numbers,
+    /// IBANs, US SSNs, e-mail addresses, phone numbers), classification markings and Microsoft
+    /// Purview sensitivity labels in Office documents.
+    ///
+    /// Values found are never printed: reports show the rule, the place and a short preview.
+    /// Exits 1 when anything is found (a CI or pre-commit gate; `--exit-zero` to only report),
+    /// 2 when an input could not be read.
+    ///
+    /// Example: `cordon dlp scan . --format sarif > dlp.sarif`
+    Scan(ScanArgs),
+    /// Print a file with every finding replaced by a stable placeholder such as
+    /// `[REDACTED:aws-access-key-id:1]` (the same value always gets the same placeholder).
+    ///
+    /// Example: `cordon dlp redact notes.txt > notes.redacted.txt`
+    Redact(RedactArgs),
+    /// Check or list the detection rules.
+    #[command(subcommand)]
+    Rules(RulesCommand),
+}
+
+pub fn run(c: Command) -> Outcome {
+    match c {
+        Command::Scan(a) => scan(&a),
+        Command::Redact(a) => redact(&a),
+        Command::Rules(RulesCommand::Check { rules, format }) => rules_check(&rules, format),
+        Command::Rules(RulesCommand::List { rules, format }) => rules_list(&rules, format),
+    }
+}
+
+fn rules_check(args: &RuleArgs, format: ListFormat) -> Outcome {
+    let (set, scanner) = args.scanner()?;
+    let failures = check_examples(&scanner);
+    let examples: usize = set.rules().iter().map(|r| r.spec.examples.len()).sum();
+    let counter: usize = set
+        .rules()
+        .iter()
+        .map(|r| r.spec.counterexamples.len())
+        .sum();
+    match format {
+        ListFormat::Json => println!(
+            "{}",
+            json!({"rules": set.rules().len(), "examples": examples, "counterexamples": counter, "failures": failures})
+        ),
+        ListFormat::Human => {
+            for f in &failures {
+                let what = if f.kind == "example" {
+                    "example did not match"
+                } else {
+                    "counterexample matched"
+                };
+                println!("FAIL {}: {what}: {:?}", f.rule, f.text);
+            }
+            println!(
+                "{} rules; {} examples and {} counterexamples: {}",
+                set.rules().len(),
+                examples,
+                counter,
+                if failures.is_empty() {
+                    "all behave".to_owned()
+                } else {
+                    format!("{} misbehave", failures.len())
+                }
+            );
+        }
+    }
+    Ok(if failures.is_empty() { 0 } else { CHECK_FAILED })
+}
+
+fn rules_list(args: &RuleArgs, format: ListFormat) -> Outcome {
+    let set = args.load()?;
+    match format {
+        ListFormat::Json => {
+            let rules: Vec<_> = set
+                .rules()
+                .iter()
+                .map(|r| {
+                    json!({"id": r.id(), "name": r.spec.name, "classification": r.classification(),
+                           "category": r.spec.category, "source": set.source_of(r.id())})
+                })
+                .collect();
+            println!("{}", json!({ "rules": rules }));
+        }
+        ListFormat::Human => {
+            for r in set.rules() {
+                println!("{:<44} {:<24} {}", r.id(), r.classification(), r.spec.name);
+            }
+            println!("{} rules", set.rules().len());
+        }
+    }
+    Ok(0)
+}
+
+fn actions(a: &ScanArgs) -> Result<Actions, Fail> {
+    let m = match (&a.manifest, &a.unsigned) {
+        (Some(file), _) => {
+            let now = io::now_or(None)?;
+            match verify(file, a.trust.as_deref().unwrap_or_default(), None, now) {
+                Ok(v) => Some(v.manifest),
+                Err(VerifyFail::Refused(_, d)) => return Err(Fail::check_report(d)),
+                Err(VerifyFail::Input(f)) => return Err(f),
+            }
+        }
+        (None, Some(file)) => Some(manifest::parse(&io::read(file)?, file).map_err(Fail::input)?),
+        (None, None) => None,
+    };
+    Ok(match m.and_then(|m| m.dlp) {
+        Some(d) => Actions::new(&d.block, &d.redact, &d.alert),
+        None => Actions::default(),
+    })
+}
+
+fn scan(a: &ScanArgs) -> Outcome {
+    let (_, scanner) = a.rules.scanner()?;
+    let actions = actions(a)?;
+    let mut report = Report::default();
+    let mut progress = Progress::new(a.progress);
+    for p in &a.paths {
+        if p == "-" {
+            scan_reader(
+                &scanner,
+                &actions,
+                "-",
+                std::io::stdin().lock(),
+                &mut report,
+            );
+            progress.file(&report);
+            continue;
+        }
+        let mut files = Vec::new();
+        if let Err(e) = walk(Path::new(p), &mut files) {
+            report.errors.push(format!("`{p}`: {e}"));
+            continue;
+        }
+        for f in files {
+            scan_file(&scanner, &actions, &f, &mut report);
+            progress.file(&report);
+        }
+    }
+    progress.done(&report);
+    match a.format {
+        Format::Human => dlp_report::human(&report),
+        Format::Json => println!("{}", dlp_report::json(&report)),
+        Format::Sarif => println!("{}", dlp_report::sarif(&report, &scanner)),
+    }
+    for e in &report.errors {
+        eprintln!("cordon: error: {e}");
+    }
+    if !report.errors.is_empty() {
+        return Ok(crate::fail::BAD_INPUT);
+    }
+    let found = !report.findings.is_empty() || !report.labels.is_empty();
+    Ok(if found && !a.exit_zero {
+        CHECK_FAILED
+    } else {
+        0
+    })
+}
+
+/// Regular files under `root` (or `root` itself), sorted, without following symbolic links.
+fn walk(root: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    let meta = std::fs::symlink_metadata(root)?;
+    if meta.is_file() {
+        out.push(root.to_path_buf());
+        return Ok(());
+    }
+    if !meta.is_dir() {
+        return Ok(());
+    }
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let mut entries: Vec<_> = std::fs::read_dir(&dir)?.filter_map(Result::ok).collect();
+        entries.sort_by_key(std::fs::DirEntry::file_name);
+        let mut subdirs = Vec::new();
+        for e in entries {
+            let Ok(t) = e.file_type() else { continue };
+            if t.is_dir() && e.file_name() != ".git" {
+                subdirs.push(e.path());
+            } else if t.is_file() {
+                out.push(e.path());
+            }
+        }
+        stack.extend(subdirs.into_iter().rev());
+    }
+    Ok(())
+}
+
+fn scan_file(scanner: &Scanner, actions: &Actions, path: &Path, report: &mut Report) {
+    let name = path.display().to_string();
+    let file = match File::open(path) {
+        Ok(f) => f,
+        Err(e) => {
+            report.errors.push(format!("`{name}`: {e}"));
+            return;
+        }
+    };
+    let len = file.metadata().map(|m| m.len()).unwrap_or(u64::MAX);
+    let mut head = [0u8; 4];
+    let is_zip = File::open(path)
+        .and_then(|mut f| f.read_exact(&mut head))
+        .is_ok()
+        && looks_like_zip(&head);
+    if is_zip {
+        match File::open(path).map(sensitivity_labels) {
+            Ok(Ok(labels)) => {
+                for l in labels {
+                    let classification = l.classification();
+                    report.labels.push(LabelFinding {
+                        path: name.clone(),
+                        action: actions.action(&classification),
+                        classification,
+                        label: l,
+                    });
+                }
+            }
+            Ok(Err(e)) => report
+                .notes
+                .push(format!("`{name}`: sensitivity labels: {e}")),
+            Err(e) => report.errors.push(format!("`{name}`: {e}")),
+        }
+    }
+    if len <= WHOLE_FILE {
+        let mut data = Vec::new();
+        if let Err(e) = file.take(WHOLE_FILE + 1).read_to_end(&mut data) {
+            report.errors.push(format!("`{name}`: {e}"));
+            return;
+        }
+        report.bytes += data.len() as u64;
+        report.files += 1;
+        let findings = scanner.scan(&data);
+        let mut lines = Lines::default();
+        lines.feed(&data);
+        record(scanner, actions, &name, &data, 0, &findings, &lines, report);
+    } else {
+        scan_reader(scanner, actions, &name, file, report);
+    }
+}
+
+/// Scan a reader chunk by chunk: memory stays bounded whatever its size.
+fn scan_reader(
+    scanner: &Scanner,
+    actions: &Actions,
+    name: &str,
+    mut reader: impl Read,
+    report: &mut Report,
+) {
+    let mut stream = Stream::new(scanner);
+    let mut lines = Lines::default();
+    let mut chunk = vec![0u8; CHUNK];
+    // The previous chunk and this one: findings lie within them (see `Stream`).
+    let mut window: Vec<u8> = Vec::new();
+    let mut window_start = 0usize;
+    report.files += 1;
+    loop {
+        let n = match reader.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                report.errors.push(format!("`{name}`: {e}"));
+                return;
+            }
+        };
+        let data = chunk.get(..n).unwrap_or_default();
+        report.bytes += n as u64;
+        lines.feed(data);
+        let keep = window.len().saturating_sub(scanner.horizon() + CHUNK);
+        window.drain(..keep);
+        window_start += keep;
+        lines.trim(window_start);
+        window.extend_from_slice(data);
+        let found = stream.push(data);
+        record(
+            scanner,
+            actions,
+            name,
+            &window,
+            window_start,
+            &found,
+            &lines,
+            report,
+        );
+    }
+    let found = stream.finish();
+    record(
+        scanner,
+        actions,
+        name,
+        &window,
+        window_start,
+        &found,
+        &lines,
+        report,
+    );
+}
+
+#[expect(clippy::too_many_arguments, reason = "one call site per scan mode")]
+fn record(
+    scanner: &Scanner,
+    actions: &Actions,
+    name: &str,
+    data: &[u8],
+    data_start: usize,
+    findings: &[Finding],
+    lines: &Lines,
+    report: &mut Report,
+) {
+    for f in findings {
+        let Some(rule) = scanner.rule(f) else {
+            continue;
+        };
+        let value = data
+            .get(f.start.saturating_sub(data_start)..f.end.saturating_sub(data_start))
+            .unwrap_or_default();
+        let (line, column) = lines.position(f.start, data, data_start);
+        report.findings.push(FileFinding {
+            path: name.to_owned(),
+            line,
+            column,
+            offset: f.start,
+            length: f.end - f.start,
+            rule: rule.id().to_owned(),
+            name: rule.spec.name.clone(),
+            classification: rule.classification().to_owned(),
+            action: actions.action(rule.classification()),
+            preview: preview(value),
+        });
+    }
+}
+
+/// Line numbers for findings: a count of the newlines already passed and the offsets of the
+/// recent ones, so that memory stays bounded on huge inputs.
+#[derive(Debug, Default)]
+struct Lines {
+    recent: Vec<usize>,
+    dropped: usize,
+    last_dropped: Option<usize>,
+    seen: usize,
+}
+
+impl Lines {
+    fn feed(&mut self, data: &[u8]) {
+        let base = self.seen;
+        self.recent.extend(
+            data.iter()
+                .enumerate()
+                .filter(|&(_, &b)| b == b'\n')
+                .map(|(i, _)| base + i),
+        );
+        self.seen += data.len();
+    }
+
+    /// Forget newline offsets before `offset` (no finding will lie there).
+    fn trim(&mut self, offset: usize) {
+        let k = self.recent.partition_point(|&n| n < offset);
+        if let Some(&last) = k.checked_sub(1).and_then(|i| self.recent.get(i)) {
+            self.last_dropped = Some(last);
+            self.dropped += k;
+            self.recent.drain(..k);
+        }
+    }
+
+    /// 1-based line and column (in characters) of `offset`; `data` holds the bytes from
+    /// `data_start` on.
+    fn position(&self, offset: usize, data: &[u8], data_start: usize) -> (usize, usize) {
+        let k = self.recent.partition_point(|&n| n < offset);
+        let line_start = match k.checked_sub(1).and_then(|i| self.recent.get(i)) {
+            Some(n) => n + 1,
+            None => self.last_dropped.map_or(0, |n| n + 1),
+        };
+        let from = line_start.max(data_start) - data_start;
+        let to = offset.saturating_sub(data_start);
+        let chars = data
+            .get(from..to)
+            .unwrap_or_default()
+            .iter()
+            .filter(|&&b| b & 0xC0 != 0x80)
+            .count();
+        (self.dropped + k + 1, chars + 1)
+    }
+}
+
+/// Progress on stderr for long scans.
+struct Progress {
+    enabled: bool,
+    started: Instant,
+    last: Instant,
+}
+
+impl Progress {
+    fn new(forced: bool) -> Self {
+        let now = Instant::now();
+        Self {
+            enabled: forced || std::io::stderr().is_terminal(),
+            started: now,
+            last: now,
+        }
+    }
+
+    fn file(&mut self, r: &Report) {
+        if self.enabled && self.last.elapsed() >= Duration::from_millis(500) {
+            self.last = Instant::now();
+            eprintln!(
+                "cordon: scanned {} files, {} MiB, {} findings so far",
+                r.files,
+                r.bytes >> 20,
+                r.findings.len() + r.labels.len()
+            );
+        }
+    }
+
+    fn done(&self, r: &Report) {
+        let secs = self.started.elapsed().as_secs_f64();
+        if self.enabled {
+            #[expect(clippy::cast_precision_loss, reason = "a rate for people")]
+            let mib = r.bytes as f64 / f64::from(1u32 << 20);
+            eprintln!(
+                "cordon: scanned {} files, {:.1} MiB in {:.2} s ({:.0} MiB/s)",
+                r.files,
+                mib,
+                secs,
+                mib / secs.max(1e-9)
+            );
+        }
+    }
+}
+
+fn redact(a: &RedactArgs) -> Outcome {
+    let (_, scanner) = a.rules.scanner()?;
+    let data = io::read(&a.file)?;
+    let findings = scanner.scan(&data);
+    let out = Redactor::new().redact(&scanner, &data, &findings);
+    std::io::Write::write_all(&mut std::io::stdout(), &out)
+        .map_err(|e| Fail::input_msg(format!("cannot write the output: {e}")))?;
+    eprintln!("cordon: {} values redacted", findings.len());
+    Ok(0)
+}

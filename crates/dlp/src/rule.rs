@@ -1,0 +1,311 @@
+//! Detectors as data: the rule file format (TOML), its checks, and compiled rules.
+//!
+//! A rule names what it finds (`id`, `name`, `classification`), how candidates are found cheaply
+//! (`keywords` for the literal prefilter, or `digits` for runs of digits), the pattern that
+//! decides, and what a match must also satisfy (`entropy` floor, `validator`). Every rule carries
+//! examples that must match and counterexamples that must not; [`RuleSet::check_examples`] runs
+//! them. See `docs/dlp.md` for the reference.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use regex_automata::meta::Regex;
+use regex_automata::util::syntax;
+use serde::Deserialize;
+
+use crate::validate::Validator;
+
+/// The longest match a rule may describe, in bytes: it bounds the window searched around each
+/// candidate and the overlap a stream keeps between chunks.
+pub const MAX_MATCH_LEN: usize = 16 * 1024;
+
+/// Why rules could not be loaded.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{source_name}: {}{message}", rule.as_ref().map(|r| format!("rule `{r}`: ")).unwrap_or_default())]
+pub struct RuleError {
+    /// The file (or built-in set) the rule came from.
+    pub source_name: String,
+    /// The rule's id, when the problem is in one rule.
+    pub rule: Option<String>,
+    /// What is wrong.
+    pub message: String,
+}
+
+/// A rule as written in a rule file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleSpec {
+    /// Stable identifier, lowercase kebab-case, unique across all loaded rules.
+    pub id: String,
+    /// Human name.
+    pub name: String,
+    /// What the finding is, e.g. `secret`, `pii:card`, `label:confidential`.
+    pub classification: String,
+    /// Grouping for reports.
+    #[serde(default)]
+    pub category: Option<String>,
+    /// Longer explanation.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Literals (ASCII case-insensitive) at which the pattern is tried.
+    #[serde(default)]
+    pub keywords: Vec<String>,
+    /// Instead of keywords: try the pattern at every run of at least this many digits.
+    #[serde(default)]
+    pub digits: Option<usize>,
+    /// How far before its keyword (or digit run) a match may start, in bytes.
+    #[serde(default)]
+    pub before: usize,
+    /// The pattern (Rust regex syntax, ASCII mode, bounded length).
+    pub pattern: String,
+    /// Minimum Shannon entropy (bits per byte) of the secret.
+    #[serde(default)]
+    pub entropy: Option<f64>,
+    /// A check the match must pass.
+    #[serde(default)]
+    pub validator: Option<Validator>,
+    /// A fallback detector: its findings give way to other rules' findings they overlap.
+    #[serde(default)]
+    pub fallback: bool,
+    /// Texts that must produce a finding of this rule.
+    #[serde(default)]
+    pub examples: Vec<String>,
+    /// Texts that must not.
+    #[serde(default)]
+    pub counterexamples: Vec<String>,
+    /// Where the format is documented.
+    #[serde(default)]
+    pub references: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RuleFile {
+    #[serde(default)]
+    rules: Vec<RuleSpec>,
+}
+
+/// How candidates for a rule are found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Trigger {
+    /// At each occurrence of one of these lowercase literals.
+    Keywords(Vec<String>),
+    /// At each run of at least this many digits.
+    Digits(usize),
+}
+
+/// A checked, compiled rule.
+#[derive(Debug, Clone)]
+pub struct Rule {
+    /// The rule as written.
+    pub spec: RuleSpec,
+    /// Where candidates come from.
+    pub trigger: Trigger,
+    pub(crate) regex: Regex,
+    /// Capture group index of the secret (`secret`), or 0 for the whole match.
+    pub(crate) secret_group: usize,
+    /// Longest possible match, in bytes.
+    pub(crate) max_len: usize,
+}
+
+impl Rule {
+    /// The rule's id.
+    pub fn id(&self) -> &str {
+        &self.spec.id
+    }
+
+    /// The rule's classification.
+    pub fn classification(&self) -> &str {
+        &self.spec.classification
+    }
+
+    fn compile(spec: RuleSpec, source_name: &str) -> Result<Self, RuleError> {
+        let fail = |message: String| RuleError {
+            source_name: source_name.to_owned(),
+            rule: Some(spec.id.clone()),
+            message,
+        };
+        if !is_kebab(&spec.id) {
+            return Err(fail(
+                "`id` must be lowercase kebab-case (letters, digits, single dashes)".into(),
+            ));
+        }
+        if spec.name.trim().is_empty() {
+            return Err(fail("`name` is empty".into()));
+        }
+        if !is_classification(&spec.classification) {
+            return Err(fail(format!(
+                "`classification` `{}` must be lowercase words joined by `:`, e.g. `secret` or `pii:card`",
+                spec.classification
+            )));
+        }
+        let trigger = match (spec.keywords.is_empty(), spec.digits) {
+            (false, None) => {
+                if let Some(k) = spec
+                    .keywords
+                    .iter()
+                    .find(|k| k.trim() != k.as_str() || k.is_empty())
+                {
+                    return Err(fail(format!(
+                        "keyword `{k}` is empty or has surrounding spaces"
+                    )));
+                }
+                Trigger::Keywords(
+                    spec.keywords
+                        .iter()
+                        .map(|k| k.to_ascii_lowercase())
+                        .collect(),
+                )
+            }
+            (true, Some(n)) if (1..=64).contains(&n) => Trigger::Digits(n),
+            (true, Some(n)) => return Err(fail(format!("`digits` is {n}; it must be 1 to 64"))),
+            (true, None) => {
+                return Err(fail(
+                    "give `keywords` (literals the prefilter finds) or `digits` (a digit-run trigger)"
+                        .into(),
+                ));
+            }
+            (false, Some(_)) => return Err(fail("give `keywords` or `digits`, not both".into())),
+        };
+        if spec.before > MAX_MATCH_LEN {
+            return Err(fail(format!("`before` is larger than {MAX_MATCH_LEN}")));
+        }
+        if let Some(e) = spec.entropy
+            && !(0.0..=8.0).contains(&e)
+        {
+            return Err(fail(format!(
+                "`entropy` is {e}; bits per byte lie between 0 and 8"
+            )));
+        }
+        let max_len = max_len(&spec.pattern).map_err(fail)?;
+        let regex = Regex::builder()
+            .syntax(syntax::Config::new().unicode(false).utf8(false))
+            .build(&spec.pattern)
+            .map_err(|e| fail(format!("`pattern`: {e}")))?;
+        let secret_group = regex
+            .group_info()
+            .to_index(regex_automata::PatternID::ZERO, "secret")
+            .unwrap_or(0);
+        if spec.examples.is_empty() || spec.counterexamples.is_empty() {
+            return Err(fail(
+                "every rule needs `examples` (must match) and `counterexamples` (must not)".into(),
+            ));
+        }
+        Ok(Self {
+            spec,
+            trigger,
+            regex,
+            secret_group,
+            max_len,
+        })
+    }
+}
+
+/// The pattern's longest match, refusing patterns without one (they would make the scan window
+/// and the stream overlap unbounded).
+fn max_len(pattern: &str) -> Result<usize, String> {
+    let hir = regex_syntax::ParserBuilder::new()
+        .unicode(false)
+        .utf8(false)
+        .build()
+        .parse(pattern)
+        .map_err(|e| format!("`pattern`: {e}"))?;
+    let props = hir.properties();
+    if props.minimum_len() == Some(0) {
+        return Err("`pattern` matches the empty string".into());
+    }
+    match props.maximum_len() {
+        Some(n) if n <= MAX_MATCH_LEN => Ok(n),
+        Some(n) => Err(format!(
+            "`pattern` matches up to {n} bytes; the limit is {MAX_MATCH_LEN}"
+        )),
+        None => Err("`pattern` has no maximum length: bound every repetition (`{m,n}` instead of `*`, `+` or `{n,}`)".into()),
+    }
+}
+
+fn is_kebab(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 64
+        && s.split('-').all(|p| {
+            !p.is_empty()
+                && p.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        })
+}
+
+fn is_classification(s: &str) -> bool {
+    s.len() <= 64 && s.split(':').all(is_kebab)
+}
+
+/// Rules loaded from one or more sources, checked together (ids are unique across them).
+#[derive(Debug, Clone, Default)]
+pub struct RuleSet {
+    rules: Vec<Rule>,
+    sources: BTreeMap<String, String>,
+}
+
+/// The rule files compiled into cordon.
+pub const BUILTIN: &[(&str, &str)] = &[
+    ("builtin:cloud", include_str!("../rules/cloud.toml")),
+    ("builtin:devtools", include_str!("../rules/devtools.toml")),
+    ("builtin:saas", include_str!("../rules/saas.toml")),
+    ("builtin:ai", include_str!("../rules/ai.toml")),
+    ("builtin:generic", include_str!("../rules/generic.toml")),
+    ("builtin:pii", include_str!("../rules/pii.toml")),
+    ("builtin:markings", include_str!("../rules/markings.toml")),
+];
+
+impl RuleSet {
+    /// The built-in rules.
+    pub fn builtin() -> Result<Self, RuleError> {
+        let mut set = Self::default();
+        for (name, text) in BUILTIN {
+            set.add_toml(name, text)?;
+        }
+        Ok(set)
+    }
+
+    /// Add the rules of one TOML document.
+    pub fn add_toml(&mut self, source_name: &str, text: &str) -> Result<(), RuleError> {
+        let file: RuleFile = toml::from_str(text).map_err(|e| RuleError {
+            source_name: source_name.to_owned(),
+            rule: None,
+            message: e.to_string().trim_end().to_owned(),
+        })?;
+        for spec in file.rules {
+            if let Some(prev) = self.sources.get(&spec.id) {
+                return Err(RuleError {
+                    source_name: source_name.to_owned(),
+                    rule: Some(spec.id.clone()),
+                    message: format!("the id is already used by a rule from {prev}"),
+                });
+            }
+            self.sources.insert(spec.id.clone(), source_name.to_owned());
+            self.rules.push(Rule::compile(spec, source_name)?);
+        }
+        Ok(())
+    }
+
+    /// The rules, in load order.
+    pub fn rules(&self) -> &[Rule] {
+        &self.rules
+    }
+
+    /// Where a rule came from.
+    pub fn source_of(&self, id: &str) -> Option<&str> {
+        self.sources.get(id).map(String::as_str)
+    }
+
+    /// Keep only the rules whose id is not in `ids` (unknown ids are an error).
+    pub fn without(mut self, ids: &[String]) -> Result<Self, RuleError> {
+        let known: BTreeSet<&str> = self.rules.iter().map(Rule::id).collect();
+        if let Some(unknown) = ids.iter().find(|i| !known.contains(i.as_str())) {
+            return Err(RuleError {
+                source_name: "--disable".into(),
+                rule: Some(unknown.clone()),
+                message: "no rule has this id".into(),
+            });
+        }
+        self.rules.retain(|r| !ids.contains(&r.spec.id));
+        Ok(self)
+    }
+}

@@ -1,0 +1,364 @@
+//! One pass over bytes: a literal prefilter finds where rules could match, each candidate rule's
+//! pattern runs only there, and checks decide.
+//!
+//! Candidates come from two cheap scans: an Aho-Corasick automaton over every rule's keywords
+//! (ASCII case-insensitive) and a word-at-a-time scan for runs of digits (for payment cards,
+//! IBANs, phone and social security numbers, which have no keyword). Clean text that merely
+//! *mentions* `token` or `password` costs one anchored pattern attempt per mention, which fails
+//! within a few bytes.
+
+use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
+use regex_automata::{Anchored, Input};
+
+use crate::rule::{Rule, RuleError, RuleSet, Trigger};
+use crate::validate::{entropy, is_placeholder};
+
+/// One thing found.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Finding {
+    /// Byte offset where the sensitive value starts.
+    pub start: usize,
+    /// Byte offset just past its end.
+    pub end: usize,
+    /// Index of the rule in the scanner's rule list.
+    pub rule: usize,
+}
+
+/// A compiled set of rules, ready to scan. Cheap to share between threads.
+#[derive(Debug, Clone)]
+pub struct Scanner {
+    rules: Vec<Rule>,
+    keywords: AhoCorasick,
+    /// For each keyword pattern, the rules it triggers.
+    keyword_rules: Vec<Vec<usize>>,
+    /// Rules triggered by digit runs, with their minimum digit count.
+    digit_rules: Vec<(usize, usize)>,
+    /// The smallest digit count any rule asks for.
+    min_digits: usize,
+    /// The most bytes a match can span together with its lead-in: how much a stream keeps.
+    horizon: usize,
+}
+
+/// Bytes before a match that validators see as context.
+const VALIDATOR_CONTEXT: usize = 32;
+
+/// Bytes searched past the end of a digit run (a match may end in letters, e.g. some IBANs).
+const DIGIT_RUN_TAIL: usize = 16;
+
+impl Scanner {
+    /// Build a scanner from checked rules.
+    pub fn new(set: &RuleSet) -> Result<Self, RuleError> {
+        let rules = set.rules().to_vec();
+        let mut patterns: Vec<String> = Vec::new();
+        let mut keyword_rules: Vec<Vec<usize>> = Vec::new();
+        let mut digit_rules = Vec::new();
+        for (i, r) in rules.iter().enumerate() {
+            match &r.trigger {
+                Trigger::Keywords(kws) => {
+                    for k in kws {
+                        match patterns.iter().position(|p| p == k) {
+                            Some(p) => {
+                                if let Some(list) = keyword_rules.get_mut(p)
+                                    && !list.contains(&i)
+                                {
+                                    list.push(i);
+                                }
+                            }
+                            None => {
+                                patterns.push(k.clone());
+                                keyword_rules.push(vec![i]);
+                            }
+                        }
+                    }
+                }
+                Trigger::Digits(n) => digit_rules.push((i, *n)),
+            }
+        }
+        let keywords = AhoCorasick::builder()
+            .ascii_case_insensitive(true)
+            .match_kind(MatchKind::Standard)
+            .kind(Some(AhoCorasickKind::DFA))
+            .build(&patterns)
+            .map_err(|e| RuleError {
+                source_name: "keywords".into(),
+                rule: None,
+                message: format!("cannot build the keyword automaton: {e}"),
+            })?;
+        let min_digits = digit_rules
+            .iter()
+            .map(|&(_, n)| n)
+            .min()
+            .unwrap_or(usize::MAX);
+        let horizon = rules
+            .iter()
+            .map(|r| r.max_len + r.spec.before + DIGIT_RUN_TAIL)
+            .max()
+            .unwrap_or(0);
+        Ok(Self {
+            rules,
+            keywords,
+            keyword_rules,
+            digit_rules,
+            min_digits,
+            horizon,
+        })
+    }
+
+    /// The built-in rules, compiled.
+    pub fn builtin() -> Result<Self, RuleError> {
+        Self::new(&RuleSet::builtin()?)
+    }
+
+    /// The rules, indexed as [`Finding::rule`] indexes them.
+    pub fn rules(&self) -> &[Rule] {
+        &self.rules
+    }
+
+    /// The rule of a finding.
+    pub fn rule(&self, f: &Finding) -> Option<&Rule> {
+        self.rules.get(f.rule)
+    }
+
+    /// How many bytes before the end of the data a match may still be growing: what a stream
+    /// keeps between chunks.
+    pub fn horizon(&self) -> usize {
+        self.horizon
+    }
+
+    /// Every finding in `hay`, ordered by position, without duplicates: where rules overlap,
+    /// a fallback rule's finding gives way to the others'.
+    pub fn scan(&self, hay: &[u8]) -> Vec<Finding> {
+        let mut out = Vec::new();
+        for m in self.keywords.find_overlapping_iter(hay) {
+            let Some(rules) = self.keyword_rules.get(m.pattern().as_usize()) else {
+                continue;
+            };
+            for &r in rules {
+                self.try_keyword(r, hay, m.start(), m.end(), &mut out);
+            }
+        }
+        if !self.digit_rules.is_empty() {
+            for (start, end, digits) in DigitRuns::new(hay, self.min_digits) {
+                for &(r, min) in &self.digit_rules {
+                    if digits >= min {
+                        self.try_window(r, hay, start, end, (start, end), &mut out);
+                    }
+                }
+            }
+        }
+        self.settle(out)
+    }
+
+    fn try_keyword(&self, r: usize, hay: &[u8], start: usize, end: usize, out: &mut Vec<Finding>) {
+        let Some(rule) = self.rules.get(r) else {
+            return;
+        };
+        if rule.spec.before == 0 {
+            let limit = hay.len().min(start + rule.max_len);
+            let input = Input::new(hay).span(start..limit).anchored(Anchored::Yes);
+            self.capture(r, rule, input, out);
+        } else {
+            self.try_window(r, hay, start, end, (start, end), out);
+        }
+    }
+
+    /// Search the window around a candidate for matches that cover the candidate `anchor`.
+    fn try_window(
+        &self,
+        r: usize,
+        hay: &[u8],
+        start: usize,
+        end: usize,
+        anchor: (usize, usize),
+        out: &mut Vec<Finding>,
+    ) {
+        let Some(rule) = self.rules.get(r) else {
+            return;
+        };
+        let from = start.saturating_sub(rule.spec.before);
+        let to = hay.len().min(end + rule.max_len.max(DIGIT_RUN_TAIL));
+        let mut at = from;
+        while at < to {
+            let input = Input::new(hay).span(at..to);
+            let Some(m) = rule.regex.search(&input) else {
+                break;
+            };
+            if m.start() > anchor.1 {
+                break;
+            }
+            if m.end() >= anchor.0 {
+                let input = Input::new(hay).span(m.start()..to).anchored(Anchored::Yes);
+                self.capture(r, rule, input, out);
+            }
+            at = m.end().max(m.start() + 1);
+        }
+    }
+
+    /// Run the pattern on `input`, extract the secret and apply the checks.
+    fn capture(&self, r: usize, rule: &Rule, input: Input<'_>, out: &mut Vec<Finding>) {
+        // Most anchored attempts fail at once; only a match pays for capture groups.
+        if rule.regex.search_half(&input).is_none() {
+            return;
+        }
+        let mut caps = rule.regex.create_captures();
+        rule.regex.search_captures(&input, &mut caps);
+        let (Some(whole), Some(secret)) = (caps.get_match(), caps.get_group(rule.secret_group))
+        else {
+            return;
+        };
+        let hay = input.haystack();
+        // Validators see a little of what precedes the match (a key name's prefix, such as
+        // `sha256_` before a `key` keyword).
+        let context = whole.start().saturating_sub(VALIDATOR_CONTEXT)..secret.start;
+        let (Some(value), Some(before)) = (hay.get(secret.range()), hay.get(context)) else {
+            return;
+        };
+        if value.is_empty() {
+            return;
+        }
+        if rule.spec.classification == "secret" && is_placeholder(value) {
+            return;
+        }
+        if let Some(floor) = rule.spec.entropy
+            && entropy(value) < floor
+        {
+            return;
+        }
+        if let Some(v) = rule.spec.validator
+            && !v.check(value, before)
+        {
+            return;
+        }
+        out.push(Finding {
+            start: secret.start,
+            end: secret.end,
+            rule: r,
+        });
+    }
+
+    /// Order, drop duplicates and overlaps within a rule (the earliest, then longest, match
+    /// stays), and let fallback rules give way to the others.
+    fn settle(&self, mut found: Vec<Finding>) -> Vec<Finding> {
+        found.sort_by_key(|f| (f.start, f.rule, std::cmp::Reverse(f.end)));
+        let mut last_end: std::collections::HashMap<usize, usize> =
+            std::collections::HashMap::new();
+        found.retain(|f| {
+            let end = last_end.entry(f.rule).or_insert(0);
+            if *end > f.start {
+                return false;
+            }
+            *end = f.end;
+            true
+        });
+        let fallback = |f: &Finding| self.rules.get(f.rule).is_some_and(|r| r.spec.fallback);
+        // Specific findings as sorted, disjoint intervals.
+        let mut covered: Vec<(usize, usize)> = Vec::new();
+        for f in found.iter().filter(|f| !fallback(f)) {
+            match covered.last_mut() {
+                Some(last) if f.start < last.1 => last.1 = last.1.max(f.end),
+                _ => covered.push((f.start, f.end)),
+            }
+        }
+        found.retain(|f| {
+            if !fallback(f) {
+                return true;
+            }
+            let i = covered.partition_point(|&(s, _)| s < f.end);
+            i.checked_sub(1)
+                .and_then(|j| covered.get(j))
+                .is_none_or(|&(_, e)| e <= f.start)
+        });
+        found
+    }
+}
+
+/// Runs of digits, allowing single separators (space, `-`, `.`, `/`, parentheses) between
+/// groups, that hold at least `min` digits: `(start, end, digits)`. Scans eight bytes at a time
+/// and skips words without a digit.
+struct DigitRuns<'a> {
+    hay: &'a [u8],
+    pos: usize,
+    min: usize,
+}
+
+impl<'a> DigitRuns<'a> {
+    fn new(hay: &'a [u8], min: usize) -> Self {
+        Self { hay, pos: 0, min }
+    }
+
+    /// The next offset at or after `pos` holding a digit.
+    fn next_digit(&self, mut pos: usize) -> Option<usize> {
+        const ONES: u64 = 0x0101_0101_0101_0101;
+        const HIGHS: u64 = 0x8080_8080_8080_8080;
+        while let Some(chunk) = self.hay.get(pos..pos + 8) {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(chunk);
+            // Digits become 0..=9 after the XOR; find a byte below 10 (and not from a byte
+            // with the high bit set) with the classic has-less-than trick.
+            let x = u64::from_le_bytes(word) ^ (0x30 * ONES);
+            if x.wrapping_sub(10 * ONES) & !x & HIGHS != 0 {
+                break;
+            }
+            pos += 8;
+        }
+        self.hay
+            .get(pos..)?
+            .iter()
+            .position(u8::is_ascii_digit)
+            .map(|i| pos + i)
+    }
+}
+
+fn is_separator(b: u8) -> bool {
+    matches!(b, b' ' | b'-' | b'.' | b'/' | b'(' | b')')
+}
+
+impl Iterator for DigitRuns<'_> {
+    type Item = (usize, usize, usize);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            let start = self.next_digit(self.pos)?;
+            let mut end = start;
+            let mut digits = 0;
+            let mut i = start;
+            while let Some(&b) = self.hay.get(i) {
+                if b.is_ascii_digit() {
+                    digits += 1;
+                    i += 1;
+                    end = i;
+                } else if is_separator(b)
+                    && self.hay.get(i + 1).is_some_and(|n| {
+                        n.is_ascii_digit() || (b == b')' && *n == b' ') || (b == b' ' && *n == b'(')
+                    })
+                {
+                    i += 1;
+                } else {
+                    break;
+                }
+            }
+            self.pos = end.max(start + 1);
+            if digits >= self.min {
+                // Include a leading `+` or `(` (E.164, area codes).
+                let lead =
+                    usize::from(start > 0 && matches!(self.hay.get(start - 1), Some(b'+' | b'(')));
+                return Some((start - lead, end, digits));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn digit_runs_find_grouped_numbers_and_skip_prose() {
+        let text = b"call (555) 234-5678 or card 4111 1111 1111 1111; in 2026 we had 12 cats";
+        let runs: Vec<_> = DigitRuns::new(text, 7).collect();
+        assert_eq!(runs.len(), 2, "{runs:?}");
+        let first = runs.first().copied().unwrap_or_default();
+        assert_eq!(&text[first.0..first.1], b"(555) 234-5678");
+        assert_eq!(first.2, 10);
+    }
+}
