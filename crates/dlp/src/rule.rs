@@ -7,9 +7,11 @@
 //! them. See `docs/dlp.md` for the reference.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, OnceLock};
 
 use regex_automata::meta::Regex;
 use regex_automata::util::syntax;
+use regex_syntax::hir::{Hir, HirKind};
 use serde::Deserialize;
 
 use crate::validate::Validator;
@@ -100,7 +102,10 @@ pub struct Rule {
     pub spec: RuleSpec,
     /// Where candidates come from.
     pub trigger: Trigger,
-    pub(crate) regex: Regex,
+    /// Compiled on first use: most rules never meet a candidate in most inputs, and compiling
+    /// all of them would dominate the start-up of short scans. `None` if building failed
+    /// (the syntax was checked at load; scans treat it as a match, failing closed).
+    regex: Arc<OnceLock<Option<Regex>>>,
     /// Capture group index of the secret (`secret`), or 0 for the whole match.
     pub(crate) secret_group: usize,
     /// Longest possible match, in bytes.
@@ -116,6 +121,13 @@ impl Rule {
     /// The rule's classification.
     pub fn classification(&self) -> &str {
         &self.spec.classification
+    }
+
+    /// The compiled pattern (built on first use).
+    pub(crate) fn regex(&self) -> Option<&Regex> {
+        self.regex
+            .get_or_init(|| build_regex(&self.spec.pattern).ok())
+            .as_ref()
     }
 
     fn compile(spec: RuleSpec, source_name: &str) -> Result<Self, RuleError> {
@@ -176,15 +188,9 @@ impl Rule {
                 "`entropy` is {e}; bits per byte lie between 0 and 8"
             )));
         }
-        let max_len = max_len(&spec.pattern).map_err(fail)?;
-        let regex = Regex::builder()
-            .syntax(syntax::Config::new().unicode(false).utf8(false))
-            .build(&spec.pattern)
-            .map_err(|e| fail(format!("`pattern`: {e}")))?;
-        let secret_group = regex
-            .group_info()
-            .to_index(regex_automata::PatternID::ZERO, "secret")
-            .unwrap_or(0);
+        let hir = parse(&spec.pattern).map_err(fail)?;
+        let max_len = max_len(&hir).map_err(fail)?;
+        let secret_group = secret_group(&hir).map_or(0, |i| i as usize);
         if spec.examples.is_empty() || spec.counterexamples.is_empty() {
             return Err(fail(
                 "every rule needs `examples` (must match) and `counterexamples` (must not)".into(),
@@ -193,22 +199,44 @@ impl Rule {
         Ok(Self {
             spec,
             trigger,
-            regex,
+            regex: Arc::new(OnceLock::new()),
             secret_group,
             max_len,
         })
     }
 }
 
-/// The pattern's longest match, refusing patterns without one (they would make the scan window
-/// and the stream overlap unbounded).
-fn max_len(pattern: &str) -> Result<usize, String> {
-    let hir = regex_syntax::ParserBuilder::new()
+/// How patterns are compiled: ASCII semantics, matching arbitrary bytes.
+fn build_regex(pattern: &str) -> Result<Regex, String> {
+    Regex::builder()
+        .syntax(syntax::Config::new().unicode(false).utf8(false))
+        .build(pattern)
+        .map_err(|e| format!("`pattern`: {e}"))
+}
+
+fn parse(pattern: &str) -> Result<Hir, String> {
+    regex_syntax::ParserBuilder::new()
         .unicode(false)
         .utf8(false)
         .build()
         .parse(pattern)
-        .map_err(|e| format!("`pattern`: {e}"))?;
+        .map_err(|e| format!("`pattern`: {e}"))
+}
+
+/// The index of the capture group named `secret`.
+fn secret_group(hir: &Hir) -> Option<u32> {
+    match hir.kind() {
+        HirKind::Capture(c) if c.name.as_deref() == Some("secret") => Some(c.index),
+        HirKind::Capture(c) => secret_group(&c.sub),
+        HirKind::Repetition(r) => secret_group(&r.sub),
+        HirKind::Concat(v) | HirKind::Alternation(v) => v.iter().find_map(secret_group),
+        _ => None,
+    }
+}
+
+/// The pattern's longest match, refusing patterns without one (they would make the scan window
+/// and the stream overlap unbounded).
+fn max_len(hir: &Hir) -> Result<usize, String> {
     let props = hir.properties();
     if props.minimum_len() == Some(0) {
         return Err("`pattern` matches the empty string".into());
@@ -281,6 +309,24 @@ impl RuleSet {
             }
             self.sources.insert(spec.id.clone(), source_name.to_owned());
             self.rules.push(Rule::compile(spec, source_name)?);
+        }
+        Ok(())
+    }
+
+    /// Compile every rule's pattern now (rather than on first use), reporting the first that
+    /// fails.
+    pub fn compile_all(&self) -> Result<(), RuleError> {
+        for r in &self.rules {
+            if r.regex().is_none() {
+                let message = build_regex(&r.spec.pattern)
+                    .err()
+                    .unwrap_or_else(|| "cannot be compiled".into());
+                return Err(RuleError {
+                    source_name: self.source_of(r.id()).unwrap_or("rules").to_owned(),
+                    rule: Some(r.id().to_owned()),
+                    message,
+                });
+            }
         }
         Ok(())
     }

@@ -7,7 +7,9 @@
 //! *mentions* `token` or `password` costs one anchored pattern attempt per mention, which fails
 //! within a few bytes.
 
-use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
+use aho_corasick::automaton::Automaton as _;
+use aho_corasick::dfa::DFA;
+use aho_corasick::{MatchKind, StartKind};
 use regex_automata::{Anchored, Input};
 
 use crate::rule::{Rule, RuleError, RuleSet, Trigger};
@@ -28,7 +30,9 @@ pub struct Finding {
 #[derive(Debug, Clone)]
 pub struct Scanner {
     rules: Vec<Rule>,
-    keywords: AhoCorasick,
+    /// Every keyword, ASCII case-insensitive, as one DFA driven byte by byte (all matches,
+    /// overlapping ones included).
+    keywords: DFA,
     /// For each keyword pattern, the rules it triggers.
     keyword_rules: Vec<Vec<usize>>,
     /// Rules triggered by digit runs, with their minimum digit count.
@@ -74,10 +78,11 @@ impl Scanner {
                 Trigger::Digits(n) => digit_rules.push((i, *n)),
             }
         }
-        let keywords = AhoCorasick::builder()
+        let keywords = DFA::builder()
             .ascii_case_insensitive(true)
             .match_kind(MatchKind::Standard)
-            .kind(Some(AhoCorasickKind::DFA))
+            .start_kind(StartKind::Unanchored)
+            .prefilter(false)
             .build(&patterns)
             .map_err(|e| RuleError {
                 source_name: "keywords".into(),
@@ -129,12 +134,31 @@ impl Scanner {
     /// a fallback rule's finding gives way to the others'.
     pub fn scan(&self, hay: &[u8]) -> Vec<Finding> {
         let mut out = Vec::new();
-        for m in self.keywords.find_overlapping_iter(hay) {
-            let Some(rules) = self.keyword_rules.get(m.pattern().as_usize()) else {
-                continue;
-            };
-            for &r in rules {
-                self.try_keyword(r, hay, m.start(), m.end(), &mut out);
+        let dfa = &self.keywords;
+        let unanchored = aho_corasick::Anchored::No;
+        match dfa.start_state(unanchored) {
+            Ok(mut sid) => {
+                for (i, &b) in hay.iter().enumerate() {
+                    sid = dfa.next_state(unanchored, sid, b);
+                    if !(dfa.is_special(sid) && dfa.is_match(sid)) {
+                        continue;
+                    }
+                    for k in 0..dfa.match_len(sid) {
+                        let pid = dfa.match_pattern(sid, k);
+                        let end = i + 1;
+                        let start = end.saturating_sub(dfa.pattern_len(pid));
+                        for &r in self.keyword_rules.get(pid.as_usize()).into_iter().flatten() {
+                            self.try_keyword(r, hay, start, end, &mut out);
+                        }
+                    }
+                }
+            }
+            // Not reachable for an unanchored DFA; if it were, every keyword rule would be
+            // unchecked, so fail closed on the whole input.
+            Err(_) => {
+                for r in self.keyword_rules.iter().flatten() {
+                    fail_closed(*r, (0, hay.len()), &mut out);
+                }
             }
         }
         if !self.digit_rules.is_empty() {
@@ -177,10 +201,13 @@ impl Scanner {
         };
         let from = start.saturating_sub(rule.spec.before);
         let to = hay.len().min(end + rule.max_len.max(DIGIT_RUN_TAIL));
+        let Some(regex) = rule.regex() else {
+            return fail_closed(r, anchor, out);
+        };
         let mut at = from;
         while at < to {
             let input = Input::new(hay).span(at..to);
-            let Some(m) = rule.regex.search(&input) else {
+            let Some(m) = regex.search(&input) else {
                 break;
             };
             if m.start() > anchor.1 {
@@ -196,12 +223,16 @@ impl Scanner {
 
     /// Run the pattern on `input`, extract the secret and apply the checks.
     fn capture(&self, r: usize, rule: &Rule, input: Input<'_>, out: &mut Vec<Finding>) {
+        let Some(regex) = rule.regex() else {
+            let at = input.start();
+            return fail_closed(r, (at, at + 1), out);
+        };
         // Most anchored attempts fail at once; only a match pays for capture groups.
-        if rule.regex.search_half(&input).is_none() {
+        if regex.search_half(&input).is_none() {
             return;
         }
-        let mut caps = rule.regex.create_captures();
-        rule.regex.search_captures(&input, &mut caps);
+        let mut caps = regex.create_captures();
+        regex.search_captures(&input, &mut caps);
         let (Some(whole), Some(secret)) = (caps.get_match(), caps.get_group(rule.secret_group))
         else {
             return;
@@ -216,9 +247,6 @@ impl Scanner {
         if value.is_empty() {
             return;
         }
-        if rule.spec.classification == "secret" && is_placeholder(value) {
-            return;
-        }
         if let Some(floor) = rule.spec.entropy
             && entropy(value) < floor
         {
@@ -227,6 +255,9 @@ impl Scanner {
         if let Some(v) = rule.spec.validator
             && !v.check(value, before)
         {
+            return;
+        }
+        if rule.spec.classification == "secret" && is_placeholder(value) {
             return;
         }
         out.push(Finding {
@@ -270,6 +301,11 @@ impl Scanner {
         });
         found
     }
+}
+
+/// A rule whose pattern could not be built cannot say the candidate is harmless: report it.
+fn fail_closed(rule: usize, (start, end): (usize, usize), out: &mut Vec<Finding>) {
+    out.push(Finding { start, end, rule });
 }
 
 /// Runs of digits, allowing single separators (space, `-`, `.`, `/`, parentheses) between

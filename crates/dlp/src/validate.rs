@@ -2,6 +2,9 @@
 //! issuer and numbering rules, structure (JWT), and the filter that keeps placeholders and
 //! ordinary code from being reported as credentials.
 
+use std::sync::LazyLock;
+
+use aho_corasick::AhoCorasick;
 use base64::Engine as _;
 use serde::Deserialize;
 
@@ -72,46 +75,56 @@ pub fn entropy(bytes: &[u8]) -> f64 {
         .sum()
 }
 
+/// Documentation placeholders, template and variable references, masked values.
+const PLACEHOLDER_MARKERS: &[&str] = &[
+    "xxxx",
+    "****",
+    "....",
+    "<",
+    ">",
+    "${",
+    "{{",
+    "}}",
+    "%s",
+    "example",
+    "placeholder",
+    "changeme",
+    "change_me",
+    "change-me",
+    "your_",
+    "your-",
+    "yourtoken",
+    "yourkey",
+    "dummy",
+    "redacted",
+    "sample",
+    "insert",
+    "replace_",
+    "replace-",
+    "fake",
+    "notreal",
+    "not_real",
+    "secret_here",
+    "token_here",
+    "key_here",
+    "0000000000",
+    "1234567890",
+    "abcdefgh",
+];
+
+static MARKERS: LazyLock<Option<AhoCorasick>> = LazyLock::new(|| {
+    AhoCorasick::builder()
+        .ascii_case_insensitive(true)
+        .build(PLACEHOLDER_MARKERS)
+        .ok()
+});
+
 /// Values that stand for a credential rather than being one: documentation placeholders,
-/// template and variable references, masked values.
+/// template and variable references, masked values, bare words.
 pub fn is_placeholder(secret: &[u8]) -> bool {
-    const MARKERS: &[&str] = &[
-        "xxxx",
-        "****",
-        "....",
-        "<",
-        ">",
-        "${",
-        "{{",
-        "}}",
-        "%s",
-        "example",
-        "placeholder",
-        "changeme",
-        "change_me",
-        "change-me",
-        "your_",
-        "your-",
-        "yourtoken",
-        "yourkey",
-        "dummy",
-        "redacted",
-        "sample",
-        "insert",
-        "replace_",
-        "replace-",
-        "fake",
-        "notreal",
-        "not_real",
-        "secret_here",
-        "token_here",
-        "key_here",
-        "0000000000",
-        "1234567890",
-        "abcdefgh",
-    ];
-    let lower = secret.to_ascii_lowercase();
-    if MARKERS.iter().any(|m| contains(&lower, m.as_bytes())) {
+    // Without the automaton (it cannot fail to build from these literals) nothing is a
+    // placeholder: report rather than drop.
+    if MARKERS.as_ref().is_some_and(|m| m.is_match(secret)) {
         return true;
     }
     const WORDS: &[&str] = &[
@@ -134,11 +147,16 @@ pub fn is_placeholder(secret: &[u8]) -> bool {
         "root",
         "pass",
     ];
-    if WORDS.iter().any(|w| lower == w.as_bytes()) {
+    if WORDS
+        .iter()
+        .any(|w| secret.eq_ignore_ascii_case(w.as_bytes()))
+    {
         return true;
     }
     // One character repeated.
-    lower.first().is_some_and(|f| lower.iter().all(|b| b == f))
+    secret
+        .first()
+        .is_some_and(|f| secret.iter().all(|b| b.eq_ignore_ascii_case(f)))
 }
 
 fn contains(hay: &[u8], needle: &[u8]) -> bool {
@@ -497,7 +515,7 @@ fn phone(s: &[u8]) -> bool {
 /// The generic credential check: the assigned value must look random, not like a word,
 /// identifier, path, URL, hash of something public, version or UUID.
 fn credential(value: &[u8], before: &[u8]) -> bool {
-    if value.len() < 8 || is_placeholder(value) {
+    if value.len() < 8 {
         return false;
     }
     let has = |f: fn(&u8) -> bool| value.iter().any(f);
@@ -553,7 +571,7 @@ fn credential(value: &[u8], before: &[u8]) -> bool {
     if is_version(value) {
         return false;
     }
-    entropy(value) >= 3.0
+    entropy(value) >= 3.0 && !is_placeholder(value)
 }
 
 /// Version strings and dates: `1.2.3`, `v2.0.1-beta.4`, `2026-11-25`, `12:30:00`.

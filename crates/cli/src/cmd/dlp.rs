@@ -182,6 +182,8 @@ pub fn run(c: Command) -> Outcome {
 
 fn rules_check(args: &RuleArgs, format: ListFormat) -> Outcome {
     let (set, scanner) = args.scanner()?;
+    set.compile_all()
+        .map_err(|e| Fail::input_msg(e.to_string()))?;
     let failures = check_examples(&scanner);
     let examples: usize = set.rules().iter().map(|r| r.spec.examples.len()).sum();
     let counter: usize = set
@@ -381,7 +383,9 @@ fn scan_file(scanner: &Scanner, actions: &Actions, path: &Path, report: &mut Rep
         report.files += 1;
         let findings = scanner.scan(&data);
         let mut lines = Lines::default();
-        lines.feed(&data);
+        if !findings.is_empty() {
+            lines.feed(&data);
+        }
         record(scanner, actions, &name, &data, 0, &findings, &lines, report);
     } else {
         scan_reader(scanner, actions, &name, file, report);
