@@ -41,7 +41,7 @@ impl Validator {
         match self {
             Self::Jwt => jwt(secret),
             Self::GithubChecksum => github_checksum(secret),
-            Self::Card => card(secret),
+            Self::Card => card(secret, before),
             Self::Iban => iban(secret),
             Self::UsSsn => us_ssn(secret),
             Self::Email => email(secret, before),
@@ -280,7 +280,71 @@ fn card_issuer_ok(d: &[u8]) -> bool {
     }
 }
 
-fn card(s: &[u8]) -> bool {
+/// Card numbers are written whole or in the issuers' groupings (4-4-4-4[-1..3], Amex 4-6-5,
+/// Diners 4-6-4) with one kind of separator; other digit runs (coordinates, tables,
+/// decimals) are not cards.
+fn card_grouping_ok(s: &[u8], before: &[u8]) -> bool {
+    if before
+        .last()
+        .is_some_and(|b| matches!(b, b'.' | b'+' | b'-' | b'/' | b'_') || b.is_ascii_alphanumeric())
+    {
+        return false;
+    }
+    let seps: Vec<u8> = s.iter().copied().filter(|b| !b.is_ascii_digit()).collect();
+    if seps.is_empty() {
+        return unformatted_card_context_ok(before);
+    }
+    if seps.iter().any(|&b| Some(&b) != seps.first()) {
+        return false;
+    }
+    let groups: Vec<usize> = s.split(|b| !b.is_ascii_digit()).map(<[u8]>::len).collect();
+    match groups.as_slice() {
+        [4, 6, 5] | [4, 6, 4] => true,
+        [init @ .., last] => {
+            init.len() >= 3 && init.iter().all(|&g| g == 4) && (1..=4).contains(last)
+        }
+        [] => false,
+    }
+}
+
+/// An unformatted 12-19 digit number is a card number in data (a field after `:`, `=`, a
+/// quote or a delimiter, or the first column of a line) or next to a card word; in code it is
+/// far more often a constant (`    2282158712612572,`, `f(6290184345309700)`).
+fn unformatted_card_context_ok(before: &[u8]) -> bool {
+    let lower = before.to_ascii_lowercase();
+    const WORDS: &[&str] = &[
+        "card",
+        "visa",
+        "mastercard",
+        "amex",
+        "pan",
+        "credit",
+        "debit",
+        "pay",
+        "paid",
+        "cc",
+        "acct",
+        "account",
+        "billing",
+        "purchase",
+        "charge",
+    ];
+    if WORDS.iter().any(|w| contains(&lower, w.as_bytes())) {
+        return true;
+    }
+    let trimmed = before.iter().rev().skip_while(|&&b| b == b' ');
+    match trimmed.clone().next() {
+        // Only spaces since the start of the input.
+        None => !before.contains(&b'\n'),
+        Some(b'\n') => before.last() == Some(&b'\n'),
+        Some(b) => matches!(b, b':' | b'=' | b'"' | b'\'' | b',' | b';' | b'|' | b'\t'),
+    }
+}
+
+fn card(s: &[u8], before: &[u8]) -> bool {
+    if !card_grouping_ok(s, before) {
+        return false;
+    }
     let d = digits_of(s);
     (12..=19).contains(&d.len())
         && d.iter().any(|&x| Some(&x) != d.first())
@@ -490,6 +554,19 @@ fn email(s: &[u8], before: &[u8]) -> bool {
 
 fn phone(s: &[u8]) -> bool {
     let d = digits_of(s);
+    // `+2026-12-31`, `(+999999-12-31)`: dates with a sign, not numbers.
+    let groups: Vec<usize> = s
+        .split(|b| !b.is_ascii_digit())
+        .filter(|g| !g.is_empty())
+        .map(<[u8]>::len)
+        .collect();
+    if s.contains(&b'-')
+        && groups.len() >= 3
+        && groups.get(1) == Some(&2)
+        && groups.get(2) == Some(&2)
+    {
+        return false;
+    }
     if s.first() == Some(&b'+') {
         // E.164: a country code and at most 15 digits in all.
         return (8..=15).contains(&d.len()) && d.first() != Some(&0);
@@ -532,6 +609,26 @@ fn credential(value: &[u8], before: &[u8]) -> bool {
     if !digit && value.len() < 24 {
         return false;
     }
+    // References and pointers (`&Utf8Key`, `*token`, `$SECRET`, `%KEY%`).
+    if value
+        .first()
+        .is_some_and(|b| matches!(b, b'&' | b'*' | b'$' | b'%' | b'@'))
+    {
+        return false;
+    }
+    // Names of things rather than values: `WIN32_ERROR`, `node.colon2_token`,
+    // `io.kubernetes.cri.sandbox_name` — identifier-shaped words joined by `_` or `.`.
+    if is_identifier_path(value) {
+        return false;
+    }
+    // Unquoted, word-like values are names in code (`KEY: X509CertificateFlag`,
+    // `token: _bindgen_ty_28`); quoted ones may be human-chosen passwords and stay.
+    let quoted = before
+        .last()
+        .is_some_and(|b| matches!(b, b'"' | b'\'' | b'`'));
+    if !quoted && (value.first() == Some(&b'_') || wordiness(value) >= 0.6) {
+        return false;
+    }
     if classes < 2 {
         return false;
     }
@@ -572,6 +669,81 @@ fn credential(value: &[u8], before: &[u8]) -> bool {
         return false;
     }
     entropy(value) >= 3.0 && !is_placeholder(value)
+}
+
+/// The share of a value's letters that belong to words: runs of three or more lower-case
+/// letters (with a capital before them) or of three or more capitals. Names in code score
+/// high (`CertificateTemplateFlag`: 1.0); random tokens low (`Zx8qL2mNp4Rt7vWy`: 0.0).
+fn wordiness(v: &[u8]) -> f64 {
+    let letters = v.iter().filter(|b| b.is_ascii_alphabetic()).count();
+    if letters == 0 {
+        return 0.0;
+    }
+    let mut in_words = 0usize;
+    let mut i = 0;
+    while i < v.len() {
+        let lower = v
+            .get(i..)
+            .unwrap_or_default()
+            .iter()
+            .take_while(|b| b.is_ascii_lowercase())
+            .count();
+        let upper = v
+            .get(i..)
+            .unwrap_or_default()
+            .iter()
+            .take_while(|b| b.is_ascii_uppercase())
+            .count();
+        if lower >= 3 {
+            in_words += lower;
+            i += lower;
+        } else if upper >= 3 {
+            // `CONSTANT` or `HTTPServer`: the last capital may start a capitalised word.
+            in_words += upper;
+            i += upper;
+        } else if upper >= 1 {
+            let after = v
+                .get(i + upper..)
+                .unwrap_or_default()
+                .iter()
+                .take_while(|b| b.is_ascii_lowercase())
+                .count();
+            if after >= 3 {
+                in_words += upper + after;
+            }
+            i += upper + after;
+        } else {
+            i += lower.max(1);
+        }
+    }
+    #[expect(clippy::cast_precision_loss, reason = "short values")]
+    let share = in_words as f64 / letters as f64;
+    share
+}
+
+/// Identifier-shaped words joined by `_`, `.`, `-` or `::`, each a word with at most a short
+/// numeric tail (`colon2`, `utf8`, `v1`): how names look, and random tokens do not.
+fn is_identifier_path(v: &[u8]) -> bool {
+    let segments: Vec<&[u8]> = v
+        .split(|&b| matches!(b, b'_' | b'.' | b'-' | b':'))
+        .filter(|s| !s.is_empty())
+        .collect();
+    segments.len() >= 2
+        && segments.iter().all(|seg| {
+            let letters = seg.iter().take_while(|b| b.is_ascii_alphabetic()).count();
+            let tail = seg.get(letters..).unwrap_or_default();
+            letters >= 2 && tail.len() <= 2 && tail.iter().all(u8::is_ascii_digit) && {
+                // A word: one case, or capitalised.
+                let word = seg.get(..letters).unwrap_or_default();
+                let rest_lower = word
+                    .get(1..)
+                    .unwrap_or_default()
+                    .iter()
+                    .all(u8::is_ascii_lowercase);
+                let all_upper = word.iter().all(u8::is_ascii_uppercase);
+                rest_lower || all_upper
+            }
+        })
 }
 
 /// Version strings and dates: `1.2.3`, `v2.0.1-beta.4`, `2026-11-25`, `12:30:00`.
@@ -621,12 +793,20 @@ mod tests {
 
     #[test]
     fn luhn_and_issuers() {
-        assert!(card(b"4111 1111 1111 1111"));
-        assert!(card(b"5555-5555-5555-4444"));
-        assert!(card(b"378282246310005"));
-        assert!(!card(b"4111 1111 1111 1112"), "luhn");
-        assert!(!card(b"9111111111111111"), "no issuer");
-        assert!(!card(b"37828224631000"), "amex length");
+        assert!(card(b"4111 1111 1111 1111", b"card "));
+        assert!(card(b"5555-5555-5555-4444", b""));
+        assert!(card(b"378282246310005", b" "));
+        assert!(card(b"3782 822463 10005", b" "));
+        assert!(!card(b"4111 1111 1111 1112", b" "), "luhn");
+        assert!(!card(b"9111111111111111", b" "), "no issuer");
+        assert!(!card(b"37828224631000", b" "), "amex length");
+        assert!(!card(b"4111111111111111", b"0."), "decimals");
+        assert!(card(b"4111111111111111", b"\n"), "first column");
+        assert!(card(b"4111111111111111", b"id,"), "csv field");
+        assert!(!card(b"4111111111111111", b"\n        "), "constant table");
+        assert!(!card(b"4111111111111111", b"check("), "argument");
+        assert!(!card(b"4111 11 1111 1111 11", b" "), "grouping");
+        assert!(!card(b"4111 1111-1111 1111", b" "), "mixed separators");
     }
 
     #[test]

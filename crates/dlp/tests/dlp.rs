@@ -2,7 +2,12 @@
 //! redaction, Office labels (real archives built here, a zip bomb, truncated files) and
 //! hostile bytes.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
 
 use std::io::{Cursor, Write};
 
