@@ -9,6 +9,7 @@
     clippy::indexing_slicing
 )]
 
+mod dlp;
 mod run;
 
 use std::os::unix::fs::PermissionsExt;

@@ -1,0 +1,324 @@
+//! `cordon dlp`: the rule check CI runs, scans of real files (text, binary, invalid UTF-8,
+//! Office documents with sensitivity labels, a zip bomb, a truncated document, a file larger
+//! than memory allows), the three report formats, actions from a manifest, and redaction.
+
+use std::io::Write as _;
+
+use crate::{Sandbox, json};
+
+/// An AWS access key ID and a card number that are not anyone's.
+const AWS_KEY: &str = "AKIAQ3EGVJZ4X7NPL2WB";
+const CARD: &str = "4111 1111 1111 1111";
+
+#[test]
+fn rules_check_runs_every_example_and_refuses_bad_rules() {
+    let s = Sandbox::new();
+    let out = s.expect(0, &["dlp", "rules", "check"]);
+    assert!(out.contains("all behave"), "{out}");
+    let v = json(&s.expect(0, &["dlp", "rules", "check", "--format", "json"]));
+    assert!(v["rules"].as_u64().unwrap() >= 400, "{v}");
+    assert_eq!(v["failures"], serde_json::json!([]));
+    // An organisation's own rule whose example does not match: exit 1, named.
+    s.write(
+        "ours.toml",
+        "[[rules]]\nid = 'acme-token'\nname = 'ACME token'\nclassification = 'secret'\nkeywords = ['acme_']\npattern = '''acme_[a-z0-9]{16}'''\nexamples = ['acme_0123456789abcdeF']\ncounterexamples = ['acme_short']\n",
+    );
+    let out = s.expect(
+        1,
+        &[
+            "dlp",
+            "rules",
+            "check",
+            "--no-builtin",
+            "--rules",
+            "ours.toml",
+        ],
+    );
+    assert!(
+        out.contains("FAIL acme-token: example did not match"),
+        "{out}"
+    );
+    // An invalid rule file: exit 2, naming the file and the rule.
+    s.write(
+        "bad.toml",
+        "[[rules]]\nid = 'greedy'\nname = 'x'\nclassification = 'secret'\nkeywords = ['abc']\npattern = 'abc.*'\nexamples = ['abcd']\ncounterexamples = ['x']\n",
+    );
+    let err = s.stderr_of(2, &["dlp", "rules", "check", "--rules", "bad.toml"]);
+    assert!(
+        err.contains("bad.toml") && err.contains("greedy") && err.contains("no maximum length"),
+        "{err}"
+    );
+    let list = s.expect(0, &["dlp", "rules", "list"]);
+    assert!(list.contains("aws-access-key-id") && list.contains("payment-card-number"));
+}
+
+/// A zip archive written by Python's `zipfile` (an independent writer).
+fn python_zip(path: &str, parts: &[(&str, &str)], compress: bool) {
+    let mut script = format!(
+        "import zipfile\nz = zipfile.ZipFile({path:?}, 'w', {})\n",
+        if compress {
+            "zipfile.ZIP_DEFLATED"
+        } else {
+            "zipfile.ZIP_STORED"
+        }
+    );
+    for (name, data) in parts {
+        script.push_str(&format!("z.writestr({name:?}, {data})\n"));
+    }
+    script.push_str("z.close()\n");
+    let st = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(&script)
+        .status()
+        .unwrap();
+    assert!(st.success(), "{script}");
+}
+
+fn scan_tree(s: &Sandbox) {
+    std::fs::create_dir_all(s.dir.path().join("repo/.git")).unwrap();
+    s.write(
+        "repo/config.env",
+        &format!("# deploy\nAWS_ACCESS_KEY_ID={AWS_KEY}\n"),
+    );
+    s.write(
+        "repo/notes.md",
+        &format!("Customer paid with card {CARD} yesterday.\n"),
+    );
+    s.write(
+        "repo/clean.rs",
+        "let token = tokenizer.next_token();\nlet password = prompt();\n",
+    );
+    s.write("repo/.git/config", &format!("token = {AWS_KEY}\n"));
+    // Binary data with a key inside, and text that is not UTF-8.
+    let mut bin: Vec<u8> = (0..=255u8).cycle().take(3000).collect();
+    bin.extend_from_slice(format!(" {AWS_KEY} ").as_bytes());
+    bin.extend_from_slice(&[0xff, 0xfe, 0x00]);
+    std::fs::write(s.dir.path().join("repo/blob.bin"), &bin).unwrap();
+    std::fs::write(
+        s.dir.path().join("repo/latin1.txt"),
+        [
+            b"caf\xe9 \xff ".as_slice(),
+            format!("card: {CARD}\n").as_bytes(),
+        ]
+        .concat(),
+    )
+    .unwrap();
+    let custom = r#"'<Properties xmlns="http://schemas.openxmlformats.org/officeDocument/2006/custom-properties" xmlns:vt="http://schemas.openxmlformats.org/officeDocument/2006/docPropsVTypes"><property fmtid="{D5CDD505-2E9C-101B-9397-08002B2CF9AE}" pid="2" name="MSIP_Label_f42aa342-8706-4288-bd11-ebb85995028c_Enabled"><vt:lpwstr>true</vt:lpwstr></property><property fmtid="{D5CDD505-2E9C-101B-9397-08002B2CF9AE}" pid="3" name="MSIP_Label_f42aa342-8706-4288-bd11-ebb85995028c_Name"><vt:lpwstr>Confidential</vt:lpwstr></property></Properties>'"#;
+    let docx = s.path("repo/board.docx");
+    python_zip(
+        &docx,
+        &[
+            ("word/document.xml", "'<w:document/>'"),
+            ("docProps/custom.xml", custom),
+        ],
+        true,
+    );
+    // A truncated copy, and a zip bomb posing as a workbook.
+    let bytes = std::fs::read(&docx).unwrap();
+    std::fs::write(
+        s.dir.path().join("repo/truncated.docx"),
+        &bytes[..bytes.len() / 2],
+    )
+    .unwrap();
+    python_zip(
+        &s.path("repo/bomb.xlsx"),
+        &[("docProps/custom.xml", "'A' * (64 << 20)")],
+        true,
+    );
+}
+
+#[test]
+fn scan_finds_secrets_pii_and_labels_and_never_prints_values() {
+    let s = Sandbox::new();
+    scan_tree(&s);
+    let out = s.run(&["dlp", "scan", "repo"]);
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stdout.contains("repo/config.env:2:19: aws-access-key-id [secret]"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("repo/notes.md:1:25: payment-card-number [pii:card]"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("repo/blob.bin:"),
+        "binary files are scanned as bytes: {stdout}"
+    );
+    assert!(stdout.contains("repo/latin1.txt:1:"), "{stdout}");
+    assert!(
+        stdout.contains("repo/board.docx: mip-sensitivity-label [label:confidential] Confidential"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains(".git/"), ".git is skipped: {stdout}");
+    assert!(
+        !stdout.contains(AWS_KEY) && !stdout.contains(CARD),
+        "values leaked: {stdout}"
+    );
+    assert!(
+        stderr.contains("truncated.docx") && stderr.contains("not a readable Office document"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("bomb.xlsx") && stderr.contains("inflates to more than"),
+        "{stderr}"
+    );
+
+    // JSON: every finding with its place; still no values.
+    let v = json(&s.expect(1, &["dlp", "scan", "repo", "--format", "json"]));
+    let findings = v["findings"].as_array().unwrap();
+    let aws = findings
+        .iter()
+        .find(|f| f["path"] == "repo/config.env")
+        .unwrap();
+    assert_eq!(aws["rule"], "aws-access-key-id");
+    assert_eq!(
+        (aws["line"].as_u64(), aws["column"].as_u64()),
+        (Some(2), Some(19))
+    );
+    assert_eq!(aws["byteLength"], 20);
+    assert_eq!(aws["action"], "block");
+    assert_eq!(
+        v["labels"][0]["label"]["id"],
+        "f42aa342-8706-4288-bd11-ebb85995028c"
+    );
+    assert!(!v.to_string().contains(AWS_KEY));
+    assert_eq!(v["summary"]["files"], 8);
+
+    // --exit-zero reports without failing; a clean file exits 0.
+    s.expect(0, &["dlp", "scan", "repo", "--exit-zero"]);
+    s.expect(0, &["dlp", "scan", "repo/clean.rs"]);
+    // stdin.
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("cordon"))
+        .args(["dlp", "scan", "-", "--format", "json"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(
+            b"curl -H 'Authorization: Bearer 8fK2mQ7xL4pWz9Rt3vYb6nHc' https://api\n",
+        )
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let v = json(&String::from_utf8_lossy(&out.stdout));
+    assert_eq!(v["findings"][0]["rule"], "http-bearer-token");
+    assert_eq!(v["findings"][0]["path"], "-");
+    // A path that does not exist: exit 2, named.
+    let err = s.stderr_of(2, &["dlp", "scan", "nowhere"]);
+    assert!(err.contains("nowhere"), "{err}");
+}
+
+#[test]
+fn sarif_output_follows_the_2_1_0_format() {
+    let s = Sandbox::new();
+    scan_tree(&s);
+    let v = json(&s.expect(1, &["dlp", "scan", "repo", "--format", "sarif"]));
+    assert_eq!(v["version"], "2.1.0");
+    assert!(v["$schema"].as_str().unwrap().contains("sarif-2.1.0"));
+    let run = &v["runs"][0];
+    let driver = &run["tool"]["driver"];
+    assert_eq!(driver["name"], "cordon-dlp");
+    let rules = driver["rules"].as_array().unwrap();
+    let results = run["results"].as_array().unwrap();
+    assert!(results.len() >= 5, "{results:?}");
+    for r in results {
+        // Each result names a rule that the driver lists, at the index given.
+        let idx = r["ruleIndex"].as_u64().unwrap() as usize;
+        assert_eq!(rules[idx]["id"], r["ruleId"]);
+        assert!(["error", "warning", "note", "none"].contains(&r["level"].as_str().unwrap()));
+        assert!(!r["message"]["text"].as_str().unwrap().is_empty());
+        let loc = &r["locations"][0]["physicalLocation"];
+        let uri = loc["artifactLocation"]["uri"].as_str().unwrap();
+        assert!(uri.starts_with("repo/") && !uri.contains(' '), "{uri}");
+        if let Some(region) = loc.get("region") {
+            assert!(region["startLine"].as_u64().unwrap() >= 1);
+            assert!(region["startColumn"].as_u64().unwrap() >= 1);
+            assert!(region["byteLength"].as_u64().unwrap() >= 1);
+        }
+    }
+    for rule in rules {
+        assert!(rule["shortDescription"]["text"].is_string(), "{rule}");
+    }
+    assert_eq!(run["columnKind"], "unicodeCodePoints");
+    assert!(!v.to_string().contains(AWS_KEY));
+}
+
+#[test]
+fn actions_come_from_the_manifest_dlp_section() {
+    let s = Sandbox::new();
+    s.write("m.json", r#"{"agentName":"a","version":"1.0.0","dlp":{"block":["pii:card"],"redact":["secret"],"alert":["pii"]}}"#);
+    s.write(
+        "f.txt",
+        &format!("{AWS_KEY}\ncard {CARD}\nmail jane.doe@acme-corp.com\n"),
+    );
+    let v = json(&s.expect(
+        1,
+        &[
+            "dlp",
+            "scan",
+            "f.txt",
+            "--unsigned",
+            "m.json",
+            "--format",
+            "json",
+        ],
+    ));
+    let action = |rule: &str| {
+        v["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["rule"] == rule)
+            .unwrap()["action"]
+            .clone()
+    };
+    assert_eq!(action("aws-access-key-id"), "redact");
+    assert_eq!(action("payment-card-number"), "block");
+    assert_eq!(action("email-address"), "alert");
+}
+
+#[test]
+fn redact_replaces_values_with_stable_placeholders() {
+    let s = Sandbox::new();
+    s.write("f.txt", &format!("a {CARD} b {AWS_KEY} c {CARD}\n"));
+    let out = s.expect(0, &["dlp", "redact", "f.txt"]);
+    assert_eq!(
+        out,
+        "a [REDACTED:payment-card-number:1] b [REDACTED:aws-access-key-id:1] c [REDACTED:payment-card-number:1]\n"
+    );
+}
+
+#[test]
+fn files_larger_than_memory_allows_are_streamed() {
+    // 320 MiB (sparse), scanned under a 256 MiB address-space limit: only streaming fits.
+    // The key sits across the boundary of two 1 MiB read chunks.
+    let s = Sandbox::new();
+    let path = s.dir.path().join("big.log");
+    let f = std::fs::File::create(&path).unwrap();
+    f.set_len(320 << 20).unwrap();
+    let at = (300u64 << 20) - 7;
+    std::os::unix::fs::FileExt::write_at(&f, format!("\nkey_id={AWS_KEY}\n").as_bytes(), at)
+        .unwrap();
+    drop(f);
+    let out = std::process::Command::new("prlimit")
+        .arg(format!("--as={}", 256u64 << 20))
+        .arg(assert_cmd::cargo::cargo_bin("cordon"))
+        .args(["dlp", "scan", "--format", "json"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let v = json(&String::from_utf8_lossy(&out.stdout));
+    let f = &v["findings"][0];
+    assert_eq!(f["rule"], "aws-access-key-id");
+    assert_eq!(f["byteOffset"].as_u64().unwrap(), at + 8);
+    assert_eq!(f["line"], 2);
+}
