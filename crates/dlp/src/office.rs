@@ -126,23 +126,11 @@ fn xml_error(part: &str, e: impl std::fmt::Display) -> OfficeError {
 /// `MSIP_Label_<id>_<Field>` properties, grouped by label; labels whose `Enabled` is not
 /// `true` are left out.
 fn custom_properties(xml: &[u8]) -> Result<Vec<SensitivityLabel>, OfficeError> {
-    let mut reader = Reader::from_reader(xml);
     let mut props: Vec<(String, String)> = Vec::new();
     let mut current: Option<String> = None;
     let mut text = String::new();
-    let mut buf = Vec::new();
-    let mut events = 0usize;
-    loop {
-        events += 1;
-        if events > 1_000_000 {
-            return Err(OfficeError::TooLarge(format!(
-                "`{CUSTOM}` has too many elements"
-            )));
-        }
-        match reader
-            .read_event_into(&mut buf)
-            .map_err(|e| xml_error(CUSTOM, e))?
-        {
+    each_event(xml, CUSTOM, |event| {
+        match event {
             Event::Start(e) if e.local_name().as_ref() == "property" => {
                 current = None;
                 text.clear();
@@ -176,11 +164,10 @@ fn custom_properties(xml: &[u8]) -> Result<Vec<SensitivityLabel>, OfficeError> {
                 }
                 text.clear();
             }
-            Event::Eof => break,
             _ => {}
         }
-        buf.clear();
-    }
+        Ok(())
+    })?;
     let mut labels: Vec<(SensitivityLabel, bool)> = Vec::new();
     for (name, value) in props {
         let Some(rest) = name.strip_prefix("MSIP_Label_") else {
@@ -222,21 +209,9 @@ fn custom_properties(xml: &[u8]) -> Result<Vec<SensitivityLabel>, OfficeError> {
 
 /// `<clbl:label id=… enabled="1" removed="0" siteId=…/>` entries.
 fn label_info(xml: &[u8]) -> Result<Vec<SensitivityLabel>, OfficeError> {
-    let mut reader = Reader::from_reader(xml);
     let mut labels = Vec::new();
-    let mut buf = Vec::new();
-    let mut events = 0usize;
-    loop {
-        events += 1;
-        if events > 1_000_000 {
-            return Err(OfficeError::TooLarge(format!(
-                "`{LABEL_INFO}` has too many elements"
-            )));
-        }
-        match reader
-            .read_event_into(&mut buf)
-            .map_err(|e| xml_error(LABEL_INFO, e))?
-        {
+    each_event(xml, LABEL_INFO, |event| {
+        match event {
             Event::Start(e) | Event::Empty(e) if e.local_name().as_ref() == "label" => {
                 let (mut id, mut site, mut enabled, mut removed) = (None, None, false, false);
                 for a in e.attributes() {
@@ -259,10 +234,36 @@ fn label_info(xml: &[u8]) -> Result<Vec<SensitivityLabel>, OfficeError> {
                     });
                 }
             }
-            Event::Eof => break,
             _ => {}
+        }
+        Ok(())
+    })?;
+    Ok(labels)
+}
+
+/// Most XML events read from one part (a million elements is far beyond any real metadata).
+const MAX_EVENTS: usize = 1_000_000;
+
+/// Feed each XML event of `part` to `f`, up to the end of the document, refusing malformed XML
+/// and more than [`MAX_EVENTS`] events.
+fn each_event(
+    xml: &[u8],
+    part: &str,
+    mut f: impl FnMut(Event<'_>) -> Result<(), OfficeError>,
+) -> Result<(), OfficeError> {
+    let mut reader = Reader::from_reader(xml);
+    let mut buf = Vec::new();
+    for _ in 0..MAX_EVENTS {
+        match reader
+            .read_event_into(&mut buf)
+            .map_err(|e| xml_error(part, e))?
+        {
+            Event::Eof => return Ok(()),
+            event => f(event)?,
         }
         buf.clear();
     }
-    Ok(labels)
+    Err(OfficeError::TooLarge(format!(
+        "`{part}` has too many elements"
+    )))
 }

@@ -14,11 +14,10 @@ use cordon_dlp::redact::{Redactor, preview};
 use cordon_dlp::rule::RuleSet;
 use cordon_dlp::scan::{Finding, Scanner};
 use cordon_dlp::stream::Stream;
-use cordon_policy::manifest;
 use serde_json::json;
 
 use super::dlp_report::{self, FileFinding, LabelFinding, Report};
-use super::manifest::{VerifyFail, verify};
+use super::manifest::load_signed_or_draft;
 use crate::fail::{CHECK_FAILED, Fail, Outcome};
 use crate::io;
 
@@ -246,18 +245,11 @@ fn rules_list(args: &RuleArgs, format: ListFormat) -> Outcome {
 }
 
 fn actions(a: &ScanArgs) -> Result<Actions, Fail> {
-    let m = match (&a.manifest, &a.unsigned) {
-        (Some(file), _) => {
-            let now = io::now_or(None)?;
-            match verify(file, a.trust.as_deref().unwrap_or_default(), None, now) {
-                Ok(v) => Some(v.manifest),
-                Err(VerifyFail::Refused(_, d)) => return Err(Fail::check_report(d)),
-                Err(VerifyFail::Input(f)) => return Err(f),
-            }
-        }
-        (None, Some(file)) => Some(manifest::parse(&io::read(file)?, file).map_err(Fail::input)?),
-        (None, None) => None,
-    };
+    let m = load_signed_or_draft(
+        a.manifest.as_deref(),
+        a.trust.as_deref(),
+        a.unsigned.as_deref(),
+    )?;
     Ok(match m.and_then(|m| m.dlp) {
         Some(d) => Actions::new(&d.block, &d.redact, &d.alert),
         None => Actions::default(),
@@ -386,7 +378,13 @@ fn scan_file(scanner: &Scanner, actions: &Actions, path: &Path, report: &mut Rep
         if !findings.is_empty() {
             lines.feed(&data);
         }
-        record(scanner, actions, &name, &data, 0, &findings, &lines, report);
+        let at = Place {
+            name: &name,
+            data: &data,
+            data_start: 0,
+            lines: &lines,
+        };
+        record(scanner, actions, &at, &findings, report);
     } else {
         scan_reader(scanner, actions, &name, file, report);
     }
@@ -426,41 +424,45 @@ fn scan_reader(
         lines.trim(window_start);
         window.extend_from_slice(data);
         let found = stream.push(data);
-        record(
-            scanner,
-            actions,
+        let at = Place {
             name,
-            &window,
-            window_start,
-            &found,
-            &lines,
-            report,
-        );
+            data: &window,
+            data_start: window_start,
+            lines: &lines,
+        };
+        record(scanner, actions, &at, &found, report);
     }
     let found = stream.finish();
-    record(
-        scanner,
-        actions,
+    let at = Place {
         name,
-        &window,
-        window_start,
-        &found,
-        &lines,
-        report,
-    );
+        data: &window,
+        data_start: window_start,
+        lines: &lines,
+    };
+    record(scanner, actions, &at, &found, report);
 }
 
-#[expect(clippy::too_many_arguments, reason = "one call site per scan mode")]
+/// Where findings were made: the input's name and the bytes still held, from `data_start`.
+struct Place<'a> {
+    name: &'a str,
+    data: &'a [u8],
+    data_start: usize,
+    lines: &'a Lines,
+}
+
 fn record(
     scanner: &Scanner,
     actions: &Actions,
-    name: &str,
-    data: &[u8],
-    data_start: usize,
+    at: &Place<'_>,
     findings: &[Finding],
-    lines: &Lines,
     report: &mut Report,
 ) {
+    let Place {
+        name,
+        data,
+        data_start,
+        lines,
+    } = *at;
     for f in findings {
         let Some(rule) = scanner.rule(f) else {
             continue;

@@ -688,6 +688,29 @@ pub fn verify(
     verify_manifest(&bytes, file, &store, list.as_ref(), now).map_err(|e| classify(file, e))
 }
 
+/// A manifest for a command that only reads it: a signed one verified against `trust`, or an
+/// unsigned draft parsed as is, or none.
+pub fn load_signed_or_draft(
+    signed: Option<&str>,
+    trust: Option<&str>,
+    unsigned: Option<&str>,
+) -> Result<Option<Manifest>, Fail> {
+    match (signed, unsigned) {
+        (Some(file), _) => {
+            let now = io::now_or(None)?;
+            match verify(file, trust.unwrap_or_default(), None, now) {
+                Ok(v) => Ok(Some(v.manifest)),
+                Err(VerifyFail::Refused(_, d)) => Err(Fail::check_report(d)),
+                Err(VerifyFail::Input(f)) => Err(f),
+            }
+        }
+        (None, Some(file)) => Ok(Some(
+            manifest::parse(&io::read(file)?, file).map_err(Fail::input)?,
+        )),
+        (None, None) => Ok(None),
+    }
+}
+
 fn classify(file: &str, e: ManifestVerifyError) -> VerifyFail {
     let msg = format!("`{file}`: {e}");
     match e {

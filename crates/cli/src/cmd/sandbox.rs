@@ -3,13 +3,13 @@
 use std::path::PathBuf;
 
 use clap::{Subcommand, ValueEnum};
-use cordon_policy::manifest::{self, Manifest};
+use cordon_policy::manifest::Manifest;
 use cordon_policy::path::{self, Expansion};
 use cordon_sandbox::exec::{ProgramNeeds, needs_each};
 use cordon_sandbox::probe::{Features, LANDLOCK_ABI_TARGET, probe};
 use serde_json::json;
 
-use super::manifest::{VerifyFail, verify};
+use super::manifest::load_signed_or_draft;
 use crate::fail::{CHECK_FAILED, Fail, Outcome};
 use crate::io;
 
@@ -93,18 +93,8 @@ pub fn run(cmd: Command) -> Outcome {
         format,
     } = cmd;
     let features = probe();
-    let loaded: Option<Manifest> = match (&manifest, &unsigned) {
-        (Some(file), _) => {
-            let now = io::now_or(None)?;
-            match verify(file, trust.as_deref().unwrap_or_default(), None, now) {
-                Ok(v) => Some(v.manifest),
-                Err(VerifyFail::Refused(_, d)) => return Err(Fail::check_report(d)),
-                Err(VerifyFail::Input(f)) => return Err(f),
-            }
-        }
-        (None, Some(file)) => Some(manifest::parse(&io::read(file)?, file).map_err(Fail::input)?),
-        (None, None) => None,
-    };
+    let loaded: Option<Manifest> =
+        load_signed_or_draft(manifest.as_deref(), trust.as_deref(), unsigned.as_deref())?;
     let (env_user, env_home) = io::current_user();
     let user = user.clone().unwrap_or(env_user);
     let ctx = Expansion {

@@ -201,9 +201,7 @@ fn scan_finds_secrets_pii_and_labels_and_never_prints_values() {
         .stdin
         .take()
         .unwrap()
-        .write_all(
-            b"curl -H 'Authorization: Bearer 8fK2mQ7xL4pWz9Rt3vYb6nHc' https://api\n",
-        )
+        .write_all(b"curl -H 'Authorization: Bearer 8fK2mQ7xL4pWz9Rt3vYb6nHc' https://api\n")
         .unwrap();
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(1));
