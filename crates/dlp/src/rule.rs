@@ -108,6 +108,9 @@ pub struct Rule {
     regex: Arc<OnceLock<Option<Regex>>>,
     /// Capture group index of the secret (`secret`), or 0 for the whole match.
     pub(crate) secret_group: usize,
+    /// The secret is the whole match (no group, or a `secret` group around all but
+    /// zero-width assertions): no capture groups needed to find it.
+    pub(crate) secret_is_match: bool,
     /// Longest possible match, in bytes.
     pub(crate) max_len: usize,
 }
@@ -191,6 +194,7 @@ impl Rule {
         let hir = parse(&spec.pattern).map_err(fail)?;
         let max_len = max_len(&hir).map_err(fail)?;
         let secret_group = secret_group(&hir).map_or(0, |i| i as usize);
+        let secret_is_match = secret_group == 0 || secret_spans_match(&hir);
         if spec.examples.is_empty() || spec.counterexamples.is_empty() {
             return Err(fail(
                 "every rule needs `examples` (must match) and `counterexamples` (must not)".into(),
@@ -201,6 +205,7 @@ impl Rule {
             trigger,
             regex: Arc::new(OnceLock::new()),
             secret_group,
+            secret_is_match,
             max_len,
         })
     }
@@ -221,6 +226,23 @@ fn parse(pattern: &str) -> Result<Hir, String> {
         .build()
         .parse(pattern)
         .map_err(|e| format!("`pattern`: {e}"))
+}
+
+/// Whether the pattern is a `secret` group with only zero-width assertions (`\b`, `^`, `$`)
+/// around it.
+fn secret_spans_match(hir: &Hir) -> bool {
+    let is_secret =
+        |h: &Hir| matches!(h.kind(), HirKind::Capture(c) if c.name.as_deref() == Some("secret"));
+    match hir.kind() {
+        HirKind::Capture(_) => is_secret(hir),
+        HirKind::Concat(parts) => {
+            parts.iter().filter(|p| is_secret(p)).count() == 1
+                && parts
+                    .iter()
+                    .all(|p| is_secret(p) || matches!(p.kind(), HirKind::Look(_)))
+        }
+        _ => false,
+    }
 }
 
 /// The index of the capture group named `secret`.

@@ -41,7 +41,16 @@ pub struct Scanner {
     min_digits: usize,
     /// The most bytes a match can span together with its lead-in: how much a stream keeps.
     horizon: usize,
+    /// The longest keyword, in bytes.
+    longest_keyword: usize,
 }
+
+/// Capture slots per rule, made on a rule's first match in a scan and reused after.
+#[derive(Default)]
+struct Captured(Option<Vec<Option<regex_automata::util::captures::Captures>>>);
+
+/// Independent keyword-DFA walks stepped together (see [`Scanner::keyword_hits`]).
+const LANES: usize = 4;
 
 /// Bytes before a match that validators see as context.
 const VALIDATOR_CONTEXT: usize = 32;
@@ -99,6 +108,7 @@ impl Scanner {
             .map(|r| r.max_len + r.spec.before + DIGIT_RUN_TAIL)
             .max()
             .unwrap_or(0);
+        let longest_keyword = patterns.iter().map(String::len).max().unwrap_or(0);
         Ok(Self {
             rules,
             keywords,
@@ -106,6 +116,7 @@ impl Scanner {
             digit_rules,
             min_digits,
             horizon,
+            longest_keyword,
         })
     }
 
@@ -134,28 +145,19 @@ impl Scanner {
     /// a fallback rule's finding gives way to the others'.
     pub fn scan(&self, hay: &[u8]) -> Vec<Finding> {
         let mut out = Vec::new();
-        let dfa = &self.keywords;
-        let unanchored = aho_corasick::Anchored::No;
-        match dfa.start_state(unanchored) {
-            Ok(mut sid) => {
-                for (i, &b) in hay.iter().enumerate() {
-                    sid = dfa.next_state(unanchored, sid, b);
-                    if !(dfa.is_special(sid) && dfa.is_match(sid)) {
-                        continue;
-                    }
-                    for k in 0..dfa.match_len(sid) {
-                        let pid = dfa.match_pattern(sid, k);
-                        let end = i + 1;
-                        let start = end.saturating_sub(dfa.pattern_len(pid));
-                        for &r in self.keyword_rules.get(pid.as_usize()).into_iter().flatten() {
-                            self.try_keyword(r, hay, start, end, &mut out);
-                        }
+        let mut caps = Captured::default();
+        match self.keyword_hits(hay) {
+            Some(hits) => {
+                for (end, pid) in hits {
+                    let start = end.saturating_sub(self.keywords.pattern_len(pid));
+                    for &r in self.keyword_rules.get(pid.as_usize()).into_iter().flatten() {
+                        self.try_keyword(r, hay, (start, end), &mut out, &mut caps);
                     }
                 }
             }
             // Not reachable for an unanchored DFA; if it were, every keyword rule would be
             // unchecked, so fail closed on the whole input.
-            Err(_) => {
+            None => {
                 for r in self.keyword_rules.iter().flatten() {
                     fail_closed(*r, (0, hay.len()), &mut out);
                 }
@@ -165,7 +167,7 @@ impl Scanner {
             for (start, end, digits) in DigitRuns::new(hay, self.min_digits) {
                 for &(r, min) in &self.digit_rules {
                     if digits >= min {
-                        self.try_window(r, hay, start, end, (start, end), &mut out);
+                        self.try_window(r, hay, (start, end), &mut out, &mut caps);
                     }
                 }
             }
@@ -173,16 +175,72 @@ impl Scanner {
         self.settle(out)
     }
 
-    fn try_keyword(&self, r: usize, hay: &[u8], start: usize, end: usize, out: &mut Vec<Finding>) {
+    /// Every keyword occurrence, as (end offset, keyword), in order. The haystack is cut into
+    /// [`LANES`] segments stepped in lockstep: one DFA walk is bound by the latency of each
+    /// transition's load, and independent walks hide it. Each segment starts its walk early by
+    /// the longest keyword less one byte and keeps only matches ending inside it, so matches
+    /// across a cut are found exactly once.
+    fn keyword_hits(&self, hay: &[u8]) -> Option<Vec<(usize, aho_corasick::PatternID)>> {
+        let dfa = &self.keywords;
+        let unanchored = aho_corasick::Anchored::No;
+        let start_state = dfa.start_state(unanchored).ok()?;
+        let seg = hay.len().div_ceil(LANES).max(1);
+        let lead = self.longest_keyword.saturating_sub(1);
+        // Lane l owns matches ending in (l*seg, (l+1)*seg] and walks from l*seg - lead.
+        let mut pos = [0usize; LANES];
+        let mut own = [0usize; LANES];
+        let mut end = [0usize; LANES];
+        for l in 0..LANES {
+            let owned = (l * seg).min(hay.len());
+            if let (Some(p), Some(o), Some(e)) = (pos.get_mut(l), own.get_mut(l), end.get_mut(l)) {
+                *p = owned.saturating_sub(lead);
+                *o = owned;
+                *e = ((l + 1) * seg).min(hay.len());
+            }
+        }
+        let mut sid = [start_state; LANES];
+        let mut hits: [Vec<(usize, aho_corasick::PatternID)>; LANES] = Default::default();
+        let steps = seg + lead;
+        for _ in 0..steps {
+            for l in 0..LANES {
+                let (Some(p), Some(&e), Some(s)) = (pos.get_mut(l), end.get(l), sid.get_mut(l))
+                else {
+                    continue;
+                };
+                let Some(&b) = hay.get(*p).filter(|_| *p < e) else {
+                    continue;
+                };
+                *s = dfa.next_state(unanchored, *s, b);
+                *p += 1;
+                if dfa.is_special(*s)
+                    && dfa.is_match(*s)
+                    && own.get(l).is_some_and(|&o| *p > o)
+                    && let Some(h) = hits.get_mut(l)
+                {
+                    h.extend((0..dfa.match_len(*s)).map(|k| (*p, dfa.match_pattern(*s, k))));
+                }
+            }
+        }
+        Some(hits.into_iter().flatten().collect())
+    }
+
+    fn try_keyword(
+        &self,
+        r: usize,
+        hay: &[u8],
+        (start, end): (usize, usize),
+        out: &mut Vec<Finding>,
+        caps: &mut Captured,
+    ) {
         let Some(rule) = self.rules.get(r) else {
             return;
         };
         if rule.spec.before == 0 {
             let limit = hay.len().min(start + rule.max_len);
             let input = Input::new(hay).span(start..limit).anchored(Anchored::Yes);
-            self.capture(r, rule, input, out);
+            self.capture(r, rule, input, out, caps);
         } else {
-            self.try_window(r, hay, start, end, (start, end), out);
+            self.try_window(r, hay, (start, end), out, caps);
         }
     }
 
@@ -191,11 +249,11 @@ impl Scanner {
         &self,
         r: usize,
         hay: &[u8],
-        start: usize,
-        end: usize,
         anchor: (usize, usize),
         out: &mut Vec<Finding>,
+        caps: &mut Captured,
     ) {
+        let (start, end) = anchor;
         let Some(rule) = self.rules.get(r) else {
             return;
         };
@@ -215,32 +273,53 @@ impl Scanner {
             }
             if m.end() >= anchor.0 {
                 let input = Input::new(hay).span(m.start()..to).anchored(Anchored::Yes);
-                self.capture(r, rule, input, out);
+                self.capture(r, rule, input, out, caps);
             }
             at = m.end().max(m.start() + 1);
         }
     }
 
     /// Run the pattern on `input`, extract the secret and apply the checks.
-    fn capture(&self, r: usize, rule: &Rule, input: Input<'_>, out: &mut Vec<Finding>) {
+    fn capture(
+        &self,
+        r: usize,
+        rule: &Rule,
+        input: Input<'_>,
+        out: &mut Vec<Finding>,
+        captured: &mut Captured,
+    ) {
         let Some(regex) = rule.regex() else {
             let at = input.start();
             return fail_closed(r, (at, at + 1), out);
         };
-        // Most anchored attempts fail at once; only a match pays for capture groups.
-        if regex.search_half(&input).is_none() {
-            return;
-        }
-        let mut caps = regex.create_captures();
-        regex.search_captures(&input, &mut caps);
-        let (Some(whole), Some(secret)) = (caps.get_match(), caps.get_group(rule.secret_group))
-        else {
-            return;
+        let (whole, secret) = if rule.secret_is_match {
+            let Some(m) = regex.search(&input) else {
+                return;
+            };
+            (m.span(), m.span())
+        } else {
+            // Most anchored attempts fail at once; only a match pays for capture groups.
+            if regex.search_half(&input).is_none() {
+                return;
+            }
+            let slots = captured.0.get_or_insert_with(|| {
+                let mut v = Vec::new();
+                v.resize_with(self.rules.len(), || None);
+                v
+            });
+            let Some(slot) = slots.get_mut(r) else { return };
+            let caps = slot.get_or_insert_with(|| regex.create_captures());
+            regex.search_captures(&input, caps);
+            let (Some(whole), Some(secret)) = (caps.get_match(), caps.get_group(rule.secret_group))
+            else {
+                return;
+            };
+            (whole.span(), secret)
         };
         let hay = input.haystack();
         // Validators see a little of what precedes the match (a key name's prefix, such as
         // `sha256_` before a `key` keyword).
-        let context = whole.start().saturating_sub(VALIDATOR_CONTEXT)..secret.start;
+        let context = whole.start.saturating_sub(VALIDATOR_CONTEXT)..secret.start;
         let (Some(value), Some(before)) = (hay.get(secret.range()), hay.get(context)) else {
             return;
         };
@@ -387,6 +466,52 @@ impl Iterator for DigitRuns<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use aho_corasick::Anchored;
+
+    /// The plain one-walk keyword search, to check the lockstep lanes against.
+    fn one_walk(s: &Scanner, hay: &[u8]) -> Vec<(usize, aho_corasick::PatternID)> {
+        let dfa = &s.keywords;
+        let mut sid = dfa.start_state(Anchored::No).unwrap();
+        let mut out = Vec::new();
+        for (i, &b) in hay.iter().enumerate() {
+            sid = dfa.next_state(Anchored::No, sid, b);
+            if dfa.is_special(sid) && dfa.is_match(sid) {
+                out.extend((0..dfa.match_len(sid)).map(|k| (i + 1, dfa.match_pattern(sid, k))));
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn lockstep_lanes_find_exactly_what_one_walk_finds() {
+        let s = Scanner::builtin().unwrap();
+        let pieces: &[&[u8]] = &[
+            b"token",
+            b"password",
+            b"ghp_",
+            b"AKIA",
+            b"x",
+            b" ",
+            b"-----BEGIN",
+            b"@",
+            b"secret_key",
+            b"sk-ant-api03-",
+        ];
+        // Every length from empty to a few lanes' worth, built so keywords straddle the cuts.
+        let mut text = Vec::new();
+        let mut i = 0usize;
+        while text.len() < 600 {
+            let hay = &text[..];
+            assert_eq!(
+                s.keyword_hits(hay).unwrap(),
+                one_walk(&s, hay),
+                "length {}",
+                hay.len()
+            );
+            text.extend_from_slice(pieces[i % pieces.len()]);
+            i = (i * 7 + 3) % 1009;
+        }
+    }
 
     #[test]
     fn digit_runs_find_grouped_numbers_and_skip_prose() {
