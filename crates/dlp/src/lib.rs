@@ -24,6 +24,7 @@
 
 pub mod action;
 pub mod check;
+mod digits;
 pub mod office;
 pub mod redact;
 pub mod rule;

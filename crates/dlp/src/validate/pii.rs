@@ -1,0 +1,431 @@
+//! Personal data: payment cards (Luhn, issuer ranges and groupings), IBANs (country length,
+//! mod-97), US social security numbers, e-mail addresses and phone numbers.
+
+use super::contains;
+
+fn digits_of(s: &[u8]) -> Vec<u8> {
+    s.iter()
+        .filter(|b| b.is_ascii_digit())
+        .map(|b| b - b'0')
+        .collect()
+}
+
+fn luhn(digits: &[u8]) -> bool {
+    let sum: u32 = digits
+        .iter()
+        .rev()
+        .enumerate()
+        .map(|(i, &d)| {
+            let d = u32::from(d);
+            if i % 2 == 1 {
+                let x = d * 2;
+                if x > 9 { x - 9 } else { x }
+            } else {
+                d
+            }
+        })
+        .sum();
+    sum.is_multiple_of(10)
+}
+
+fn prefix_num(digits: &[u8], n: usize) -> u32 {
+    digits
+        .iter()
+        .take(n)
+        .fold(0u32, |acc, &d| acc * 10 + u32::from(d))
+}
+
+/// Issuer ranges (IIN prefixes) and the lengths each issues.
+fn card_issuer_ok(d: &[u8]) -> bool {
+    let len = d.len();
+    let p1 = prefix_num(d, 1);
+    let p2 = prefix_num(d, 2);
+    let p3 = prefix_num(d, 3);
+    let p4 = prefix_num(d, 4);
+    let p6 = prefix_num(d, 6);
+    match () {
+        // Visa
+        () if p1 == 4 => matches!(len, 13 | 16 | 19),
+        // Mastercard
+        () if (51..=55).contains(&p2) || (2221..=2720).contains(&p4) => len == 16,
+        // American Express
+        () if p2 == 34 || p2 == 37 => len == 15,
+        // Discover
+        () if p4 == 6011
+            || (644..=649).contains(&p3)
+            || p2 == 65
+            || (622_126..=622_925).contains(&p6) =>
+        {
+            (16..=19).contains(&len)
+        }
+        // Diners Club
+        () if (300..=305).contains(&p3) || p2 == 36 || p2 == 38 || p2 == 39 || p4 == 3095 => {
+            (14..=19).contains(&len)
+        }
+        // JCB
+        () if (3528..=3589).contains(&p4) => (16..=19).contains(&len),
+        // UnionPay
+        () if p2 == 62 || p2 == 81 => (16..=19).contains(&len),
+        // Maestro
+        () if p2 == 50 || (56..=69).contains(&p2) => (12..=19).contains(&len),
+        // Mir
+        () if (2200..=2204).contains(&p4) => (16..=19).contains(&len),
+        () => false,
+    }
+}
+
+/// Card numbers are written whole or in the issuers' groupings (4-4-4-4[-1..3], Amex 4-6-5,
+/// Diners 4-6-4) with one kind of separator; other digit runs (coordinates, tables,
+/// decimals) are not cards.
+fn card_grouping_ok(s: &[u8], before: &[u8]) -> bool {
+    if before
+        .last()
+        .is_some_and(|b| matches!(b, b'.' | b'+' | b'-' | b'/' | b'_') || b.is_ascii_alphanumeric())
+    {
+        return false;
+    }
+    let seps: Vec<u8> = s.iter().copied().filter(|b| !b.is_ascii_digit()).collect();
+    if seps.is_empty() {
+        return unformatted_card_context_ok(before);
+    }
+    if seps.iter().any(|&b| Some(&b) != seps.first()) {
+        return false;
+    }
+    let groups: Vec<usize> = s.split(|b| !b.is_ascii_digit()).map(<[u8]>::len).collect();
+    match groups.as_slice() {
+        [4, 6, 5] | [4, 6, 4] => true,
+        [init @ .., last] => {
+            init.len() >= 3 && init.iter().all(|&g| g == 4) && (1..=4).contains(last)
+        }
+        [] => false,
+    }
+}
+
+/// An unformatted 12-19 digit number is a card number in data (a field after `:`, `=`, a
+/// quote or a delimiter, or the first column of a line) or next to a card word; in code it is
+/// far more often a constant (`    2282158712612572,`, `f(6290184345309700)`).
+fn unformatted_card_context_ok(before: &[u8]) -> bool {
+    let lower = before.to_ascii_lowercase();
+    const WORDS: &[&str] = &[
+        "card",
+        "visa",
+        "mastercard",
+        "amex",
+        "pan",
+        "credit",
+        "debit",
+        "pay",
+        "paid",
+        "cc",
+        "acct",
+        "account",
+        "billing",
+        "purchase",
+        "charge",
+    ];
+    if WORDS.iter().any(|w| contains(&lower, w.as_bytes())) {
+        return true;
+    }
+    let trimmed = before.iter().rev().skip_while(|&&b| b == b' ');
+    match trimmed.clone().next() {
+        // Only spaces since the start of the input.
+        None => !before.contains(&b'\n'),
+        Some(b'\n') => before.last() == Some(&b'\n'),
+        Some(b) => matches!(b, b':' | b'=' | b'"' | b'\'' | b',' | b';' | b'|' | b'\t'),
+    }
+}
+
+pub(super) fn card(s: &[u8], before: &[u8]) -> bool {
+    if !card_grouping_ok(s, before) {
+        return false;
+    }
+    let d = digits_of(s);
+    (12..=19).contains(&d.len())
+        && d.iter().any(|&x| Some(&x) != d.first())
+        && card_issuer_ok(&d)
+        && luhn(&d)
+}
+
+/// IBAN length per country (ISO 13616 registry).
+fn iban_length(country: &[u8]) -> Option<usize> {
+    const TABLE: &[(&[u8; 2], usize)] = &[
+        (b"AD", 24),
+        (b"AE", 23),
+        (b"AL", 28),
+        (b"AT", 20),
+        (b"AZ", 28),
+        (b"BA", 20),
+        (b"BE", 16),
+        (b"BG", 22),
+        (b"BH", 22),
+        (b"BI", 27),
+        (b"BR", 29),
+        (b"BY", 28),
+        (b"CH", 21),
+        (b"CR", 22),
+        (b"CY", 28),
+        (b"CZ", 24),
+        (b"DE", 22),
+        (b"DJ", 27),
+        (b"DK", 18),
+        (b"DO", 28),
+        (b"EE", 20),
+        (b"EG", 29),
+        (b"ES", 24),
+        (b"FI", 18),
+        (b"FK", 18),
+        (b"FO", 18),
+        (b"FR", 27),
+        (b"GB", 22),
+        (b"GE", 22),
+        (b"GI", 23),
+        (b"GL", 18),
+        (b"GR", 27),
+        (b"GT", 28),
+        (b"HN", 28),
+        (b"HR", 21),
+        (b"HU", 28),
+        (b"IE", 22),
+        (b"IL", 23),
+        (b"IQ", 23),
+        (b"IS", 26),
+        (b"IT", 27),
+        (b"JO", 30),
+        (b"KW", 30),
+        (b"KZ", 20),
+        (b"LB", 28),
+        (b"LC", 32),
+        (b"LI", 21),
+        (b"LT", 20),
+        (b"LU", 20),
+        (b"LV", 21),
+        (b"LY", 25),
+        (b"MC", 27),
+        (b"MD", 24),
+        (b"ME", 22),
+        (b"MK", 19),
+        (b"MN", 20),
+        (b"MR", 27),
+        (b"MT", 31),
+        (b"MU", 30),
+        (b"NI", 28),
+        (b"NL", 18),
+        (b"NO", 15),
+        (b"OM", 23),
+        (b"PK", 24),
+        (b"PL", 28),
+        (b"PS", 29),
+        (b"PT", 25),
+        (b"QA", 29),
+        (b"RO", 24),
+        (b"RS", 22),
+        (b"RU", 33),
+        (b"SA", 24),
+        (b"SC", 31),
+        (b"SD", 18),
+        (b"SE", 24),
+        (b"SI", 19),
+        (b"SK", 24),
+        (b"SM", 27),
+        (b"SO", 23),
+        (b"ST", 25),
+        (b"SV", 28),
+        (b"TL", 23),
+        (b"TN", 24),
+        (b"TR", 26),
+        (b"UA", 29),
+        (b"VA", 22),
+        (b"VG", 24),
+        (b"XK", 20),
+        (b"YE", 30),
+    ];
+    TABLE
+        .iter()
+        .find(|(c, _)| c.as_slice() == country)
+        .map(|&(_, n)| n)
+}
+
+pub(super) fn iban(s: &[u8]) -> bool {
+    let compact: Vec<u8> = s
+        .iter()
+        .filter(|b| !matches!(b, b' ' | b'-'))
+        .map(u8::to_ascii_uppercase)
+        .collect();
+    let Some(country) = compact.get(..2) else {
+        return false;
+    };
+    if iban_length(country) != Some(compact.len())
+        || !compact.iter().all(u8::is_ascii_alphanumeric)
+        || !compact
+            .get(2..4)
+            .is_some_and(|c| c.iter().all(u8::is_ascii_digit))
+    {
+        return false;
+    }
+    // Move the first four characters to the end, letters become 10..35, mod 97 must be 1.
+    let (head, tail) = compact.split_at(4);
+    let mut rem: u32 = 0;
+    for &c in tail.iter().chain(head) {
+        let v = if c.is_ascii_digit() {
+            u32::from(c - b'0')
+        } else {
+            u32::from(c - b'A') + 10
+        };
+        rem = if v >= 10 {
+            (rem * 100 + v) % 97
+        } else {
+            (rem * 10 + v) % 97
+        };
+    }
+    rem == 1
+}
+
+pub(super) fn us_ssn(s: &[u8]) -> bool {
+    let d = digits_of(s);
+    if d.len() != 9 {
+        return false;
+    }
+    let area = prefix_num(&d, 3);
+    let group = prefix_num(d.get(3..).unwrap_or_default(), 2);
+    let serial = prefix_num(d.get(5..).unwrap_or_default(), 4);
+    // Never issued: area 000, 666 and 900-999, group 00, serial 0000; and the numbers that
+    // were printed in advertising and used by many (078-05-1120, 219-09-9999).
+    area != 0
+        && area != 666
+        && area < 900
+        && group != 0
+        && serial != 0
+        && !(area == 78 && group == 5 && serial == 1120)
+        && !(area == 219 && group == 9 && serial == 9999)
+        && !d.iter().all(|&x| Some(&x) == d.first())
+        && d != [1, 2, 3, 4, 5, 6, 7, 8, 9]
+}
+
+pub(super) fn email(s: &[u8], before: &[u8]) -> bool {
+    // `scheme://user:password@host` is a URL's user information, not an address.
+    if before.ends_with(b":") && contains(before, b"//") {
+        return false;
+    }
+    let Some(at) = s.iter().rposition(|&b| b == b'@') else {
+        return false;
+    };
+    let (local, domain) = (
+        s.get(..at).unwrap_or_default(),
+        s.get(at + 1..).unwrap_or_default(),
+    );
+    let domain = domain.to_ascii_lowercase();
+    let Some(tld) = domain.rsplit(|&b| b == b'.').next() else {
+        return false;
+    };
+    // Documentation and reserved domains, and names of files such as `icon@2x.png`.
+    const RESERVED: &[&str] = &["example.com", "example.org", "example.net", "localhost"];
+    const NOT_TLDS: &[&str] = &[
+        "png", "jpg", "jpeg", "gif", "svg", "webp", "ico", "js", "ts", "css", "map", "json",
+        "test", "invalid", "example", "local", "lan", "internal",
+    ];
+    const ROLE: &[&str] = &[
+        "git",
+        "noreply",
+        "no-reply",
+        "donotreply",
+        "user",
+        "username",
+    ];
+    let reserved = RESERVED.iter().any(|r| {
+        domain == r.as_bytes()
+            || (domain.ends_with(r.as_bytes())
+                && domain.get(domain.len() - r.len() - 1) == Some(&b'.'))
+    });
+    tld.len() >= 2
+        && tld.iter().all(u8::is_ascii_alphabetic)
+        && domain.contains(&b'.')
+        && !reserved
+        && !NOT_TLDS.iter().any(|t| tld == t.as_bytes())
+        && !ROLE
+            .iter()
+            .any(|r| local.eq_ignore_ascii_case(r.as_bytes()))
+}
+
+pub(super) fn phone(s: &[u8]) -> bool {
+    let d = digits_of(s);
+    // `+2026-12-31`, `(+999999-12-31)`: dates with a sign, not numbers.
+    let groups: Vec<usize> = s
+        .split(|b| !b.is_ascii_digit())
+        .filter(|g| !g.is_empty())
+        .map(<[u8]>::len)
+        .collect();
+    if s.contains(&b'-')
+        && groups.len() >= 3
+        && groups.get(1) == Some(&2)
+        && groups.get(2) == Some(&2)
+    {
+        return false;
+    }
+    if s.first() == Some(&b'+') {
+        // E.164: a country code and at most 15 digits in all.
+        return (8..=15).contains(&d.len()) && d.first() != Some(&0);
+    }
+    // National formats with a trunk prefix 0 (most of Europe, Asia, Africa): 0 then an area
+    // code that does not start with 0, ten or eleven digits in all.
+    if d.first() == Some(&0) {
+        return (10..=11).contains(&d.len()) && d.get(1).is_some_and(|&x| x != 0);
+    }
+    // North American numbering plan: NXX-NXX-XXXX (optionally with a leading 1).
+    let d = match d.len() {
+        11 if d.first() == Some(&1) => d.get(1..).unwrap_or_default().to_vec(),
+        10 => d,
+        _ => return false,
+    };
+    let area_ok = d.first().is_some_and(|&x| x >= 2) && d.get(1..3) != Some(&[1, 1]);
+    let exchange_ok = d.get(3).is_some_and(|&x| x >= 2) && d.get(4..6) != Some(&[1, 1]);
+    // 555-01XX numbers are reserved for fiction.
+    let fictional = d.get(3..7) == Some(&[5, 5, 5, 0]) && d.get(7) == Some(&1);
+    area_ok && exchange_ok && !fictional
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn luhn_and_issuers() {
+        assert!(card(b"4111 1111 1111 1111", b"card "));
+        assert!(card(b"5555-5555-5555-4444", b""));
+        assert!(card(b"378282246310005", b" "));
+        assert!(card(b"3782 822463 10005", b" "));
+        assert!(!card(b"4111 1111 1111 1112", b" "), "luhn");
+        assert!(!card(b"9111111111111111", b" "), "no issuer");
+        assert!(!card(b"37828224631000", b" "), "amex length");
+        assert!(!card(b"4111111111111111", b"0."), "decimals");
+        assert!(card(b"4111111111111111", b"\n"), "first column");
+        assert!(card(b"4111111111111111", b"id,"), "csv field");
+        assert!(!card(b"4111111111111111", b"\n        "), "constant table");
+        assert!(!card(b"4111111111111111", b"check("), "argument");
+        assert!(!card(b"4111 11 1111 1111 11", b" "), "grouping");
+        assert!(!card(b"4111 1111-1111 1111", b" "), "mixed separators");
+    }
+
+    #[test]
+    fn iban_mod97_and_length() {
+        assert!(iban(b"DE89 3704 0044 0532 0130 00"));
+        assert!(iban(b"GB82WEST12345698765432"));
+        assert!(!iban(b"DE89 3704 0044 0532 0130 01"), "checksum");
+        assert!(!iban(b"DE89 3704 0044 0532 0130"), "length");
+        assert!(!iban(b"ZZ89 3704 0044 0532 0130 00"), "country");
+    }
+
+    #[test]
+    fn ssn_rules() {
+        assert!(us_ssn(b"536-22-8741"));
+        for bad in [
+            "000-12-3456",
+            "666-12-3456",
+            "912-12-3456",
+            "123-00-4567",
+            "123-45-0000",
+            "078-05-1120",
+        ] {
+            assert!(!us_ssn(bad.as_bytes()), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,370 @@
+//! Credentials: the placeholder filter, JWT structure, GitHub's checksum, HTTP basic
+//! credentials, and the generic check that tells a credential from a name in code.
+
+use std::sync::LazyLock;
+
+use aho_corasick::AhoCorasick;
+use base64::Engine as _;
+
+use super::{contains, entropy};
+
+/// Documentation placeholders, template and variable references, masked values.
+const PLACEHOLDER_MARKERS: &[&str] = &[
+    "xxxx",
+    "****",
+    "....",
+    "<",
+    ">",
+    "${",
+    "{{",
+    "}}",
+    "%s",
+    "example",
+    "placeholder",
+    "changeme",
+    "change_me",
+    "change-me",
+    "your_",
+    "your-",
+    "yourtoken",
+    "yourkey",
+    "dummy",
+    "redacted",
+    "sample",
+    "insert",
+    "replace_",
+    "replace-",
+    "fake",
+    "notreal",
+    "not_real",
+    "secret_here",
+    "token_here",
+    "key_here",
+    "0000000000",
+    "1234567890",
+    "abcdefgh",
+];
+
+static MARKERS: LazyLock<Option<AhoCorasick>> = LazyLock::new(|| {
+    AhoCorasick::builder()
+        .ascii_case_insensitive(true)
+        .build(PLACEHOLDER_MARKERS)
+        .ok()
+});
+
+/// Values that stand for a credential rather than being one: documentation placeholders,
+/// template and variable references, masked values, bare words.
+pub fn is_placeholder(secret: &[u8]) -> bool {
+    // Without the automaton (it cannot fail to build from these literals) nothing is a
+    // placeholder: report rather than drop.
+    if MARKERS.as_ref().is_some_and(|m| m.is_match(secret)) {
+        return true;
+    }
+    const WORDS: &[&str] = &[
+        "password",
+        "passwd",
+        "secret",
+        "token",
+        "null",
+        "none",
+        "nil",
+        "undefined",
+        "true",
+        "false",
+        "test",
+        "testing",
+        "string",
+        "value",
+        "default",
+        "admin",
+        "root",
+        "pass",
+    ];
+    if WORDS
+        .iter()
+        .any(|w| secret.eq_ignore_ascii_case(w.as_bytes()))
+    {
+        return true;
+    }
+    // One character repeated.
+    secret
+        .first()
+        .is_some_and(|f| secret.iter().all(|b| b.eq_ignore_ascii_case(f)))
+}
+
+pub(super) fn jwt(token: &[u8]) -> bool {
+    let Some(header) = token.split(|&b| b == b'.').next() else {
+        return false;
+    };
+    let Ok(decoded) = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(header.strip_suffix(b"=").unwrap_or(header))
+    else {
+        return false;
+    };
+    serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(&decoded)
+        .is_ok_and(|h| h.get("alg").is_some_and(serde_json::Value::is_string))
+}
+
+/// CRC-32 (IEEE 802.3, reflected, as zlib computes it).
+pub fn crc32(bytes: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for &b in bytes {
+        crc ^= u32::from(b);
+        for _ in 0..8 {
+            let mask = (crc & 1).wrapping_neg();
+            crc = (crc >> 1) ^ (0xEDB8_8320 & mask);
+        }
+    }
+    !crc
+}
+
+pub(super) fn github_checksum(token: &[u8]) -> bool {
+    const BASE62: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    let Some(body) = token.get(4..) else {
+        return false;
+    };
+    if body.len() != 36 {
+        return false;
+    }
+    let (random, check) = body.split_at(30);
+    let mut n = crc32(random);
+    let mut expected = [b'0'; 6];
+    for slot in expected.iter_mut().rev() {
+        if let Some(&c) = BASE62.get((n % 62) as usize) {
+            *slot = c;
+        }
+        n /= 62;
+    }
+    check == expected
+}
+
+/// The generic credential check: the assigned value must look random, not like a word,
+/// identifier, path, URL, hash of something public, version or UUID.
+pub(super) fn credential(value: &[u8], before: &[u8]) -> bool {
+    if value.len() < 8 {
+        return false;
+    }
+    let has = |f: fn(&u8) -> bool| value.iter().any(f);
+    let (lower, upper, digit) = (
+        has(u8::is_ascii_lowercase),
+        has(u8::is_ascii_uppercase),
+        has(u8::is_ascii_digit),
+    );
+    let classes = usize::from(lower)
+        + usize::from(upper)
+        + usize::from(digit)
+        + usize::from(has(|b| !b.is_ascii_alphanumeric()));
+    // Identifiers and words (`get_password`, `TokenProvider`, `self.secret`) have no digits.
+    if !digit && value.len() < 24 {
+        return false;
+    }
+    // References and pointers (`&Utf8Key`, `*token`, `$SECRET`, `%KEY%`).
+    if value
+        .first()
+        .is_some_and(|b| matches!(b, b'&' | b'*' | b'$' | b'%' | b'@'))
+    {
+        return false;
+    }
+    // Names of things rather than values: `WIN32_ERROR`, `node.colon2_token`,
+    // `io.kubernetes.cri.sandbox_name` — identifier-shaped words joined by `_` or `.`.
+    if is_identifier_path(value) {
+        return false;
+    }
+    // Unquoted, word-like values are names in code (`KEY: X509CertificateFlag`,
+    // `token: _bindgen_ty_28`); quoted ones may be human-chosen passwords and stay.
+    let quoted = before
+        .last()
+        .is_some_and(|b| matches!(b, b'"' | b'\'' | b'`'));
+    if !quoted && (value.first() == Some(&b'_') || wordiness(value) >= 0.6) {
+        return false;
+    }
+    if classes < 2 {
+        return false;
+    }
+    // Dotted or slashed names: `config.auth.token`, `os.environ`, file paths, URLs.
+    if value.contains(&b'/') && value.iter().filter(|&&b| b == b'/').count() > 2
+        || value.starts_with(b"http")
+        || value.windows(2).any(|w| w == b"::")
+    {
+        return false;
+    }
+    // UUIDs and hex digests are identifiers and checksums far more often than secrets when
+    // the key name says so.
+    let name = before.to_ascii_lowercase();
+    let is_hex = value.iter().all(u8::is_ascii_hexdigit);
+    if is_hex
+        && [
+            b"hash".as_slice(),
+            b"sha",
+            b"md5",
+            b"checksum",
+            b"digest",
+            b"integrity",
+            b"etag",
+            b"commit",
+            b"revision",
+            b"nonce",
+            b"salt",
+        ]
+        .iter()
+        .any(|k| contains(&name, k))
+    {
+        return false;
+    }
+    if is_uuid(value) {
+        return false;
+    }
+    if is_version(value) {
+        return false;
+    }
+    entropy(value) >= 3.0 && !is_placeholder(value)
+}
+
+/// The share of a value's letters that belong to words: runs of three or more lower-case
+/// letters (with a capital before them) or of three or more capitals. Names in code score
+/// high (`CertificateTemplateFlag`: 1.0); random tokens low (`Zx8qL2mNp4Rt7vWy`: 0.0).
+fn wordiness(v: &[u8]) -> f64 {
+    let letters = v.iter().filter(|b| b.is_ascii_alphabetic()).count();
+    if letters == 0 {
+        return 0.0;
+    }
+    let mut in_words = 0usize;
+    let mut i = 0;
+    while i < v.len() {
+        let lower = v
+            .get(i..)
+            .unwrap_or_default()
+            .iter()
+            .take_while(|b| b.is_ascii_lowercase())
+            .count();
+        let upper = v
+            .get(i..)
+            .unwrap_or_default()
+            .iter()
+            .take_while(|b| b.is_ascii_uppercase())
+            .count();
+        if lower >= 3 {
+            in_words += lower;
+            i += lower;
+        } else if upper >= 3 {
+            // `CONSTANT` or `HTTPServer`: the last capital may start a capitalised word.
+            in_words += upper;
+            i += upper;
+        } else if upper >= 1 {
+            let after = v
+                .get(i + upper..)
+                .unwrap_or_default()
+                .iter()
+                .take_while(|b| b.is_ascii_lowercase())
+                .count();
+            if after >= 3 {
+                in_words += upper + after;
+            }
+            i += upper + after;
+        } else {
+            i += lower.max(1);
+        }
+    }
+    #[expect(clippy::cast_precision_loss, reason = "short values")]
+    let share = in_words as f64 / letters as f64;
+    share
+}
+
+/// Identifier-shaped words joined by `_`, `.`, `-` or `::`, each a word with at most a short
+/// numeric tail (`colon2`, `utf8`, `v1`): how names look, and random tokens do not.
+fn is_identifier_path(v: &[u8]) -> bool {
+    let segments: Vec<&[u8]> = v
+        .split(|&b| matches!(b, b'_' | b'.' | b'-' | b':'))
+        .filter(|s| !s.is_empty())
+        .collect();
+    segments.len() >= 2
+        && segments.iter().all(|seg| {
+            let letters = seg.iter().take_while(|b| b.is_ascii_alphabetic()).count();
+            let tail = seg.get(letters..).unwrap_or_default();
+            letters >= 2 && tail.len() <= 2 && tail.iter().all(u8::is_ascii_digit) && {
+                // A word: one case, or capitalised.
+                let word = seg.get(..letters).unwrap_or_default();
+                let rest_lower = word
+                    .get(1..)
+                    .unwrap_or_default()
+                    .iter()
+                    .all(u8::is_ascii_lowercase);
+                let all_upper = word.iter().all(u8::is_ascii_uppercase);
+                rest_lower || all_upper
+            }
+        })
+}
+
+/// Version strings and dates: `1.2.3`, `v2.0.1-beta.4`, `2026-11-25`, `12:30:00`.
+fn is_version(v: &[u8]) -> bool {
+    let v = v.strip_prefix(b"v").unwrap_or(v);
+    let core_end = v
+        .iter()
+        .position(|b| matches!(b, b'+') || b.is_ascii_alphabetic())
+        .unwrap_or(v.len());
+    let core = v.get(..core_end).unwrap_or_default();
+    let core = core.strip_suffix(b"-").unwrap_or(core);
+    v.first().is_some_and(u8::is_ascii_digit)
+        && core.iter().any(|b| matches!(b, b'.' | b'-' | b':'))
+        && core
+            .iter()
+            .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'-' | b':' | b'_'))
+}
+
+fn is_uuid(v: &[u8]) -> bool {
+    v.len() == 36
+        && v.iter().enumerate().all(|(i, b)| {
+            if matches!(i, 8 | 13 | 18 | 23) {
+                *b == b'-'
+            } else {
+                b.is_ascii_hexdigit()
+            }
+        })
+}
+
+pub(super) fn basic_auth(b64: &[u8]) -> bool {
+    let Ok(decoded) = base64::engine::general_purpose::STANDARD.decode(b64) else {
+        return false;
+    };
+    let Some(colon) = decoded.iter().position(|&b| b == b':') else {
+        return false;
+    };
+    let password = decoded.get(colon + 1..).unwrap_or_default();
+    colon > 0
+        && !password.is_empty()
+        && decoded.iter().all(|b| b.is_ascii_graphic() || *b == b' ')
+        && !is_placeholder(password)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn github_crc() {
+        // zlib.crc32(b"123456789") == 0xCBF43926, the standard check value.
+        assert_eq!(crc32(b"123456789"), 0xCBF4_3926);
+    }
+
+    #[test]
+    fn generic_credentials_are_not_code() {
+        assert!(credential(
+            b"Zx8qL2mNp4Rt7vWy",
+            b"api_key = \"Zx8qL2mNp4Rt7vWy\""
+        ));
+        for v in [
+            "get_password",
+            "TokenProvider",
+            "self.secret",
+            "changeme123",
+            "0f4c5e3b-8d2a-4b1e-9c7f-6a5d4e3c2b1a",
+            "1.2.3-beta.4",
+        ] {
+            assert!(!credential(v.as_bytes(), b"token = x"), "{v}");
+        }
+        assert!(!credential(
+            b"d41d8cd98f00b204e9800998ecf8427e",
+            b"sha_token = d41d8cd98f00b204e9800998ecf8427e"
+        ));
+    }
+}
