@@ -1,9 +1,12 @@
-//! The Office sensitivity-label reader on arbitrary bytes (damaged archives, bombs, odd XML):
-//! it returns labels or an error, never panics, never reads without bound.
+//! The Office reader on arbitrary bytes (damaged archives, bombs, odd XML): labels and the
+//! text of content parts, or an error; never a panic, never a read without bound.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let _ = cordon_dlp::office::sensitivity_labels(std::io::Cursor::new(data));
+    if let Ok(mut doc) = cordon_dlp::office::OfficeDocument::open(std::io::Cursor::new(data)) {
+        let _ = doc.sensitivity_labels();
+        let _ = doc.text();
+    }
 });

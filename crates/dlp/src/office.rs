@@ -72,51 +72,177 @@ pub fn looks_like_zip(head: &[u8]) -> bool {
 
 /// The enabled sensitivity labels of an Office document.
 pub fn sensitivity_labels<R: Read + Seek>(reader: R) -> Result<Vec<SensitivityLabel>, OfficeError> {
-    let mut zip =
-        zip::ZipArchive::new(reader).map_err(|e| OfficeError::Malformed(e.to_string()))?;
-    if zip.len() > MAX_ENTRIES {
-        return Err(OfficeError::TooLarge(format!(
-            "the archive lists {} entries (limit {MAX_ENTRIES})",
-            zip.len()
-        )));
-    }
-    let mut labels = Vec::new();
-    if let Some(xml) = read_part(&mut zip, CUSTOM)? {
-        labels.extend(custom_properties(&xml)?);
-    }
-    if let Some(xml) = read_part(&mut zip, LABEL_INFO)? {
-        for l in label_info(&xml)? {
-            if !labels
-                .iter()
-                .any(|k: &SensitivityLabel| k.id.eq_ignore_ascii_case(&l.id))
-            {
-                labels.push(l);
-            }
-        }
-    }
-    Ok(labels)
+    OfficeDocument::open(reader)?.sensitivity_labels()
 }
 
-fn read_part<R: Read + Seek>(
-    zip: &mut zip::ZipArchive<R>,
-    name: &str,
-) -> Result<Option<Vec<u8>>, OfficeError> {
-    let mut file = match zip.by_name(name) {
-        Ok(f) => f,
-        Err(zip::result::ZipError::FileNotFound) => return Ok(None),
-        Err(e) => return Err(OfficeError::Malformed(format!("`{name}`: {e}"))),
-    };
-    let mut out = Vec::new();
-    (&mut file)
-        .take(MAX_PART + 1)
-        .read_to_end(&mut out)
-        .map_err(|e| OfficeError::Malformed(format!("`{name}`: {e}")))?;
-    if out.len() as u64 > MAX_PART {
-        return Err(OfficeError::TooLarge(format!(
-            "`{name}` inflates to more than {MAX_PART} bytes"
-        )));
+/// Largest inflated size of a content part whose text is extracted.
+pub const MAX_TEXT_PART: u64 = 16 << 20;
+/// Most text extracted from one document, all parts together.
+pub const MAX_TEXT_TOTAL: usize = 64 << 20;
+
+/// The text of one content part of a document (paragraphs, cells and shared strings on lines
+/// of their own).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartText {
+    /// The part's name in the archive, e.g. `word/document.xml`.
+    pub part: String,
+    /// Its text.
+    pub text: String,
+}
+
+/// An Office Open XML document (docx, xlsx, pptx, or any zip archive), opened for reading
+/// its labels and the text of its content parts.
+#[derive(Debug)]
+pub struct OfficeDocument<R> {
+    zip: zip::ZipArchive<R>,
+}
+
+impl<R: Read + Seek> OfficeDocument<R> {
+    /// Open the archive, refusing damaged ones and those listing too many entries.
+    pub fn open(reader: R) -> Result<Self, OfficeError> {
+        let zip =
+            zip::ZipArchive::new(reader).map_err(|e| OfficeError::Malformed(e.to_string()))?;
+        if zip.len() > MAX_ENTRIES {
+            return Err(OfficeError::TooLarge(format!(
+                "the archive lists {} entries (limit {MAX_ENTRIES})",
+                zip.len()
+            )));
+        }
+        Ok(Self { zip })
     }
-    Ok(Some(out))
+
+    /// The enabled sensitivity labels.
+    pub fn sensitivity_labels(&mut self) -> Result<Vec<SensitivityLabel>, OfficeError> {
+        let mut labels = Vec::new();
+        if let Some(xml) = self.read_part(CUSTOM, MAX_PART)? {
+            labels.extend(custom_properties(&xml)?);
+        }
+        if let Some(xml) = self.read_part(LABEL_INFO, MAX_PART)? {
+            for l in label_info(&xml)? {
+                if !labels
+                    .iter()
+                    .any(|k: &SensitivityLabel| k.id.eq_ignore_ascii_case(&l.id))
+                {
+                    labels.push(l);
+                }
+            }
+        }
+        Ok(labels)
+    }
+
+    /// The text of the content parts (document body, headers, footers, notes and comments of
+    /// Word; shared strings, sheets and comments of Excel; slides and notes of PowerPoint), in
+    /// archive order. Each part is inflated to at most [`MAX_TEXT_PART`] bytes and the text of
+    /// all parts is capped at [`MAX_TEXT_TOTAL`]; beyond either, the document is refused.
+    pub fn text(&mut self) -> Result<Vec<PartText>, OfficeError> {
+        let names: Vec<String> = self
+            .zip
+            .file_names()
+            .filter_map(Result::ok)
+            .filter(|n| is_content_part(n))
+            .map(|n| n.into_owned())
+            .collect();
+        let mut parts = Vec::new();
+        let mut total = 0usize;
+        for name in names {
+            let Some(xml) = self.read_part(&name, MAX_TEXT_PART)? else {
+                continue;
+            };
+            let text = xml_text(&xml, &name)?;
+            total += text.len();
+            if total > MAX_TEXT_TOTAL {
+                return Err(OfficeError::TooLarge(format!(
+                    "the document's text exceeds {MAX_TEXT_TOTAL} bytes"
+                )));
+            }
+            if !text.trim().is_empty() {
+                parts.push(PartText { part: name, text });
+            }
+        }
+        Ok(parts)
+    }
+
+    fn read_part(&mut self, name: &str, limit: u64) -> Result<Option<Vec<u8>>, OfficeError> {
+        let mut file = match self.zip.by_name(name) {
+            Ok(f) => f,
+            Err(zip::result::ZipError::FileNotFound) => return Ok(None),
+            Err(e) => return Err(OfficeError::Malformed(format!("`{name}`: {e}"))),
+        };
+        let mut out = Vec::new();
+        (&mut file)
+            .take(limit + 1)
+            .read_to_end(&mut out)
+            .map_err(|e| OfficeError::Malformed(format!("`{name}`: {e}")))?;
+        if out.len() as u64 > limit {
+            return Err(OfficeError::TooLarge(format!(
+                "`{name}` inflates to more than {limit} bytes"
+            )));
+        }
+        Ok(Some(out))
+    }
+}
+
+/// Parts that hold what a person wrote, not layout or settings.
+fn is_content_part(name: &str) -> bool {
+    const SKIP: &[&str] = &[
+        "_rels",
+        "theme",
+        "styles",
+        "fontTable",
+        "settings",
+        "webSettings",
+        "numbering",
+        "presProps",
+        "viewProps",
+        "tableStyles",
+        "slideLayout",
+        "slideMaster",
+        "notesMaster",
+        "handoutMaster",
+        "calcChain",
+        "printerSettings",
+        "customXml",
+        "docProps",
+    ];
+    let in_app = ["word/", "xl/", "ppt/"].iter().any(|p| name.starts_with(p));
+    in_app && name.ends_with(".xml") && !SKIP.iter().any(|s| name.contains(s))
+}
+
+/// The character content of an XML part, with a line break after each paragraph, table row,
+/// cell, shared string or line break element, and a tab for tab elements.
+fn xml_text(xml: &[u8], part: &str) -> Result<String, OfficeError> {
+    let mut text = String::new();
+    each_event(xml, part, |event| {
+        match event {
+            Event::Text(t) => text.push_str(t.as_ref()),
+            Event::CData(t) => text.push_str(t.as_ref()),
+            Event::GeneralRef(r) => text.extend(entity(&r)),
+            Event::End(e) => match e.local_name().as_ref() {
+                "p" | "tr" | "row" | "si" | "c" => text.push('\n'),
+                _ => {}
+            },
+            Event::Empty(e) => match e.local_name().as_ref() {
+                "br" | "cr" => text.push('\n'),
+                "tab" => text.push('\t'),
+                _ => {}
+            },
+            _ => {}
+        }
+        Ok(())
+    })?;
+    Ok(text)
+}
+
+/// The character an entity or character reference stands for.
+fn entity(r: &quick_xml::events::BytesRef<'_>) -> Option<char> {
+    match r.as_ref() {
+        "amp" => Some('&'),
+        "lt" => Some('<'),
+        "gt" => Some('>'),
+        "quot" => Some('"'),
+        "apos" => Some('\''),
+        _ => r.resolve_char_ref().ok().flatten(),
+    }
 }
 
 fn xml_error(part: &str, e: impl std::fmt::Display) -> OfficeError {
@@ -144,17 +270,7 @@ fn custom_properties(xml: &[u8]) -> Result<Vec<SensitivityLabel>, OfficeError> {
             Event::Text(t) if current.is_some() && text.len() < 4096 => {
                 text.push_str(t.as_ref());
             }
-            Event::GeneralRef(r) if current.is_some() => {
-                let c = match r.as_ref() {
-                    "amp" => Some('&'),
-                    "lt" => Some('<'),
-                    "gt" => Some('>'),
-                    "quot" => Some('"'),
-                    "apos" => Some('\''),
-                    _ => r.resolve_char_ref().ok().flatten(),
-                };
-                text.extend(c);
-            }
+            Event::GeneralRef(r) if current.is_some() => text.extend(entity(&r)),
             Event::End(e) if e.local_name().as_ref() == "property" => {
                 if let Some(name) = current.take() {
                     let value = text.trim();

@@ -298,6 +298,37 @@ fn purview_labels_are_read_from_office_documents() {
 }
 
 #[test]
+fn the_text_of_content_parts_is_extracted() {
+    let sheet = office(
+        &[
+            ("xl/sharedStrings.xml", b"<sst><si><t>aws_access_key_id</t></si><si><t>AKIAQ3EGVJZ4X7NPL2WB</t></si><si><r><t>split </t></r><r><t>run</t></r></si></sst>"),
+            ("xl/styles.xml", b"<styleSheet><t>not content</t></styleSheet>"),
+            ("ppt/slides/slide1.xml", b"<p:sld><a:p><a:r><a:t>A &amp; B</a:t></a:r><a:br/><a:r><a:t>C</a:t></a:r></a:p></p:sld>"),
+        ],
+        zip::CompressionMethod::Deflated,
+    );
+    let mut doc = cordon_dlp::office::OfficeDocument::open(Cursor::new(sheet)).unwrap();
+    let parts = doc.text().unwrap();
+    let names: Vec<&str> = parts.iter().map(|p| p.part.as_str()).collect();
+    assert_eq!(names, ["xl/sharedStrings.xml", "ppt/slides/slide1.xml"]);
+    assert_eq!(
+        parts[0].text,
+        "aws_access_key_id\nAKIAQ3EGVJZ4X7NPL2WB\nsplit run\n"
+    );
+    assert_eq!(parts[1].text, "A & B\nC\n");
+    let found = scanner().scan(parts[0].text.as_bytes());
+    assert_eq!(ids(scanner(), &found), ["aws-access-key-id"]);
+    // A content part that inflates past its limit refuses the document's text.
+    let big = vec![b'a'; 17 << 20];
+    let bomb = office(
+        &[("word/document.xml", &big)],
+        zip::CompressionMethod::Deflated,
+    );
+    let mut doc = cordon_dlp::office::OfficeDocument::open(Cursor::new(bomb)).unwrap();
+    assert!(matches!(doc.text(), Err(OfficeError::TooLarge(_))));
+}
+
+#[test]
 fn zip_bombs_and_damaged_documents_are_refused_cleanly() {
     // 16 MiB of zeros deflate to about 16 KiB: the reader stops at its 1 MiB limit.
     let zeros = vec![0u8; 16 << 20];

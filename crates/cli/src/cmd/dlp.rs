@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use clap::{Subcommand, ValueEnum};
 use cordon_dlp::action::Actions;
 use cordon_dlp::check::check_examples;
-use cordon_dlp::office::{looks_like_zip, sensitivity_labels};
+use cordon_dlp::office::{OfficeDocument, looks_like_zip};
 use cordon_dlp::redact::{Redactor, preview};
 use cordon_dlp::rule::RuleSet;
 use cordon_dlp::scan::{Finding, Scanner};
@@ -347,21 +347,8 @@ fn scan_file(scanner: &Scanner, actions: &Actions, path: &Path, report: &mut Rep
         .is_ok()
         && looks_like_zip(&head);
     if is_zip {
-        match File::open(path).map(sensitivity_labels) {
-            Ok(Ok(labels)) => {
-                for l in labels {
-                    let classification = l.classification();
-                    report.labels.push(LabelFinding {
-                        path: name.clone(),
-                        action: actions.action(&classification),
-                        classification,
-                        label: l,
-                    });
-                }
-            }
-            Ok(Err(e)) => report
-                .notes
-                .push(format!("`{name}`: sensitivity labels: {e}")),
+        match File::open(path) {
+            Ok(f) => scan_office(scanner, actions, &name, f, report),
             Err(e) => report.errors.push(format!("`{name}`: {e}")),
         }
     }
@@ -387,6 +374,59 @@ fn scan_file(scanner: &Scanner, actions: &Actions, path: &Path, report: &mut Rep
         record(scanner, actions, &at, &findings, report);
     } else {
         scan_reader(scanner, actions, &name, file, report);
+    }
+}
+
+/// An Office document (any zip archive): its sensitivity labels, and the text of its content
+/// parts scanned as `FILE#PART`. A damaged or oversized archive is a note: its bytes are still
+/// scanned as they are.
+fn scan_office(scanner: &Scanner, actions: &Actions, name: &str, file: File, report: &mut Report) {
+    let mut doc = match OfficeDocument::open(file) {
+        Ok(d) => d,
+        Err(e) => {
+            report
+                .notes
+                .push(format!("`{name}`: sensitivity labels: {e}"));
+            return;
+        }
+    };
+    match doc.sensitivity_labels() {
+        Ok(labels) => {
+            for l in labels {
+                let classification = l.classification();
+                report.labels.push(LabelFinding {
+                    path: name.to_owned(),
+                    action: actions.action(&classification),
+                    classification,
+                    label: l,
+                });
+            }
+        }
+        Err(e) => report
+            .notes
+            .push(format!("`{name}`: sensitivity labels: {e}")),
+    }
+    match doc.text() {
+        Ok(parts) => {
+            for p in parts {
+                let data = p.text.as_bytes();
+                report.bytes += data.len() as u64;
+                let findings = scanner.scan(data);
+                let mut lines = Lines::default();
+                if !findings.is_empty() {
+                    lines.feed(data);
+                }
+                let part = format!("{name}#{}", p.part);
+                let at = Place {
+                    name: &part,
+                    data,
+                    data_start: 0,
+                    lines: &lines,
+                };
+                record(scanner, actions, &at, &findings, report);
+            }
+        }
+        Err(e) => report.notes.push(format!("`{name}`: document text: {e}")),
     }
 }
 

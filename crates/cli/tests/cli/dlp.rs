@@ -105,10 +105,13 @@ fn scan_tree(s: &Sandbox) {
     .unwrap();
     let custom = r#"'<Properties xmlns="http://schemas.openxmlformats.org/officeDocument/2006/custom-properties" xmlns:vt="http://schemas.openxmlformats.org/officeDocument/2006/docPropsVTypes"><property fmtid="{D5CDD505-2E9C-101B-9397-08002B2CF9AE}" pid="2" name="MSIP_Label_f42aa342-8706-4288-bd11-ebb85995028c_Enabled"><vt:lpwstr>true</vt:lpwstr></property><property fmtid="{D5CDD505-2E9C-101B-9397-08002B2CF9AE}" pid="3" name="MSIP_Label_f42aa342-8706-4288-bd11-ebb85995028c_Name"><vt:lpwstr>Confidential</vt:lpwstr></property></Properties>'"#;
     let docx = s.path("repo/board.docx");
+    // The body holds a card number split across two runs, as Word writes them.
+    let body = r#"'<w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"><w:body><w:p><w:r><w:t>Board pack</w:t></w:r></w:p><w:p><w:r><w:t xml:space="preserve">Corporate card 4111 1111 </w:t></w:r><w:r><w:t>1111 1111 &amp; more</w:t></w:r></w:p></w:body></w:document>'"#;
     python_zip(
         &docx,
         &[
-            ("word/document.xml", "'<w:document/>'"),
+            ("word/document.xml", body),
+            ("word/styles.xml", "'<w:styles/>'"),
             ("docProps/custom.xml", custom),
         ],
         true,
@@ -151,6 +154,10 @@ fn scan_finds_secrets_pii_and_labels_and_never_prints_values() {
     assert!(
         stdout.contains("repo/board.docx: mip-sensitivity-label [label:confidential] Confidential"),
         "{stdout}"
+    );
+    assert!(
+        stdout.contains("repo/board.docx#word/document.xml:2:16: payment-card-number [pii:card]"),
+        "text inside Office documents is scanned: {stdout}\n{stderr}"
     );
     assert!(!stdout.contains(".git/"), ".git is skipped: {stdout}");
     assert!(
