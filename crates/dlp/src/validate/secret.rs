@@ -79,6 +79,13 @@ pub fn is_placeholder(secret: &[u8]) -> bool {
         "admin",
         "root",
         "pass",
+        // Default passwords of development databases and brokers (`postgres://postgres:postgres@`).
+        "postgres",
+        "mysql",
+        "redis",
+        "guest",
+        "user",
+        "username",
     ];
     if WORDS
         .iter()
@@ -339,6 +346,22 @@ pub(super) fn basic_auth(b64: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn default_passwords_are_placeholders() {
+        for v in [
+            "postgres",
+            "GUEST",
+            "changeme",
+            "<password>",
+            "${DB_PASS}",
+            "xxxxxxxx",
+            "********",
+        ] {
+            assert!(is_placeholder(v.as_bytes()), "{v}");
+        }
+        assert!(!is_placeholder(b"Zq8mW2kL9pXr4Tn7"));
+    }
 
     #[test]
     fn github_crc() {
