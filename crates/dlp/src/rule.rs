@@ -353,6 +353,71 @@ impl RuleSet {
         Ok(())
     }
 
+    /// Add a classification marking: `word` as written (case-sensitive, e.g. `ACME SECRET`),
+    /// found wherever it stands on its own, classified `label:<word in kebab case>`.
+    pub fn add_marking(&mut self, word: &str) -> Result<(), RuleError> {
+        let fail = |message: String| RuleError {
+            source_name: "--marking".into(),
+            rule: Some(word.to_owned()),
+            message,
+        };
+        if word.trim() != word
+            || !(2..=64).contains(&word.len())
+            || word.chars().any(char::is_control)
+        {
+            return Err(fail(
+                "a marking is 2 to 64 printable characters without surrounding spaces".into(),
+            ));
+        }
+        let kebab = word
+            .split(|c: char| !c.is_ascii_alphanumeric())
+            .filter(|w| !w.is_empty())
+            .map(str::to_ascii_lowercase)
+            .collect::<Vec<_>>()
+            .join("-");
+        if kebab.is_empty() {
+            return Err(fail("a marking needs at least one letter or digit".into()));
+        }
+        let edge = |c: Option<char>| {
+            if c.is_some_and(|c| c.is_ascii_alphanumeric()) {
+                r"\b"
+            } else {
+                ""
+            }
+        };
+        let spec = RuleSpec {
+            id: format!("marking-{kebab}"),
+            name: format!("{word} marking"),
+            classification: format!("label:{kebab}"),
+            category: Some("marking".into()),
+            description: Some("A classification marking given on the command line.".into()),
+            keywords: vec![word.to_owned()],
+            digits: None,
+            before: 0,
+            pattern: format!(
+                "{}{}{}",
+                edge(word.chars().next()),
+                regex_syntax::escape(word),
+                edge(word.chars().last())
+            ),
+            entropy: None,
+            validator: None,
+            fallback: false,
+            examples: vec![format!("[{word}]")],
+            counterexamples: vec![String::from("-")],
+            references: Vec::new(),
+        };
+        if let Some(prev) = self.sources.get(&spec.id) {
+            return Err(fail(format!(
+                "`{}` is already used by a rule from {prev}",
+                spec.id
+            )));
+        }
+        self.sources.insert(spec.id.clone(), "--marking".to_owned());
+        self.rules.push(Rule::compile(spec, "--marking")?);
+        Ok(())
+    }
+
     /// The rules, in load order.
     pub fn rules(&self) -> &[Rule] {
         &self.rules

@@ -54,6 +54,10 @@ pub struct RuleArgs {
     /// Turn off a rule by id, repeatable.
     #[arg(long = "disable", value_name = "ID")]
     disable: Vec<String>,
+    /// A classification marking to find, as written (case-sensitive), e.g. `ACME RESTRICTED`;
+    /// classified `label:<word>`. Repeatable.
+    #[arg(long = "marking", value_name = "WORD")]
+    markings: Vec<String>,
 }
 
 impl RuleArgs {
@@ -68,9 +72,13 @@ impl RuleArgs {
             set.add_toml(file, &text)
                 .map_err(|e| Fail::input_msg(e.to_string()))?;
         }
+        for word in &self.markings {
+            set.add_marking(word)
+                .map_err(|e| Fail::input_msg(e.to_string()))?;
+        }
         if set.rules().is_empty() {
             return Err(Fail::input_msg(
-                "no rules: `--no-builtin` needs at least one `--rules FILE`",
+                "no rules: `--no-builtin` needs at least one `--rules FILE` or `--marking WORD`",
             ));
         }
         set.without(&self.disable)

@@ -290,6 +290,37 @@ fn actions_come_from_the_manifest_dlp_section() {
 }
 
 #[test]
+fn organisations_add_their_own_markings() {
+    let s = Sandbox::new();
+    s.write(
+        "memo.txt",
+        "Distribution: ACME RESTRICTED\nacme restricted is not a banner\n",
+    );
+    let v = json(&s.expect(
+        1,
+        &[
+            "dlp",
+            "scan",
+            "memo.txt",
+            "--marking",
+            "ACME RESTRICTED",
+            "--format",
+            "json",
+        ],
+    ));
+    let f = &v["findings"].as_array().unwrap();
+    assert_eq!(f.len(), 1, "{v}");
+    assert_eq!(f[0]["rule"], "marking-acme-restricted");
+    assert_eq!(f[0]["classification"], "label:acme-restricted");
+    assert_eq!(
+        (f[0]["line"].as_u64(), f[0]["column"].as_u64()),
+        (Some(1), Some(15))
+    );
+    let err = s.stderr_of(2, &["dlp", "scan", "memo.txt", "--marking", " x"]);
+    assert!(err.contains("--marking"), "{err}");
+}
+
+#[test]
 fn redact_replaces_values_with_stable_placeholders() {
     let s = Sandbox::new();
     s.write("f.txt", &format!("a {CARD} b {AWS_KEY} c {CARD}\n"));
