@@ -17,7 +17,7 @@ use cordon_dlp::stream::Stream;
 use serde_json::json;
 
 use super::dlp_report::{self, FileFinding, LabelFinding, Report};
-use super::manifest::load_signed_or_draft;
+use super::manifest::ManifestSource;
 use crate::fail::{CHECK_FAILED, Fail, Outcome};
 use crate::io;
 
@@ -103,16 +103,10 @@ pub struct ScanArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Human)]
     format: Format,
-    /// Take the action per classification from this signed manifest's `dlp` section
-    /// (verified against `--trust`); without it, secrets are `block` and the rest `alert`.
-    #[arg(long, requires = "trust", conflicts_with = "unsigned")]
-    manifest: Option<String>,
-    /// Trust store for `--manifest`.
-    #[arg(long)]
-    trust: Option<String>,
-    /// An unsigned manifest whose `dlp` section gives the actions (for drafts).
-    #[arg(long)]
-    unsigned: Option<String>,
+    /// The manifest whose `dlp` section gives the action per classification; without one,
+    /// secrets are `block` and the rest `alert`.
+    #[command(flatten)]
+    source: ManifestSource,
     /// Print progress on stderr (default: only when stderr is a terminal).
     #[arg(long)]
     progress: bool,
@@ -253,11 +247,7 @@ fn rules_list(args: &RuleArgs, format: ListFormat) -> Outcome {
 }
 
 fn actions(a: &ScanArgs) -> Result<Actions, Fail> {
-    let m = load_signed_or_draft(
-        a.manifest.as_deref(),
-        a.trust.as_deref(),
-        a.unsigned.as_deref(),
-    )?;
+    let m = a.source.load()?;
     Ok(match m.and_then(|m| m.dlp) {
         Some(d) => Actions::new(&d.block, &d.redact, &d.alert),
         None => Actions::default(),
@@ -373,12 +363,7 @@ fn scan_file(scanner: &Scanner, actions: &Actions, path: &Path, report: &mut Rep
         if !findings.is_empty() {
             lines.feed(&data);
         }
-        let at = Place {
-            name: &name,
-            data: &data,
-            data_start: 0,
-            lines: &lines,
-        };
+        let at = Place::held(&name, &data, 0, &lines);
         record(scanner, actions, &at, &findings, report);
     } else {
         scan_reader(scanner, actions, &name, file, report);
@@ -425,12 +410,7 @@ fn scan_office(scanner: &Scanner, actions: &Actions, name: &str, file: File, rep
                     lines.feed(data);
                 }
                 let part = format!("{name}#{}", p.part);
-                let at = Place {
-                    name: &part,
-                    data,
-                    data_start: 0,
-                    lines: &lines,
-                };
+                let at = Place::held(&part, data, 0, &lines);
                 record(scanner, actions, &at, &findings, report);
             }
         }
@@ -472,21 +452,11 @@ fn scan_reader(
         lines.trim(window_start);
         window.extend_from_slice(data);
         let found = stream.push(data);
-        let at = Place {
-            name,
-            data: &window,
-            data_start: window_start,
-            lines: &lines,
-        };
+        let at = Place::held(name, &window, window_start, &lines);
         record(scanner, actions, &at, &found, report);
     }
     let found = stream.finish();
-    let at = Place {
-        name,
-        data: &window,
-        data_start: window_start,
-        lines: &lines,
-    };
+    let at = Place::held(name, &window, window_start, &lines);
     record(scanner, actions, &at, &found, report);
 }
 
@@ -496,6 +466,17 @@ struct Place<'a> {
     data: &'a [u8],
     data_start: usize,
     lines: &'a Lines,
+}
+
+impl<'a> Place<'a> {
+    fn held(name: &'a str, data: &'a [u8], data_start: usize, lines: &'a Lines) -> Self {
+        Self {
+            name,
+            data,
+            data_start,
+            lines,
+        }
+    }
 }
 
 fn record(

@@ -688,9 +688,38 @@ pub fn verify(
     verify_manifest(&bytes, file, &store, list.as_ref(), now).map_err(|e| classify(file, e))
 }
 
-/// A manifest for a command that only reads it: a signed one verified against `trust`, or an
-/// unsigned draft parsed as is, or none.
-pub fn load_signed_or_draft(
+/// Where a command that only reads a manifest gets it: a signed one, verified against a trust
+/// store, or an unsigned draft.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ManifestSource {
+    /// A signed manifest (verified against `--trust` before it is used).
+    #[arg(long, requires = "trust", conflicts_with = "unsigned")]
+    manifest: Option<String>,
+    /// Trust store for `--manifest`.
+    #[arg(long)]
+    trust: Option<String>,
+    /// An unsigned manifest, to try a draft.
+    #[arg(long)]
+    unsigned: Option<String>,
+}
+
+impl ManifestSource {
+    /// Whether a manifest was given.
+    pub fn given(&self) -> bool {
+        self.manifest.is_some() || self.unsigned.is_some()
+    }
+
+    /// The manifest: verified when signed, parsed as is when a draft, or none.
+    pub fn load(&self) -> Result<Option<Manifest>, Fail> {
+        load_signed_or_draft(
+            self.manifest.as_deref(),
+            self.trust.as_deref(),
+            self.unsigned.as_deref(),
+        )
+    }
+}
+
+fn load_signed_or_draft(
     signed: Option<&str>,
     trust: Option<&str>,
     unsigned: Option<&str>,

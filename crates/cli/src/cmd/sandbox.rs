@@ -9,7 +9,7 @@ use cordon_sandbox::exec::{ProgramNeeds, needs_each};
 use cordon_sandbox::probe::{Features, LANDLOCK_ABI_TARGET, probe};
 use serde_json::json;
 
-use super::manifest::load_signed_or_draft;
+use super::manifest::ManifestSource;
 use crate::fail::{CHECK_FAILED, Fail, Outcome};
 use crate::io;
 
@@ -31,15 +31,9 @@ pub enum Command {
     ///
     /// Example: `cordon sandbox check --manifest alice.signed.json --trust trust.json`
     Check {
-        /// Signed manifest to plan for (verified against `--trust`).
-        #[arg(long, requires = "trust", conflicts_with = "unsigned")]
-        manifest: Option<String>,
-        /// Trust store for `--manifest`.
-        #[arg(long)]
-        trust: Option<String>,
-        /// An unsigned manifest, to plan for a draft.
-        #[arg(long)]
-        unsigned: Option<String>,
+        /// The manifest to plan for.
+        #[command(flatten)]
+        source: ManifestSource,
         /// The user `~` and `${USER}` stand for (default: the current user).
         #[arg(long)]
         user: Option<String>,
@@ -85,21 +79,18 @@ fn plan(m: &Manifest, ctx: &Expansion) -> Result<Plan, Fail> {
 
 pub fn run(cmd: Command) -> Outcome {
     let Command::Check {
-        manifest,
-        trust,
-        unsigned,
+        source,
         user,
         home,
         format,
     } = cmd;
     let features = probe();
-    let loaded: Option<Manifest> =
-        load_signed_or_draft(manifest.as_deref(), trust.as_deref(), unsigned.as_deref())?;
+    let loaded: Option<Manifest> = source.load()?;
     let (env_user, env_home) = io::current_user();
     let user = user.clone().unwrap_or(env_user);
     let ctx = Expansion {
         home: home.unwrap_or_else(|| {
-            if manifest.is_some() || unsigned.is_some() {
+            if source.given() {
                 env_home.clone()
             } else {
                 format!("/home/{user}")
