@@ -165,31 +165,24 @@ def udp_out():
     return "sent UDP off the machine"
 report("net-udp-out", udp_out)
 report("net-raw-socket", lambda: (socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP), "opened a raw socket")[1])
-def abstract():
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.settimeout(2)
-    s.connect("\0" + host_abstract)
-    return "connected to a host abstract socket"
-report("net-abstract-unix-host", abstract)
-def run_socket_connect():
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.settimeout(2)
-    s.connect(run_socket)
-    return "connected to a host daemon's socket under /run"
+def unix_connect(address, what):
+    """An attempt that connects a unix stream socket to `address`."""
+    def attempt():
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(2)
+        s.connect(address)
+        return what
+    return attempt
+report("net-abstract-unix-host", unix_connect("\0" + host_abstract, "connected to a host abstract socket"))
 def run_socket_visible():
     os.stat(run_socket)
     return "sees a host daemon's socket under /run"
 if run_socket:
-    report("net-unix-socket-under-run", run_socket_connect)
+    report("net-unix-socket-under-run", unix_connect(run_socket, "connected to a host daemon's socket under /run"))
     report("see-unix-socket-under-run", run_socket_visible)
 # Host processes' sockets inside a directory the agent may write to (an ssh ControlPath, an
 # editor's server socket): the path is visible, connecting must still fail.
-def granted_stream_connect():
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.settimeout(2)
-    s.connect(granted_stream)
-    return "connected to a host socket inside a granted directory"
-report("net-unix-socket-in-granted-dir", granted_stream_connect)
+report("net-unix-socket-in-granted-dir", unix_connect(granted_stream, "connected to a host socket inside a granted directory"))
 def granted_dgram_send():
     a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
     a.sendto(b"x", granted_dgram)

@@ -2,7 +2,7 @@
 //! labels; check and list the detection rules.
 
 use std::fs::File;
-use std::io::{IsTerminal as _, Read};
+use std::io::{IsTerminal as _, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -339,16 +339,15 @@ fn scan_file(scanner: &Scanner, actions: &Actions, path: &Path, report: &mut Rep
         }
     };
     let len = file.metadata().map(|m| m.len()).unwrap_or(u64::MAX);
+    // One descriptor for everything: the magic bytes, the archive (if it is one), the bytes.
+    let mut file = file;
     let mut head = [0u8; 4];
-    let is_zip = File::open(path)
-        .and_then(|mut f| f.read_exact(&mut head))
-        .is_ok()
-        && looks_like_zip(&head);
-    if is_zip {
-        match File::open(path) {
-            Ok(f) => scan_office(scanner, actions, &name, f, report),
-            Err(e) => report.errors.push(format!("`{name}`: {e}")),
-        }
+    if file.read_exact(&mut head).is_ok() && looks_like_zip(&head) {
+        scan_office(scanner, actions, &name, &mut file, report);
+    }
+    if let Err(e) = file.seek(SeekFrom::Start(0)) {
+        report.errors.push(format!("`{name}`: {e}"));
+        return;
     }
     if len <= WHOLE_FILE {
         let mut data = Vec::new();
@@ -373,7 +372,13 @@ fn scan_file(scanner: &Scanner, actions: &Actions, path: &Path, report: &mut Rep
 /// An Office document (any zip archive): its sensitivity labels, and the text of its content
 /// parts scanned as `FILE#PART`. A damaged or oversized archive is a note: its bytes are still
 /// scanned as they are.
-fn scan_office(scanner: &Scanner, actions: &Actions, name: &str, file: File, report: &mut Report) {
+fn scan_office(
+    scanner: &Scanner,
+    actions: &Actions,
+    name: &str,
+    file: &mut File,
+    report: &mut Report,
+) {
     let mut doc = match OfficeDocument::open(file) {
         Ok(d) => d,
         Err(e) => {

@@ -24,8 +24,13 @@ fn signed(s: &Sandbox, manifest: &str) {
     );
 }
 
-fn run_args<'a>(s: &'a Sandbox, state: &'a str, cmd: &[&'a str]) -> Vec<&'a str> {
-    let _ = s;
+/// `cordon run` of `cmd` under the sandbox's signed manifest, with audit in `state`.
+fn run_args<'a>(state: &'a str, cmd: &[&'a str]) -> Vec<&'a str> {
+    run_args_with(state, &[], cmd)
+}
+
+/// As [`run_args`], with more options before `--`.
+fn run_args_with<'a>(state: &'a str, options: &[&'a str], cmd: &[&'a str]) -> Vec<&'a str> {
     let mut args = vec![
         "run",
         "--manifest",
@@ -34,8 +39,9 @@ fn run_args<'a>(s: &'a Sandbox, state: &'a str, cmd: &[&'a str]) -> Vec<&'a str>
         "trust.json",
         "--state-dir",
         state,
-        "--",
     ];
+    args.extend_from_slice(options);
+    args.push("--");
     args.extend_from_slice(cmd);
     args
 }
@@ -87,7 +93,6 @@ fn escape_attempts_are_blocked() {
     );
     let state = s.path("state");
     let out = s.run(&run_args(
-        &s,
         &state,
         &[
             "/usr/bin/python3",
@@ -187,7 +192,7 @@ fn granted_work_gets_done() {
     let state = s.path("state");
     // A shell pipeline of granted tools, writing into the write path.
     let pipeline = format!("cat {w}/in.txt | sort | tr a-z A-Z > {w}/out/sorted.txt");
-    let out = s.run(&run_args(&s, &state, &["/bin/sh", "-c", &pipeline]));
+    let out = s.run(&run_args(&state, &["/bin/sh", "-c", &pipeline]));
     assert_success(&out);
     assert_eq!(
         std::fs::read_to_string(work.join("out/sorted.txt")).unwrap(),
@@ -201,7 +206,7 @@ fn granted_work_gets_done() {
         .current_dir(s.dir.path())
         .env("CORDON_TEST_VISIBLE", "1")
         .env("CORDON_TEST_SECRET", "must-not-pass")
-        .args(run_args(&s, &state, &["/usr/bin/python3", "-c", &script]))
+        .args(run_args(&state, &["/usr/bin/python3", "-c", &script]))
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -215,10 +220,10 @@ fn granted_work_gets_done() {
         "{stdout}"
     );
     // The agent's exit status is cordon's.
-    let out = s.run(&run_args(&s, &state, &["/bin/sh", "-c", "exit 7"]));
+    let out = s.run(&run_args(&state, &["/bin/sh", "-c", "exit 7"]));
     assert_eq!(out.status.code(), Some(7));
     // A program that is not granted is refused before anything runs.
-    let out = s.run(&run_args(&s, &state, &["/usr/bin/id"]));
+    let out = s.run(&run_args(&state, &["/usr/bin/id"]));
     assert_eq!(out.status.code(), Some(125));
     assert!(String::from_utf8_lossy(&out.stderr).contains("not granted in `commandsAllowed`"));
 }
@@ -238,7 +243,6 @@ fn unverifiable_manifests_never_run() {
     s.write("m.signed.json", &env.to_string());
     let marker = s.path("ran");
     let out = s.run(&run_args(
-        &s,
         &s.path("state"),
         &["/bin/sh", "-c", &format!(": > {marker}")],
     ));
@@ -350,19 +354,11 @@ fn network_leaves_only_through_the_egress_bridge() {
     });
     let script = "import urllib.request\nprint(urllib.request.urlopen('http://api.example.com/v1/x', timeout=10).read().decode())";
     let state = s.path("state");
-    let mut args = vec![
-        "run",
-        "--manifest",
-        "m.signed.json",
-        "--trust",
-        "trust.json",
-        "--state-dir",
+    let args = run_args_with(
         &state,
-        "--egress-socket",
-        &socket,
-        "--",
-    ];
-    args.extend(["/usr/bin/python3", "-c", script]);
+        &["--egress-socket", &socket],
+        &["/usr/bin/python3", "-c", script],
+    );
     let out = s.run(&args);
     assert_success(&out);
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "through");
@@ -394,7 +390,7 @@ fn the_agent_dies_with_its_launcher() {
     let state = s.path("state");
     let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("cordon"))
         .current_dir(s.dir.path())
-        .args(run_args(&s, &state, &["/usr/bin/python3", "-c", &script]))
+        .args(run_args(&state, &["/usr/bin/python3", "-c", &script]))
         .spawn()
         .unwrap();
     // The python processes only (the launcher's own command line names the marker too).
@@ -450,7 +446,7 @@ fn sockets_in_temporary_directories_are_hidden() {
     // Hidden, not merely unreachable (connecting is refused by another layer too).
     let script = format!("import os\nprint('VISIBLE' if os.path.lexists('{sock}') else 'BLOCKED')");
     let state = s.path("state");
-    let out = s.run(&run_args(&s, &state, &["/usr/bin/python3", "-c", &script]));
+    let out = s.run(&run_args(&state, &["/usr/bin/python3", "-c", &script]));
     let _ = std::fs::remove_file(&sock);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
@@ -491,7 +487,7 @@ fn a_missing_layer_refuses_unless_degraded_running_is_allowed() {
         ),
     );
     let state = s.path("state");
-    let args = run_args(&s, &state, &["/bin/cat", &secret]);
+    let args = run_args(&state, &["/bin/cat", &secret]);
     let out = without_user_namespaces(&s, &args);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(125), "{stderr}");
@@ -504,8 +500,7 @@ fn a_missing_layer_refuses_unless_degraded_running_is_allowed() {
 
     // Told to run degraded: it says so loudly, records it, and every other layer still holds.
     let state = s.path("state-degraded");
-    let mut args = run_args(&s, &state, &["/bin/cat", &secret]);
-    args.insert(1, "--allow-degraded");
+    let args = run_args_with(&state, &["--allow-degraded"], &["/bin/cat", &secret]);
     let out = without_user_namespaces(&s, &args);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(
