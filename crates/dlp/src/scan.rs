@@ -8,8 +8,9 @@
 //! within a few bytes.
 
 use aho_corasick::automaton::Automaton as _;
+use aho_corasick::automaton::StateID;
 use aho_corasick::dfa::DFA;
-use aho_corasick::{MatchKind, StartKind};
+use aho_corasick::{MatchKind, PatternID, StartKind};
 use regex_automata::{Anchored, Input};
 
 use crate::digits::DigitRuns;
@@ -52,6 +53,31 @@ struct Captured(Option<Vec<Option<regex_automata::util::captures::Captures>>>);
 
 /// Independent keyword-DFA walks stepped together (see [`Scanner::keyword_hits`]).
 const LANES: usize = 4;
+
+/// Bytes of haystack whose keyword hits are gathered before they are checked.
+const BLOCK: usize = 64 << 10;
+
+/// One segment of a [`Scanner::keyword_hits`] walk.
+struct Lane<'h> {
+    bytes: &'h [u8],
+    /// Where `bytes` starts in the haystack.
+    offset: usize,
+    /// Matches must end past this offset to belong to this lane.
+    owned: usize,
+    state: StateID,
+    hits: &'h mut Vec<(usize, PatternID)>,
+}
+
+impl Lane<'_> {
+    /// Keep the matches of `state`, reached after `walked` bytes of this lane.
+    fn record(&mut self, dfa: &DFA, state: StateID, walked: usize) {
+        let end = self.offset + walked;
+        if dfa.is_match(state) && end > self.owned {
+            self.hits
+                .extend((0..dfa.match_len(state)).map(|k| (end, dfa.match_pattern(state, k))));
+        }
+    }
+}
 
 /// Bytes before a match that validators see as context.
 const VALIDATOR_CONTEXT: usize = 32;
@@ -147,22 +173,27 @@ impl Scanner {
     pub fn scan(&self, hay: &[u8]) -> Vec<Finding> {
         let mut out = Vec::new();
         let mut caps = Captured::default();
-        match self.keyword_hits(hay) {
-            Some(hits) => {
-                for (end, pid) in hits {
-                    let start = end.saturating_sub(self.keywords.pattern_len(pid));
-                    for &r in self.keyword_rules.get(pid.as_usize()).into_iter().flatten() {
-                        self.try_keyword(r, hay, (start, end), &mut out, &mut caps);
-                    }
-                }
-            }
-            // Not reachable for an unanchored DFA; if it were, every keyword rule would be
-            // unchecked, so fail closed on the whole input.
-            None => {
+        // Keywords are found a block at a time so the hits stay in cache until checked.
+        let mut hits: [Vec<(usize, PatternID)>; LANES] = Default::default();
+        let mut from = 0;
+        while from < hay.len() {
+            let to = hay.len().min(from + BLOCK);
+            hits.iter_mut().for_each(Vec::clear);
+            if self.keyword_hits(hay, from..to, &mut hits).is_none() {
+                // Not reachable for an unanchored DFA; if it were, every keyword rule would be
+                // unchecked, so fail closed on the whole input.
                 for r in self.keyword_rules.iter().flatten() {
                     fail_closed(*r, (0, hay.len()), &mut out);
                 }
+                break;
             }
+            for &(end, pid) in hits.iter().flatten() {
+                let start = end.saturating_sub(self.keywords.pattern_len(pid));
+                for &r in self.keyword_rules.get(pid.as_usize()).into_iter().flatten() {
+                    self.try_keyword(r, hay, (start, end), &mut out, &mut caps);
+                }
+            }
+            from = to;
         }
         if !self.digit_rules.is_empty() {
             for (start, end, digits) in DigitRuns::new(hay, self.min_digits) {
@@ -176,53 +207,69 @@ impl Scanner {
         self.settle(out)
     }
 
-    /// Every keyword occurrence, as (end offset, keyword), in order. The haystack is cut into
-    /// [`LANES`] segments stepped in lockstep: one DFA walk is bound by the latency of each
+    /// Every keyword occurrence ending inside `range`, as (end offset, keyword), appended to
+    /// `hits` (ordered within each of the [`LANES`] segments, not overall). The range is cut
+    /// into segments walked in lockstep: one DFA walk is bound by the latency of each
     /// transition's load, and independent walks hide it. Each segment starts its walk early by
     /// the longest keyword less one byte and keeps only matches ending inside it, so matches
     /// across a cut are found exactly once.
-    fn keyword_hits(&self, hay: &[u8]) -> Option<Vec<(usize, aho_corasick::PatternID)>> {
+    fn keyword_hits(
+        &self,
+        hay: &[u8],
+        range: std::ops::Range<usize>,
+        hits: &mut [Vec<(usize, PatternID)>; LANES],
+    ) -> Option<()> {
         let dfa = &self.keywords;
-        let unanchored = aho_corasick::Anchored::No;
-        let start_state = dfa.start_state(unanchored).ok()?;
-        let seg = hay.len().div_ceil(LANES).max(1);
+        let start = dfa.start_state(aho_corasick::Anchored::No).ok()?;
+        let seg = range.len().div_ceil(LANES).max(1);
         let lead = self.longest_keyword.saturating_sub(1);
-        // Lane l owns matches ending in (l*seg, (l+1)*seg] and walks from l*seg - lead.
-        let mut pos = [0usize; LANES];
-        let mut own = [0usize; LANES];
-        let mut end = [0usize; LANES];
-        for l in 0..LANES {
-            let owned = (l * seg).min(hay.len());
-            if let (Some(p), Some(o), Some(e)) = (pos.get_mut(l), own.get_mut(l), end.get_mut(l)) {
-                *p = owned.saturating_sub(lead);
-                *o = owned;
-                *e = ((l + 1) * seg).min(hay.len());
+        let mut l = 0;
+        let mut lanes: [Lane<'_>; LANES] = hits.each_mut().map(|hits| {
+            let owned = (range.start + l * seg).min(range.end);
+            let from = owned.saturating_sub(lead);
+            let to = (range.start + (l + 1) * seg).min(range.end);
+            l += 1;
+            Lane {
+                bytes: hay.get(from..to).unwrap_or_default(),
+                offset: from,
+                owned,
+                state: start,
+                hits,
             }
-        }
-        let mut sid = [start_state; LANES];
-        let mut hits: [Vec<(usize, aho_corasick::PatternID)>; LANES] = Default::default();
-        let steps = seg + lead;
-        for _ in 0..steps {
-            for l in 0..LANES {
-                let (Some(p), Some(&e), Some(s)) = (pos.get_mut(l), end.get(l), sid.get_mut(l))
-                else {
-                    continue;
-                };
-                let Some(&b) = hay.get(*p).filter(|_| *p < e) else {
-                    continue;
-                };
-                *s = dfa.next_state(unanchored, *s, b);
-                *p += 1;
-                if dfa.is_special(*s)
-                    && dfa.is_match(*s)
-                    && own.get(l).is_some_and(|&o| *p > o)
-                    && let Some(h) = hits.get_mut(l)
-                {
-                    h.extend((0..dfa.match_len(*s)).map(|k| (*p, dfa.match_pattern(*s, k))));
+        });
+        // The common length is walked four bytes at a time; the special-state test (a match)
+        // is one comparison per byte and rarely taken.
+        let common = lanes.iter().map(|l| l.bytes.len()).min().unwrap_or(0);
+        let [l0, l1, l2, l3] = &mut lanes;
+        let (b0, b1, b2, b3) = (l0.bytes, l1.bytes, l2.bytes, l3.bytes);
+        let zipped = b0.iter().zip(b1).zip(b2).zip(b3).take(common).enumerate();
+        let (mut s0, mut s1, mut s2, mut s3) = (start, start, start, start);
+        for (i, (((&c0, &c1), &c2), &c3)) in zipped {
+            s0 = dfa.next_state(aho_corasick::Anchored::No, s0, c0);
+            s1 = dfa.next_state(aho_corasick::Anchored::No, s1, c1);
+            s2 = dfa.next_state(aho_corasick::Anchored::No, s2, c2);
+            s3 = dfa.next_state(aho_corasick::Anchored::No, s3, c3);
+            if dfa.is_special(s0) | dfa.is_special(s1) | dfa.is_special(s2) | dfa.is_special(s3) {
+                for (lane, s) in [
+                    (&mut *l0, s0),
+                    (&mut *l1, s1),
+                    (&mut *l2, s2),
+                    (&mut *l3, s3),
+                ] {
+                    lane.record(dfa, s, i + 1);
                 }
             }
         }
-        Some(hits.into_iter().flatten().collect())
+        for (lane, s) in [(l0, s0), (l1, s1), (l2, s2), (l3, s3)] {
+            lane.state = s;
+            for (i, &b) in lane.bytes.iter().enumerate().skip(common) {
+                lane.state = dfa.next_state(aho_corasick::Anchored::No, lane.state, b);
+                if dfa.is_special(lane.state) {
+                    lane.record(dfa, lane.state, i + 1);
+                }
+            }
+        }
+        Some(())
     }
 
     fn try_keyword(
@@ -299,10 +346,13 @@ impl Scanner {
             };
             (m.span(), m.span())
         } else {
-            // Most anchored attempts fail at once; only a match pays for capture groups.
-            if regex.search_half(&input).is_none() {
+            // Most anchored attempts fail at once; only a match pays for capture groups, and
+            // only over the match itself (the backtracker's work grows with the span).
+            let Some(half) = regex.search_half(&input) else {
                 return;
-            }
+            };
+            let at = input.start();
+            let input = input.clone().span(at..half.offset());
             let slots = captured.0.get_or_insert_with(|| {
                 let mut v = Vec::new();
                 v.resize_with(self.rules.len(), || None);
@@ -422,17 +472,22 @@ mod tests {
             b"secret_key",
             b"sk-ant-api03-",
         ];
-        // Every length from empty to a few lanes' worth, built so keywords straddle the cuts.
+        // Every length from empty to a few lanes' worth, built so keywords straddle the cuts,
+        // walked whole and as two blocks cut at every third offset.
         let mut text = Vec::new();
         let mut i = 0usize;
         while text.len() < 600 {
             let hay = &text[..];
-            assert_eq!(
-                s.keyword_hits(hay).unwrap(),
-                one_walk(&s, hay),
-                "length {}",
-                hay.len()
-            );
+            let mut expected = one_walk(&s, hay);
+            expected.sort();
+            for cut in (0..=hay.len()).step_by(3).chain([hay.len()]) {
+                let mut hits: [Vec<_>; LANES] = Default::default();
+                s.keyword_hits(hay, 0..cut, &mut hits).unwrap();
+                s.keyword_hits(hay, cut..hay.len(), &mut hits).unwrap();
+                let mut found: Vec<_> = hits.into_iter().flatten().collect();
+                found.sort();
+                assert_eq!(found, expected, "length {}, cut at {cut}", hay.len());
+            }
             text.extend_from_slice(pieces[i % pieces.len()]);
             i = (i * 7 + 3) % 1009;
         }
