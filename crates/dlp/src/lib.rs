@@ -25,6 +25,7 @@
 pub mod action;
 pub mod check;
 mod digits;
+mod keywords;
 pub mod office;
 pub mod redact;
 pub mod rule;

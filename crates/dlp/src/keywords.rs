@@ -1,0 +1,406 @@
+//! Every occurrence of many short literals, ASCII case-insensitively, in one pass that is cheap
+//! to build and to run.
+//!
+//! The filter is a bucketed shift-or over hashed byte pairs, the idea of Hyperscan's FDR: each
+//! keyword goes to one of eight buckets by length, and a table says, for every hash of a pair of
+//! adjacent bytes, at which distances from a keyword's end that pair may stand in each bucket.
+//! Eight positions are folded into a 128-bit state per step; a clear bit is a candidate end,
+//! which is then confirmed against the keywords themselves. Keywords of one byte are found with
+//! `memchr`. Building takes microseconds (an Aho-Corasick DFA over the same keywords takes
+//! milliseconds, which short scans such as a hook's cannot afford), the table is 32 KiB, and the
+//! walk has no dependent loads.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+use std::ops::Range;
+
+/// Hash bits of a byte pair: the reach table has this many entries.
+const PAIR_BITS: u32 = 12;
+const PAIRS: usize = 1 << PAIR_BITS;
+const BUCKETS: usize = 8;
+/// Pairs a bucket can constrain: one 8-bit lane of the state per distance from the end.
+const WINDOW: usize = 8;
+
+/// Keywords ready to search for.
+#[derive(Debug, Clone)]
+pub(crate) struct Keywords {
+    /// ASCII-lowercase keyword bytes, indexed by keyword id.
+    patterns: Vec<Box<[u8]>>,
+    /// For a pair hash, bit `8 * d + b` is set when no keyword of bucket `b` has that pair `d`
+    /// pairs before its end (or `d` is past what bucket `b` constrains: then it is clear).
+    reach: Box<[u64; PAIRS]>,
+    /// The tail lengths (keyword length, at most [`WINDOW`]) to look up for each bucket.
+    tails: [Vec<usize>; BUCKETS],
+    /// Keywords by their lowercase tail (the last [`WINDOW`] bytes at most) and its length.
+    by_tail: HashMap<(u64, usize), Vec<u32>, BuildHasherDefault<TailHasher>>,
+    /// Keywords of a single byte: (lowercase byte, id).
+    singles: Vec<(u8, u32)>,
+}
+
+/// Multiplicative hashing for the packed tails: they are already well spread.
+#[derive(Default)]
+struct TailHasher(u64);
+
+impl Hasher for TailHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        self.write_u64(n as u64);
+    }
+}
+
+/// The filter's cheap case fold: ASCII letters to lowercase; other bytes change too, alike in
+/// keywords and text, so a match is never lost (confirmation is exact).
+fn fold(b: u8) -> u8 {
+    b | 0x20
+}
+
+fn pair_hash(prev: u8, cur: u8) -> usize {
+    ((usize::from(fold(prev)) << 5) ^ usize::from(fold(cur))) & (PAIRS - 1)
+}
+
+/// Buckets by length: 2–3, 4, 5, 6, 7, 8, 9, 10 and longer.
+fn bucket_of(len: usize) -> usize {
+    len.clamp(3, 10) - 3
+}
+
+/// The last `n` (at most eight) bytes of `bytes`, lowercased and packed.
+fn tail(bytes: &[u8], n: usize) -> u64 {
+    bytes
+        .iter()
+        .skip(bytes.len().saturating_sub(n))
+        .fold(0u64, |acc, b| {
+            (acc << 8) | u64::from(b.to_ascii_lowercase())
+        })
+}
+
+impl Keywords {
+    /// Index `keywords` (ids are their positions). Empty keywords are never found.
+    pub(crate) fn new<S: AsRef<[u8]>>(keywords: &[S]) -> Self {
+        let patterns: Vec<Box<[u8]>> = keywords
+            .iter()
+            .map(|k| k.as_ref().to_ascii_lowercase().into_boxed_slice())
+            .collect();
+        let mut shortest = [usize::MAX; BUCKETS];
+        let mut tails: [Vec<usize>; BUCKETS] = Default::default();
+        let mut singles = Vec::new();
+        let mut by_tail: HashMap<(u64, usize), Vec<u32>, _> = HashMap::default();
+        for (id, p) in (0u32..).zip(&patterns) {
+            match p.len() {
+                0 => {}
+                1 => singles.extend(p.first().map(|&b| (b, id))),
+                len => {
+                    let b = bucket_of(len);
+                    let n = len.min(WINDOW);
+                    if let (Some(t), Some(s)) = (tails.get_mut(b), shortest.get_mut(b)) {
+                        if !t.contains(&n) {
+                            t.push(n);
+                        }
+                        *s = (*s).min(len);
+                    }
+                    by_tail.entry((tail(p, n), n)).or_default().push(id);
+                }
+            }
+        }
+        // Pairs each bucket constrains: as many as its shortest keyword has, up to the window.
+        let constrained = shortest.map(|len| len.saturating_sub(1).min(WINDOW));
+        let mut blocked = 0u64;
+        for (b, &n) in constrained.iter().enumerate() {
+            for d in 0..n {
+                blocked |= 1 << (8 * d + b);
+            }
+        }
+        let mut reach = Box::new([blocked; PAIRS]);
+        for p in &patterns {
+            let b = bucket_of(p.len());
+            let n = constrained.get(b).copied().unwrap_or(0);
+            for (d, pair) in p.windows(2).rev().take(n).enumerate() {
+                if let [prev, cur] = *pair
+                    && let Some(slot) = reach.get_mut(pair_hash(prev, cur))
+                {
+                    *slot &= !(1u64 << (8 * d + b));
+                }
+            }
+        }
+        Self {
+            patterns,
+            reach,
+            tails,
+            by_tail,
+            singles,
+        }
+    }
+
+    /// The length of keyword `id`.
+    pub(crate) fn len(&self, id: u32) -> usize {
+        self.patterns.get(id as usize).map_or(0, |p| p.len())
+    }
+
+    /// Every occurrence of every keyword whose end (exclusive) lies in `(range.start,
+    /// range.end]`, as (end, id), appended to `out` in no particular order. The rest of `hay`
+    /// is context: a keyword may start before `range`.
+    pub(crate) fn find(&self, hay: &[u8], range: Range<usize>, out: &mut Vec<(usize, u32)>) {
+        let range = range.start..range.end.min(hay.len());
+        if range.is_empty() {
+            return;
+        }
+        self.find_singles(hay, range.clone(), out);
+        // The filter starts a window early so keywords ending just inside `range` are seen
+        // whole; candidates outside `range` are dropped at confirmation.
+        let from = range.start.saturating_sub(WINDOW);
+        let Some(bytes) = hay.get(from..range.end) else {
+            return;
+        };
+        let mut state = Walk {
+            prev: from
+                .checked_sub(1)
+                .and_then(|i| hay.get(i))
+                .copied()
+                .unwrap_or(0),
+            carry: 0,
+            base: from,
+        };
+        let mut confirm = |q: usize, b: usize| self.confirm(hay, q, b, &range, out);
+        let mut blocks = bytes.chunks_exact(8);
+        for block in blocks.by_ref() {
+            let mut lanes = [0u8; 8];
+            lanes.copy_from_slice(block);
+            self.step(&lanes, &mut state, &mut confirm);
+        }
+        let rest = blocks.remainder();
+        if !rest.is_empty() {
+            // Pad the last block; candidates ending in the padding fall outside `range`.
+            let mut lanes = [0u8; 8];
+            if let Some(head) = lanes.get_mut(..rest.len()) {
+                head.copy_from_slice(rest);
+            }
+            self.step(&lanes, &mut state, &mut confirm);
+        }
+    }
+
+    /// Fold eight positions into the state and report each candidate (offset of its last
+    /// byte, bucket).
+    #[inline(always)]
+    fn step(&self, lanes: &[u8; 8], walk: &mut Walk, candidate: &mut impl FnMut(usize, usize)) {
+        let [l0, l1, l2, l3, l4, l5, l6, l7] = *lanes;
+        let prevs = [walk.prev, l0, l1, l2, l3, l4, l5, l6];
+        let mut lo = walk.carry;
+        let mut hi = 0u64;
+        for (r, (&p, &c)) in prevs.iter().zip(lanes).enumerate() {
+            // Out of range cannot happen (the hash is masked); were it to, every bucket stays
+            // open and confirmation decides.
+            let m = self.reach.get(pair_hash(p, c)).copied().unwrap_or(0);
+            lo |= m << (8 * r);
+            // A shift by 64 would overflow: lane 0's reach stays within this block.
+            hi |= m.checked_shr(64 - 8 * r as u32).unwrap_or(0);
+        }
+        walk.prev = l7;
+        walk.carry = hi;
+        let mut open = !lo;
+        while open != 0 {
+            let bit = open.trailing_zeros() as usize;
+            open &= open - 1;
+            candidate(walk.base + bit / 8, bit % 8);
+        }
+        walk.base += 8;
+    }
+
+    /// Report the keywords of bucket `b` that end at offset `q` (inclusive) and inside `range`.
+    fn confirm(
+        &self,
+        hay: &[u8],
+        q: usize,
+        b: usize,
+        range: &Range<usize>,
+        out: &mut Vec<(usize, u32)>,
+    ) {
+        let end = q + 1;
+        if end <= range.start || end > range.end {
+            return;
+        }
+        for &n in self.tails.get(b).into_iter().flatten() {
+            let Some(text) = end.checked_sub(n).and_then(|s| hay.get(s..end)) else {
+                continue;
+            };
+            for &id in self.by_tail.get(&(tail(text, n), n)).into_iter().flatten() {
+                let Some(p) = self.patterns.get(id as usize) else {
+                    continue;
+                };
+                // Keywords of other buckets can share a tail; each is reported by its own.
+                let whole = end.checked_sub(p.len()).and_then(|s| hay.get(s..end));
+                if bucket_of(p.len()) == b && whole.is_some_and(|t| t.eq_ignore_ascii_case(p)) {
+                    out.push((end, id));
+                }
+            }
+        }
+    }
+
+    fn find_singles(&self, hay: &[u8], range: Range<usize>, out: &mut Vec<(usize, u32)>) {
+        let start = range.start;
+        let Some(bytes) = hay.get(range) else {
+            return;
+        };
+        for &(b, id) in &self.singles {
+            let upper = b.to_ascii_uppercase();
+            let at = |i: usize| (start + i + 1, id);
+            if upper == b {
+                out.extend(memchr::memchr_iter(b, bytes).map(at));
+            } else {
+                out.extend(memchr::memchr2_iter(b, upper, bytes).map(at));
+            }
+        }
+    }
+}
+
+/// Where a [`Keywords::find`] walk is.
+struct Walk {
+    /// The byte before the next block.
+    prev: u8,
+    /// Constraints the last block put on the next block's end positions.
+    carry: u64,
+    /// Offset of the next block.
+    base: usize,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aho_corasick::{AhoCorasick, MatchKind};
+    use proptest::prelude::*;
+
+    /// What Aho-Corasick finds: every occurrence, overlapping ones included, as (end, id).
+    fn oracle(keywords: &[Vec<u8>], hay: &[u8]) -> Vec<(usize, u32)> {
+        let ac = AhoCorasick::builder()
+            .ascii_case_insensitive(true)
+            .match_kind(MatchKind::Standard)
+            .build(keywords.iter().filter(|k| !k.is_empty()))
+            .unwrap();
+        // Ids in the automaton skip empty keywords; map them back.
+        let ids: Vec<u32> = (0u32..)
+            .zip(keywords)
+            .filter(|(_, k)| !k.is_empty())
+            .map(|(i, _)| i)
+            .collect();
+        let mut out: Vec<_> = ac
+            .find_overlapping_iter(hay)
+            .map(|m| (m.end(), ids[m.pattern().as_usize()]))
+            .collect();
+        out.sort_unstable();
+        out
+    }
+
+    fn found(k: &Keywords, hay: &[u8], cuts: &[usize]) -> Vec<(usize, u32)> {
+        let mut out = Vec::new();
+        let mut from = 0;
+        for &cut in cuts.iter().chain([&hay.len()]) {
+            let cut = cut.clamp(from, hay.len());
+            k.find(hay, from..cut, &mut out);
+            from = cut;
+        }
+        out.sort_unstable();
+        out
+    }
+
+    /// Keywords over a small alphabet (so they overlap and share tails) of every length bucket.
+    fn keyword() -> impl Strategy<Value = Vec<u8>> {
+        prop::collection::vec(prop::sample::select(b"abAB_-.@:9 ".to_vec()), 0..14)
+    }
+
+    /// Text made of keyword pieces in random case, and stray bytes.
+    fn text(keywords: Vec<Vec<u8>>) -> impl Strategy<Value = (Vec<Vec<u8>>, Vec<u8>, Vec<usize>)> {
+        let n = keywords.len();
+        let piece = prop_oneof![
+            (0..n, any::<u64>()).prop_map(|(i, flips)| (Some(i), flips, 0u8)),
+            any::<u8>().prop_map(|b| (None, 0, b)),
+        ];
+        (
+            prop::collection::vec(piece, 0..60),
+            prop::collection::vec(0usize..400, 0..4),
+        )
+            .prop_map(move |(pieces, mut cuts)| {
+                let mut hay = Vec::new();
+                for (i, flips, b) in pieces {
+                    match i.and_then(|i| keywords.get(i)) {
+                        Some(k) => hay.extend(k.iter().enumerate().map(|(j, &c)| {
+                            if flips >> (j % 64) & 1 == 1 {
+                                c.to_ascii_uppercase()
+                            } else {
+                                c
+                            }
+                        })),
+                        None => hay.push(b),
+                    }
+                }
+                cuts.sort_unstable();
+                (keywords.clone(), hay, cuts)
+            })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        #[test]
+        fn finds_exactly_what_aho_corasick_finds(
+            (keywords, hay, cuts) in prop::collection::vec(keyword(), 1..40).prop_flat_map(text)
+        ) {
+            let k = Keywords::new(&keywords);
+            prop_assert_eq!(found(&k, &hay, &cuts), oracle(&keywords, &hay));
+        }
+    }
+
+    #[test]
+    fn builtin_keywords_across_block_and_range_cuts() {
+        let set = crate::rule::RuleSet::builtin().unwrap();
+        let mut keywords: Vec<Vec<u8>> = Vec::new();
+        for r in set.rules() {
+            for k in &r.spec.keywords {
+                let k = k.to_ascii_lowercase().into_bytes();
+                if !keywords.contains(&k) {
+                    keywords.push(k);
+                }
+            }
+        }
+        let k = Keywords::new(&keywords);
+        let pieces: &[&[u8]] = &[
+            b"token",
+            b"PASSWORD",
+            b"ghp_",
+            b"AKIA",
+            b"x",
+            b" ",
+            b"-----BEGIN",
+            b"@",
+            b"secret_key",
+            b"sk-ant-api03-",
+            b"\xff",
+            b"Authorization: Bearer ",
+        ];
+        let mut hay = Vec::new();
+        let mut i = 0usize;
+        while hay.len() < 700 {
+            let expected = oracle(&keywords, &hay);
+            for cut in (0..=hay.len()).step_by(5) {
+                assert_eq!(
+                    found(&k, &hay, &[cut]),
+                    expected,
+                    "length {}, cut {cut}",
+                    hay.len()
+                );
+            }
+            hay.extend_from_slice(pieces[i % pieces.len()]);
+            i = (i * 7 + 3) % 1009;
+        }
+    }
+}
