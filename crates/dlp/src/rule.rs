@@ -99,13 +99,22 @@ pub enum Trigger {
 #[derive(Debug, Clone)]
 pub struct Rule {
     /// The rule as written.
-    pub spec: RuleSpec,
+    pub spec: Arc<RuleSpec>,
     /// Where candidates come from.
     pub trigger: Trigger,
     /// Compiled on first use: most rules never meet a candidate in most inputs, and compiling
     /// all of them would dominate the start-up of short scans. `None` if building failed
     /// (the syntax was checked at load; scans treat it as a match, failing closed).
     regex: Arc<OnceLock<Option<Regex>>>,
+    /// What the pattern's syntax tree says, worked out at load for rules from files and on
+    /// first use for the built-in ones (parsing 415 patterns costs ~12 ms, too much for a
+    /// hook's start-up; a test checks every built-in rule at load).
+    shape: Arc<OnceLock<Result<Shape, String>>>,
+}
+
+/// What a rule's pattern looks like, from its syntax tree.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Shape {
     /// Capture group index of the secret (`secret`), or 0 for the whole match.
     pub(crate) secret_group: usize,
     /// The secret is the whole match (no group, or a `secret` group around all but
@@ -113,6 +122,28 @@ pub struct Rule {
     pub(crate) secret_is_match: bool,
     /// Longest possible match, in bytes.
     pub(crate) max_len: usize,
+}
+
+impl Shape {
+    fn of(pattern: &str) -> Result<Self, String> {
+        let hir = parse(pattern)?;
+        let max_len = max_len(&hir)?;
+        let secret_group = secret_group(&hir).map_or(0, |i| i as usize);
+        Ok(Self {
+            secret_group,
+            secret_is_match: secret_group == 0 || secret_spans_match(&hir),
+            max_len,
+        })
+    }
+}
+
+/// When a rule's pattern is analysed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Analyse {
+    /// At load, so a bad pattern is refused with its file and rule.
+    Now,
+    /// On first use: the built-in rules, checked by the test suite.
+    OnUse,
 }
 
 impl Rule {
@@ -126,6 +157,15 @@ impl Rule {
         &self.spec.classification
     }
 
+    /// The pattern's shape, or `None` if it cannot be analysed (never for a checked rule; scans
+    /// then fail closed).
+    pub(crate) fn shape(&self) -> Option<&Shape> {
+        self.shape
+            .get_or_init(|| Shape::of(&self.spec.pattern))
+            .as_ref()
+            .ok()
+    }
+
     /// The compiled pattern (built on first use).
     pub(crate) fn regex(&self) -> Option<&Regex> {
         self.regex
@@ -133,7 +173,7 @@ impl Rule {
             .as_ref()
     }
 
-    fn compile(spec: RuleSpec, source_name: &str) -> Result<Self, RuleError> {
+    fn compile(spec: RuleSpec, source_name: &str, analyse: Analyse) -> Result<Self, RuleError> {
         let fail = |message: String| RuleError {
             source_name: source_name.to_owned(),
             rule: Some(spec.id.clone()),
@@ -191,22 +231,20 @@ impl Rule {
                 "`entropy` is {e}; bits per byte lie between 0 and 8"
             )));
         }
-        let hir = parse(&spec.pattern).map_err(fail)?;
-        let max_len = max_len(&hir).map_err(fail)?;
-        let secret_group = secret_group(&hir).map_or(0, |i| i as usize);
-        let secret_is_match = secret_group == 0 || secret_spans_match(&hir);
+        let shape = OnceLock::new();
+        if analyse == Analyse::Now {
+            let _ = shape.set(Ok(Shape::of(&spec.pattern).map_err(fail)?));
+        }
         if spec.examples.is_empty() || spec.counterexamples.is_empty() {
             return Err(fail(
                 "every rule needs `examples` (must match) and `counterexamples` (must not)".into(),
             ));
         }
         Ok(Self {
-            spec,
+            spec: Arc::new(spec),
             trigger,
             regex: Arc::new(OnceLock::new()),
-            secret_group,
-            secret_is_match,
-            max_len,
+            shape: Arc::new(shape),
         })
     }
 }
@@ -293,15 +331,37 @@ pub struct RuleSet {
     sources: BTreeMap<String, String>,
 }
 
-/// The rule files compiled into cordon.
+/// The rule files compiled into cordon: `rules/*.toml`, converted to JSON by the build script
+/// (it parses faster at start-up; see `build.rs`).
 pub const BUILTIN: &[(&str, &str)] = &[
-    ("builtin:cloud", include_str!("../rules/cloud.toml")),
-    ("builtin:devtools", include_str!("../rules/devtools.toml")),
-    ("builtin:saas", include_str!("../rules/saas.toml")),
-    ("builtin:ai", include_str!("../rules/ai.toml")),
-    ("builtin:generic", include_str!("../rules/generic.toml")),
-    ("builtin:pii", include_str!("../rules/pii.toml")),
-    ("builtin:markings", include_str!("../rules/markings.toml")),
+    (
+        "builtin:cloud",
+        include_str!(concat!(env!("OUT_DIR"), "/cloud.json")),
+    ),
+    (
+        "builtin:devtools",
+        include_str!(concat!(env!("OUT_DIR"), "/devtools.json")),
+    ),
+    (
+        "builtin:saas",
+        include_str!(concat!(env!("OUT_DIR"), "/saas.json")),
+    ),
+    (
+        "builtin:ai",
+        include_str!(concat!(env!("OUT_DIR"), "/ai.json")),
+    ),
+    (
+        "builtin:generic",
+        include_str!(concat!(env!("OUT_DIR"), "/generic.json")),
+    ),
+    (
+        "builtin:pii",
+        include_str!(concat!(env!("OUT_DIR"), "/pii.json")),
+    ),
+    (
+        "builtin:markings",
+        include_str!(concat!(env!("OUT_DIR"), "/markings.json")),
+    ),
 ];
 
 impl RuleSet {
@@ -309,7 +369,12 @@ impl RuleSet {
     pub fn builtin() -> Result<Self, RuleError> {
         let mut set = Self::default();
         for (name, text) in BUILTIN {
-            set.add_toml(name, text)?;
+            let file: RuleFile = serde_json::from_str(text).map_err(|e| RuleError {
+                source_name: (*name).to_owned(),
+                rule: None,
+                message: e.to_string(),
+            })?;
+            set.add(name, file, Analyse::OnUse)?;
         }
         Ok(set)
     }
@@ -321,6 +386,15 @@ impl RuleSet {
             rule: None,
             message: e.to_string().trim_end().to_owned(),
         })?;
+        self.add(source_name, file, Analyse::Now)
+    }
+
+    fn add(
+        &mut self,
+        source_name: &str,
+        file: RuleFile,
+        analyse: Analyse,
+    ) -> Result<(), RuleError> {
         for spec in file.rules {
             if let Some(prev) = self.sources.get(&spec.id) {
                 return Err(RuleError {
@@ -330,15 +404,22 @@ impl RuleSet {
                 });
             }
             self.sources.insert(spec.id.clone(), source_name.to_owned());
-            self.rules.push(Rule::compile(spec, source_name)?);
+            self.rules.push(Rule::compile(spec, source_name, analyse)?);
         }
         Ok(())
     }
 
-    /// Compile every rule's pattern now (rather than on first use), reporting the first that
-    /// fails.
+    /// Analyse and compile every rule's pattern now (rather than on first use), reporting the
+    /// first that fails.
     pub fn compile_all(&self) -> Result<(), RuleError> {
         for r in &self.rules {
+            if let Err(message) = r.shape.get_or_init(|| Shape::of(&r.spec.pattern)) {
+                return Err(RuleError {
+                    source_name: self.source_of(r.id()).unwrap_or("rules").to_owned(),
+                    rule: Some(r.id().to_owned()),
+                    message: message.clone(),
+                });
+            }
             if r.regex().is_none() {
                 let message = build_regex(&r.spec.pattern)
                     .err()
@@ -414,7 +495,8 @@ impl RuleSet {
             )));
         }
         self.sources.insert(spec.id.clone(), "--marking".to_owned());
-        self.rules.push(Rule::compile(spec, "--marking")?);
+        self.rules
+            .push(Rule::compile(spec, "--marking", Analyse::Now)?);
         Ok(())
     }
 
@@ -440,5 +522,38 @@ impl RuleSet {
         }
         self.rules.retain(|r| !ids.contains(&r.spec.id));
         Ok(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The build script's JSON says exactly what the TOML files say, and loading the TOML (with
+    /// every pattern analysed at once) accepts every built-in rule.
+    #[test]
+    fn builtin_json_equals_the_toml_files() {
+        let toml_files = [
+            ("builtin:cloud", include_str!("../rules/cloud.toml")),
+            ("builtin:devtools", include_str!("../rules/devtools.toml")),
+            ("builtin:saas", include_str!("../rules/saas.toml")),
+            ("builtin:ai", include_str!("../rules/ai.toml")),
+            ("builtin:generic", include_str!("../rules/generic.toml")),
+            ("builtin:pii", include_str!("../rules/pii.toml")),
+            ("builtin:markings", include_str!("../rules/markings.toml")),
+        ];
+        let mut from_toml = RuleSet::default();
+        for (name, text) in toml_files {
+            from_toml.add_toml(name, text).unwrap();
+        }
+        let builtin = RuleSet::builtin().unwrap();
+        let specs = |set: &RuleSet| -> Vec<String> {
+            set.rules()
+                .iter()
+                .map(|r| format!("{:?}", r.spec))
+                .collect()
+        };
+        assert_eq!(specs(&builtin), specs(&from_toml));
+        assert_eq!(builtin.sources, from_toml.sources);
     }
 }

@@ -7,11 +7,14 @@
 //! *mentions* `token` or `password` costs one anchored pattern attempt per mention, which fails
 //! within a few bytes.
 
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
 use regex_automata::{Anchored, Input};
 
 use crate::digits::DigitRuns;
 use crate::keywords::Keywords;
-use crate::rule::{Rule, RuleError, RuleSet, Trigger};
+use crate::rule::{MAX_MATCH_LEN, Rule, RuleError, RuleSet, Trigger};
 use crate::validate::{entropy, is_placeholder};
 
 /// One thing found.
@@ -38,7 +41,7 @@ pub struct Scanner {
     /// The smallest digit count any rule asks for.
     min_digits: usize,
     /// The most bytes a match can span together with its lead-in: how much a stream keeps.
-    horizon: usize,
+    horizon: OnceLock<usize>,
 }
 
 /// Capture slots per rule, made on a rule's first match in a scan and reused after.
@@ -60,14 +63,15 @@ impl Scanner {
     pub fn new(set: &RuleSet) -> Result<Self, RuleError> {
         let rules = set.rules().to_vec();
         let mut patterns: Vec<String> = Vec::new();
+        let mut index: HashMap<&str, usize> = HashMap::new();
         let mut keyword_rules: Vec<Vec<usize>> = Vec::new();
         let mut digit_rules = Vec::new();
         for (i, r) in rules.iter().enumerate() {
             match &r.trigger {
                 Trigger::Keywords(kws) => {
                     for k in kws {
-                        match patterns.iter().position(|p| p == k) {
-                            Some(p) => {
+                        match index.get(k.as_str()) {
+                            Some(&p) => {
                                 if let Some(list) = keyword_rules.get_mut(p)
                                     && !list.contains(&i)
                                 {
@@ -75,6 +79,7 @@ impl Scanner {
                                 }
                             }
                             None => {
+                                index.insert(k, patterns.len());
                                 patterns.push(k.clone());
                                 keyword_rules.push(vec![i]);
                             }
@@ -90,18 +95,13 @@ impl Scanner {
             .map(|&(_, n)| n)
             .min()
             .unwrap_or(usize::MAX);
-        let horizon = rules
-            .iter()
-            .map(|r| r.max_len + r.spec.before + DIGIT_RUN_TAIL)
-            .max()
-            .unwrap_or(0);
         Ok(Self {
             rules,
             keywords,
             keyword_rules,
             digit_rules,
             min_digits,
-            horizon,
+            horizon: OnceLock::new(),
         })
     }
 
@@ -123,7 +123,16 @@ impl Scanner {
     /// How many bytes before the end of the data a match may still be growing: what a stream
     /// keeps between chunks.
     pub fn horizon(&self) -> usize {
-        self.horizon
+        *self.horizon.get_or_init(|| {
+            // A rule whose pattern cannot be analysed gets the largest match any rule may have.
+            self.rules
+                .iter()
+                .map(|r| {
+                    r.shape().map_or(MAX_MATCH_LEN, |s| s.max_len) + r.spec.before + DIGIT_RUN_TAIL
+                })
+                .max()
+                .unwrap_or(0)
+        })
     }
 
     /// Every finding in `hay`, ordered by position, without duplicates: where rules overlap,
@@ -170,7 +179,10 @@ impl Scanner {
             return;
         };
         if rule.spec.before == 0 {
-            let limit = hay.len().min(start + rule.max_len);
+            let Some(shape) = rule.shape() else {
+                return fail_closed(r, (start, end), out);
+            };
+            let limit = hay.len().min(start + shape.max_len);
             let input = Input::new(hay).span(start..limit).anchored(Anchored::Yes);
             self.capture(r, rule, input, out, caps);
         } else {
@@ -191,11 +203,11 @@ impl Scanner {
         let Some(rule) = self.rules.get(r) else {
             return;
         };
-        let from = start.saturating_sub(rule.spec.before);
-        let to = hay.len().min(end + rule.max_len.max(DIGIT_RUN_TAIL));
-        let Some(regex) = rule.regex() else {
+        let (Some(regex), Some(shape)) = (rule.regex(), rule.shape()) else {
             return fail_closed(r, anchor, out);
         };
+        let from = start.saturating_sub(rule.spec.before);
+        let to = hay.len().min(end + shape.max_len.max(DIGIT_RUN_TAIL));
         let mut at = from;
         while at < to {
             let input = Input::new(hay).span(at..to);
@@ -222,11 +234,11 @@ impl Scanner {
         out: &mut Vec<Finding>,
         captured: &mut Captured,
     ) {
-        let Some(regex) = rule.regex() else {
+        let (Some(regex), Some(shape)) = (rule.regex(), rule.shape()) else {
             let at = input.start();
             return fail_closed(r, (at, at + 1), out);
         };
-        let (whole, secret) = if rule.secret_is_match {
+        let (whole, secret) = if shape.secret_is_match {
             let Some(m) = regex.search(&input) else {
                 return;
             };
@@ -247,7 +259,8 @@ impl Scanner {
             let Some(slot) = slots.get_mut(r) else { return };
             let caps = slot.get_or_insert_with(|| regex.create_captures());
             regex.search_captures(&input, caps);
-            let (Some(whole), Some(secret)) = (caps.get_match(), caps.get_group(rule.secret_group))
+            let (Some(whole), Some(secret)) =
+                (caps.get_match(), caps.get_group(shape.secret_group))
             else {
                 return;
             };
