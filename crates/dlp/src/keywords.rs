@@ -32,7 +32,7 @@ pub(crate) struct Keywords {
     /// The tail lengths (keyword length, at most [`WINDOW`]) to look up for each bucket.
     tails: [Vec<usize>; BUCKETS],
     /// Keywords by their lowercase tail (the last [`WINDOW`] bytes at most) and its length.
-    by_tail: HashMap<(u64, usize), Vec<u32>, BuildHasherDefault<TailHasher>>,
+    by_tail: HashMap<u64, Vec<u32>, BuildHasherDefault<TailHasher>>,
     /// Keywords of a single byte: (lowercase byte, id).
     singles: Vec<(u8, u32)>,
 }
@@ -76,14 +76,35 @@ fn bucket_of(len: usize) -> usize {
     len.clamp(3, 10) - 3
 }
 
-/// The last `n` (at most eight) bytes of `bytes`, lowercased and packed.
-fn tail(bytes: &[u8], n: usize) -> u64 {
-    bytes
+/// The lookup key of a tail: its last `n` (at most eight) bytes, lowercased and packed (last
+/// byte lowest), with `n` in the top byte when shorter than eight.
+fn tail_key(bytes: &[u8], n: usize) -> u64 {
+    let packed = bytes
         .iter()
         .skip(bytes.len().saturating_sub(n))
         .fold(0u64, |acc, b| {
             (acc << 8) | u64::from(b.to_ascii_lowercase())
-        })
+        });
+    with_len(packed, n)
+}
+
+fn with_len(packed: u64, n: usize) -> u64 {
+    if n < WINDOW {
+        packed | ((n as u64) << 56)
+    } else {
+        packed
+    }
+}
+
+/// ASCII-lowercase eight bytes at once.
+fn lowercase_word(w: u64) -> u64 {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = ONES * 0x80;
+    let low7 = w & !HIGHS;
+    let at_least_a = low7 + ONES * u64::from(0x80 - b'A');
+    let past_z = low7 + ONES * u64::from(0x80 - b'Z' - 1);
+    let upper = at_least_a & !past_z & !w & HIGHS;
+    w | (upper >> 2)
 }
 
 impl Keywords {
@@ -96,7 +117,7 @@ impl Keywords {
         let mut shortest = [usize::MAX; BUCKETS];
         let mut tails: [Vec<usize>; BUCKETS] = Default::default();
         let mut singles = Vec::new();
-        let mut by_tail: HashMap<(u64, usize), Vec<u32>, _> = HashMap::default();
+        let mut by_tail: HashMap<u64, Vec<u32>, _> = HashMap::default();
         for (id, p) in (0u32..).zip(&patterns) {
             match p.len() {
                 0 => {}
@@ -110,7 +131,7 @@ impl Keywords {
                         }
                         *s = (*s).min(len);
                     }
-                    by_tail.entry((tail(p, n), n)).or_default().push(id);
+                    by_tail.entry(tail_key(p, n)).or_default().push(id);
                 }
             }
         }
@@ -230,11 +251,22 @@ impl Keywords {
         if end <= range.start || end > range.end {
             return;
         }
+        // The eight bytes ending here, lowercased, when there are eight.
+        let word = end
+            .checked_sub(WINDOW)
+            .and_then(|s| hay.get(s..end))
+            .and_then(|w| <[u8; WINDOW]>::try_from(w).ok())
+            .map(|w| lowercase_word(u64::from_be_bytes(w)));
         for &n in self.tails.get(b).into_iter().flatten() {
-            let Some(text) = end.checked_sub(n).and_then(|s| hay.get(s..end)) else {
-                continue;
+            let key = match word {
+                Some(w) if n < WINDOW => with_len(w & ((1u64 << (8 * n)) - 1), n),
+                Some(w) => w,
+                None => match end.checked_sub(n).and_then(|s| hay.get(s..end)) {
+                    Some(text) => tail_key(text, n),
+                    None => continue,
+                },
             };
-            for &id in self.by_tail.get(&(tail(text, n), n)).into_iter().flatten() {
+            for &id in self.by_tail.get(&key).into_iter().flatten() {
                 let Some(p) = self.patterns.get(id as usize) else {
                     continue;
                 };
@@ -357,6 +389,14 @@ mod tests {
         ) {
             let k = Keywords::new(&keywords);
             prop_assert_eq!(found(&k, &hay, &cuts), oracle(&keywords, &hay));
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn lowercase_word_is_ascii_lowercase(bytes in any::<[u8; 8]>()) {
+            let expected = u64::from_be_bytes(bytes.map(|b| b.to_ascii_lowercase()));
+            prop_assert_eq!(lowercase_word(u64::from_be_bytes(bytes)), expected);
         }
     }
 
