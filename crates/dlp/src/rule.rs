@@ -257,6 +257,18 @@ fn build_regex(pattern: &str) -> Result<Regex, String> {
         .map_err(|e| format!("`pattern`: {e}"))
 }
 
+/// One automaton over several rules' patterns that says which of them match anywhere in a span
+/// (all of them, overlapping), so a candidate tries only those. `None` if it cannot be built;
+/// callers then try every rule.
+pub(crate) fn build_any_of(rules: &[&Rule]) -> Option<Regex> {
+    let patterns: Vec<&str> = rules.iter().map(|r| r.spec.pattern.as_str()).collect();
+    Regex::builder()
+        .syntax(syntax::Config::new().unicode(false).utf8(false))
+        .configure(Regex::config().match_kind(regex_automata::MatchKind::All))
+        .build_many(&patterns)
+        .ok()
+}
+
 fn parse(pattern: &str) -> Result<Hir, String> {
     regex_syntax::ParserBuilder::new()
         .unicode(false)

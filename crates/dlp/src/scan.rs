@@ -10,11 +10,12 @@
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
-use regex_automata::{Anchored, Input};
+use regex_automata::meta::Regex;
+use regex_automata::{Anchored, Input, PatternID, PatternSet};
 
 use crate::digits::DigitRuns;
 use crate::keywords::Keywords;
-use crate::rule::{MAX_MATCH_LEN, Rule, RuleError, RuleSet, Trigger};
+use crate::rule::{self, MAX_MATCH_LEN, Rule, RuleError, RuleSet, Trigger};
 use crate::validate::{entropy, is_placeholder};
 
 /// One thing found.
@@ -40,6 +41,9 @@ pub struct Scanner {
     digit_rules: Vec<(usize, usize)>,
     /// The smallest digit count any rule asks for.
     min_digits: usize,
+    /// All digit rules' patterns as one automaton, and how far before and after a digit run
+    /// any of their windows reaches (built on the first digit run).
+    digit_any_of: OnceLock<Option<(Regex, (usize, usize))>>,
     /// The most bytes a match can span together with its lead-in: how much a stream keeps.
     horizon: OnceLock<usize>,
 }
@@ -101,6 +105,7 @@ impl Scanner {
             keyword_rules,
             digit_rules,
             min_digits,
+            digit_any_of: OnceLock::new(),
             horizon: OnceLock::new(),
         })
     }
@@ -156,15 +161,45 @@ impl Scanner {
             from = to;
         }
         if !self.digit_rules.is_empty() {
+            let any_of = self
+                .digit_any_of
+                .get_or_init(|| self.build_digit_any_of())
+                .as_ref();
+            let mut matching = any_of.map(|(re, _)| PatternSet::new(re.pattern_len()));
             for (start, end, digits) in DigitRuns::new(hay, self.min_digits) {
-                for &(r, min) in &self.digit_rules {
-                    if digits >= min {
+                // One pass over the widest window says which digit rules match near this run;
+                // only those search their own windows.
+                if let (Some((re, (before, after))), Some(set)) = (any_of, matching.as_mut()) {
+                    set.clear();
+                    let from = start.saturating_sub(*before);
+                    let to = hay.len().min(end + after);
+                    re.which_overlapping_matches(&Input::new(hay).span(from..to), set);
+                }
+                for (k, &(r, min)) in self.digit_rules.iter().enumerate() {
+                    let near = matching
+                        .as_ref()
+                        .is_none_or(|set| PatternID::new(k).map_or(true, |id| set.contains(id)));
+                    if digits >= min && near {
                         self.try_window(r, hay, (start, end), &mut out, &mut caps);
                     }
                 }
             }
         }
         self.settle(out)
+    }
+
+    /// See [`Scanner::digit_any_of`]. `None` (try every digit rule) if a pattern cannot be
+    /// analysed or built.
+    fn build_digit_any_of(&self) -> Option<(Regex, (usize, usize))> {
+        let mut rules = Vec::new();
+        let (mut before, mut after) = (0, 0);
+        for &(r, _) in &self.digit_rules {
+            let rule = self.rules.get(r)?;
+            before = before.max(rule.spec.before);
+            after = after.max(rule.shape()?.max_len.max(DIGIT_RUN_TAIL));
+            rules.push(rule);
+        }
+        Some((rule::build_any_of(&rules)?, (before, after)))
     }
 
     fn try_keyword(
@@ -184,7 +219,7 @@ impl Scanner {
             };
             let limit = hay.len().min(start + shape.max_len);
             let input = Input::new(hay).span(start..limit).anchored(Anchored::Yes);
-            self.capture(r, rule, input, out, caps);
+            self.capture(r, rule, input, None, out, caps);
         } else {
             self.try_window(r, hay, (start, end), out, caps);
         }
@@ -219,18 +254,20 @@ impl Scanner {
             }
             if m.end() >= anchor.0 {
                 let input = Input::new(hay).span(m.start()..to).anchored(Anchored::Yes);
-                self.capture(r, rule, input, out, caps);
+                self.capture(r, rule, input, Some(m.end()), out, caps);
             }
             at = m.end().max(m.start() + 1);
         }
     }
 
-    /// Run the pattern on `input`, extract the secret and apply the checks.
+    /// Run the pattern anchored on `input` (unless the match is known to end at `known_end`),
+    /// extract the secret and apply the checks.
     fn capture(
         &self,
         r: usize,
         rule: &Rule,
         input: Input<'_>,
+        known_end: Option<usize>,
         out: &mut Vec<Finding>,
         captured: &mut Captured,
     ) {
@@ -238,19 +275,27 @@ impl Scanner {
             let at = input.start();
             return fail_closed(r, (at, at + 1), out);
         };
+        let at = input.start();
         let (whole, secret) = if shape.secret_is_match {
-            let Some(m) = regex.search(&input) else {
-                return;
+            let span = match known_end {
+                Some(end) => regex_automata::Span::from(at..end),
+                None => match regex.search(&input) {
+                    Some(m) => m.span(),
+                    None => return,
+                },
             };
-            (m.span(), m.span())
+            (span, span)
         } else {
             // Most anchored attempts fail at once; only a match pays for capture groups, and
             // only over the match itself (the backtracker's work grows with the span).
-            let Some(half) = regex.search_half(&input) else {
-                return;
+            let end = match known_end {
+                Some(end) => end,
+                None => match regex.search_half(&input) {
+                    Some(half) => half.offset(),
+                    None => return,
+                },
             };
-            let at = input.start();
-            let input = input.clone().span(at..half.offset());
+            let input = input.clone().span(at..end);
             let slots = captured.0.get_or_insert_with(|| {
                 let mut v = Vec::new();
                 v.resize_with(self.rules.len(), || None);
