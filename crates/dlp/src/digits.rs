@@ -15,17 +15,15 @@ impl<'a> DigitRuns<'a> {
         Self { hay, pos: 0, min }
     }
 
-    /// The next offset at or after `pos` holding a digit.
+    /// The next offset at or after `pos` holding a digit that may start a run of `min` digits.
+    /// Eight bytes at a time: a word is skipped when it holds no digit, or when it and the words
+    /// a run starting in it could reach hold fewer than `min` digits together (a run's first
+    /// `min` digits lie within `2 * min - 1` bytes of its start, as separators are single).
     fn next_digit(&self, mut pos: usize) -> Option<usize> {
-        const ONES: u64 = 0x0101_0101_0101_0101;
-        const HIGHS: u64 = 0x8080_8080_8080_8080;
-        while let Some(chunk) = self.hay.get(pos..pos + 8) {
-            let mut word = [0u8; 8];
-            word.copy_from_slice(chunk);
-            // Digits become 0..=9 after the XOR; find a byte below 10 (and not from a byte
-            // with the high bit set) with the classic has-less-than trick.
-            let x = u64::from_le_bytes(word) ^ (0x30 * ONES);
-            if x.wrapping_sub(10 * ONES) & !x & HIGHS != 0 {
+        let reach_words = (2 * self.min + 6).div_ceil(8);
+        while let Some(count) = self.digits_at(pos) {
+            if count > 0 && (self.min <= count || self.window_digits(pos, reach_words) >= self.min)
+            {
                 break;
             }
             pos += 8;
@@ -36,6 +34,39 @@ impl<'a> DigitRuns<'a> {
             .position(u8::is_ascii_digit)
             .map(|i| pos + i)
     }
+
+    /// Digits among the eight bytes at `pos`, or `None` when fewer than eight remain.
+    fn digits_at(&self, pos: usize) -> Option<usize> {
+        let word = self.hay.get(pos..pos + 8)?;
+        let mut bytes = [0u8; 8];
+        bytes.copy_from_slice(word);
+        Some(digit_mask(u64::from_le_bytes(bytes)).count_ones() as usize)
+    }
+
+    /// Digits in the `words` eight-byte words from `pos` (fewer at the end of the input).
+    fn window_digits(&self, pos: usize, words: usize) -> usize {
+        (0..words)
+            .map(|w| pos + 8 * w)
+            .map(|at| {
+                self.digits_at(at).unwrap_or_else(|| {
+                    self.hay
+                        .get(at.min(self.hay.len())..)
+                        .map_or(0, |t| t.iter().filter(|b| b.is_ascii_digit()).count())
+                })
+            })
+            .sum()
+    }
+}
+
+/// The high bit of each byte of `word` that is an ASCII digit, exactly (no carries between
+/// bytes).
+fn digit_mask(word: u64) -> u64 {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = ONES * 0x80;
+    // Digits become 0..=9; adding 0x76 to the low seven bits sets the high bit from 10 up, and
+    // bytes with the high bit already set (0x80 and above after the XOR) are not digits.
+    let x = word ^ (ONES * 0x30);
+    !(((x & !HIGHS) + ONES * 0x76) | x) & HIGHS
 }
 
 fn is_separator(b: u8) -> bool {
@@ -80,6 +111,34 @@ impl Iterator for DigitRuns<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The runs a byte-at-a-time reading finds: the reference for the word-at-a-time skips.
+    fn reference(hay: &[u8], min: usize) -> Vec<(usize, usize, usize)> {
+        let all = DigitRuns {
+            hay,
+            pos: 0,
+            min: 1,
+        };
+        all.filter(|r| r.2 >= min).collect()
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn skipping_words_loses_no_run(
+            hay in proptest::collection::vec(proptest::sample::select(b"0123456789 -.()+x/".to_vec()), 0..200),
+            min in 1usize..20,
+        ) {
+            proptest::prop_assert_eq!(DigitRuns::new(&hay, min).collect::<Vec<_>>(), reference(&hay, min));
+        }
+
+        #[test]
+        fn digit_mask_marks_exactly_the_digits(bytes in proptest::prelude::any::<[u8; 8]>()) {
+            let mask = digit_mask(u64::from_le_bytes(bytes));
+            for (i, b) in bytes.iter().enumerate() {
+                proptest::prop_assert_eq!(mask >> (8 * i + 7) & 1 == 1, b.is_ascii_digit());
+            }
+        }
+    }
 
     #[test]
     fn digit_runs_find_grouped_numbers_and_skip_prose() {

@@ -20,6 +20,8 @@ const PAIRS: usize = 1 << PAIR_BITS;
 const BUCKETS: usize = 8;
 /// Pairs a bucket can constrain: one 8-bit lane of the state per distance from the end.
 const WINDOW: usize = 8;
+/// Bytes whose pair hashes are computed together.
+const CHUNK: usize = 64;
 
 /// Keywords ready to search for.
 #[derive(Debug, Clone)]
@@ -67,8 +69,8 @@ fn fold(b: u8) -> u8 {
     b | 0x20
 }
 
-fn pair_hash(prev: u8, cur: u8) -> usize {
-    ((usize::from(fold(prev)) << 5) ^ usize::from(fold(cur))) & (PAIRS - 1)
+fn pair_hash(prev: u8, cur: u8) -> u16 {
+    ((u16::from(fold(prev)) << 5) ^ u16::from(fold(cur))) & (PAIRS as u16 - 1)
 }
 
 /// Buckets by length: 2–3, 4, 5, 6, 7, 8, 9, 10 and longer.
@@ -149,7 +151,7 @@ impl Keywords {
             let n = constrained.get(b).copied().unwrap_or(0);
             for (d, pair) in p.windows(2).rev().take(n).enumerate() {
                 if let [prev, cur] = *pair
-                    && let Some(slot) = reach.get_mut(pair_hash(prev, cur))
+                    && let Some(slot) = reach.get_mut(usize::from(pair_hash(prev, cur)))
                 {
                     *slot &= !(1u64 << (8 * d + b));
                 }
@@ -194,48 +196,66 @@ impl Keywords {
             base: from,
         };
         let mut confirm = |q: usize, b: usize| self.confirm(hay, q, b, &range, out);
-        let mut blocks = bytes.chunks_exact(8);
-        for block in blocks.by_ref() {
-            let mut lanes = [0u8; 8];
-            lanes.copy_from_slice(block);
-            self.step(&lanes, &mut state, &mut confirm);
+        let mut chunks = bytes.chunks_exact(CHUNK);
+        for chunk in chunks.by_ref() {
+            if let Ok(chunk) = <&[u8; CHUNK]>::try_from(chunk) {
+                self.chunk(chunk, &mut state, &mut confirm);
+            }
         }
-        let rest = blocks.remainder();
+        let rest = chunks.remainder();
         if !rest.is_empty() {
-            // Pad the last block; candidates ending in the padding fall outside `range`.
-            let mut lanes = [0u8; 8];
-            if let Some(head) = lanes.get_mut(..rest.len()) {
+            // Pad the last chunk; candidates ending in the padding fall outside `range`.
+            let mut padded = [0u8; CHUNK];
+            if let Some(head) = padded.get_mut(..rest.len()) {
                 head.copy_from_slice(rest);
             }
-            self.step(&lanes, &mut state, &mut confirm);
+            self.chunk(&padded, &mut state, &mut confirm);
         }
     }
 
-    /// Fold eight positions into the state and report each candidate (offset of its last
-    /// byte, bucket).
+    /// Filter one chunk: the pair hashes of all its positions first (a loop the compiler
+    /// vectorises), then eight positions at a time into the state, reporting each candidate
+    /// (offset of its last byte, bucket).
     #[inline(always)]
-    fn step(&self, lanes: &[u8; 8], walk: &mut Walk, candidate: &mut impl FnMut(usize, usize)) {
-        let [l0, l1, l2, l3, l4, l5, l6, l7] = *lanes;
-        let prevs = [walk.prev, l0, l1, l2, l3, l4, l5, l6];
-        let mut lo = walk.carry;
-        let mut hi = 0u64;
-        for (r, (&p, &c)) in prevs.iter().zip(lanes).enumerate() {
-            // Out of range cannot happen (the hash is masked); were it to, every bucket stays
-            // open and confirmation decides.
-            let m = self.reach.get(pair_hash(p, c)).copied().unwrap_or(0);
-            lo |= m << (8 * r);
-            // A shift by 64 would overflow: lane 0's reach stays within this block.
-            hi |= m.checked_shr(64 - 8 * r as u32).unwrap_or(0);
+    fn chunk(
+        &self,
+        bytes: &[u8; CHUNK],
+        walk: &mut Walk,
+        candidate: &mut impl FnMut(usize, usize),
+    ) {
+        let mut prevs = [walk.prev; CHUNK];
+        if let (Some(to), Some(from)) = (prevs.get_mut(1..), bytes.get(..CHUNK - 1)) {
+            to.copy_from_slice(from);
         }
-        walk.prev = l7;
-        walk.carry = hi;
-        let mut open = !lo;
-        while open != 0 {
-            let bit = open.trailing_zeros() as usize;
-            open &= open - 1;
-            candidate(walk.base + bit / 8, bit % 8);
+        let mut hashes = [0u16; CHUNK];
+        for ((h, &p), &c) in hashes.iter_mut().zip(&prevs).zip(bytes) {
+            *h = pair_hash(p, c);
         }
-        walk.base += 8;
+        walk.prev = bytes[CHUNK - 1];
+        for block in hashes.chunks_exact(8) {
+            let mut lo = walk.carry;
+            let mut hi = 0u64;
+            for (r, &h) in block.iter().enumerate() {
+                // Out of range cannot happen (the hash is masked); were it to, every bucket
+                // stays open and confirmation decides.
+                let m = self
+                    .reach
+                    .get(usize::from(h) & (PAIRS - 1))
+                    .copied()
+                    .unwrap_or(0);
+                lo |= m << (8 * r);
+                // A shift by 64 would overflow: lane 0's reach stays within its block.
+                hi |= m.checked_shr(64 - 8 * r as u32).unwrap_or(0);
+            }
+            walk.carry = hi;
+            let mut open = !lo;
+            while open != 0 {
+                let bit = open.trailing_zeros() as usize;
+                open &= open - 1;
+                candidate(walk.base + bit / 8, bit % 8);
+            }
+            walk.base += 8;
+        }
     }
 
     /// Report the keywords of bucket `b` that end at offset `q` (inclusive) and inside `range`.
