@@ -10,8 +10,7 @@
 //! milliseconds, which short scans such as a hook's cannot afford), the table is 32 KiB, and the
 //! walk has no dependent loads.
 
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
+use std::collections::BTreeMap;
 use std::ops::Range;
 
 /// Hash bits of a byte pair: the reach table has this many entries.
@@ -33,33 +32,72 @@ pub(crate) struct Keywords {
     reach: Box<[u64; PAIRS]>,
     /// The tail lengths (keyword length, at most [`WINDOW`]) to look up for each bucket.
     tails: [Vec<usize>; BUCKETS],
-    /// Keywords by their lowercase tail (the last [`WINDOW`] bytes at most) and its length.
-    by_tail: HashMap<u64, Vec<u32>, BuildHasherDefault<TailHasher>>,
+    /// For each bucket, its keywords by their lowercase tail (the last [`WINDOW`] bytes at
+    /// most) and the tail's length.
+    by_tail: [TailTable; BUCKETS],
     /// Keywords of a single byte: (lowercase byte, id).
     singles: Vec<(u8, u32)>,
 }
 
-/// Multiplicative hashing for the packed tails: they are already well spread.
-#[derive(Default)]
-struct TailHasher(u64);
+/// Keyword ids by tail key: open addressing with linear probing in a table at most half full,
+/// so a confirmation costs one multiplication and a probe or two.
+#[derive(Debug, Clone, Default)]
+struct TailTable {
+    /// (key, first index into `ids`, count); a count of 0 marks an empty slot.
+    slots: Box<[(u64, u32, u32)]>,
+    ids: Box<[u32]>,
+}
 
-impl Hasher for TailHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.write_u64(u64::from(b));
+impl TailTable {
+    fn new(entries: &BTreeMap<u64, Vec<u32>>) -> Self {
+        let size = (2 * entries.len()).next_power_of_two().max(8);
+        let mut slots = vec![(0u64, 0u32, 0u32); size].into_boxed_slice();
+        let mut ids = Vec::new();
+        for (&key, list) in entries {
+            let (Ok(first), Ok(count)) = (u32::try_from(ids.len()), u32::try_from(list.len()))
+            else {
+                continue;
+            };
+            ids.extend_from_slice(list);
+            let mut i = Self::home(key, size);
+            // At most half full: an empty slot is always found.
+            while slots.get(i).is_some_and(|s| s.2 != 0) {
+                i = (i + 1) & (size - 1);
+            }
+            if let Some(slot) = slots.get_mut(i) {
+                *slot = (key, first, count);
+            }
+        }
+        Self {
+            slots,
+            ids: ids.into_boxed_slice(),
         }
     }
 
-    fn write_u64(&mut self, n: u64) {
-        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    fn home(key: u64, size: usize) -> usize {
+        (key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 40) as usize & (size - 1)
     }
 
-    fn write_usize(&mut self, n: usize) {
-        self.write_u64(n as u64);
+    /// The ids under `key` (none if absent).
+    fn get(&self, key: u64) -> &[u32] {
+        let size = self.slots.len();
+        if size == 0 {
+            return &[];
+        }
+        let mut i = Self::home(key, size);
+        for _ in 0..size {
+            match self.slots.get(i) {
+                Some(&(k, first, count)) if count != 0 => {
+                    if k == key {
+                        let (first, count) = (first as usize, count as usize);
+                        return self.ids.get(first..first + count).unwrap_or_default();
+                    }
+                }
+                _ => return &[],
+            }
+            i = (i + 1) & (size - 1);
+        }
+        &[]
     }
 }
 
@@ -119,7 +157,7 @@ impl Keywords {
         let mut shortest = [usize::MAX; BUCKETS];
         let mut tails: [Vec<usize>; BUCKETS] = Default::default();
         let mut singles = Vec::new();
-        let mut by_tail: HashMap<u64, Vec<u32>, _> = HashMap::default();
+        let mut by_tail: [BTreeMap<u64, Vec<u32>>; BUCKETS] = Default::default();
         for (id, p) in (0u32..).zip(&patterns) {
             match p.len() {
                 0 => {}
@@ -133,7 +171,9 @@ impl Keywords {
                         }
                         *s = (*s).min(len);
                     }
-                    by_tail.entry(tail_key(p, n)).or_default().push(id);
+                    if let Some(map) = by_tail.get_mut(b) {
+                        map.entry(tail_key(p, n)).or_default().push(id);
+                    }
                 }
             }
         }
@@ -161,7 +201,7 @@ impl Keywords {
             patterns,
             reach,
             tails,
-            by_tail,
+            by_tail: by_tail.each_ref().map(TailTable::new),
             singles,
         }
     }
@@ -286,13 +326,23 @@ impl Keywords {
                     None => continue,
                 },
             };
-            for &id in self.by_tail.get(&key).into_iter().flatten() {
+            let Some(table) = self.by_tail.get(b) else {
+                continue;
+            };
+            for &id in table.get(key) {
                 let Some(p) = self.patterns.get(id as usize) else {
                     continue;
                 };
-                // Keywords of other buckets can share a tail; each is reported by its own.
-                let whole = end.checked_sub(p.len()).and_then(|s| hay.get(s..end));
-                if bucket_of(p.len()) == b && whole.is_some_and(|t| t.eq_ignore_ascii_case(p)) {
+                // The key holds a keyword of up to eight bytes whole; a longer one's head is
+                // compared here.
+                let head = p.len().saturating_sub(n);
+                let same = head == 0
+                    || end.checked_sub(p.len()).is_some_and(|s| {
+                        let text = hay.get(s..s + head);
+                        text.zip(p.get(..head))
+                            .is_some_and(|(t, k)| t.eq_ignore_ascii_case(k))
+                    });
+                if same {
                     out.push((end, id));
                 }
             }
@@ -418,6 +468,17 @@ mod tests {
             let expected = u64::from_be_bytes(bytes.map(|b| b.to_ascii_lowercase()));
             prop_assert_eq!(lowercase_word(u64::from_be_bytes(bytes)), expected);
         }
+    }
+
+    #[test]
+    fn long_keywords_sharing_a_tail_are_told_apart() {
+        let keywords: Vec<&[u8]> =
+            vec![b"alpha_secret_token", b"beta_secret_token", b"secret_token"];
+        let k = Keywords::new(&keywords);
+        let hay = b"beta_SECRET_TOKEN gamma_secret_token Alpha_Secret_Token";
+        let owned: Vec<Vec<u8>> = keywords.iter().map(|k| k.to_vec()).collect();
+        assert_eq!(found(&k, hay, &[]), oracle(&owned, hay));
+        assert_eq!(found(&k, hay, &[]).len(), 5);
     }
 
     #[test]
