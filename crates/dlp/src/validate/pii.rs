@@ -3,11 +3,36 @@
 
 use super::contains;
 
-fn digits_of(s: &[u8]) -> Vec<u8> {
-    s.iter()
-        .filter(|b| b.is_ascii_digit())
-        .map(|b| b - b'0')
-        .collect()
+/// At most `N` small values, kept on the stack: validators run once per candidate, and what
+/// they look at is short (a longer input is no card, IBAN, phone or social security number).
+#[derive(Clone, Copy)]
+struct Few<T, const N: usize> {
+    items: [T; N],
+    len: usize,
+}
+
+impl<T: Copy + Default, const N: usize> Few<T, N> {
+    /// The items, or `None` if there are more than `N`.
+    fn of(iter: impl IntoIterator<Item = T>) -> Option<Self> {
+        let mut few = Self {
+            items: [T::default(); N],
+            len: 0,
+        };
+        for item in iter {
+            *few.items.get_mut(few.len)? = item;
+            few.len += 1;
+        }
+        Some(few)
+    }
+
+    fn as_slice(&self) -> &[T] {
+        self.items.get(..self.len).unwrap_or_default()
+    }
+}
+
+/// The digit values of `s`, or `None` if it has more than 40.
+fn digits_of(s: &[u8]) -> Option<Few<u8, 40>> {
+    Few::of(s.iter().filter(|b| b.is_ascii_digit()).map(|b| b - b'0'))
 }
 
 fn luhn(digits: &[u8]) -> bool {
@@ -84,14 +109,17 @@ fn card_grouping_ok(s: &[u8], before: &[u8]) -> bool {
     {
         return false;
     }
-    let seps: Vec<u8> = s.iter().copied().filter(|b| !b.is_ascii_digit()).collect();
-    if seps.is_empty() {
+    let mut seps = s.iter().filter(|b| !b.is_ascii_digit());
+    let Some(sep) = seps.next() else {
         return unformatted_card_context_ok(before);
-    }
-    if seps.iter().any(|&b| Some(&b) != seps.first()) {
+    };
+    if seps.any(|b| b != sep) {
         return false;
     }
-    let groups: Vec<usize> = s.split(|b| !b.is_ascii_digit()).map(<[u8]>::len).collect();
+    let Some(groups) = Few::<usize, 8>::of(s.split(|b| !b.is_ascii_digit()).map(<[u8]>::len))
+    else {
+        return false;
+    };
     match groups.as_slice() {
         [4, 6, 5] | [4, 6, 4] => true,
         [init @ .., last] => {
@@ -105,7 +133,14 @@ fn card_grouping_ok(s: &[u8], before: &[u8]) -> bool {
 /// quote or a delimiter, or the first column of a line) or next to a card word; in code it is
 /// far more often a constant (`    2282158712612572,`, `f(6290184345309700)`).
 fn unformatted_card_context_ok(before: &[u8]) -> bool {
-    let lower = before.to_ascii_lowercase();
+    // The words are looked for in the last 64 bytes, lowercased on the stack.
+    let tail = before
+        .get(before.len().saturating_sub(64)..)
+        .unwrap_or(before);
+    let Some(lower) = Few::<u8, 64>::of(tail.iter().map(u8::to_ascii_lowercase)) else {
+        return false;
+    };
+    let lower = lower.as_slice();
     const WORDS: &[&str] = &[
         "card",
         "visa",
@@ -123,7 +158,7 @@ fn unformatted_card_context_ok(before: &[u8]) -> bool {
         "purchase",
         "charge",
     ];
-    if WORDS.iter().any(|w| contains(&lower, w.as_bytes())) {
+    if WORDS.iter().any(|w| contains(lower, w.as_bytes())) {
         return true;
     }
     let trimmed = before.iter().rev().skip_while(|&&b| b == b' ');
@@ -139,11 +174,14 @@ pub(super) fn card(s: &[u8], before: &[u8]) -> bool {
     if !card_grouping_ok(s, before) {
         return false;
     }
-    let d = digits_of(s);
+    let Some(d) = digits_of(s) else {
+        return false;
+    };
+    let d = d.as_slice();
     (12..=19).contains(&d.len())
         && d.iter().any(|&x| Some(&x) != d.first())
-        && card_issuer_ok(&d)
-        && luhn(&d)
+        && card_issuer_ok(d)
+        && luhn(d)
 }
 
 /// IBAN length per country (ISO 13616 registry).
@@ -281,11 +319,14 @@ pub(super) fn iban(s: &[u8]) -> bool {
 }
 
 pub(super) fn us_ssn(s: &[u8]) -> bool {
-    let d = digits_of(s);
+    let Some(d) = digits_of(s) else {
+        return false;
+    };
+    let d = d.as_slice();
     if d.len() != 9 {
         return false;
     }
-    let area = prefix_num(&d, 3);
+    let area = prefix_num(d, 3);
     let group = prefix_num(d.get(3..).unwrap_or_default(), 2);
     let serial = prefix_num(d.get(5..).unwrap_or_default(), 4);
     // Never issued: area 000, 666 and 900-999, group 00, serial 0000; and the numbers that
@@ -347,18 +388,17 @@ pub(super) fn email(s: &[u8], before: &[u8]) -> bool {
 }
 
 pub(super) fn phone(s: &[u8]) -> bool {
-    let d = digits_of(s);
+    let Some(d) = digits_of(s) else {
+        return false;
+    };
+    let d = d.as_slice();
     // `+2026-12-31`, `(+999999-12-31)`: dates with a sign, not numbers.
-    let groups: Vec<usize> = s
+    let mut groups = s
         .split(|b| !b.is_ascii_digit())
         .filter(|g| !g.is_empty())
-        .map(<[u8]>::len)
-        .collect();
-    if s.contains(&b'-')
-        && groups.len() >= 3
-        && groups.get(1) == Some(&2)
-        && groups.get(2) == Some(&2)
-    {
+        .map(<[u8]>::len);
+    let (_, second, third) = (groups.next(), groups.next(), groups.next());
+    if s.contains(&b'-') && second == Some(2) && third == Some(2) {
         return false;
     }
     if s.first() == Some(&b'+') {
@@ -372,7 +412,7 @@ pub(super) fn phone(s: &[u8]) -> bool {
     }
     // North American numbering plan: NXX-NXX-XXXX (optionally with a leading 1).
     let d = match d.len() {
-        11 if d.first() == Some(&1) => d.get(1..).unwrap_or_default().to_vec(),
+        11 if d.first() == Some(&1) => d.get(1..).unwrap_or_default(),
         10 => d,
         _ => return false,
     };
