@@ -533,12 +533,8 @@ struct Lines {
 impl Lines {
     fn feed(&mut self, data: &[u8]) {
         let base = self.seen;
-        self.recent.extend(
-            data.iter()
-                .enumerate()
-                .filter(|&(_, &b)| b == b'\n')
-                .map(|(i, _)| base + i),
-        );
+        self.recent
+            .extend(memchr::memchr_iter(b'\n', data).map(|i| base + i));
         self.seen += data.len();
     }
 
