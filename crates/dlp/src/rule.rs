@@ -343,38 +343,7 @@ pub struct RuleSet {
     sources: BTreeMap<String, String>,
 }
 
-/// The rule files compiled into cordon: `rules/*.toml`, converted to JSON by the build script
-/// (it parses faster at start-up; see `build.rs`).
-pub const BUILTIN: &[(&str, &str)] = &[
-    (
-        "builtin:cloud",
-        include_str!(concat!(env!("OUT_DIR"), "/cloud.json")),
-    ),
-    (
-        "builtin:devtools",
-        include_str!(concat!(env!("OUT_DIR"), "/devtools.json")),
-    ),
-    (
-        "builtin:saas",
-        include_str!(concat!(env!("OUT_DIR"), "/saas.json")),
-    ),
-    (
-        "builtin:ai",
-        include_str!(concat!(env!("OUT_DIR"), "/ai.json")),
-    ),
-    (
-        "builtin:generic",
-        include_str!(concat!(env!("OUT_DIR"), "/generic.json")),
-    ),
-    (
-        "builtin:pii",
-        include_str!(concat!(env!("OUT_DIR"), "/pii.json")),
-    ),
-    (
-        "builtin:markings",
-        include_str!(concat!(env!("OUT_DIR"), "/markings.json")),
-    ),
-];
+include!(concat!(env!("OUT_DIR"), "/builtin.rs"));
 
 impl RuleSet {
     /// The built-in rules.
@@ -545,18 +514,12 @@ mod tests {
     /// every pattern analysed at once) accepts every built-in rule.
     #[test]
     fn builtin_json_equals_the_toml_files() {
-        let toml_files = [
-            ("builtin:cloud", include_str!("../rules/cloud.toml")),
-            ("builtin:devtools", include_str!("../rules/devtools.toml")),
-            ("builtin:saas", include_str!("../rules/saas.toml")),
-            ("builtin:ai", include_str!("../rules/ai.toml")),
-            ("builtin:generic", include_str!("../rules/generic.toml")),
-            ("builtin:pii", include_str!("../rules/pii.toml")),
-            ("builtin:markings", include_str!("../rules/markings.toml")),
-        ];
         let mut from_toml = RuleSet::default();
-        for (name, text) in toml_files {
-            from_toml.add_toml(name, text).unwrap();
+        for (name, _) in BUILTIN {
+            let file = name.trim_start_matches("builtin:");
+            let path = format!("{}/rules/{file}.toml", env!("CARGO_MANIFEST_DIR"));
+            let text = std::fs::read_to_string(&path).unwrap();
+            from_toml.add_toml(name, &text).unwrap();
         }
         let builtin = RuleSet::builtin().unwrap();
         let specs = |set: &RuleSet| -> Vec<String> {
