@@ -415,9 +415,13 @@ mod tests {
         out
     }
 
-    /// Keywords over a small alphabet (so they overlap and share tails) of every length bucket.
+    /// Keywords over a small alphabet (so they overlap and share tails) of every length bucket,
+    /// with non-ASCII bytes that the filter's cheap case fold confuses with others.
     fn keyword() -> impl Strategy<Value = Vec<u8>> {
-        prop::collection::vec(prop::sample::select(b"abAB_-.@:9 ".to_vec()), 0..14)
+        prop::collection::vec(
+            prop::sample::select(b"abAB_-.@:9 \xc3\xa9\xc9".to_vec()),
+            0..14,
+        )
     }
 
     /// Text made of keyword pieces in random case, and stray bytes.
