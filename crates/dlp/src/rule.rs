@@ -249,10 +249,15 @@ impl Rule {
     }
 }
 
-/// How patterns are compiled: ASCII semantics, matching arbitrary bytes.
+/// The syntax every pattern is compiled with: ASCII semantics, matching arbitrary bytes.
+fn ascii_bytes() -> syntax::Config {
+    syntax::Config::new().unicode(false).utf8(false)
+}
+
+/// Compile a rule's pattern.
 fn build_regex(pattern: &str) -> Result<Regex, String> {
     Regex::builder()
-        .syntax(syntax::Config::new().unicode(false).utf8(false))
+        .syntax(ascii_bytes())
         .build(pattern)
         .map_err(|e| format!("`pattern`: {e}"))
 }
@@ -263,7 +268,7 @@ fn build_regex(pattern: &str) -> Result<Regex, String> {
 pub(crate) fn build_any_of(rules: &[&Rule]) -> Option<Regex> {
     let patterns: Vec<&str> = rules.iter().map(|r| r.spec.pattern.as_str()).collect();
     Regex::builder()
-        .syntax(syntax::Config::new().unicode(false).utf8(false))
+        .syntax(ascii_bytes())
         .configure(Regex::config().match_kind(regex_automata::MatchKind::All))
         .build_many(&patterns)
         .ok()

@@ -2,8 +2,8 @@
 //! pattern runs only there, and checks decide.
 //!
 //! Candidates come from two cheap scans: a bucketed shift-or filter over every rule's keywords
-//! (ASCII case-insensitive, see `keywords.rs`) and a word-at-a-time scan for runs of digits (for payment cards,
-//! IBANs, phone and social security numbers, which have no keyword). Clean text that merely
+//! (ASCII case-insensitive, see `keywords.rs`) and a word-at-a-time scan for runs of digits
+//! (for payment cards, IBANs, phone and social security numbers, which have no keyword). Clean text that merely
 //! *mentions* `token` or `password` costs one anchored pattern attempt per mention, which fails
 //! within a few bytes.
 

@@ -235,21 +235,19 @@ fn wordiness(v: &[u8]) -> f64 {
     if letters == 0 {
         return 0.0;
     }
+    // How many bytes from `at` on pass `class`.
+    fn run(v: &[u8], at: usize, class: impl Fn(&u8) -> bool) -> usize {
+        v.get(at..)
+            .unwrap_or_default()
+            .iter()
+            .take_while(|b| class(b))
+            .count()
+    }
     let mut in_words = 0usize;
     let mut i = 0;
     while i < v.len() {
-        let lower = v
-            .get(i..)
-            .unwrap_or_default()
-            .iter()
-            .take_while(|b| b.is_ascii_lowercase())
-            .count();
-        let upper = v
-            .get(i..)
-            .unwrap_or_default()
-            .iter()
-            .take_while(|b| b.is_ascii_uppercase())
-            .count();
+        let lower = run(v, i, u8::is_ascii_lowercase);
+        let upper = run(v, i, u8::is_ascii_uppercase);
         if lower >= 3 {
             in_words += lower;
             i += lower;
@@ -258,12 +256,7 @@ fn wordiness(v: &[u8]) -> f64 {
             in_words += upper;
             i += upper;
         } else if upper >= 1 {
-            let after = v
-                .get(i + upper..)
-                .unwrap_or_default()
-                .iter()
-                .take_while(|b| b.is_ascii_lowercase())
-                .count();
+            let after = run(v, i + upper, u8::is_ascii_lowercase);
             if after >= 3 {
                 in_words += upper + after;
             }
