@@ -27,6 +27,7 @@ pub mod check;
 mod digits;
 mod keywords;
 pub mod office;
+pub mod precheck;
 pub mod redact;
 pub mod rule;
 pub mod scan;

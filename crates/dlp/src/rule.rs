@@ -14,6 +14,7 @@ use regex_automata::util::syntax;
 use regex_syntax::hir::{Hir, HirKind};
 use serde::Deserialize;
 
+use crate::precheck::Precheck;
 use crate::validate::Validator;
 
 /// The longest match a rule may describe, in bytes: it bounds the window searched around each
@@ -65,6 +66,9 @@ pub struct RuleSpec {
     /// A check the match must pass.
     #[serde(default)]
     pub validator: Option<Validator>,
+    /// A cheap check of the bytes after a keyword before the pattern runs there.
+    #[serde(default)]
+    pub precheck: Option<Precheck>,
     /// A fallback detector: its findings give way to other rules' findings they overlap.
     #[serde(default)]
     pub fallback: bool,
@@ -221,6 +225,11 @@ impl Rule {
             }
             (false, Some(_)) => return Err(fail("give `keywords` or `digits`, not both".into())),
         };
+        if spec.precheck.is_some() && spec.digits.is_some() {
+            return Err(fail(
+                "`precheck` looks around a keyword: it needs `keywords`, not `digits`".into(),
+            ));
+        }
         if spec.before > MAX_MATCH_LEN {
             return Err(fail(format!("`before` is larger than {MAX_MATCH_LEN}")));
         }
@@ -469,6 +478,7 @@ impl RuleSet {
             ),
             entropy: None,
             validator: None,
+            precheck: None,
             fallback: false,
             examples: vec![format!("[{word}]")],
             counterexamples: vec![String::from("-")],

@@ -213,6 +213,11 @@ impl Scanner {
         let Some(rule) = self.rules.get(r) else {
             return;
         };
+        if let Some(check) = rule.spec.precheck
+            && !check.admits(hay, start, end)
+        {
+            return;
+        }
         if rule.spec.before == 0 {
             let Some(shape) = rule.shape() else {
                 return fail_closed(r, (start, end), out);

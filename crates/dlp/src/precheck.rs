@@ -1,0 +1,336 @@
+//! Cheap necessary conditions a keyword's surroundings must meet before a rule's pattern runs.
+//!
+//! A rule keyed on ordinary words (`token`, `secret`, `password`) or bytes (`@`, `://`) meets
+//! them everywhere in prose and code, and nearly every mention is not part of a match. Running
+//! the pattern there costs hundreds to thousands of instructions a mention (the regex engine's
+//! dispatch, its lazy DFA, and for rules with `before` a search of the whole window); a
+//! precheck says "no" to most mentions by looking at a few bytes around the keyword. A precheck
+//! may let through text the pattern then rejects, never the reverse: each is a consequence of
+//! the patterns that declare it, which the tests check on generated text.
+
+use serde::Deserialize;
+
+/// A precheck named in a rule's `precheck` field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Precheck {
+    /// After the keyword: the rest of a name (at most 64 of `A-Z a-z 0-9 _ . -`), an optional
+    /// closing quote, a separator (spaces, tabs, `=`, `:`, `>`), an optional opening quote, and
+    /// a value of at least [`ASSIGNED_VALUE_MIN`] bytes of `A-Z a-z 0-9 + / = _ - . ~ ! @ # $ %
+    /// ^ & *` that ends the text or is followed by a quote, a space, `,`, `;`, `)`, `}` or `]`.
+    Assignment,
+    /// The keyword is the `@` of an e-mail address: a local-part byte (`A-Z a-z 0-9 . _ % + -`)
+    /// before it and a letter or digit after it.
+    EmailAt,
+    /// The keyword is the `://` of a URL with credentials: after it, a user name and password
+    /// (bytes of `A-Z a-z 0-9 . _ ~ % ! $ & ' ( ) * + , ; = - :`, at least five, one of them `:`)
+    /// followed by `@`.
+    UrlUserinfo,
+}
+
+/// The shortest value [`Precheck::Assignment`] lets through.
+pub const ASSIGNED_VALUE_MIN: usize = 8;
+
+/// Longest name tail after the keyword that [`Precheck::Assignment`] walks.
+const NAME_TAIL_MAX: usize = 64;
+/// Longest run of separator bytes it walks (patterns allow about a dozen).
+const SEPARATOR_MAX: usize = 16;
+/// Longest user name and password [`Precheck::UrlUserinfo`] walks: the pattern allows 64 and
+/// 128, and the `:` between them.
+const USERINFO_MAX: usize = 193;
+
+impl Precheck {
+    /// Whether a match may contain the keyword found at `start..end` in `hay`.
+    pub fn admits(self, hay: &[u8], start: usize, end: usize) -> bool {
+        match self {
+            Self::Assignment => assignment(hay, end),
+            Self::EmailAt => {
+                let local = start
+                    .checked_sub(1)
+                    .and_then(|i| hay.get(i))
+                    .is_some_and(|&b| {
+                        b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'%' | b'+' | b'-')
+                    });
+                local && hay.get(end).is_some_and(u8::is_ascii_alphanumeric)
+            }
+            Self::UrlUserinfo => {
+                let userinfo = run(hay, end, USERINFO_MAX + 1, USERINFO);
+                let colon = hay
+                    .get(end..end + userinfo)
+                    .is_some_and(|u| u.contains(&b':'));
+                userinfo >= 5 && colon && hay.get(end + userinfo) == Some(&b'@')
+            }
+        }
+    }
+}
+
+/// Byte classes of the assignment grammar, one bit each, looked up in one table.
+const NAME: u8 = 1;
+const SEPARATOR: u8 = 2;
+const VALUE: u8 = 4;
+const ENDS_VALUE: u8 = 8;
+const QUOTE: u8 = 16;
+const USERINFO: u8 = 32;
+
+#[expect(
+    clippy::indexing_slicing,
+    reason = "evaluated at compile time: an index out of range would fail the build, not a scan"
+)]
+static CLASSES: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        let mut k = 0;
+        if c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'-') {
+            k |= NAME;
+        }
+        if matches!(c, b' ' | b'\t' | b'=' | b':' | b'>') {
+            k |= SEPARATOR;
+        }
+        if c.is_ascii_alphanumeric()
+            || matches!(
+                c,
+                b'+' | b'/'
+                    | b'='
+                    | b'_'
+                    | b'-'
+                    | b'.'
+                    | b'~'
+                    | b'!'
+                    | b'@'
+                    | b'#'
+                    | b'$'
+                    | b'%'
+                    | b'^'
+                    | b'&'
+                    | b'*'
+            )
+        {
+            k |= VALUE;
+        }
+        if c.is_ascii_whitespace()
+            || matches!(c, b'"' | b'\'' | b'`' | b',' | b';' | b')' | b'}' | b']')
+        {
+            k |= ENDS_VALUE;
+        }
+        if matches!(c, b'"' | b'\'' | b'`') {
+            k |= QUOTE;
+        }
+        if c.is_ascii_alphanumeric()
+            || matches!(
+                c,
+                b'.' | b'_'
+                    | b'~'
+                    | b'%'
+                    | b'!'
+                    | b'$'
+                    | b'&'
+                    | b'\''
+                    | b'('
+                    | b')'
+                    | b'*'
+                    | b'+'
+                    | b','
+                    | b';'
+                    | b'='
+                    | b'-'
+                    | b':'
+            )
+        {
+            k |= USERINFO;
+        }
+        t[b] = k;
+        b += 1;
+    }
+    t
+};
+
+fn class(b: u8) -> u8 {
+    CLASSES.get(usize::from(b)).copied().unwrap_or(0)
+}
+
+/// Length of the run of bytes from `at` in class `k`, looking at no more than `max`.
+fn run(hay: &[u8], at: usize, max: usize, k: u8) -> usize {
+    let bytes = hay.get(at..).unwrap_or_default();
+    let bytes = bytes.get(..max).unwrap_or(bytes);
+    bytes
+        .iter()
+        .position(|&b| class(b) & k == 0)
+        .unwrap_or(bytes.len())
+}
+
+fn assignment(hay: &[u8], end: usize) -> bool {
+    let is = |at: usize, k: u8| hay.get(at).is_some_and(|&b| class(b) & k != 0);
+    let mut at = end + run(hay, end, NAME_TAIL_MAX + 1, NAME);
+    if at - end > NAME_TAIL_MAX {
+        return false;
+    }
+    at += usize::from(is(at, QUOTE));
+    let separator = run(hay, at, SEPARATOR_MAX, SEPARATOR);
+    if separator == 0 {
+        return false;
+    }
+    at += separator;
+    at += usize::from(is(at, QUOTE));
+    // A value longer than any pattern allows is let through: the pattern decides.
+    let value = run(hay, at, 256, VALUE);
+    value >= ASSIGNED_VALUE_MIN
+        && (value == 256 || at + value == hay.len() || is(at + value, ENDS_VALUE))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use regex_automata::{Anchored, Input};
+
+    /// Text built from runs of the bytes the prechecked patterns are made of and from their
+    /// keywords in random case, so that generated texts often match (and often nearly do).
+    fn text(keywords: Vec<String>) -> impl Strategy<Value = Vec<u8>> {
+        let classes: [&'static [u8]; 10] = [
+            b"aZ9_.-",
+            b"\"'`",
+            b" \t",
+            b"=:>",
+            b"xY7+/~!@#$%^&*=",
+            b",;)}]\n\r",
+            b"(<{[|?",
+            b"@:/",
+            b"ab.c-",
+            b"a:bc@d",
+        ];
+        // Pieces at the edges of what the patterns accept.
+        let pieces: [&'static [u8]; 8] = [
+            b"ab://", b"u:", b"us:", b"pwd@", b"p@", b"@h.io", b" = \"", b"\" ",
+        ];
+        let run = (0..classes.len(), 1usize..12, any::<u64>()).prop_map(move |(c, n, seed)| {
+            let class = classes[c];
+            (0..n)
+                .map(|i| class[((seed >> (i % 16 * 4)) as usize + i) % class.len()])
+                .collect::<Vec<u8>>()
+        });
+        let piece = (0..pieces.len()).prop_map(move |i| pieces[i].to_vec());
+        let keyword = (any::<prop::sample::Index>(), any::<u64>()).prop_map(move |(i, flips)| {
+            i.get(&keywords)
+                .bytes()
+                .enumerate()
+                .map(|(j, b)| {
+                    if flips >> (j % 64) & 1 == 1 {
+                        b.to_ascii_uppercase()
+                    } else {
+                        b
+                    }
+                })
+                .collect::<Vec<u8>>()
+        });
+        let segment = prop_oneof![3 => run, 4 => piece, 2 => keyword];
+        prop::collection::vec(segment, 0..14).prop_map(|s| s.concat())
+    }
+
+    /// Every occurrence of the rule's keywords, ASCII case-insensitively, as (start, end).
+    fn occurrences(rule: &crate::rule::Rule, hay: &[u8]) -> Vec<(usize, usize)> {
+        let mut out = Vec::new();
+        for k in &rule.spec.keywords {
+            let k = k.as_bytes();
+            for (i, w) in hay.windows(k.len()).enumerate() {
+                if w.eq_ignore_ascii_case(k) {
+                    out.push((i, i + k.len()));
+                }
+            }
+        }
+        out
+    }
+
+    fn prechecked() -> Vec<crate::rule::Rule> {
+        let set = crate::rule::RuleSet::builtin().unwrap();
+        set.rules()
+            .iter()
+            .filter(|r| r.spec.precheck.is_some())
+            .cloned()
+            .collect()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(3000))]
+
+        /// Every built-in rule that declares a precheck: a rule tried at its keywords never
+        /// loses a match there, and for a rule with `before`, every match contains a keyword the
+        /// precheck admits.
+        #[test]
+        fn prechecks_never_refuse_what_their_patterns_match(
+            hay in text(prechecked().iter().flat_map(|r| r.spec.keywords.clone()).collect())
+        ) {
+            let rules = prechecked();
+            prop_assert!(rules.len() >= 3);
+            let shown = || String::from_utf8_lossy(&hay).into_owned();
+            for rule in &rules {
+                let check = rule.spec.precheck.unwrap();
+                let regex = rule.regex().unwrap();
+                let found = occurrences(rule, &hay);
+                if rule.spec.before == 0 {
+                    for &(start, end) in &found {
+                        let input = Input::new(&hay).range(start..).anchored(Anchored::Yes);
+                        if regex.search_half(&input).is_some() {
+                            prop_assert!(check.admits(&hay, start, end), "{} matches at {start} in {:?} but its precheck refuses it", rule.id(), shown());
+                        }
+                    }
+                } else {
+                    for at in 0..hay.len() {
+                        let input = Input::new(&hay).range(at..).anchored(Anchored::Yes);
+                        if let Some(m) = regex.search(&input) {
+                            prop_assert!(
+                                found.iter().any(|&(s, e)| m.start() <= s && e <= m.end() && check.admits(&hay, s, e)),
+                                "{} matches {:?} in {:?} but its precheck admits no keyword in it", rule.id(), m.range(), shown()
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn assignment_admits_values_and_refuses_mentions() {
+        let admits = |text: &str, keyword: &str| {
+            Precheck::Assignment.admits(text.as_bytes(), 0, keyword.len())
+        };
+        assert!(admits("token = \"Zx8qL2mNp4Rt7vWy9KcD\"", "token"));
+        assert!(admits("password_prod: h7Gk2pQw9xLm4Rt", "password"));
+        assert!(admits("secret\": \"a8F3kL9mQ2xW7pR4tY6z\"}", "secret"));
+        assert!(admits("token 4f9c2a7e1b8d6f3a", "token"));
+        assert!(admits("token=4f9c2a7e1b8d6f3a", "token"));
+        assert!(!admits("token every hour", "token"));
+        assert!(!admits("tokenizer.next_token();", "token"));
+        assert!(!admits(
+            "password = get_password_from_keyring(user)",
+            "password"
+        ));
+        assert!(!admits("token;", "token"));
+        assert!(!admits("token", "token"));
+        assert!(!admits(
+            &format!("token{} = 4f9c2a7e1b8d6f3a", "a".repeat(65)),
+            "token"
+        ));
+    }
+
+    #[test]
+    fn email_and_url_prechecks_look_around_their_keyword() {
+        let at = |text: &str, check: Precheck, keyword: &str| {
+            let start = text.find(keyword).unwrap();
+            check.admits(text.as_bytes(), start, start + keyword.len())
+        };
+        assert!(at("mail ann.lee@acme-corp.com", Precheck::EmailAt, "@"));
+        assert!(!at("@property", Precheck::EmailAt, "@"));
+        assert!(!at("user @ host", Precheck::EmailAt, "@"));
+        assert!(!at("ann@", Precheck::EmailAt, "@"));
+        assert!(at(
+            "postgres://app:s3cr3t@db:5432/x",
+            Precheck::UrlUserinfo,
+            "://"
+        ));
+        assert!(!at("https://docs.rs/regex", Precheck::UrlUserinfo, "://"));
+        assert!(!at("https://a@b", Precheck::UrlUserinfo, "://"));
+        assert!(!at("https://ab:c@d", Precheck::UrlUserinfo, "://"));
+    }
+}
