@@ -26,6 +26,7 @@ pub mod action;
 pub mod check;
 mod digits;
 mod keywords;
+mod lead;
 pub mod office;
 pub mod precheck;
 pub mod redact;

@@ -14,6 +14,7 @@ use regex_automata::util::syntax;
 use regex_syntax::hir::{Hir, HirKind};
 use serde::Deserialize;
 
+use crate::lead::Lead;
 use crate::precheck::Precheck;
 use crate::validate::Validator;
 
@@ -117,7 +118,7 @@ pub struct Rule {
 }
 
 /// What a rule's pattern looks like, from its syntax tree.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Shape {
     /// Capture group index of the secret (`secret`), or 0 for the whole match.
     pub(crate) secret_group: usize,
@@ -126,6 +127,8 @@ pub(crate) struct Shape {
     pub(crate) secret_is_match: bool,
     /// Longest possible match, in bytes.
     pub(crate) max_len: usize,
+    /// What every match starts with.
+    pub(crate) lead: Lead,
 }
 
 impl Shape {
@@ -137,6 +140,7 @@ impl Shape {
             secret_group,
             secret_is_match: secret_group == 0 || secret_spans_match(&hir),
             max_len,
+            lead: Lead::of(&hir),
         })
     }
 }

@@ -222,6 +222,9 @@ impl Scanner {
             let Some(shape) = rule.shape() else {
                 return fail_closed(r, (start, end), out);
             };
+            if !shape.lead.admits(hay, start) {
+                return;
+            }
             let limit = hay.len().min(start + shape.max_len);
             let input = Input::new(hay).span(start..limit).anchored(Anchored::Yes);
             self.capture(r, rule, input, None, out, caps);
