@@ -264,6 +264,10 @@ impl Scanner {
                 let input = Input::new(hay).span(m.start()..to).anchored(Anchored::Yes);
                 self.capture(r, rule, input, Some(m.end()), out, caps);
             }
+            // The next match would start past the candidate.
+            if m.end() > anchor.1 {
+                break;
+            }
             at = m.end().max(m.start() + 1);
         }
     }

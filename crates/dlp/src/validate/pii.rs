@@ -284,11 +284,15 @@ fn iban_length(country: &[u8]) -> Option<usize> {
 }
 
 pub(super) fn iban(s: &[u8]) -> bool {
-    let compact: Vec<u8> = s
-        .iter()
-        .filter(|b| !matches!(b, b' ' | b'-'))
-        .map(u8::to_ascii_uppercase)
-        .collect();
+    // The longest IBAN has 34 characters.
+    let Some(compact) = Few::<u8, 34>::of(
+        s.iter()
+            .filter(|b| !matches!(b, b' ' | b'-'))
+            .map(u8::to_ascii_uppercase),
+    ) else {
+        return false;
+    };
+    let compact = compact.as_slice();
     let Some(country) = compact.get(..2) else {
         return false;
     };
