@@ -161,12 +161,17 @@ impl Scanner {
             from = to;
         }
         if !self.digit_rules.is_empty() {
-            let any_of = self
-                .digit_any_of
-                .get_or_init(|| self.build_digit_any_of())
-                .as_ref();
+            let mut runs = DigitRuns::new(hay, self.min_digits).peekable();
+            // Built on the first digit run: a short scan without one (a hook's) never pays for it.
+            let any_of = match runs.peek() {
+                Some(_) => self
+                    .digit_any_of
+                    .get_or_init(|| self.build_digit_any_of())
+                    .as_ref(),
+                None => None,
+            };
             let mut matching = any_of.map(|(re, _)| PatternSet::new(re.pattern_len()));
-            for (start, end, digits) in DigitRuns::new(hay, self.min_digits) {
+            for (start, end, digits) in runs {
                 // One pass over the widest window says which digit rules match near this run;
                 // only those search their own windows.
                 if let (Some((re, (before, after))), Some(set)) = (any_of, matching.as_mut()) {
