@@ -1,7 +1,9 @@
 //! Converts the built-in rule files from TOML, how they are written and reviewed, to JSON, how
 //! the binary reads them: JSON parses about four times faster, and every short scan (a hook's)
 //! pays for parsing the built-in rules at start-up. The TOML files stay the only source; the
-//! build also writes the table that embeds the JSON (`BUILTIN` in `rule.rs`).
+//! build also writes the table that embeds the JSON (`BUILTIN` in `rule.rs`), each file twice:
+//! whole, and without the examples, counterexamples and references a scan does not read (they
+//! are most of the text: a scan's start-up parses a third as much).
 
 use std::error::Error;
 use std::fmt::Write as _;
@@ -29,8 +31,9 @@ fn main() -> Result<(), Box<dyn Error>> {
     }
     let mut table = String::from(
         "/// The rule files compiled into cordon: `rules/*.toml`, converted to JSON by the build\n\
-         /// script (it parses faster at start-up; see `build.rs`), as (source name, JSON).\n\
-         pub const BUILTIN: &[(&str, &str)] = &[\n",
+         /// script (it parses faster at start-up; see `build.rs`), as (source name, JSON, JSON\n\
+         /// without the rules' examples, counterexamples and references).\n\
+         pub const BUILTIN: &[(&str, &str, &str)] = &[\n",
     );
     for name in RULE_FILES {
         let path = format!("rules/{name}.toml");
@@ -39,10 +42,21 @@ fn main() -> Result<(), Box<dyn Error>> {
         let rules: toml::Table = toml::from_str(&text).map_err(|e| format!("{path}: {e}"))?;
         let json = out.join(format!("{name}.json"));
         std::fs::write(&json, serde_json::to_string(&rules)?)?;
+        let mut lean = rules;
+        if let Some(toml::Value::Array(list)) = lean.get_mut("rules") {
+            for rule in list.iter_mut().filter_map(toml::Value::as_table_mut) {
+                for key in ["examples", "counterexamples", "references"] {
+                    rule.remove(key);
+                }
+            }
+        }
+        let lean_json = out.join(format!("{name}.scan.json"));
+        std::fs::write(&lean_json, serde_json::to_string(&lean)?)?;
         writeln!(
             table,
-            "    (\"builtin:{name}\", include_str!({:?})),",
-            json.display().to_string()
+            "    (\"builtin:{name}\", include_str!({:?}), include_str!({:?})),",
+            json.display().to_string(),
+            lean_json.display().to_string()
         )?;
     }
     table.push_str("];\n");

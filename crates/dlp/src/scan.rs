@@ -112,7 +112,7 @@ impl Scanner {
 
     /// The built-in rules, compiled.
     pub fn builtin() -> Result<Self, RuleError> {
-        Self::new(&RuleSet::builtin()?)
+        Self::new(&RuleSet::builtin_for_scanning()?)
     }
 
     /// The rules, indexed as [`Finding::rule`] indexes them.

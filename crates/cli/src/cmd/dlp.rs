@@ -61,11 +61,18 @@ pub struct RuleArgs {
 }
 
 impl RuleArgs {
-    fn load(&self) -> Result<RuleSet, Fail> {
+    /// The rules; `for_scanning` leaves out the built-in rules' examples (see
+    /// [`RuleSet::builtin_for_scanning`]).
+    fn load(&self, for_scanning: bool) -> Result<RuleSet, Fail> {
+        let builtin = if for_scanning {
+            RuleSet::builtin_for_scanning
+        } else {
+            RuleSet::builtin
+        };
         let mut set = if self.no_builtin {
             RuleSet::default()
         } else {
-            RuleSet::builtin().map_err(|e| Fail::input_msg(format!("built-in rules: {e}")))?
+            builtin().map_err(|e| Fail::input_msg(format!("built-in rules: {e}")))?
         };
         for file in &self.rules {
             let text = io::read_text(file)?;
@@ -87,8 +94,8 @@ impl RuleArgs {
 
     /// The rules and their scanner, kept for the rest of the process: they are leaked rather
     /// than freed at exit, which would cost a short scan ~1 ms for thousands of small strings.
-    fn scanner(&self) -> Result<(&'static RuleSet, &'static Scanner), Fail> {
-        let set = self.load()?;
+    fn scanner(&self, for_scanning: bool) -> Result<(&'static RuleSet, &'static Scanner), Fail> {
+        let set = self.load(for_scanning)?;
         let scanner = Scanner::new(&set).map_err(|e| Fail::input_msg(e.to_string()))?;
         Ok((Box::leak(Box::new(set)), Box::leak(Box::new(scanner))))
     }
@@ -184,7 +191,7 @@ pub fn run(c: Command) -> Outcome {
 }
 
 fn rules_check(args: &RuleArgs, format: ListFormat) -> Outcome {
-    let (set, scanner) = args.scanner()?;
+    let (set, scanner) = args.scanner(false)?;
     set.compile_all()
         .map_err(|e| Fail::input_msg(e.to_string()))?;
     let failures = check_examples(scanner);
@@ -225,7 +232,7 @@ fn rules_check(args: &RuleArgs, format: ListFormat) -> Outcome {
 }
 
 fn rules_list(args: &RuleArgs, format: ListFormat) -> Outcome {
-    let set = args.load()?;
+    let set = args.load(false)?;
     match format {
         ListFormat::Json => {
             let rules: Vec<_> = set
@@ -257,7 +264,7 @@ fn actions(a: &ScanArgs) -> Result<Actions, Fail> {
 }
 
 fn scan(a: &ScanArgs) -> Outcome {
-    let (_, scanner) = a.rules.scanner()?;
+    let (_, scanner) = a.rules.scanner(true)?;
     let actions = actions(a)?;
     let mut report = Report::default();
     let mut progress = Progress::new(a.progress);
@@ -610,7 +617,7 @@ impl Progress {
 }
 
 fn redact(a: &RedactArgs) -> Outcome {
-    let (_, scanner) = a.rules.scanner()?;
+    let (_, scanner) = a.rules.scanner(true)?;
     let data = io::read(&a.file)?;
     let findings = scanner.scan(&data);
     let out = Redactor::new().redact(scanner, &data, &findings);
