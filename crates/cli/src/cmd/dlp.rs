@@ -285,11 +285,15 @@ fn scan(a: &ScanArgs) -> Outcome {
         }
     }
     progress.done(&report);
-    match a.format {
-        Format::Human => dlp_report::human(&report),
-        Format::Json => println!("{}", dlp_report::json(&report)),
-        Format::Sarif => println!("{}", dlp_report::sarif(&report, scanner)),
-    }
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+    let written = match a.format {
+        Format::Human => dlp_report::human(&report, &mut out),
+        Format::Json => dlp_report::json(&report, &mut out),
+        Format::Sarif => dlp_report::sarif(&report, scanner, &mut out),
+    };
+    written
+        .and_then(|()| std::io::Write::flush(&mut out))
+        .map_err(|e| Fail::input_msg(format!("writing the report to standard output: {e}")))?;
     for e in &report.errors {
         eprintln!("cordon: error: {e}");
     }
@@ -332,7 +336,7 @@ fn walk(root: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
     Ok(())
 }
 
-fn scan_file(scanner: &Scanner, actions: &Actions, path: &Path, report: &mut Report) {
+fn scan_file(scanner: &'static Scanner, actions: &Actions, path: &Path, report: &mut Report) {
     let name = path.display().to_string();
     let file = match File::open(path) {
         Ok(f) => f,
@@ -376,7 +380,7 @@ fn scan_file(scanner: &Scanner, actions: &Actions, path: &Path, report: &mut Rep
 /// parts scanned as `FILE#PART`. A damaged or oversized archive is a note: its bytes are still
 /// scanned as they are.
 fn scan_office(
-    scanner: &Scanner,
+    scanner: &'static Scanner,
     actions: &Actions,
     name: &str,
     file: &mut File,
@@ -428,7 +432,7 @@ fn scan_office(
 
 /// Scan a reader chunk by chunk: memory stays bounded whatever its size.
 fn scan_reader(
-    scanner: &Scanner,
+    scanner: &'static Scanner,
     actions: &Actions,
     name: &str,
     mut reader: impl Read,
@@ -488,7 +492,7 @@ impl<'a> Place<'a> {
 }
 
 fn record(
-    scanner: &Scanner,
+    scanner: &'static Scanner,
     actions: &Actions,
     at: &Place<'_>,
     findings: &[Finding],
@@ -514,9 +518,9 @@ fn record(
             column,
             offset: f.start,
             length: f.end - f.start,
-            rule: rule.id().to_owned(),
-            name: rule.spec.name.clone(),
-            classification: rule.classification().to_owned(),
+            rule: rule.id(),
+            name: &rule.spec.name,
+            classification: rule.classification(),
             action: actions.action(rule.classification()),
             preview: preview(value),
         });

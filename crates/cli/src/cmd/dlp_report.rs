@@ -4,6 +4,8 @@
 use cordon_dlp::action::Action;
 use cordon_dlp::office::SensitivityLabel;
 use cordon_dlp::scan::Scanner;
+use std::io::{self, Write};
+
 use serde::Serialize;
 use serde_json::{Value, json};
 
@@ -18,9 +20,10 @@ pub struct FileFinding {
     pub offset: usize,
     #[serde(rename = "byteLength")]
     pub length: usize,
-    pub rule: String,
-    pub name: String,
-    pub classification: String,
+    /// The rule's id, name and classification (the rule set lives until exit).
+    pub rule: &'static str,
+    pub name: &'static str,
+    pub classification: &'static str,
     pub action: Action,
     pub preview: String,
 }
@@ -60,9 +63,11 @@ fn action_word(a: Action) -> &'static str {
     }
 }
 
-pub fn human(r: &Report) {
+/// One line per finding and label, then a summary line.
+pub fn human(r: &Report, out: &mut impl Write) -> io::Result<()> {
     for f in &r.findings {
-        println!(
+        writeln!(
+            out,
             "{}:{}:{}: {} [{}] {} → {}",
             f.path,
             f.line,
@@ -71,38 +76,65 @@ pub fn human(r: &Report) {
             f.classification,
             f.preview,
             action_word(f.action)
-        );
+        )?;
     }
     for l in &r.labels {
-        println!(
+        writeln!(
+            out,
             "{}: {LABEL_RULE} [{}] {} {} → {}",
             l.path,
             l.classification,
             l.label.name.as_deref().unwrap_or("(unnamed label)"),
             l.label.id,
             action_word(l.action)
-        );
+        )?;
     }
     for n in &r.notes {
         eprintln!("cordon: note: {n}");
     }
-    println!(
+    writeln!(
+        out,
         "{} findings and {} labels in {} files ({} bytes scanned)",
         r.findings.len(),
         r.labels.len(),
         r.files,
         r.bytes
-    );
+    )
 }
 
-pub fn json(r: &Report) -> Value {
-    json!({
-        "findings": r.findings,
-        "labels": r.labels,
-        "errors": r.errors,
-        "notes": r.notes,
-        "summary": {"files": r.files, "bytes": r.bytes, "findings": r.findings.len(), "labels": r.labels.len()},
-    })
+#[derive(Serialize)]
+struct JsonReport<'a> {
+    findings: &'a [FileFinding],
+    labels: &'a [LabelFinding],
+    errors: &'a [String],
+    notes: &'a [String],
+    summary: Summary,
+}
+
+#[derive(Serialize)]
+struct Summary {
+    files: u64,
+    bytes: u64,
+    findings: usize,
+    labels: usize,
+}
+
+/// One JSON document: findings, labels, errors, notes and a summary.
+pub fn json(r: &Report, out: &mut impl Write) -> io::Result<()> {
+    let report = JsonReport {
+        findings: &r.findings,
+        labels: &r.labels,
+        errors: &r.errors,
+        notes: &r.notes,
+        summary: Summary {
+            files: r.files,
+            bytes: r.bytes,
+            findings: r.findings.len(),
+            labels: r.labels.len(),
+        },
+    };
+    serde_json::to_writer(&mut *out, &report)?;
+    writeln!(out)
 }
 
 fn level(a: Action) -> &'static str {
@@ -112,10 +144,64 @@ fn level(a: Action) -> &'static str {
     }
 }
 
+#[derive(Serialize)]
+struct Text {
+    text: String,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SarifResult<'a> {
+    rule_id: &'a str,
+    rule_index: usize,
+    level: &'static str,
+    message: Text,
+    locations: [Location; 1],
+    properties: ResultProperties<'a>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Location {
+    physical_location: PhysicalLocation,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct PhysicalLocation {
+    artifact_location: ArtifactLocation,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    region: Option<Region>,
+}
+
+#[derive(Serialize)]
+struct ArtifactLocation {
+    uri: String,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Region {
+    start_line: usize,
+    start_column: usize,
+    byte_offset: usize,
+    byte_length: usize,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ResultProperties<'a> {
+    classification: &'a str,
+    action: Action,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    label_id: Option<&'a str>,
+}
+
 /// A SARIF 2.1.0 log: one run, the rules that fired in `tool.driver.rules`, one result per
-/// finding with its region (lines, code-point columns, byte offsets).
-pub fn sarif(r: &Report, scanner: &Scanner) -> Value {
-    let mut rule_ids: Vec<&str> = r.findings.iter().map(|f| f.rule.as_str()).collect();
+/// finding with its region (lines, code-point columns, byte offsets). Results are written one
+/// at a time, so a report of a million findings is not built in memory first.
+pub fn sarif(r: &Report, scanner: &Scanner, out: &mut impl Write) -> io::Result<()> {
+    let mut rule_ids: Vec<&str> = r.findings.iter().map(|f| f.rule).collect();
     if !r.labels.is_empty() {
         rule_ids.push(LABEL_RULE);
     }
@@ -139,49 +225,71 @@ pub fn sarif(r: &Report, scanner: &Scanner) -> Value {
             }),
         })
         .collect();
-    let index = |id: &str| rule_ids.iter().position(|r| *r == id).unwrap_or(0);
-    let mut results: Vec<Value> = r
-        .findings
-        .iter()
-        .map(|f| {
-            json!({
-                "ruleId": f.rule,
-                "ruleIndex": index(&f.rule),
-                "level": level(f.action),
-                "message": {"text": format!("{} ({}) found: {}", f.name, f.classification, f.preview)},
-                "locations": [{"physicalLocation": {
-                    "artifactLocation": {"uri": uri(&f.path)},
-                    "region": {"startLine": f.line, "startColumn": f.column,
-                               "byteOffset": f.offset, "byteLength": f.length},
-                }}],
-                "properties": {"classification": f.classification, "action": f.action},
-            })
-        })
-        .collect();
-    results.extend(r.labels.iter().map(|l| {
-        json!({
-            "ruleId": LABEL_RULE,
-            "ruleIndex": index(LABEL_RULE),
-            "level": level(l.action),
-            "message": {"text": format!("sensitivity label {} ({})", l.label.name.as_deref().unwrap_or(&l.label.id), l.classification)},
-            "locations": [{"physicalLocation": {"artifactLocation": {"uri": uri(&l.path)}}}],
-            "properties": {"classification": l.classification, "action": l.action, "labelId": l.label.id},
-        })
-    }));
-    json!({
-        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
-        "version": "2.1.0",
-        "runs": [{
-            "tool": {"driver": {
-                "name": "cordon-dlp",
-                "version": env!("CARGO_PKG_VERSION"),
-                "informationUri": "https://example.invalid/cordon/docs/dlp.md",
-                "rules": rules,
-            }},
-            "columnKind": "unicodeCodePoints",
-            "results": results,
+    let index = |id: &str| rule_ids.binary_search(&id).unwrap_or(0);
+    let tool = json!({"driver": {
+        "name": "cordon-dlp",
+        "version": env!("CARGO_PKG_VERSION"),
+        "informationUri": "https://example.invalid/cordon/docs/dlp.md",
+        "rules": rules,
+    }});
+    write!(
+        out,
+        r#"{{"$schema":"https://json.schemastore.org/sarif-2.1.0.json","version":"2.1.0","runs":[{{"tool":{tool},"columnKind":"unicodeCodePoints","results":["#
+    )?;
+    let findings = r.findings.iter().map(|f| SarifResult {
+        rule_id: f.rule,
+        rule_index: index(f.rule),
+        level: level(f.action),
+        message: Text {
+            text: format!("{} ({}) found: {}", f.name, f.classification, f.preview),
+        },
+        locations: [Location {
+            physical_location: PhysicalLocation {
+                artifact_location: ArtifactLocation { uri: uri(&f.path) },
+                region: Some(Region {
+                    start_line: f.line,
+                    start_column: f.column,
+                    byte_offset: f.offset,
+                    byte_length: f.length,
+                }),
+            },
         }],
-    })
+        properties: ResultProperties {
+            classification: f.classification,
+            action: f.action,
+            label_id: None,
+        },
+    });
+    let labels = r.labels.iter().map(|l| SarifResult {
+        rule_id: LABEL_RULE,
+        rule_index: index(LABEL_RULE),
+        level: level(l.action),
+        message: Text {
+            text: format!(
+                "sensitivity label {} ({})",
+                l.label.name.as_deref().unwrap_or(&l.label.id),
+                l.classification
+            ),
+        },
+        locations: [Location {
+            physical_location: PhysicalLocation {
+                artifact_location: ArtifactLocation { uri: uri(&l.path) },
+                region: None,
+            },
+        }],
+        properties: ResultProperties {
+            classification: &l.classification,
+            action: l.action,
+            label_id: Some(&l.label.id),
+        },
+    });
+    for (i, result) in findings.chain(labels).enumerate() {
+        if i > 0 {
+            out.write_all(b",")?;
+        }
+        serde_json::to_writer(&mut *out, &result)?;
+    }
+    writeln!(out, "]}}]}}")
 }
 
 /// A relative reference for a path: SARIF `artifactLocation.uri` is a URI reference, so
