@@ -362,15 +362,15 @@ impl Scanner {
     /// stays), and let fallback rules give way to the others.
     fn settle(&self, mut found: Vec<Finding>) -> Vec<Finding> {
         found.sort_by_key(|f| (f.start, f.rule, std::cmp::Reverse(f.end)));
-        let mut last_end: std::collections::HashMap<usize, usize> =
-            std::collections::HashMap::new();
-        found.retain(|f| {
-            let end = last_end.entry(f.rule).or_insert(0);
-            if *end > f.start {
-                return false;
+        // The end of each rule's last kept finding.
+        let mut last_end = vec![0usize; self.rules.len()];
+        found.retain(|f| match last_end.get_mut(f.rule) {
+            Some(end) if *end > f.start => false,
+            Some(end) => {
+                *end = f.end;
+                true
             }
-            *end = f.end;
-            true
+            None => true,
         });
         let fallback = |f: &Finding| self.rules.get(f.rule).is_some_and(|r| r.spec.fallback);
         // Specific findings as sorted, disjoint intervals.
