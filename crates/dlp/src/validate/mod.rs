@@ -28,7 +28,9 @@ pub enum Validator {
     UsSsn,
     /// An e-mail address at a real-looking domain (not a documentation domain or a file name).
     Email,
-    /// A phone number: E.164 length, or the North American numbering plan.
+    /// A phone number: E.164 length, or the North American numbering plan; not a run of
+    /// counting digits (`+44 1234567`, `01 02 03 04 05`) or one digit repeated, and not inside
+    /// binary data.
     Phone,
     /// A value assigned to a credential-like name that looks like a credential, not like code,
     /// a placeholder, a hash or a UUID.
@@ -48,7 +50,7 @@ impl Validator {
             Self::Iban => iban(secret),
             Self::UsSsn => us_ssn(secret),
             Self::Email => email(secret, before),
-            Self::Phone => phone(secret),
+            Self::Phone => phone(secret, before),
             Self::Credential => credential(secret, before),
             Self::BasicAuth => basic_auth(secret),
         }

@@ -391,11 +391,66 @@ pub(super) fn email(s: &[u8], before: &[u8]) -> bool {
             .any(|r| local.eq_ignore_ascii_case(r.as_bytes()))
 }
 
-pub(super) fn phone(s: &[u8]) -> bool {
+/// Whether the digits count up or down by one (wrapping 9 to 0), six of them at least:
+/// `1234567`, `234567890`, `987654`.
+fn counting(d: &[u8]) -> bool {
+    let step = |a: u8, b: u8| (b + 10 - a) % 10;
+    let mut steps = d.windows(2).map(|w| match *w {
+        [a, b] => step(a, b),
+        _ => 0,
+    });
+    d.len() >= 6
+        && steps
+            .next()
+            .is_some_and(|first| (first == 1 || first == 9) && steps.all(|s| s == first))
+}
+
+/// Whether the digit groups of `s` are consecutive numbers (`01 02 03 04 05`, `08 07 06 05`):
+/// a list of bytes or an enumeration, not a number.
+fn counting_groups(s: &[u8]) -> bool {
+    let Some(groups) = Few::<u32, 8>::of(
+        s.split(|b| !b.is_ascii_digit())
+            .filter(|g| !g.is_empty())
+            .map(|g| {
+                g.iter().fold(0u32, |n, &b| {
+                    n.saturating_mul(10).saturating_add(u32::from(b - b'0'))
+                })
+            }),
+    ) else {
+        return false;
+    };
+    let g = groups.as_slice();
+    g.len() >= 4
+        && (g.windows(2).all(|w| matches!(*w, [a, b] if b == a + 1))
+            || g.windows(2).all(|w| matches!(*w, [a, b] if a == b + 1)))
+}
+
+/// Whether one digit makes up all but at most two of them (`0100000000`, `555 555 5555`).
+fn one_digit(d: &[u8]) -> bool {
+    let mut counts = [0usize; 10];
+    for &x in d {
+        if let Some(c) = counts.get_mut(usize::from(x)) {
+            *c += 1;
+        }
+    }
+    counts.iter().max().is_some_and(|&m| m + 2 >= d.len())
+}
+
+/// Control bytes other than tabs and line ends: the text around is binary data.
+fn binary(context: &[u8]) -> bool {
+    context
+        .iter()
+        .any(|&b| (b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r')) || b == 0x7f)
+}
+
+pub(super) fn phone(s: &[u8], before: &[u8]) -> bool {
     let Some(d) = digits_of(s) else {
         return false;
     };
     let d = d.as_slice();
+    if binary(before) || one_digit(d) || counting_groups(s) {
+        return false;
+    }
     // `+2026-12-31`, `(+999999-12-31)`: dates with a sign, not numbers.
     let mut groups = s
         .split(|b| !b.is_ascii_digit())
@@ -406,13 +461,17 @@ pub(super) fn phone(s: &[u8]) -> bool {
         return false;
     }
     if s.first() == Some(&b'+') {
-        // E.164: a country code and at most 15 digits in all.
-        return (8..=15).contains(&d.len()) && d.first() != Some(&0);
+        // E.164: a country code (one to three digits) and at most 15 digits in all; what
+        // follows the country code is not a count (`+44 1234567`, `+1234567890`).
+        let subscriber_counts = (1..=3).any(|k| d.get(k..).is_some_and(counting));
+        return (8..=15).contains(&d.len()) && d.first() != Some(&0) && !subscriber_counts;
     }
     // National formats with a trunk prefix 0 (most of Europe, Asia, Africa): 0 then an area
     // code that does not start with 0, ten or eleven digits in all.
     if d.first() == Some(&0) {
-        return (10..=11).contains(&d.len()) && d.get(1).is_some_and(|&x| x != 0);
+        return (10..=11).contains(&d.len())
+            && d.get(1).is_some_and(|&x| x != 0)
+            && !d.get(1..).is_some_and(counting);
     }
     // North American numbering plan: NXX-NXX-XXXX (optionally with a leading 1).
     let d = match d.len() {
@@ -447,6 +506,23 @@ mod tests {
         assert!(!card(b"4111111111111111", b"check("), "argument");
         assert!(!card(b"4111 11 1111 1111 11", b" "), "grouping");
         assert!(!card(b"4111 1111-1111 1111", b" "), "mixed separators");
+    }
+
+    #[test]
+    fn phones_that_count_repeat_or_sit_in_binary_data_are_not_numbers() {
+        assert!(phone(b"+44 20 7946 0958", b"call "));
+        assert!(phone(b"+4915123456789", b"whatsapp "));
+        assert!(phone(b"06 12 34 56 78", b"mobile "));
+        assert!(!phone(b"+44 1234567", b"\""), "counting subscriber number");
+        assert!(!phone(b"+1234567890", b"\""), "counting, 9 wraps to 0");
+        assert!(!phone(b"01 02 03 04 05", b"    "), "counting groups");
+        assert!(!phone(b"08 07 06 05 04", b"    "), "counting down");
+        assert!(!phone(b"01 00 00 00 00", b"("), "one digit");
+        assert!(!phone(b"+1 415 555 2671", b"\x00\x01\x02 "), "binary data");
+        assert!(counting(b"\x01\x02\x03\x04\x05\x06"));
+        assert!(counting(&[9, 8, 7, 6, 5, 4]));
+        assert!(!counting(&[1, 2, 3, 4, 5]), "too short");
+        assert!(!counting(&[1, 2, 3, 5, 6, 7]));
     }
 
     #[test]
