@@ -72,76 +72,39 @@ const ENDS_VALUE: u8 = 8;
 const QUOTE: u8 = 16;
 const USERINFO: u8 = 32;
 
+/// Each class: its bit, whether ASCII letters and digits belong to it, and its other bytes.
+/// Value ends include every byte `\s` matches in the patterns, vertical tab too.
+const CLASS_BYTES: [(u8, bool, &[u8]); 6] = [
+    (NAME, true, b"_.-"),
+    (SEPARATOR, false, b" \t=:>"),
+    (VALUE, true, b"+/=_-.~!@#$%^&*"),
+    (ENDS_VALUE, false, b" \t\n\x0b\x0c\r\"'`,;)}]"),
+    (QUOTE, false, b"\"'`"),
+    (USERINFO, true, b"._~%!$&'()*+,;=-:"),
+];
+
 #[expect(
     clippy::indexing_slicing,
     reason = "evaluated at compile time: an index out of range would fail the build, not a scan"
 )]
 static CLASSES: [u8; 256] = {
     let mut t = [0u8; 256];
-    let mut b = 0;
-    while b < 256 {
-        let c = b as u8;
-        let mut k = 0;
-        if c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'-') {
-            k |= NAME;
+    let mut i = 0;
+    while i < CLASS_BYTES.len() {
+        let (bit, alphanumeric, others) = CLASS_BYTES[i];
+        let mut b = 0;
+        while b < 256 {
+            if alphanumeric && (b as u8).is_ascii_alphanumeric() {
+                t[b] |= bit;
+            }
+            b += 1;
         }
-        if matches!(c, b' ' | b'\t' | b'=' | b':' | b'>') {
-            k |= SEPARATOR;
+        let mut j = 0;
+        while j < others.len() {
+            t[others[j] as usize] |= bit;
+            j += 1;
         }
-        if c.is_ascii_alphanumeric()
-            || matches!(
-                c,
-                b'+' | b'/'
-                    | b'='
-                    | b'_'
-                    | b'-'
-                    | b'.'
-                    | b'~'
-                    | b'!'
-                    | b'@'
-                    | b'#'
-                    | b'$'
-                    | b'%'
-                    | b'^'
-                    | b'&'
-                    | b'*'
-            )
-        {
-            k |= VALUE;
-        }
-        if c.is_ascii_whitespace()
-            || matches!(c, b'"' | b'\'' | b'`' | b',' | b';' | b')' | b'}' | b']')
-        {
-            k |= ENDS_VALUE;
-        }
-        if matches!(c, b'"' | b'\'' | b'`') {
-            k |= QUOTE;
-        }
-        if c.is_ascii_alphanumeric()
-            || matches!(
-                c,
-                b'.' | b'_'
-                    | b'~'
-                    | b'%'
-                    | b'!'
-                    | b'$'
-                    | b'&'
-                    | b'\''
-                    | b'('
-                    | b')'
-                    | b'*'
-                    | b'+'
-                    | b','
-                    | b';'
-                    | b'='
-                    | b'-'
-                    | b':'
-            )
-        {
-            k |= USERINFO;
-        }
-        t[b] = k;
-        b += 1;
+        i += 1;
     }
     t
 };
@@ -194,7 +157,7 @@ mod tests {
             b" \t",
             b"=:>",
             b"xY7+/~!@#$%^&*=",
-            b",;)}]\n\r",
+            b",;)}]\n\r\x0b",
             b"(<{[|?",
             b"@:/",
             b"ab.c-",
