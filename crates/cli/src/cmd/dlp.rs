@@ -16,7 +16,7 @@ use cordon_dlp::scan::{Finding, Scanner};
 use cordon_dlp::stream::Stream;
 use serde_json::json;
 
-use super::dlp_report::{self, FileFinding, LabelFinding, Report};
+use super::dlp_report::{self, FileFinding, LabelFinding, Report, Suppressed};
 use super::manifest::ManifestSource;
 use crate::fail::{CHECK_FAILED, Fail, Outcome};
 use crate::io;
@@ -122,6 +122,12 @@ pub struct ScanArgs {
     /// Exit 0 even when something is found (report only).
     #[arg(long)]
     exit_zero: bool,
+    /// Report findings on lines marked `cordon:allow` too. Without it, a finding on a line
+    /// holding `cordon:allow` (every rule) or `cordon:allow=RULE-ID[,RULE-ID…]` (those rules)
+    /// is listed as suppressed and does not fail the scan: the mark is for a reviewed false
+    /// positive, and shows in code review. Use this flag for audits.
+    #[arg(long)]
+    no_allow_comments: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -263,14 +269,27 @@ fn actions(a: &ScanArgs) -> Result<Actions, Fail> {
     })
 }
 
+/// What a scan applies to every input.
+struct Scan<'a> {
+    scanner: &'static Scanner,
+    actions: &'a Actions,
+    /// Whether `cordon:allow` marks suppress findings.
+    allow_comments: bool,
+}
+
 fn scan(a: &ScanArgs) -> Outcome {
     let (_, scanner) = a.rules.scanner(true)?;
     let actions = actions(a)?;
+    let ctx = Scan {
+        scanner,
+        actions: &actions,
+        allow_comments: !a.no_allow_comments,
+    };
     let mut report = Report::default();
     let mut progress = Progress::new(a.progress);
     for p in &a.paths {
         if p == "-" {
-            scan_reader(scanner, &actions, "-", std::io::stdin().lock(), &mut report);
+            scan_reader(&ctx, "-", std::io::stdin().lock(), &mut report);
             progress.file(&report);
             continue;
         }
@@ -280,7 +299,7 @@ fn scan(a: &ScanArgs) -> Outcome {
             continue;
         }
         for f in files {
-            scan_file(scanner, &actions, &f, &mut report);
+            scan_file(&ctx, &f, &mut report);
             progress.file(&report);
         }
     }
@@ -336,7 +355,8 @@ fn walk(root: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
     Ok(())
 }
 
-fn scan_file(scanner: &'static Scanner, actions: &Actions, path: &Path, report: &mut Report) {
+fn scan_file(ctx: &Scan<'_>, path: &Path, report: &mut Report) {
+    let scanner = ctx.scanner;
     let name = path.display().to_string();
     let file = match File::open(path) {
         Ok(f) => f,
@@ -350,7 +370,7 @@ fn scan_file(scanner: &'static Scanner, actions: &Actions, path: &Path, report: 
     let mut file = file;
     let mut head = [0u8; 4];
     if file.read_exact(&mut head).is_ok() && looks_like_zip(&head) {
-        scan_office(scanner, actions, &name, &mut file, report);
+        scan_office(ctx, &name, &mut file, report);
     }
     if let Err(e) = file.seek(SeekFrom::Start(0)) {
         report.errors.push(format!("`{name}`: {e}"));
@@ -370,22 +390,17 @@ fn scan_file(scanner: &'static Scanner, actions: &Actions, path: &Path, report: 
             lines.feed(&data);
         }
         let at = Place::held(&name, &data, 0, &lines);
-        record(scanner, actions, &at, &findings, report);
+        record(ctx, &at, &findings, report);
     } else {
-        scan_reader(scanner, actions, &name, file, report);
+        scan_reader(ctx, &name, file, report);
     }
 }
 
 /// An Office document (any zip archive): its sensitivity labels, and the text of its content
 /// parts scanned as `FILE#PART`. A damaged or oversized archive is a note: its bytes are still
 /// scanned as they are.
-fn scan_office(
-    scanner: &'static Scanner,
-    actions: &Actions,
-    name: &str,
-    file: &mut File,
-    report: &mut Report,
-) {
+fn scan_office(ctx: &Scan<'_>, name: &str, file: &mut File, report: &mut Report) {
+    let (scanner, actions) = (ctx.scanner, ctx.actions);
     let mut doc = match OfficeDocument::open(file) {
         Ok(d) => d,
         Err(e) => {
@@ -423,7 +438,7 @@ fn scan_office(
                 }
                 let part = format!("{name}#{}", p.part);
                 let at = Place::held(&part, data, 0, &lines);
-                record(scanner, actions, &at, &findings, report);
+                record(ctx, &at, &findings, report);
             }
         }
         Err(e) => report.notes.push(format!("`{name}`: document text: {e}")),
@@ -431,13 +446,8 @@ fn scan_office(
 }
 
 /// Scan a reader chunk by chunk: memory stays bounded whatever its size.
-fn scan_reader(
-    scanner: &'static Scanner,
-    actions: &Actions,
-    name: &str,
-    mut reader: impl Read,
-    report: &mut Report,
-) {
+fn scan_reader(ctx: &Scan<'_>, name: &str, mut reader: impl Read, report: &mut Report) {
+    let scanner = ctx.scanner;
     let mut stream = Stream::new(scanner);
     let mut lines = Lines::default();
     let mut chunk = vec![0u8; CHUNK];
@@ -465,11 +475,11 @@ fn scan_reader(
         window.extend_from_slice(data);
         let found = stream.push(data);
         let at = Place::held(name, &window, window_start, &lines);
-        record(scanner, actions, &at, &found, report);
+        record(ctx, &at, &found, report);
     }
     let found = stream.finish();
     let at = Place::held(name, &window, window_start, &lines);
-    record(scanner, actions, &at, &found, report);
+    record(ctx, &at, &found, report);
 }
 
 /// Where findings were made: the input's name and the bytes still held, from `data_start`.
@@ -491,13 +501,7 @@ impl<'a> Place<'a> {
     }
 }
 
-fn record(
-    scanner: &'static Scanner,
-    actions: &Actions,
-    at: &Place<'_>,
-    findings: &[Finding],
-    report: &mut Report,
-) {
+fn record(ctx: &Scan<'_>, at: &Place<'_>, findings: &[Finding], report: &mut Report) {
     let Place {
         name,
         data,
@@ -505,13 +509,26 @@ fn record(
         lines,
     } = *at;
     for f in findings {
-        let Some(rule) = scanner.rule(f) else {
+        let Some(rule) = ctx.scanner.rule(f) else {
             continue;
         };
-        let value = data
-            .get(f.start.saturating_sub(data_start)..f.end.saturating_sub(data_start))
-            .unwrap_or_default();
+        let (start, end) = (
+            f.start.saturating_sub(data_start),
+            f.end.saturating_sub(data_start),
+        );
+        let value = data.get(start..end).unwrap_or_default();
         let (line, column) = lines.position(f.start, data, data_start);
+        if ctx.allow_comments && allowed(line_around(data, start, end), rule.id()) {
+            report.suppressed.push(Suppressed {
+                path: name.to_owned(),
+                line,
+                column,
+                rule: rule.id(),
+                classification: rule.classification(),
+                action: ctx.actions.action(rule.classification()),
+            });
+            continue;
+        }
         report.findings.push(FileFinding {
             path: name.to_owned(),
             line,
@@ -521,10 +538,50 @@ fn record(
             rule: rule.id(),
             name: &rule.spec.name,
             classification: rule.classification(),
-            action: actions.action(rule.classification()),
+            action: ctx.actions.action(rule.classification()),
             preview: preview(value),
         });
     }
+}
+
+/// The most of a line that is looked at for an allow mark, either side of a finding.
+const ALLOW_REACH: usize = 4096;
+
+/// The line around `data[start..end]` (at most [`ALLOW_REACH`] bytes either side).
+fn line_around(data: &[u8], start: usize, end: usize) -> &[u8] {
+    let from = start.saturating_sub(ALLOW_REACH);
+    let first = data
+        .get(from..start)
+        .and_then(|b| memchr::memrchr(b'\n', b))
+        .map_or(from, |i| from + i + 1);
+    let to = data.len().min(end + ALLOW_REACH);
+    let last = data
+        .get(end..to)
+        .and_then(|b| memchr::memchr(b'\n', b))
+        .map_or(to, |i| end + i);
+    data.get(first..last).unwrap_or_default()
+}
+
+/// Whether `line` carries a mark that allows findings of `rule`: `cordon:allow` (every rule) or
+/// `cordon:allow=ID[,ID…]`. The mark ends at a byte that cannot continue it, so that
+/// `cordon:allowed` is not one.
+fn allowed(line: &[u8], rule: &str) -> bool {
+    const MARK: &[u8] = b"cordon:allow";
+    memchr::memmem::find_iter(line, MARK).any(|i| {
+        let after = line.get(i + MARK.len()..).unwrap_or_default();
+        match after.first() {
+            Some(b'=') => after
+                .get(1..)
+                .unwrap_or_default()
+                .split(|&b| !(b.is_ascii_alphanumeric() || b == b'-' || b == b','))
+                .next()
+                .unwrap_or_default()
+                .split(|&b| b == b',')
+                .any(|id| id == rule.as_bytes()),
+            Some(&b) => !(b.is_ascii_alphanumeric() || b == b'_' || b == b'-'),
+            None => true,
+        }
+    })
 }
 
 /// Line numbers for findings: a count of the newlines already passed and the offsets of the

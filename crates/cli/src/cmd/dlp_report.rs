@@ -38,10 +38,24 @@ pub struct LabelFinding {
     pub label: SensitivityLabel,
 }
 
+/// A finding on a line marked `cordon:allow`: where and what, never the value.
+#[derive(Debug, Clone, Serialize)]
+pub struct Suppressed {
+    pub path: String,
+    pub line: usize,
+    pub column: usize,
+    pub rule: &'static str,
+    pub classification: &'static str,
+    /// What the finding's action would have been.
+    pub action: Action,
+}
+
 /// Everything a scan produced.
 #[derive(Debug, Default)]
 pub struct Report {
     pub findings: Vec<FileFinding>,
+    /// Findings on lines marked `cordon:allow`: reported, but not failing the scan.
+    pub suppressed: Vec<Suppressed>,
     pub labels: Vec<LabelFinding>,
     /// Inputs that could not be scanned.
     pub errors: Vec<String>,
@@ -92,19 +106,31 @@ pub fn human(r: &Report, out: &mut impl Write) -> io::Result<()> {
     for n in &r.notes {
         eprintln!("cordon: note: {n}");
     }
+    for s in &r.suppressed {
+        writeln!(
+            out,
+            "{}:{}:{}: {} suppressed by cordon:allow",
+            s.path, s.line, s.column, s.rule
+        )?;
+    }
     writeln!(
         out,
-        "{} findings and {} labels in {} files ({} bytes scanned)",
+        "{} findings and {} labels in {} files ({} bytes scanned){}",
         r.findings.len(),
         r.labels.len(),
         r.files,
-        r.bytes
+        r.bytes,
+        match r.suppressed.len() {
+            0 => String::new(),
+            n => format!("; {n} suppressed by cordon:allow"),
+        }
     )
 }
 
 #[derive(Serialize)]
 struct JsonReport<'a> {
     findings: &'a [FileFinding],
+    suppressed: &'a [Suppressed],
     labels: &'a [LabelFinding],
     errors: &'a [String],
     notes: &'a [String],
@@ -117,12 +143,14 @@ struct Summary {
     bytes: u64,
     findings: usize,
     labels: usize,
+    suppressed: usize,
 }
 
 /// One JSON document: findings, labels, errors, notes and a summary.
 pub fn json(r: &Report, out: &mut impl Write) -> io::Result<()> {
     let report = JsonReport {
         findings: &r.findings,
+        suppressed: &r.suppressed,
         labels: &r.labels,
         errors: &r.errors,
         notes: &r.notes,
@@ -131,6 +159,7 @@ pub fn json(r: &Report, out: &mut impl Write) -> io::Result<()> {
             bytes: r.bytes,
             findings: r.findings.len(),
             labels: r.labels.len(),
+            suppressed: r.suppressed.len(),
         },
     };
     serde_json::to_writer(&mut *out, &report)?;
@@ -158,6 +187,14 @@ struct SarifResult<'a> {
     message: Text,
     locations: [Location; 1],
     properties: ResultProperties<'a>,
+    /// SARIF's way to say a result was reviewed and suppressed in the source.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    suppressions: Option<[Suppression; 1]>,
+}
+
+#[derive(Serialize)]
+struct Suppression {
+    kind: &'static str,
 }
 
 #[derive(Serialize)]
@@ -184,8 +221,10 @@ struct ArtifactLocation {
 struct Region {
     start_line: usize,
     start_column: usize,
-    byte_offset: usize,
-    byte_length: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    byte_offset: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    byte_length: Option<usize>,
 }
 
 #[derive(Serialize)]
@@ -201,7 +240,12 @@ struct ResultProperties<'a> {
 /// finding with its region (lines, code-point columns, byte offsets). Results are written one
 /// at a time, so a report of a million findings is not built in memory first.
 pub fn sarif(r: &Report, scanner: &Scanner, out: &mut impl Write) -> io::Result<()> {
-    let mut rule_ids: Vec<&str> = r.findings.iter().map(|f| f.rule).collect();
+    let mut rule_ids: Vec<&str> = r
+        .findings
+        .iter()
+        .map(|f| f.rule)
+        .chain(r.suppressed.iter().map(|s| s.rule))
+        .collect();
     if !r.labels.is_empty() {
         rule_ids.push(LABEL_RULE);
     }
@@ -249,8 +293,8 @@ pub fn sarif(r: &Report, scanner: &Scanner, out: &mut impl Write) -> io::Result<
                 region: Some(Region {
                     start_line: f.line,
                     start_column: f.column,
-                    byte_offset: f.offset,
-                    byte_length: f.length,
+                    byte_offset: Some(f.offset),
+                    byte_length: Some(f.length),
                 }),
             },
         }],
@@ -259,6 +303,7 @@ pub fn sarif(r: &Report, scanner: &Scanner, out: &mut impl Write) -> io::Result<
             action: f.action,
             label_id: None,
         },
+        suppressions: None,
     });
     let labels = r.labels.iter().map(|l| SarifResult {
         rule_id: LABEL_RULE,
@@ -282,8 +327,37 @@ pub fn sarif(r: &Report, scanner: &Scanner, out: &mut impl Write) -> io::Result<
             action: l.action,
             label_id: Some(&l.label.id),
         },
+        suppressions: None,
     });
-    for (i, result) in findings.chain(labels).enumerate() {
+    let suppressed = r.suppressed.iter().map(|s| SarifResult {
+        rule_id: s.rule,
+        rule_index: index(s.rule),
+        level: level(s.action),
+        message: Text {
+            text: format!(
+                "{} ({}) on a line marked cordon:allow",
+                s.rule, s.classification
+            ),
+        },
+        locations: [Location {
+            physical_location: PhysicalLocation {
+                artifact_location: ArtifactLocation { uri: uri(&s.path) },
+                region: Some(Region {
+                    start_line: s.line,
+                    start_column: s.column,
+                    byte_offset: None,
+                    byte_length: None,
+                }),
+            },
+        }],
+        properties: ResultProperties {
+            classification: s.classification,
+            action: s.action,
+            label_id: None,
+        },
+        suppressions: Some([Suppression { kind: "inSource" }]),
+    });
+    for (i, result) in findings.chain(labels).chain(suppressed).enumerate() {
         if i > 0 {
             out.write_all(b",")?;
         }

@@ -358,3 +358,65 @@ fn files_larger_than_memory_allows_are_streamed() {
     assert_eq!(f["byteOffset"].as_u64().unwrap(), at + 8);
     assert_eq!(f["line"], 2);
 }
+
+/// A `cordon:allow` mark suppresses a reviewed finding on its line (all rules, or the rules it
+/// names), the report still lists it without its value, SARIF marks it `inSource`, and an
+/// audit with `--no-allow-comments` reports it like any other.
+#[test]
+fn allow_marks_suppress_reviewed_findings_and_audits_see_them() {
+    let s = Sandbox::new();
+    s.write(
+        "config.py",
+        &format!(
+            "aws = \"{AWS_KEY}\"  # cordon:allow\n\
+             key = \"{AWS_KEY}\"  # cordon:allow=aws-access-key-id,other-rule\n\
+             id = \"{AWS_KEY}\"  # cordon:allow=generic-credential-assignment\n\
+             again = \"{AWS_KEY}\"  # cordon:allowed is not a mark\n"
+        ),
+    );
+    let v = json(&s.expect(1, &["dlp", "scan", "config.py", "--format", "json"]));
+    let lines = |key: &str| -> Vec<u64> {
+        v[key]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["line"].as_u64().unwrap())
+            .collect()
+    };
+    assert_eq!(lines("findings"), [3, 4], "{v}");
+    assert_eq!(lines("suppressed"), [1, 2], "{v}");
+    assert_eq!(v["summary"]["suppressed"], 2);
+    assert_eq!(v["suppressed"][0]["rule"], "aws-access-key-id");
+    assert!(!v.to_string().contains(AWS_KEY));
+
+    // Marked lines alone do not fail the gate.
+    s.write("ok.py", &format!("aws = \"{AWS_KEY}\"  # cordon:allow\n"));
+    let out = s.expect(0, &["dlp", "scan", "ok.py"]);
+    assert!(out.contains("1 suppressed by cordon:allow"), "{out}");
+
+    let sarif = json(&s.expect(
+        1,
+        &["dlp", "scan", "ok.py", "config.py", "--format", "sarif"],
+    ));
+    let results = sarif["runs"][0]["results"].as_array().unwrap();
+    let suppressed: Vec<_> = results
+        .iter()
+        .filter(|r| r["suppressions"][0]["kind"] == "inSource")
+        .collect();
+    assert_eq!(suppressed.len(), 3, "{results:?}");
+    assert_eq!(results.len(), 5);
+
+    let audit = json(&s.expect(
+        1,
+        &[
+            "dlp",
+            "scan",
+            "config.py",
+            "--format",
+            "json",
+            "--no-allow-comments",
+        ],
+    ));
+    assert_eq!(audit["summary"]["findings"], 4);
+    assert_eq!(audit["summary"]["suppressed"], 0);
+}
