@@ -1,9 +1,10 @@
 //! Converts the built-in rule files from TOML, how they are written and reviewed, to JSON, how
 //! the binary reads them: JSON parses about four times faster, and every short scan (a hook's)
-//! pays for parsing the built-in rules at start-up. The TOML files stay the only source; the
-//! build also writes the table that embeds the JSON (`BUILTIN` in `rule.rs`), each file twice:
-//! whole, and without the examples, counterexamples and references a scan does not read (they
-//! are most of the text: a scan's start-up parses a third as much).
+//! pays for loading the built-in rules at start-up. The TOML files stay the only source; the
+//! build also writes the table that embeds the JSON (`BUILTIN` in `rule.rs`, what `rules check`
+//! and `rules list` load), and the rules' scan fields as static Rust data (`BUILTIN_SCAN`, what a
+//! scan loads: no parsing, and none of the examples, counterexamples and references that are
+//! most of the text).
 
 use std::error::Error;
 use std::fmt::Write as _;
@@ -31,9 +32,8 @@ fn main() -> Result<(), Box<dyn Error>> {
     }
     let mut table = String::from(
         "/// The rule files compiled into cordon: `rules/*.toml`, converted to JSON by the build\n\
-         /// script (it parses faster at start-up; see `build.rs`), as (source name, JSON, JSON\n\
-         /// without the rules' examples, counterexamples and references).\n\
-         pub const BUILTIN: &[(&str, &str, &str)] = &[\n",
+         /// script (it parses faster; see `build.rs`), as (source name, JSON).\n\
+         pub const BUILTIN: &[(&str, &str)] = &[\n",
     );
     for name in RULE_FILES {
         let path = format!("rules/{name}.toml");
@@ -42,24 +42,145 @@ fn main() -> Result<(), Box<dyn Error>> {
         let rules: toml::Table = toml::from_str(&text).map_err(|e| format!("{path}: {e}"))?;
         let json = out.join(format!("{name}.json"));
         std::fs::write(&json, serde_json::to_string(&rules)?)?;
-        let mut lean = rules;
-        if let Some(toml::Value::Array(list)) = lean.get_mut("rules") {
-            for rule in list.iter_mut().filter_map(toml::Value::as_table_mut) {
-                for key in ["examples", "counterexamples", "references"] {
-                    rule.remove(key);
-                }
-            }
-        }
-        let lean_json = out.join(format!("{name}.scan.json"));
-        std::fs::write(&lean_json, serde_json::to_string(&lean)?)?;
         writeln!(
             table,
-            "    (\"builtin:{name}\", include_str!({:?}), include_str!({:?})),",
-            json.display().to_string(),
-            lean_json.display().to_string()
+            "    (\"builtin:{name}\", include_str!({:?})),",
+            json.display().to_string()
         )?;
     }
     table.push_str("];\n");
+    table.push_str(&scan_table()?);
     std::fs::write(out.join("builtin.rs"), table)?;
     Ok(())
+}
+
+/// The fields of a rule a scan reads, and the ones only `rules check` and `rules list` read.
+const SCAN_FIELDS: &[&str] = &[
+    "id",
+    "name",
+    "classification",
+    "category",
+    "description",
+    "keywords",
+    "digits",
+    "before",
+    "pattern",
+    "entropy",
+    "validator",
+    "precheck",
+    "fallback",
+];
+const DOC_FIELDS: &[&str] = &["examples", "counterexamples", "references"];
+
+/// `BUILTIN_SCAN`: every built-in rule's scan fields as static data (`StaticSpec` in
+/// `rule.rs`), so that a scan's start-up copies strings instead of parsing JSON. Types and
+/// field names are checked here; the rule checks proper (ids, patterns, …) run at load as for
+/// any rule, and a test compares the table with the JSON.
+fn scan_table() -> Result<String, Box<dyn Error>> {
+    let mut out = String::from(
+        "/// The built-in rules' scan fields, as (source name, rules); see `build.rs`.\n\
+         static BUILTIN_SCAN: &[(&str, &[StaticSpec])] = &[\n",
+    );
+    for name in RULE_FILES {
+        let path = format!("rules/{name}.toml");
+        let text = std::fs::read_to_string(&path).map_err(|e| format!("{path}: {e}"))?;
+        let file: toml::Table = toml::from_str(&text).map_err(|e| format!("{path}: {e}"))?;
+        writeln!(out, "    (\"builtin:{name}\", &[")?;
+        let rules = match file.get("rules") {
+            Some(toml::Value::Array(rules)) => rules.as_slice(),
+            _ => &[],
+        };
+        for rule in rules {
+            let rule = rule
+                .as_table()
+                .ok_or(format!("{path}: a rule is not a table"))?;
+            let id = rule.get("id").and_then(toml::Value::as_str).unwrap_or("?");
+            let fail = |what: &str| format!("{path}: rule `{id}`: {what}");
+            if let Some(k) = rule
+                .keys()
+                .find(|k| !SCAN_FIELDS.contains(&k.as_str()) && !DOC_FIELDS.contains(&k.as_str()))
+            {
+                return Err(fail(&format!("unknown field `{k}`")).into());
+            }
+            let text = |key: &str| -> Result<String, String> {
+                match rule.get(key) {
+                    None => Ok("None".into()),
+                    Some(toml::Value::String(v)) => Ok(format!("Some({v:?})")),
+                    Some(_) => Err(fail(&format!("`{key}` is not a string"))),
+                }
+            };
+            let required = |key: &str| -> Result<String, String> {
+                match rule.get(key) {
+                    Some(toml::Value::String(v)) => Ok(format!("{v:?}")),
+                    _ => Err(fail(&format!("`{key}` is missing or not a string"))),
+                }
+            };
+            let number = |key: &str| -> Result<Option<i64>, String> {
+                match rule.get(key) {
+                    None => Ok(None),
+                    Some(toml::Value::Integer(n)) if *n >= 0 => Ok(Some(*n)),
+                    Some(_) => Err(fail(&format!("`{key}` is not a whole number"))),
+                }
+            };
+            let variant = |key: &str, ty: &str| -> Result<String, String> {
+                match rule.get(key) {
+                    None => Ok("None".into()),
+                    Some(toml::Value::String(v)) => {
+                        // kebab-case as serde reads it, to the Rust variant name.
+                        let camel: String = v
+                            .split('-')
+                            .map(|w| {
+                                let mut c = w.chars();
+                                c.next()
+                                    .map_or(String::new(), |f| f.to_uppercase().chain(c).collect())
+                            })
+                            .collect();
+                        Ok(format!("Some({ty}::{camel})"))
+                    }
+                    Some(_) => Err(fail(&format!("`{key}` is not a string"))),
+                }
+            };
+            let keywords = match rule.get("keywords") {
+                None => Vec::new(),
+                Some(toml::Value::Array(list)) => list
+                    .iter()
+                    .map(|k| {
+                        k.as_str()
+                            .map(|k| format!("{k:?}"))
+                            .ok_or_else(|| fail("a keyword is not a string"))
+                    })
+                    .collect::<Result<_, _>>()?,
+                Some(_) => return Err(fail("`keywords` is not a list").into()),
+            };
+            let entropy = match rule.get("entropy") {
+                None => "None".to_owned(),
+                Some(toml::Value::Float(f)) => format!("Some({f:?})"),
+                Some(toml::Value::Integer(n)) => format!("Some({n}.0)"),
+                Some(_) => return Err(fail("`entropy` is not a number").into()),
+            };
+            let fallback = match rule.get("fallback") {
+                None => false,
+                Some(toml::Value::Boolean(b)) => *b,
+                Some(_) => return Err(fail("`fallback` is not true or false").into()),
+            };
+            writeln!(
+                out,
+                "        StaticSpec {{ id: {}, name: {}, classification: {}, category: {}, description: {}, keywords: &[{}], digits: {}, before: {}, pattern: {}, entropy: {entropy}, validator: {}, precheck: {}, fallback: {fallback} }},",
+                required("id")?,
+                required("name")?,
+                required("classification")?,
+                text("category")?,
+                text("description")?,
+                keywords.join(", "),
+                number("digits")?.map_or("None".into(), |n| format!("Some({n})")),
+                number("before")?.unwrap_or(0),
+                required("pattern")?,
+                variant("validator", "Validator")?,
+                variant("precheck", "Precheck")?,
+            )?;
+        }
+        writeln!(out, "    ]),")?;
+    }
+    out.push_str("];\n");
+    Ok(out)
 }

@@ -359,6 +359,46 @@ fn is_classification(s: &str) -> bool {
     s.len() <= 64 && s.split(':').all(is_kebab)
 }
 
+/// A built-in rule's scan fields as static data, written by the build script (`BUILTIN_SCAN`).
+struct StaticSpec {
+    id: &'static str,
+    name: &'static str,
+    classification: &'static str,
+    category: Option<&'static str>,
+    description: Option<&'static str>,
+    keywords: &'static [&'static str],
+    digits: Option<usize>,
+    before: usize,
+    pattern: &'static str,
+    entropy: Option<f64>,
+    validator: Option<Validator>,
+    precheck: Option<Precheck>,
+    fallback: bool,
+}
+
+impl StaticSpec {
+    fn spec(&self) -> RuleSpec {
+        RuleSpec {
+            id: self.id.to_owned(),
+            name: self.name.to_owned(),
+            classification: self.classification.to_owned(),
+            category: self.category.map(str::to_owned),
+            description: self.description.map(str::to_owned),
+            keywords: self.keywords.iter().map(|k| (*k).to_owned()).collect(),
+            digits: self.digits,
+            before: self.before,
+            pattern: self.pattern.to_owned(),
+            entropy: self.entropy,
+            validator: self.validator,
+            precheck: self.precheck,
+            fallback: self.fallback,
+            examples: Vec::new(),
+            counterexamples: Vec::new(),
+            references: Vec::new(),
+        }
+    }
+}
+
 /// Rules loaded from one or more sources, checked together (ids are unique across them).
 #[derive(Debug, Clone, Default)]
 pub struct RuleSet {
@@ -383,12 +423,17 @@ impl RuleSet {
 
     fn load_builtin(analyse: Analyse) -> Result<Self, RuleError> {
         let mut set = Self::default();
-        for (name, whole, lean) in BUILTIN {
-            let text = if analyse == Analyse::OnUseForScanning {
-                lean
-            } else {
-                whole
-            };
+        if analyse == Analyse::OnUseForScanning {
+            // Static data written by the build script: no parsing on a short scan's start-up.
+            for (name, specs) in BUILTIN_SCAN {
+                let file = RuleFile {
+                    rules: specs.iter().map(StaticSpec::spec).collect(),
+                };
+                set.add(name, file, analyse)?;
+            }
+            return Ok(set);
+        }
+        for (name, text) in BUILTIN {
             let file: RuleFile = serde_json::from_str(text).map_err(|e| RuleError {
                 source_name: (*name).to_owned(),
                 rule: None,
@@ -555,7 +600,7 @@ mod tests {
     #[test]
     fn builtin_json_equals_the_toml_files() {
         let mut from_toml = RuleSet::default();
-        for (name, _, _) in BUILTIN {
+        for (name, _) in BUILTIN {
             let file = name.trim_start_matches("builtin:");
             let path = format!("{}/rules/{file}.toml", env!("CARGO_MANIFEST_DIR"));
             let text = std::fs::read_to_string(&path).unwrap();
