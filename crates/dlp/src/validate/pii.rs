@@ -448,9 +448,13 @@ pub(super) fn phone(s: &[u8], before: &[u8]) -> bool {
         return false;
     };
     let d = d.as_slice();
-    if binary(before) || one_digit(d) || counting_groups(s) {
-        return false;
-    }
+    // The shape of a number first (cheap, and most candidates fail it), then what makes a
+    // well-shaped digit string not a number: a count, one digit repeated, binary data.
+    numbering_plan(s, d) && !(one_digit(d) || counting_groups(s) || binary(before))
+}
+
+/// Whether `s` (digits `d`) is shaped like a phone number of one of the plans the rules find.
+fn numbering_plan(s: &[u8], d: &[u8]) -> bool {
     // `+2026-12-31`, `(+999999-12-31)`: dates with a sign, not numbers.
     let mut groups = s
         .split(|b| !b.is_ascii_digit())
