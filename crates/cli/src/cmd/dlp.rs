@@ -16,7 +16,7 @@ use cordon_dlp::scan::{Finding, Scanner};
 use cordon_dlp::stream::Stream;
 use serde_json::json;
 
-use super::dlp_report::{self, FileFinding, LabelFinding, Report, Suppressed};
+use super::dlp_report::{FileFinding, Finished, Kind, LabelFinding, Output, Report, Suppressed};
 use super::manifest::ManifestSource;
 use crate::fail::{CHECK_FAILED, Fail, Outcome};
 use crate::io;
@@ -285,7 +285,13 @@ fn scan(a: &ScanArgs) -> Outcome {
         actions: &actions,
         allow_comments: !a.no_allow_comments,
     };
-    let mut report = Report::default();
+    let kind = match a.format {
+        Format::Human => Kind::Human,
+        Format::Json => Kind::Json,
+        Format::Sarif => Kind::Sarif,
+    };
+    let stdout = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+    let mut report = Report::new(Output::new(kind, Box::new(stdout)));
     let mut progress = Progress::new(a.progress);
     for p in &a.paths {
         if p == "-" {
@@ -304,22 +310,18 @@ fn scan(a: &ScanArgs) -> Outcome {
         }
     }
     progress.done(&report);
-    let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
-    let written = match a.format {
-        Format::Human => dlp_report::human(&report, &mut out),
-        Format::Json => dlp_report::json(&report, &mut out),
-        Format::Sarif => dlp_report::sarif(&report, scanner, &mut out),
-    };
-    written
-        .and_then(|()| std::io::Write::flush(&mut out))
-        .map_err(|e| Fail::input_msg(format!("writing the report to standard output: {e}")))?;
-    for e in &report.errors {
+    let Finished {
+        written,
+        errors,
+        found,
+    } = report.finish(scanner);
+    written.map_err(|e| Fail::input_msg(format!("writing the report to standard output: {e}")))?;
+    for e in &errors {
         eprintln!("cordon: error: {e}");
     }
-    if !report.errors.is_empty() {
+    if !errors.is_empty() {
         return Ok(crate::fail::BAD_INPUT);
     }
-    let found = !report.findings.is_empty() || !report.labels.is_empty();
     Ok(if found && !a.exit_zero {
         CHECK_FAILED
     } else {
@@ -529,7 +531,7 @@ fn record(ctx: &Scan<'_>, at: &Place<'_>, findings: &[Finding], report: &mut Rep
             });
             continue;
         }
-        report.findings.push(FileFinding {
+        report.out.finding(&FileFinding {
             path: name.to_owned(),
             line,
             column,
@@ -656,7 +658,7 @@ impl Progress {
                 "cordon: scanned {} files, {} MiB, {} findings so far",
                 r.files,
                 r.bytes >> 20,
-                r.findings.len() + r.labels.len()
+                r.findings() + r.labels.len()
             );
         }
     }

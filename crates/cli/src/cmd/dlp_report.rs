@@ -1,13 +1,14 @@
 //! Reports of `cordon dlp scan`: for people, as JSON, and as SARIF 2.1.0. None of them holds a
-//! found value, only a short preview.
+//! found value, only a short preview. Findings are written as they are made (see [`Output`]), so
+//! a scan's memory does not grow with what it finds.
+
+use std::io::{self, Write};
 
 use cordon_dlp::action::Action;
 use cordon_dlp::office::SensitivityLabel;
 use cordon_dlp::scan::Scanner;
-use std::io::{self, Write};
-
 use serde::Serialize;
-use serde_json::{Value, json};
+use serde_json::json;
 
 /// A finding in a file.
 #[derive(Debug, Clone, Serialize)]
@@ -50,10 +51,17 @@ pub struct Suppressed {
     pub action: Action,
 }
 
-/// Everything a scan produced.
-#[derive(Debug, Default)]
+/// The report formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Human,
+    Json,
+    Sarif,
+}
+
+/// Everything a scan produced, findings already written to its [`Output`].
 pub struct Report {
-    pub findings: Vec<FileFinding>,
+    pub out: Output,
     /// Findings on lines marked `cordon:allow`: reported, but not failing the scan.
     pub suppressed: Vec<Suppressed>,
     pub labels: Vec<LabelFinding>,
@@ -66,8 +74,366 @@ pub struct Report {
     pub bytes: u64,
 }
 
+impl std::fmt::Debug for Report {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Report")
+            .field("findings", &self.out.findings)
+            .field("files", &self.files)
+            .field("bytes", &self.bytes)
+            .finish_non_exhaustive()
+    }
+}
+
+/// How a report ended.
+#[derive(Debug)]
+pub struct Finished {
+    /// Whether the report reached standard output whole.
+    pub written: io::Result<()>,
+    pub errors: Vec<String>,
+    /// Findings or labels were reported (suppressed ones do not count).
+    pub found: bool,
+}
+
+impl Report {
+    pub fn new(out: Output) -> Self {
+        Self {
+            out,
+            suppressed: Vec::new(),
+            labels: Vec::new(),
+            errors: Vec::new(),
+            notes: Vec::new(),
+            files: 0,
+            bytes: 0,
+        }
+    }
+
+    /// Findings written so far.
+    pub fn findings(&self) -> usize {
+        self.out.findings
+    }
+
+    /// Write the rest of the report (labels, suppressed findings, errors, the summary).
+    pub fn finish(self, scanner: &Scanner) -> Finished {
+        let found = self.out.findings > 0 || !self.labels.is_empty();
+        let Self {
+            mut out,
+            suppressed,
+            labels,
+            errors,
+            notes,
+            files,
+            bytes,
+        } = self;
+        let rest = Rest {
+            suppressed: &suppressed,
+            labels: &labels,
+            errors: &errors,
+            notes: &notes,
+            files,
+            bytes,
+        };
+        let written = out.finish(&rest, scanner);
+        Finished {
+            written,
+            errors,
+            found,
+        }
+    }
+}
+
+/// What is written after the findings.
+struct Rest<'a> {
+    suppressed: &'a [Suppressed],
+    labels: &'a [LabelFinding],
+    errors: &'a [String],
+    notes: &'a [String],
+    files: u64,
+    bytes: u64,
+}
+
+/// Where findings go as they are made: standard output through one buffer, in the chosen
+/// format. A write error stops further writing and is reported when the report ends.
+pub struct Output {
+    kind: Kind,
+    out: Box<dyn Write>,
+    findings: usize,
+    /// SARIF: the rules results name, in the order first named (a result's `ruleIndex`).
+    rule_ids: Vec<&'static str>,
+    failed: Option<io::Error>,
+}
+
 /// The rule id reported for sensitivity labels.
 const LABEL_RULE: &str = "mip-sensitivity-label";
+
+const SARIF_OPENING: &str = r#"{"$schema":"https://json.schemastore.org/sarif-2.1.0.json","version":"2.1.0","runs":[{"columnKind":"unicodeCodePoints","results":["#;
+
+impl Output {
+    /// Start a report of `kind` on `out`.
+    pub fn new(kind: Kind, out: Box<dyn Write>) -> Self {
+        let mut o = Self {
+            kind,
+            out,
+            findings: 0,
+            rule_ids: Vec::new(),
+            failed: None,
+        };
+        let opening = match kind {
+            Kind::Human => "",
+            Kind::Json => r#"{"findings":["#,
+            Kind::Sarif => SARIF_OPENING,
+        };
+        let written = o.out.write_all(opening.as_bytes());
+        o.keep(written);
+        o
+    }
+
+    fn keep(&mut self, written: io::Result<()>) {
+        if let Err(e) = written
+            && self.failed.is_none()
+        {
+            self.failed = Some(e);
+        }
+    }
+
+    /// The `ruleIndex` of `rule` in the SARIF rule list.
+    fn rule_index(&mut self, rule: &'static str) -> usize {
+        match self.rule_ids.iter().position(|r| *r == rule) {
+            Some(i) => i,
+            None => {
+                self.rule_ids.push(rule);
+                self.rule_ids.len() - 1
+            }
+        }
+    }
+
+    /// Write one finding.
+    pub fn finding(&mut self, f: &FileFinding) {
+        if self.failed.is_some() {
+            return;
+        }
+        let comma = self.findings > 0;
+        let written = match self.kind {
+            Kind::Human => writeln!(
+                self.out,
+                "{}:{}:{}: {} [{}] {} → {}",
+                f.path,
+                f.line,
+                f.column,
+                f.rule,
+                f.classification,
+                f.preview,
+                action_word(f.action)
+            ),
+            Kind::Json => json_item(&mut self.out, comma, f),
+            Kind::Sarif => {
+                let result = SarifResult {
+                    rule_id: f.rule,
+                    rule_index: self.rule_index(f.rule),
+                    level: level(f.action),
+                    message: Text {
+                        text: format!("{} ({}) found: {}", f.name, f.classification, f.preview),
+                    },
+                    locations: [Location {
+                        physical_location: PhysicalLocation {
+                            artifact_location: ArtifactLocation { uri: uri(&f.path) },
+                            region: Some(Region {
+                                start_line: f.line,
+                                start_column: f.column,
+                                byte_offset: Some(f.offset),
+                                byte_length: Some(f.length),
+                            }),
+                        },
+                    }],
+                    properties: ResultProperties {
+                        classification: f.classification,
+                        action: f.action,
+                        label_id: None,
+                    },
+                    suppressions: None,
+                };
+                json_item(&mut self.out, comma, &result)
+            }
+        };
+        self.findings += 1;
+        self.keep(written);
+    }
+
+    fn finish(&mut self, r: &Rest<'_>, scanner: &Scanner) -> io::Result<()> {
+        if let Some(e) = self.failed.take() {
+            return Err(e);
+        }
+        match self.kind {
+            Kind::Human => self.human_tail(r)?,
+            Kind::Json => self.json_tail(r)?,
+            Kind::Sarif => self.sarif_tail(r, scanner)?,
+        }
+        self.out.flush()
+    }
+
+    fn human_tail(&mut self, r: &Rest<'_>) -> io::Result<()> {
+        for l in r.labels {
+            writeln!(
+                self.out,
+                "{}: {LABEL_RULE} [{}] {} {} → {}",
+                l.path,
+                l.classification,
+                l.label.name.as_deref().unwrap_or("(unnamed label)"),
+                l.label.id,
+                action_word(l.action)
+            )?;
+        }
+        for s in r.suppressed {
+            writeln!(
+                self.out,
+                "{}:{}:{}: {} suppressed by cordon:allow",
+                s.path, s.line, s.column, s.rule
+            )?;
+        }
+        for n in r.notes {
+            eprintln!("cordon: note: {n}");
+        }
+        writeln!(
+            self.out,
+            "{} findings and {} labels in {} files ({} bytes scanned){}",
+            self.findings,
+            r.labels.len(),
+            r.files,
+            r.bytes,
+            match r.suppressed.len() {
+                0 => String::new(),
+                n => format!("; {n} suppressed by cordon:allow"),
+            }
+        )
+    }
+
+    fn json_tail(&mut self, r: &Rest<'_>) -> io::Result<()> {
+        #[derive(Serialize)]
+        struct Tail<'a> {
+            suppressed: &'a [Suppressed],
+            labels: &'a [LabelFinding],
+            errors: &'a [String],
+            notes: &'a [String],
+            summary: Summary,
+        }
+        let tail = Tail {
+            suppressed: r.suppressed,
+            labels: r.labels,
+            errors: r.errors,
+            notes: r.notes,
+            summary: Summary {
+                files: r.files,
+                bytes: r.bytes,
+                findings: self.findings,
+                labels: r.labels.len(),
+                suppressed: r.suppressed.len(),
+            },
+        };
+        // `],` then the tail object's members: its opening brace is dropped.
+        let tail = serde_json::to_vec(&tail)?;
+        self.out.write_all(b"],")?;
+        self.out.write_all(tail.get(1..).unwrap_or_default())?;
+        writeln!(self.out)
+    }
+
+    /// The results of labels and suppressed findings, then the rules every result names.
+    fn sarif_tail(&mut self, r: &Rest<'_>, scanner: &Scanner) -> io::Result<()> {
+        let mut comma = self.findings > 0;
+        for l in r.labels {
+            let result = SarifResult {
+                rule_id: LABEL_RULE,
+                rule_index: self.rule_index(LABEL_RULE),
+                level: level(l.action),
+                message: Text {
+                    text: format!(
+                        "sensitivity label {} ({})",
+                        l.label.name.as_deref().unwrap_or(&l.label.id),
+                        l.classification
+                    ),
+                },
+                locations: [Location {
+                    physical_location: PhysicalLocation {
+                        artifact_location: ArtifactLocation { uri: uri(&l.path) },
+                        region: None,
+                    },
+                }],
+                properties: ResultProperties {
+                    classification: &l.classification,
+                    action: l.action,
+                    label_id: Some(&l.label.id),
+                },
+                suppressions: None,
+            };
+            json_item(&mut self.out, comma, &result)?;
+            comma = true;
+        }
+        for s in r.suppressed {
+            let result = SarifResult {
+                rule_id: s.rule,
+                rule_index: self.rule_index(s.rule),
+                level: level(s.action),
+                message: Text {
+                    text: format!(
+                        "{} ({}) on a line marked cordon:allow",
+                        s.rule, s.classification
+                    ),
+                },
+                locations: [Location {
+                    physical_location: PhysicalLocation {
+                        artifact_location: ArtifactLocation { uri: uri(&s.path) },
+                        region: Some(Region {
+                            start_line: s.line,
+                            start_column: s.column,
+                            byte_offset: None,
+                            byte_length: None,
+                        }),
+                    },
+                }],
+                properties: ResultProperties {
+                    classification: s.classification,
+                    action: s.action,
+                    label_id: None,
+                },
+                suppressions: Some([Suppression { kind: "inSource" }]),
+            };
+            json_item(&mut self.out, comma, &result)?;
+            comma = true;
+        }
+        let rules: Vec<serde_json::Value> = self
+            .rule_ids
+            .iter()
+            .map(|id| match scanner.rules().iter().find(|x| x.id() == *id) {
+                Some(rule) => json!({
+                    "id": id,
+                    "name": rule.spec.name,
+                    "shortDescription": {"text": rule.spec.name},
+                    "fullDescription": {"text": rule.spec.description.as_deref().unwrap_or(&rule.spec.name)},
+                    "properties": {"classification": rule.classification(), "category": rule.spec.category},
+                }),
+                None => json!({
+                    "id": id,
+                    "name": "Microsoft Purview sensitivity label",
+                    "shortDescription": {"text": "Document carries a sensitivity label"},
+                    "properties": {"classification": "label"},
+                }),
+            })
+            .collect();
+        let tool = json!({"driver": {
+            "name": "cordon-dlp",
+            "version": env!("CARGO_PKG_VERSION"),
+            "informationUri": "https://example.invalid/cordon/docs/dlp.md",
+            "rules": rules,
+        }});
+        writeln!(self.out, r#"],"tool":{tool}}}]}}"#)
+    }
+}
+
+/// One element of a JSON array, after a comma unless it is the first.
+fn json_item(out: &mut dyn Write, comma: bool, item: &impl Serialize) -> io::Result<()> {
+    if comma {
+        out.write_all(b",")?;
+    }
+    serde_json::to_writer(out, item).map_err(io::Error::from)
+}
 
 fn action_word(a: Action) -> &'static str {
     match a {
@@ -77,66 +443,6 @@ fn action_word(a: Action) -> &'static str {
     }
 }
 
-/// One line per finding and label, then a summary line.
-pub fn human(r: &Report, out: &mut impl Write) -> io::Result<()> {
-    for f in &r.findings {
-        writeln!(
-            out,
-            "{}:{}:{}: {} [{}] {} → {}",
-            f.path,
-            f.line,
-            f.column,
-            f.rule,
-            f.classification,
-            f.preview,
-            action_word(f.action)
-        )?;
-    }
-    for l in &r.labels {
-        writeln!(
-            out,
-            "{}: {LABEL_RULE} [{}] {} {} → {}",
-            l.path,
-            l.classification,
-            l.label.name.as_deref().unwrap_or("(unnamed label)"),
-            l.label.id,
-            action_word(l.action)
-        )?;
-    }
-    for n in &r.notes {
-        eprintln!("cordon: note: {n}");
-    }
-    for s in &r.suppressed {
-        writeln!(
-            out,
-            "{}:{}:{}: {} suppressed by cordon:allow",
-            s.path, s.line, s.column, s.rule
-        )?;
-    }
-    writeln!(
-        out,
-        "{} findings and {} labels in {} files ({} bytes scanned){}",
-        r.findings.len(),
-        r.labels.len(),
-        r.files,
-        r.bytes,
-        match r.suppressed.len() {
-            0 => String::new(),
-            n => format!("; {n} suppressed by cordon:allow"),
-        }
-    )
-}
-
-#[derive(Serialize)]
-struct JsonReport<'a> {
-    findings: &'a [FileFinding],
-    suppressed: &'a [Suppressed],
-    labels: &'a [LabelFinding],
-    errors: &'a [String],
-    notes: &'a [String],
-    summary: Summary,
-}
-
 #[derive(Serialize)]
 struct Summary {
     files: u64,
@@ -144,26 +450,6 @@ struct Summary {
     findings: usize,
     labels: usize,
     suppressed: usize,
-}
-
-/// One JSON document: findings, labels, errors, notes and a summary.
-pub fn json(r: &Report, out: &mut impl Write) -> io::Result<()> {
-    let report = JsonReport {
-        findings: &r.findings,
-        suppressed: &r.suppressed,
-        labels: &r.labels,
-        errors: &r.errors,
-        notes: &r.notes,
-        summary: Summary {
-            files: r.files,
-            bytes: r.bytes,
-            findings: r.findings.len(),
-            labels: r.labels.len(),
-            suppressed: r.suppressed.len(),
-        },
-    };
-    serde_json::to_writer(&mut *out, &report)?;
-    writeln!(out)
 }
 
 fn level(a: Action) -> &'static str {
@@ -234,136 +520,6 @@ struct ResultProperties<'a> {
     action: Action,
     #[serde(skip_serializing_if = "Option::is_none")]
     label_id: Option<&'a str>,
-}
-
-/// A SARIF 2.1.0 log: one run, the rules that fired in `tool.driver.rules`, one result per
-/// finding with its region (lines, code-point columns, byte offsets). Results are written one
-/// at a time, so a report of a million findings is not built in memory first.
-pub fn sarif(r: &Report, scanner: &Scanner, out: &mut impl Write) -> io::Result<()> {
-    let mut rule_ids: Vec<&str> = r
-        .findings
-        .iter()
-        .map(|f| f.rule)
-        .chain(r.suppressed.iter().map(|s| s.rule))
-        .collect();
-    if !r.labels.is_empty() {
-        rule_ids.push(LABEL_RULE);
-    }
-    rule_ids.sort_unstable();
-    rule_ids.dedup();
-    let rules: Vec<Value> = rule_ids
-        .iter()
-        .map(|id| match scanner.rules().iter().find(|x| x.id() == *id) {
-            Some(rule) => json!({
-                "id": id,
-                "name": rule.spec.name,
-                "shortDescription": {"text": rule.spec.name},
-                "fullDescription": {"text": rule.spec.description.clone().unwrap_or_else(|| rule.spec.name.clone())},
-                "properties": {"classification": rule.classification(), "category": rule.spec.category},
-            }),
-            None => json!({
-                "id": id,
-                "name": "Microsoft Purview sensitivity label",
-                "shortDescription": {"text": "Document carries a sensitivity label"},
-                "properties": {"classification": "label"},
-            }),
-        })
-        .collect();
-    let index = |id: &str| rule_ids.binary_search(&id).unwrap_or(0);
-    let tool = json!({"driver": {
-        "name": "cordon-dlp",
-        "version": env!("CARGO_PKG_VERSION"),
-        "informationUri": "https://example.invalid/cordon/docs/dlp.md",
-        "rules": rules,
-    }});
-    write!(
-        out,
-        r#"{{"$schema":"https://json.schemastore.org/sarif-2.1.0.json","version":"2.1.0","runs":[{{"tool":{tool},"columnKind":"unicodeCodePoints","results":["#
-    )?;
-    let findings = r.findings.iter().map(|f| SarifResult {
-        rule_id: f.rule,
-        rule_index: index(f.rule),
-        level: level(f.action),
-        message: Text {
-            text: format!("{} ({}) found: {}", f.name, f.classification, f.preview),
-        },
-        locations: [Location {
-            physical_location: PhysicalLocation {
-                artifact_location: ArtifactLocation { uri: uri(&f.path) },
-                region: Some(Region {
-                    start_line: f.line,
-                    start_column: f.column,
-                    byte_offset: Some(f.offset),
-                    byte_length: Some(f.length),
-                }),
-            },
-        }],
-        properties: ResultProperties {
-            classification: f.classification,
-            action: f.action,
-            label_id: None,
-        },
-        suppressions: None,
-    });
-    let labels = r.labels.iter().map(|l| SarifResult {
-        rule_id: LABEL_RULE,
-        rule_index: index(LABEL_RULE),
-        level: level(l.action),
-        message: Text {
-            text: format!(
-                "sensitivity label {} ({})",
-                l.label.name.as_deref().unwrap_or(&l.label.id),
-                l.classification
-            ),
-        },
-        locations: [Location {
-            physical_location: PhysicalLocation {
-                artifact_location: ArtifactLocation { uri: uri(&l.path) },
-                region: None,
-            },
-        }],
-        properties: ResultProperties {
-            classification: &l.classification,
-            action: l.action,
-            label_id: Some(&l.label.id),
-        },
-        suppressions: None,
-    });
-    let suppressed = r.suppressed.iter().map(|s| SarifResult {
-        rule_id: s.rule,
-        rule_index: index(s.rule),
-        level: level(s.action),
-        message: Text {
-            text: format!(
-                "{} ({}) on a line marked cordon:allow",
-                s.rule, s.classification
-            ),
-        },
-        locations: [Location {
-            physical_location: PhysicalLocation {
-                artifact_location: ArtifactLocation { uri: uri(&s.path) },
-                region: Some(Region {
-                    start_line: s.line,
-                    start_column: s.column,
-                    byte_offset: None,
-                    byte_length: None,
-                }),
-            },
-        }],
-        properties: ResultProperties {
-            classification: s.classification,
-            action: s.action,
-            label_id: None,
-        },
-        suppressions: Some([Suppression { kind: "inSource" }]),
-    });
-    for (i, result) in findings.chain(labels).chain(suppressed).enumerate() {
-        if i > 0 {
-            out.write_all(b",")?;
-        }
-        serde_json::to_writer(&mut *out, &result)?;
-    }
-    writeln!(out, "]}}]}}")
 }
 
 /// A relative reference for a path: SARIF `artifactLocation.uri` is a URI reference, so

@@ -420,3 +420,37 @@ fn allow_marks_suppress_reviewed_findings_and_audits_see_them() {
     assert_eq!(audit["summary"]["findings"], 4);
     assert_eq!(audit["summary"]["suppressed"], 0);
 }
+
+/// A report of a million findings is written as they are found: the scan fits in an address
+/// space far smaller than the findings would take if they were all held until the end.
+#[test]
+fn reports_are_written_as_findings_are_made() {
+    use std::io::BufRead as _;
+    let s = Sandbox::new();
+    let path = s.dir.path().join("cards.txt");
+    let lines = 1_000_000;
+    std::fs::write(&path, format!("card {CARD}\n").repeat(lines)).unwrap();
+    let mut child = std::process::Command::new("prlimit")
+        .arg(format!("--as={}", 256u64 << 20))
+        .arg(assert_cmd::cargo::cargo_bin("cordon"))
+        .args(["dlp", "scan"])
+        .arg(&path)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let (mut count, mut last) = (0usize, String::new());
+    for line in stdout.lines() {
+        count += 1;
+        last = line.unwrap();
+    }
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_eq!(count, lines + 1, "{last}");
+    assert!(
+        last.starts_with(&format!("{lines} findings and 0 labels in 1 files")),
+        "{last}"
+    );
+}
