@@ -315,7 +315,17 @@ fn scan(a: &ScanArgs) -> Outcome {
         errors,
         found,
     } = report.finish(scanner);
-    written.map_err(|e| Fail::input_msg(format!("writing the report to standard output: {e}")))?;
+    match written {
+        // The reader went away (`cordon dlp scan … | head`): nothing to tell it; the exit
+        // status below still says whether something was found.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+        Err(e) => {
+            return Err(Fail::input_msg(format!(
+                "writing the report to standard output: {e}"
+            )));
+        }
+        Ok(()) => {}
+    }
     for e in &errors {
         eprintln!("cordon: error: {e}");
     }

@@ -454,3 +454,29 @@ fn reports_are_written_as_findings_are_made() {
         "{last}"
     );
 }
+
+/// A reader that stops early (`cordon dlp scan … | head -1`) is not an error: no message, and
+/// the exit status still says something was found.
+#[test]
+fn a_reader_that_goes_away_is_not_an_error() {
+    use std::io::BufRead as _;
+    let s = Sandbox::new();
+    let path = s.dir.path().join("cards.txt");
+    std::fs::write(&path, format!("card {CARD}\n").repeat(100_000)).unwrap();
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("cordon"))
+        .args(["dlp", "scan"])
+        .arg(&path)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    assert!(first.contains("payment-card-number"), "{first}");
+    // The reader is dropped here: cordon's next writes fail with a broken pipe.
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "");
+}
