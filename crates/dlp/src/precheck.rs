@@ -17,7 +17,7 @@ pub enum Precheck {
     /// After the keyword: the rest of a name (at most 64 of `A-Z a-z 0-9 _ . -`), an optional
     /// closing quote, a separator (spaces, tabs, `=`, `:`, `>`), an optional opening quote, and
     /// a value of at least [`ASSIGNED_VALUE_MIN`] bytes of `A-Z a-z 0-9 + / = _ - . ~ ! @ # $ %
-    /// ^ & *` that ends the text or is followed by a quote, a space, `,`, `;`, `)`, `}` or `]`.
+    /// ^ & *` that ends the text or is followed by a quote, whitespace, `,`, `;`, `)`, `}` or `]`.
     Assignment,
     /// The keyword is the `@` of an e-mail address: a local-part byte (`A-Z a-z 0-9 . _ % + -`)
     /// before it and a letter or digit after it.
