@@ -10,7 +10,6 @@
 //! a millisecond (an Aho-Corasick DFA over them took 6–10 ms, which short scans such as a hook's
 //! cannot afford), the table is 32 KiB, and the walk has no dependent loads.
 
-use std::collections::BTreeMap;
 use std::ops::Range;
 
 /// Hash bits of a byte pair: the reach table has this many entries.
@@ -49,16 +48,22 @@ struct TailTable {
 }
 
 impl TailTable {
-    fn new(entries: &BTreeMap<u64, Vec<u32>>) -> Self {
-        let size = (2 * entries.len()).next_power_of_two().max(8);
+    /// From (key, id) pairs in any order; ids under one key keep their order.
+    fn new(mut entries: Vec<(u64, u32)>) -> Self {
+        entries.sort_by_key(|&(key, _)| key);
+        let keys = entries.chunk_by(|a, b| a.0 == b.0).count();
+        let size = (2 * keys).next_power_of_two().max(8);
         let mut slots = vec![(0u64, 0u32, 0u32); size].into_boxed_slice();
-        let mut ids = Vec::new();
-        for (&key, list) in entries {
-            let (Ok(first), Ok(count)) = (u32::try_from(ids.len()), u32::try_from(list.len()))
+        let mut ids = Vec::with_capacity(entries.len());
+        for group in entries.chunk_by(|a, b| a.0 == b.0) {
+            let Some(&(key, _)) = group.first() else {
+                continue;
+            };
+            let (Ok(first), Ok(count)) = (u32::try_from(ids.len()), u32::try_from(group.len()))
             else {
                 continue;
             };
-            ids.extend_from_slice(list);
+            ids.extend(group.iter().map(|&(_, id)| id));
             let mut i = Self::home(key, size);
             // At most half full: an empty slot is always found.
             while slots.get(i).is_some_and(|s| s.2 != 0) {
@@ -157,7 +162,8 @@ impl Keywords {
         let mut shortest = [usize::MAX; BUCKETS];
         let mut tails: [Vec<usize>; BUCKETS] = Default::default();
         let mut singles = Vec::new();
-        let mut by_tail: [BTreeMap<u64, Vec<u32>>; BUCKETS] = Default::default();
+        // (tail key, id) per bucket, grouped by key below.
+        let mut by_tail: [Vec<(u64, u32)>; BUCKETS] = Default::default();
         for (id, p) in (0u32..).zip(&patterns) {
             match p.len() {
                 0 => {}
@@ -171,8 +177,8 @@ impl Keywords {
                         }
                         *s = (*s).min(len);
                     }
-                    if let Some(map) = by_tail.get_mut(b) {
-                        map.entry(tail_key(p, n)).or_default().push(id);
+                    if let Some(list) = by_tail.get_mut(b) {
+                        list.push((tail_key(p, n), id));
                     }
                 }
             }
@@ -201,7 +207,7 @@ impl Keywords {
             patterns,
             reach,
             tails,
-            by_tail: by_tail.each_ref().map(TailTable::new),
+            by_tail: by_tail.map(TailTable::new),
             singles,
         }
     }

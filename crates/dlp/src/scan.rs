@@ -66,7 +66,7 @@ impl Scanner {
     /// Build a scanner from checked rules.
     pub fn new(set: &RuleSet) -> Result<Self, RuleError> {
         let rules = set.rules().to_vec();
-        let mut patterns: Vec<String> = Vec::new();
+        let mut patterns: Vec<&str> = Vec::new();
         let mut index: HashMap<&str, usize> = HashMap::new();
         let mut keyword_rules: Vec<Vec<usize>> = Vec::new();
         let mut digit_rules = Vec::new();
@@ -84,7 +84,7 @@ impl Scanner {
                             }
                             None => {
                                 index.insert(k, patterns.len());
-                                patterns.push(k.clone());
+                                patterns.push(k);
                                 keyword_rules.push(vec![i]);
                             }
                         }
