@@ -427,18 +427,8 @@ fn allow_marks_suppress_reviewed_findings_and_audits_see_them() {
 fn reports_are_written_as_findings_are_made() {
     use std::io::BufRead as _;
     let s = Sandbox::new();
-    let path = s.dir.path().join("cards.txt");
     let lines = 1_000_000;
-    std::fs::write(&path, format!("card {CARD}\n").repeat(lines)).unwrap();
-    let mut child = std::process::Command::new("prlimit")
-        .arg(format!("--as={}", 256u64 << 20))
-        .arg(assert_cmd::cargo::cargo_bin("cordon"))
-        .args(["dlp", "scan"])
-        .arg(&path)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = scan_cards(&s, lines, Some(256 << 20));
     let stdout = std::io::BufReader::new(child.stdout.take().unwrap());
     let (mut count, mut last) = (0usize, String::new());
     for line in stdout.lines() {
@@ -461,15 +451,7 @@ fn reports_are_written_as_findings_are_made() {
 fn a_reader_that_goes_away_is_not_an_error() {
     use std::io::BufRead as _;
     let s = Sandbox::new();
-    let path = s.dir.path().join("cards.txt");
-    std::fs::write(&path, format!("card {CARD}\n").repeat(100_000)).unwrap();
-    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("cordon"))
-        .args(["dlp", "scan"])
-        .arg(&path)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = scan_cards(&s, 100_000, None);
     let mut first = String::new();
     std::io::BufReader::new(child.stdout.take().unwrap())
         .read_line(&mut first)
@@ -479,4 +461,27 @@ fn a_reader_that_goes_away_is_not_an_error() {
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(String::from_utf8_lossy(&out.stderr), "");
+}
+
+/// `cordon dlp scan` (human report) of a file of `lines` card numbers, optionally under an
+/// address-space limit, with its output piped.
+fn scan_cards(s: &Sandbox, lines: usize, address_space: Option<u64>) -> std::process::Child {
+    let path = s.dir.path().join("cards.txt");
+    std::fs::write(&path, format!("card {CARD}\n").repeat(lines)).unwrap();
+    let cordon = assert_cmd::cargo::cargo_bin("cordon");
+    let mut command = match address_space {
+        Some(limit) => {
+            let mut c = std::process::Command::new("prlimit");
+            c.arg(format!("--as={limit}")).arg(cordon);
+            c
+        }
+        None => std::process::Command::new(cordon),
+    };
+    command
+        .args(["dlp", "scan"])
+        .arg(&path)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap()
 }
