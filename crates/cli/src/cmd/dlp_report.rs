@@ -141,13 +141,16 @@ impl Report {
     }
 }
 
-/// What is written after the findings.
+/// What is written after the findings (in JSON, these members and a summary).
+#[derive(Serialize)]
 struct Rest<'a> {
     suppressed: &'a [Suppressed],
     labels: &'a [LabelFinding],
     errors: &'a [String],
     notes: &'a [String],
+    #[serde(skip)]
     files: u64,
+    #[serde(skip)]
     bytes: u64,
 }
 
@@ -309,17 +312,12 @@ impl Output {
     fn json_tail(&mut self, r: &Rest<'_>) -> io::Result<()> {
         #[derive(Serialize)]
         struct Tail<'a> {
-            suppressed: &'a [Suppressed],
-            labels: &'a [LabelFinding],
-            errors: &'a [String],
-            notes: &'a [String],
+            #[serde(flatten)]
+            rest: &'a Rest<'a>,
             summary: Summary,
         }
         let tail = Tail {
-            suppressed: r.suppressed,
-            labels: r.labels,
-            errors: r.errors,
-            notes: r.notes,
+            rest: r,
             summary: Summary {
                 files: r.files,
                 bytes: r.bytes,
