@@ -530,7 +530,8 @@ fn record(ctx: &Scan<'_>, at: &Place<'_>, findings: &[Finding], report: &mut Rep
         );
         let value = data.get(start..end).unwrap_or_default();
         let (line, column) = lines.position(f.start, data, data_start);
-        if ctx.allow_comments && allowed(line_around(data, start, end), rule.id()) {
+        if ctx.allow_comments && allowed(lines.around(f.start, f.end, data, data_start), rule.id())
+        {
             report.suppressed.push(Suppressed {
                 path: name.to_owned(),
                 line,
@@ -558,21 +559,6 @@ fn record(ctx: &Scan<'_>, at: &Place<'_>, findings: &[Finding], report: &mut Rep
 
 /// The most of a line that is looked at for an allow mark, either side of a finding.
 const ALLOW_REACH: usize = 4096;
-
-/// The line around `data[start..end]` (at most [`ALLOW_REACH`] bytes either side).
-fn line_around(data: &[u8], start: usize, end: usize) -> &[u8] {
-    let from = start.saturating_sub(ALLOW_REACH);
-    let first = data
-        .get(from..start)
-        .and_then(|b| memchr::memrchr(b'\n', b))
-        .map_or(from, |i| from + i + 1);
-    let to = data.len().min(end + ALLOW_REACH);
-    let last = data
-        .get(end..to)
-        .and_then(|b| memchr::memchr(b'\n', b))
-        .map_or(to, |i| end + i);
-    data.get(first..last).unwrap_or_default()
-}
 
 /// Whether `line` carries a mark that allows findings of `rule`: `cordon:allow` (every rule) or
 /// `cordon:allow=ID[,ID…]`. The mark ends at a byte that cannot continue it, so that
@@ -624,14 +610,40 @@ impl Lines {
         }
     }
 
-    /// 1-based line and column (in characters) of `offset`; `data` holds the bytes from
-    /// `data_start` on.
-    fn position(&self, offset: usize, data: &[u8], data_start: usize) -> (usize, usize) {
+    /// How many newlines come before `offset` (held or dropped), and where its line starts.
+    fn line_start(&self, offset: usize) -> (usize, usize) {
         let k = self.recent.partition_point(|&n| n < offset);
-        let line_start = match k.checked_sub(1).and_then(|i| self.recent.get(i)) {
+        let start = match k.checked_sub(1).and_then(|i| self.recent.get(i)) {
             Some(n) => n + 1,
             None => self.last_dropped.map_or(0, |n| n + 1),
         };
+        (self.dropped + k, start)
+    }
+
+    /// The line holding the bytes `start..end`, at most [`ALLOW_REACH`] bytes either side of
+    /// them and within `data` (the bytes from `data_start` on).
+    fn around<'d>(&self, start: usize, end: usize, data: &'d [u8], data_start: usize) -> &'d [u8] {
+        let (_, line_start) = self.line_start(start);
+        let next_newline = self
+            .recent
+            .get(self.recent.partition_point(|&n| n < end))
+            .copied()
+            .unwrap_or(usize::MAX);
+        let from = line_start
+            .max(start.saturating_sub(ALLOW_REACH))
+            .max(data_start)
+            - data_start;
+        let to = next_newline
+            .min(end + ALLOW_REACH)
+            .min(data_start + data.len())
+            - data_start;
+        data.get(from..to).unwrap_or_default()
+    }
+
+    /// 1-based line and column (in characters) of `offset`; `data` holds the bytes from
+    /// `data_start` on.
+    fn position(&self, offset: usize, data: &[u8], data_start: usize) -> (usize, usize) {
+        let (newlines, line_start) = self.line_start(offset);
         let from = line_start.max(data_start) - data_start;
         let to = offset.saturating_sub(data_start);
         let chars = data
@@ -640,7 +652,7 @@ impl Lines {
             .iter()
             .filter(|&&b| b & 0xC0 != 0x80)
             .count();
-        (self.dropped + k + 1, chars + 1)
+        (newlines + 1, chars + 1)
     }
 }
 
