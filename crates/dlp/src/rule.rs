@@ -67,7 +67,7 @@ pub struct RuleSpec {
     /// A check the match must pass.
     #[serde(default)]
     pub validator: Option<Validator>,
-    /// A cheap check of the bytes after a keyword before the pattern runs there.
+    /// A cheap check of the bytes around a keyword before the pattern runs there.
     #[serde(default)]
     pub precheck: Option<Precheck>,
     /// A fallback detector: its findings give way to other rules' findings they overlap.
