@@ -60,6 +60,17 @@ enum Command {
     ///
     /// Example: `cordon run --manifest alice.signed.json --trust trust.json -- /usr/bin/python3 agent.py`
     Run(cmd::run::Args),
+    /// The egress proxy: HTTP forward proxy and CONNECT tunnels to the destinations a signed
+    /// manifest grants, nothing else.
+    ///
+    /// Grants come from `networkScopes` and `apis`; other destinations, other ports, names that
+    /// resolve to loopback, private, link-local or metadata addresses (unless a grant names the
+    /// address), and tunnels whose TLS ClientHello names another server are refused with `403`
+    /// and a JSON reason. Every request and tunnel is an audit event in `audit.jsonl`.
+    ///
+    /// Example: `cordon proxy --manifest alice.signed.json --trust trust.json --listen 127.0.0.1:3128`
+    /// then `https_proxy=http://127.0.0.1:3128 curl https://api.example.com/`
+    Proxy(cmd::proxy::Args),
     /// Generate Ed25519 signing keys.
     #[command(subcommand)]
     Keys(cmd::keys::Command),
@@ -87,6 +98,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Quickstart(args) => cmd::quickstart::run(&args),
         Command::Run(args) => cmd::run::run(&args),
+        Command::Proxy(args) => cmd::proxy::run(&args),
         Command::Keys(c) => cmd::keys::run(c),
         Command::Trust(c) => cmd::trust::run(c),
         Command::Manifest(c) => cmd::manifest::run(c),

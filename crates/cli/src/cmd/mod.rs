@@ -5,6 +5,7 @@ pub mod dlp_report;
 pub mod keys;
 pub mod manifest;
 pub mod policy;
+pub mod proxy;
 pub mod quickstart;
 pub mod run;
 pub mod sandbox;

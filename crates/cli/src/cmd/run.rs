@@ -16,7 +16,7 @@ use crate::fail::{Fail, Outcome, RUN_REFUSED};
 use crate::io;
 
 /// Default trust store, as distributed by MDM.
-const DEFAULT_TRUST: &str = "/etc/cordon/trust.json";
+pub const DEFAULT_TRUST: &str = "/etc/cordon/trust.json";
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -63,7 +63,7 @@ impl Args {
     }
 }
 
-fn state_dir(arg: Option<&str>, home: &str) -> PathBuf {
+pub fn state_dir(arg: Option<&str>, home: &str) -> PathBuf {
     if let Some(d) = arg {
         return PathBuf::from(d);
     }

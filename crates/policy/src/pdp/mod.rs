@@ -364,6 +364,16 @@ impl Pdp {
         }
     }
 
+    /// The destination a network grant names: the scope of a `networkScopes` entry or the URL of
+    /// an `apis` endpoint. The proxy asks it whether a grant names an IP address literally.
+    pub fn destination(&self, rule: Rule) -> Option<&NetScope> {
+        match rule {
+            Rule::NetworkScopes(i) => self.network.get(i),
+            Rule::Apis(i) => self.endpoints.get(i).map(|e| &e.url),
+            _ => None,
+        }
+    }
+
     /// The `requiresApproval` entry a rule names, if it names one.
     pub fn approval_entry(&self, rule: Rule) -> Option<&str> {
         match rule {

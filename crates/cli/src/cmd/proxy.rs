@@ -1,0 +1,252 @@
+//! `cordon proxy`: the egress proxy, standalone, enforcing one verified manifest.
+
+use std::collections::HashMap;
+use std::io::Write as _;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use cordon_policy::path::Expansion;
+use cordon_policy::pdp::{CompileOptions, Pdp, Principal};
+use cordon_proxy::event::{Event, Sink};
+use cordon_proxy::gate::Gate;
+use cordon_proxy::resolve::Resolver;
+use cordon_proxy::server::{Limits, Listener, Proxy};
+
+use super::manifest::{VerifyFail, verify};
+use super::run::{DEFAULT_TRUST, state_dir};
+use crate::fail::{Fail, Outcome};
+use crate::io;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The signed manifest whose `networkScopes` and `apis` the proxy enforces (verified first).
+    #[arg(long)]
+    manifest: String,
+    /// Trust store.
+    #[arg(long, default_value = DEFAULT_TRUST)]
+    trust: String,
+    /// Signed revocation list.
+    #[arg(long)]
+    revocations: Option<String>,
+    /// Where to listen: `HOST:PORT` (port 0 picks a free one), or `unix:PATH` for the socket
+    /// `cordon run`'s sandbox bridge connects to.
+    #[arg(long, default_value = "127.0.0.1:3128", value_name = "ADDR")]
+    listen: String,
+    /// Where audit events go (default: `$XDG_STATE_HOME/cordon`, or `~/.local/state/cordon`):
+    /// one JSON line per request or tunnel in `audit.jsonl`.
+    #[arg(long)]
+    state_dir: Option<String>,
+    /// Also write each audit event to standard output.
+    #[arg(long)]
+    print_events: bool,
+    /// Resolve NAME to these addresses instead of asking DNS, e.g. `api.internal=10.0.0.7`
+    /// (repeatable). Pinned addresses are trusted as written: they may be private.
+    #[arg(long = "resolve", value_name = "NAME=ADDR[,ADDR…]")]
+    pins: Vec<String>,
+    /// Connections served at once; more are answered `503` at once.
+    #[arg(long, default_value_t = 512)]
+    max_connections: usize,
+    /// Largest request head, in bytes (at least 8192).
+    #[arg(long, default_value_t = 16384)]
+    max_header_bytes: usize,
+    /// Seconds a client has to send a whole request head, or a tunnel's ClientHello.
+    #[arg(long, default_value_t = 10)]
+    header_timeout: u64,
+    /// Seconds without traffic before a connection or tunnel is closed.
+    #[arg(long, default_value_t = 60)]
+    idle_timeout: u64,
+    /// Seconds a connection or tunnel may last in all.
+    #[arg(long, default_value_t = 3600)]
+    total_timeout: u64,
+    /// Seconds to resolve a name, and to connect to an upstream server.
+    #[arg(long, default_value_t = 10)]
+    connect_timeout: u64,
+}
+
+/// Audit events as JSON lines, appended to the state directory's `audit.jsonl` (the audit issue
+/// replaces this sink with the hash-chained log), and to stdout when asked.
+struct JsonLines {
+    file: Mutex<std::fs::File>,
+    path: PathBuf,
+    print: bool,
+}
+
+impl Sink for JsonLines {
+    fn record(&self, event: &Event) {
+        let Ok(mut line) = serde_json::to_string(event) else {
+            return;
+        };
+        line.push('\n');
+        // One write(2) per line: concurrent events never interleave within a line.
+        let written = self
+            .file
+            .lock()
+            .map(|mut f| f.write_all(line.as_bytes()))
+            .unwrap_or_else(|_| Err(std::io::Error::other("audit file lock poisoned")));
+        if let Err(e) = written {
+            eprintln!(
+                "cordon proxy: cannot write an audit event to `{}`: {e}",
+                self.path.display()
+            );
+        }
+        if self.print {
+            let mut out = std::io::stdout().lock();
+            let _ = out.write_all(line.as_bytes());
+            let _ = out.flush();
+        }
+    }
+}
+
+fn pins(raw: &[String]) -> Result<HashMap<String, Vec<IpAddr>>, Fail> {
+    let mut out = HashMap::new();
+    for entry in raw {
+        let bad = || {
+            Fail::input_msg(format!(
+                "`--resolve {entry}`: write `NAME=ADDR[,ADDR…]`, e.g. `api.internal=10.0.0.7`"
+            ))
+        };
+        let (name, addrs) = entry.split_once('=').ok_or_else(bad)?;
+        let name = url::Host::parse(name)
+            .ok()
+            .and_then(|h| match h {
+                url::Host::Domain(d) => Some(d),
+                _ => None,
+            })
+            .ok_or_else(bad)?;
+        let addrs: Vec<IpAddr> = addrs
+            .split(',')
+            .map(|a| a.trim().parse::<IpAddr>())
+            .collect::<Result<_, _>>()
+            .map_err(|_| bad())?;
+        if addrs.is_empty() {
+            return Err(bad());
+        }
+        out.insert(name, addrs);
+    }
+    Ok(out)
+}
+
+/// Bind the listener, replacing a unix socket no process listens on any more.
+async fn bind(listen: &str) -> Result<(Listener, String), Fail> {
+    if let Some(path) = listen.strip_prefix("unix:") {
+        let path = Path::new(path);
+        if path.exists() {
+            match tokio::net::UnixStream::connect(path).await {
+                Ok(_) => {
+                    return Err(Fail::input_msg(format!(
+                        "another process listens on `{}`",
+                        path.display()
+                    )));
+                }
+                Err(_) => {
+                    std::fs::remove_file(path).map_err(|e| {
+                        Fail::input_msg(format!("cannot remove stale `{}`: {e}", path.display()))
+                    })?;
+                }
+            }
+        }
+        let l = tokio::net::UnixListener::bind(path)
+            .map_err(|e| Fail::input_msg(format!("cannot listen on `{}`: {e}", path.display())))?;
+        return Ok((Listener::Unix(l), format!("unix:{}", path.display())));
+    }
+    let l = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|e| Fail::input_msg(format!("cannot listen on `{listen}`: {e}")))?;
+    let shown = l
+        .local_addr()
+        .map_or_else(|_| listen.to_owned(), |a| a.to_string());
+    Ok((Listener::Tcp(l), shown))
+}
+
+pub fn run(a: &Args) -> Outcome {
+    let now = io::now_or(None)?;
+    let verified = match verify(&a.manifest, &a.trust, a.revocations.as_deref(), now) {
+        Ok(v) => v,
+        Err(VerifyFail::Refused(_, d)) => return Err(Fail::check_report(d)),
+        Err(VerifyFail::Input(f)) => return Err(f),
+    };
+    let (user, home) = io::current_user();
+    let pdp = Pdp::compile(
+        &verified.manifest,
+        &CompileOptions {
+            expansion: Some(Expansion {
+                user: user.clone(),
+                home: home.clone(),
+            }),
+            policies: Vec::new(),
+        },
+    )
+    .map_err(|e| Fail::input_msg(format!("`{}`: {e}", a.manifest)))?;
+    let gate = Gate::new(
+        pdp,
+        Principal {
+            user: Some(user),
+            groups: Vec::new(),
+            device: None,
+        },
+    );
+    let secs = Duration::from_secs;
+    let limits = Limits {
+        max_connections: a.max_connections.max(1),
+        max_header_bytes: a.max_header_bytes,
+        header_timeout: secs(a.header_timeout),
+        idle_timeout: secs(a.idle_timeout),
+        total_timeout: secs(a.total_timeout),
+        connect_timeout: secs(a.connect_timeout),
+        hello_timeout: secs(a.header_timeout),
+    };
+    let resolver = Resolver::new(pins(&a.pins)?, limits.connect_timeout);
+    let state = state_dir(a.state_dir.as_deref(), &home);
+    std::fs::create_dir_all(&state)
+        .map_err(|e| Fail::input_msg(format!("cannot create `{}`: {e}", state.display())))?;
+    let path = state.join("audit.jsonl");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .map_err(|e| Fail::input_msg(format!("cannot open `{}`: {e}", path.display())))?;
+    let sink = Arc::new(JsonLines {
+        file: Mutex::new(file),
+        path,
+        print: a.print_events,
+    });
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Fail::check_msg(format!("cannot start the proxy's runtime: {e}")))?;
+    let agent = verified.manifest.agent_name.clone();
+    runtime.block_on(async {
+        let (listener, shown) = bind(&a.listen).await?;
+        let proxy = Arc::new(Proxy::new(gate, resolver, limits, sink));
+        eprintln!(
+            "cordon proxy: listening on {shown} for agent `{agent}` (manifest {})",
+            verified.digest
+        );
+        proxy
+            .serve(listener, shutdown())
+            .await
+            .map_err(|e| Fail::check_msg(format!("the proxy stopped: {e}")))?;
+        eprintln!("cordon proxy: stopped");
+        Ok(0)
+    })
+}
+
+/// Completes on SIGINT or SIGTERM.
+async fn shutdown() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) {
+        (Ok(mut int), Ok(mut term)) => {
+            tokio::select! {
+                _ = int.recv() => {}
+                _ = term.recv() => {}
+            }
+        }
+        // Without signal handlers the default action (terminate) still stops the process.
+        _ => std::future::pending().await,
+    }
+}

@@ -1,0 +1,222 @@
+//! The audit event the proxy records for every request and tunnel, and why it refuses one.
+//!
+//! An event says where (scheme, host, port, and the path where the proxy can see it — never the
+//! query, which often carries tokens), what was decided and by which rule, the bytes each way and
+//! the headers with every credential-bearing value replaced by `[redacted]`.
+
+use http::HeaderMap;
+use serde::Serialize;
+
+use cordon_policy::pdp::Reason;
+
+use crate::addr::Class;
+
+/// Why the proxy refused a request or tunnel. A closed set: each has a wire name, an HTTP status
+/// and, for the client, a sentence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// The policy decision point denied it (the reason says why).
+    Policy(Reason),
+    /// The request target is not one a forward proxy takes.
+    BadRequest,
+    /// The destination resolves to an address that is not public and the grant does not name it.
+    Address(Class),
+    /// The destination's name did not resolve.
+    Unresolved,
+    /// The ClientHello names no server (and the CONNECT host is a name).
+    NoServerName,
+    /// The ClientHello names a server other than the CONNECT host.
+    ServerNameMismatch,
+    /// The ClientHello asks for Encrypted Client Hello, which would hide the real server.
+    EncryptedClientHello,
+    /// The tunnel's first bytes are not a TLS ClientHello, or a malformed one.
+    NotTls,
+    /// The client did not send its ClientHello in time.
+    HelloTimeout,
+    /// The manifest asks for content inspection, which this connection cannot give.
+    InspectionUnavailable,
+    /// The upstream server could not be reached.
+    Unreachable,
+    /// The upstream server did not answer in time.
+    UpstreamTimeout,
+    /// The upstream server broke the exchange.
+    UpstreamError,
+    /// The proxy has as many connections as it may.
+    Overloaded,
+}
+
+impl Refusal {
+    /// The wire name, as audit events and `X-Cordon-Reason` carry it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Policy(r) => r.as_str(),
+            Self::BadRequest => "bad_request",
+            Self::Address(_) => "address_not_allowed",
+            Self::Unresolved => "unresolved",
+            Self::NoServerName => "no_server_name",
+            Self::ServerNameMismatch => "server_name_mismatch",
+            Self::EncryptedClientHello => "encrypted_client_hello",
+            Self::NotTls => "not_tls",
+            Self::HelloTimeout => "hello_timeout",
+            Self::InspectionUnavailable => "inspection_unavailable",
+            Self::Unreachable => "upstream_unreachable",
+            Self::UpstreamTimeout => "upstream_timeout",
+            Self::UpstreamError => "upstream_error",
+            Self::Overloaded => "overloaded",
+        }
+    }
+
+    /// The status a client gets when the refusal can still be an HTTP response.
+    pub fn status(self) -> u16 {
+        match self {
+            Self::BadRequest => 400,
+            Self::Unresolved | Self::Unreachable | Self::UpstreamError => 502,
+            Self::UpstreamTimeout => 504,
+            Self::Overloaded => 503,
+            Self::Policy(_)
+            | Self::Address(_)
+            | Self::NoServerName
+            | Self::ServerNameMismatch
+            | Self::EncryptedClientHello
+            | Self::NotTls
+            | Self::HelloTimeout
+            | Self::InspectionUnavailable => 403,
+        }
+    }
+}
+
+/// One audit event.
+#[derive(Debug, Clone, Serialize)]
+pub struct Event {
+    /// When the request arrived (RFC 3339, UTC).
+    pub time: String,
+    /// Always `egress`.
+    pub kind: &'static str,
+    /// The agent the manifest is for.
+    pub agent: String,
+    /// The client's address as the proxy saw it.
+    pub client: String,
+    /// The HTTP method (`CONNECT` for a tunnel).
+    pub method: String,
+    /// `http` or `https`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scheme: Option<String>,
+    /// The destination host.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    /// The destination port.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
+    /// The path, where visible (plain HTTP); no query.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    /// The address connected to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
+    /// The server name of the tunnel's ClientHello.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub server_name: Option<String>,
+    /// `allow` or `deny`.
+    pub decision: &'static str,
+    /// Why: the PDP's reason, or the proxy's refusal.
+    pub reason: &'static str,
+    /// The deciding grant or entry.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rule: Option<String>,
+    /// More about a refusal, for people.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    /// The response status (of the upstream server, or the proxy's own).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    /// Bytes from the client to the upstream server (bodies, or the tunnel's bytes).
+    pub bytes_up: u64,
+    /// Bytes from the upstream server to the client.
+    pub bytes_down: u64,
+    /// Milliseconds from the request to the end of the exchange.
+    pub duration_ms: u64,
+    /// Request headers, credentials redacted.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub request_headers: Vec<(String, String)>,
+    /// Response headers, credentials redacted.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub response_headers: Vec<(String, String)>,
+}
+
+/// Where events go.
+pub trait Sink: Send + Sync + 'static {
+    /// Record one event. Must not block for long: it runs on the proxy's workers.
+    fn record(&self, event: &Event);
+}
+
+/// Header values never written to an audit event.
+const REDACTED: &str = "[redacted]";
+/// Most headers an event keeps, and most characters of a value.
+const MAX_HEADERS: usize = 64;
+const MAX_VALUE: usize = 256;
+
+/// Whether a header's value may carry a credential: `Authorization`, `Cookie`, `Set-Cookie`,
+/// `Proxy-Authorization` and every name that looks like an API key or token header.
+pub fn is_sensitive(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    matches!(
+        name.as_str(),
+        "authorization" | "proxy-authorization" | "cookie" | "set-cookie" | "www-authenticate"
+    ) || [
+        "key",
+        "token",
+        "secret",
+        "auth",
+        "session",
+        "password",
+        "signature",
+        "credential",
+    ]
+    .iter()
+    .any(|w| name.contains(w))
+}
+
+/// Headers as an event records them.
+pub fn redacted(headers: &HeaderMap) -> Vec<(String, String)> {
+    headers
+        .iter()
+        .take(MAX_HEADERS)
+        .map(|(name, value)| {
+            let shown = if is_sensitive(name.as_str()) {
+                REDACTED.to_owned()
+            } else {
+                String::from_utf8_lossy(value.as_bytes())
+                    .chars()
+                    .take(MAX_VALUE)
+                    .collect()
+            };
+            (name.as_str().to_owned(), shown)
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credentials_never_reach_an_event() {
+        let mut h = HeaderMap::new();
+        for (name, value) in [
+            ("authorization", "Bearer sk-live-1"),
+            ("cookie", "sid=2"),
+            ("x-api-key", "k3"),
+            ("x-amz-security-token", "t4"),
+            ("private-token", "t5"),
+            ("accept", "*/*"),
+        ] {
+            h.insert(http::HeaderName::from_static(name), value.parse().unwrap());
+        }
+        let shown = redacted(&h);
+        let text = format!("{shown:?}");
+        for secret in ["sk-live-1", "sid=2", "k3", "t4", "t5"] {
+            assert!(!text.contains(secret), "{secret} in {text}");
+        }
+        assert!(shown.contains(&("accept".into(), "*/*".into())));
+    }
+}

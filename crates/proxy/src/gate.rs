@@ -1,0 +1,78 @@
+//! The proxy's question to the policy decision point, and the answer's parts it acts on.
+
+use cordon_policy::pdp::{Decision, Obligation, Pdp, Principal, Request, Resource};
+use cordon_policy::scope::HostPattern;
+use time::OffsetDateTime;
+use url::Url;
+
+/// The compiled manifest the proxy enforces, and for whom.
+#[derive(Debug)]
+pub struct Gate {
+    pdp: Pdp,
+    principal: Principal,
+}
+
+/// A decision, with what the proxy needs beyond it.
+#[derive(Debug, Clone)]
+pub struct Verdict {
+    /// The PDP's decision.
+    pub decision: Decision,
+    /// The deciding grant or entry, described for people and the audit log.
+    pub rule: Option<String>,
+    /// Whether the deciding grant names the request's host as an IP address literal: only then
+    /// may a loopback, private or other non-public address be reached.
+    pub names_address: bool,
+}
+
+impl Verdict {
+    /// Whether the manifest asks for the content to be inspected.
+    pub fn wants_inspection(&self) -> bool {
+        self.decision
+            .obligations
+            .contains(&Obligation::InspectContent)
+    }
+}
+
+impl Gate {
+    /// A gate over a compiled (and verified) manifest.
+    pub fn new(pdp: Pdp, principal: Principal) -> Self {
+        Self { pdp, principal }
+    }
+
+    /// The agent the manifest is for.
+    pub fn agent(&self) -> &str {
+        self.pdp.agent()
+    }
+
+    /// Decide on `method` to `url` now.
+    pub fn decide(&self, method: &str, url: &Url) -> Verdict {
+        let req = Request {
+            resource: Resource::Network {
+                url: url.clone(),
+                method: method.to_ascii_uppercase(),
+            },
+            principal: self.principal.clone(),
+            agent: Some(self.pdp.agent().to_owned()),
+            scopes: Vec::new(),
+            grants: Vec::new(),
+            time: Some(OffsetDateTime::now_utc()),
+        };
+        let decision = self.pdp.decide(&req);
+        let rule = decision.rule.map(|r| self.pdp.describe(r));
+        let names_address = decision.is_allow()
+            && decision
+                .rule
+                .and_then(|r| self.pdp.destination(r))
+                .is_some_and(|scope| match (&scope.host, url.host()) {
+                    (HostPattern::Exact(h), Some(url::Host::Ipv4(_) | url::Host::Ipv6(_))) => {
+                        url.host_str() == Some(h.as_str())
+                    }
+                    _ => false,
+                });
+        Verdict {
+            decision,
+            rule,
+            names_address,
+        }
+    }
+}

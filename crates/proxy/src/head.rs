@@ -1,0 +1,298 @@
+//! What a request head asks of a forward proxy: where to (the request target), and which of its
+//! headers travel on.
+//!
+//! A forward proxy takes two target forms (RFC 9112 §3.2): `CONNECT host:port` (authority form)
+//! for a tunnel, and `http://host[:port]/path` (absolute form) for a plain HTTP request. Either is
+//! turned into the URL the policy decision point decides on, parsed by the same URL parser the
+//! manifest's scopes were, so `0x7f.1`, `%2e%2e` or an upper-case host cannot slip past a scope
+//! by spelling. Everything else — origin-form requests sent as if to a server, `https://` in
+//! absolute form, user information in the target — is refused with a reason.
+
+use http::HeaderMap;
+use http::header::{self, HeaderName};
+use url::Url;
+
+use cordon_policy::scope::{UrlError, parse_request_url};
+
+/// The most header lines [`parse`] reads.
+pub const MAX_HEADERS: usize = 100;
+
+/// Where a request goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// `CONNECT host:port`: a tunnel, decided as `https://host:port/`.
+    Tunnel {
+        /// The URL the decision is made on (`https`, the host, the port, path `/`).
+        url: Url,
+    },
+    /// An absolute-form `http://` request.
+    Forward {
+        /// The request URL.
+        url: Url,
+    },
+}
+
+impl Target {
+    /// The URL the policy decides on.
+    pub fn url(&self) -> &Url {
+        match self {
+            Self::Tunnel { url } | Self::Forward { url } => url,
+        }
+    }
+}
+
+/// Why a request target is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TargetError {
+    /// A path without a host: the client is talking to the proxy as if it were the server.
+    #[error(
+        "request target `{0}` has no host: this is a forward proxy, send absolute-form requests (set `http_proxy`)"
+    )]
+    OriginForm(String),
+    /// `https://` in absolute form: the proxy does not open TLS on a client's behalf.
+    #[error("request target `{0}` is https: use a CONNECT tunnel (set `https_proxy`)")]
+    HttpsForward(String),
+    /// A CONNECT target that is not `host:port`.
+    #[error("CONNECT target `{0}` is not `host:port`")]
+    Authority(String),
+    /// The URL is not one the policy can decide on.
+    #[error(transparent)]
+    Url(#[from] UrlError),
+}
+
+/// Turn a request's method and target into where it goes.
+pub fn target(method: &str, raw: &str) -> Result<Target, TargetError> {
+    let shown = || raw.chars().take(200).collect::<String>();
+    if method.eq_ignore_ascii_case("CONNECT") {
+        // Authority form only: a host, a colon and a port; no user information or path.
+        let port_given = raw.rsplit_once(':').is_some_and(|(h, p)| {
+            !h.is_empty() && !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit())
+        });
+        if !port_given
+            || raw.contains(['@', '/', '?', '#', '\\'])
+            || raw.contains(char::is_whitespace)
+        {
+            return Err(TargetError::Authority(shown()));
+        }
+        let url = parse_request_url(&format!("https://{raw}/"))?;
+        return Ok(Target::Tunnel { url });
+    }
+    if raw.starts_with('/') || raw == "*" {
+        return Err(TargetError::OriginForm(shown()));
+    }
+    let url = parse_request_url(raw)?;
+    match url.scheme() {
+        "http" => Ok(Target::Forward { url }),
+        _ => Err(TargetError::HttpsForward(shown())),
+    }
+}
+
+/// Headers that describe one connection, not the request (RFC 9110 §7.6.1), and the proxy's
+/// own: never passed on in either direction.
+const HOP_BY_HOP: [&str; 9] = [
+    "connection",
+    "proxy-connection",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+];
+
+/// Remove hop-by-hop headers, including every header the `Connection` header names.
+pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    let named: Vec<HeaderName> = headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|token| HeaderName::from_bytes(token.trim().as_bytes()).ok())
+        .collect();
+    for name in named {
+        headers.remove(name);
+    }
+    for name in HOP_BY_HOP {
+        headers.remove(name);
+    }
+}
+
+/// A request head, as [`parse`] reads it.
+#[derive(Debug, Clone)]
+pub struct Head {
+    /// The method.
+    pub method: String,
+    /// Where the request goes.
+    pub target: Target,
+    /// The headers that travel on.
+    pub headers: HeaderMap,
+}
+
+/// Why a request head is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HeadError {
+    /// The bytes are not an HTTP/1.x request head.
+    #[error("malformed request head: {0}")]
+    Syntax(String),
+    /// The head did not end within the bytes given.
+    #[error("request head is incomplete")]
+    Incomplete,
+    /// A header name or value is not acceptable.
+    #[error("header `{0}` is malformed")]
+    Header(String),
+    /// The target is refused.
+    #[error(transparent)]
+    Target(#[from] TargetError),
+}
+
+/// Parse a whole request head (request line, headers and the empty line) with `httparse`, the
+/// parser `hyper` uses, and read it as the proxy does: the target, then the headers with the
+/// hop-by-hop ones removed. The proxy's server gets its heads from `hyper` and calls [`target`]
+/// and [`strip_hop_by_hop`] itself; this function is how tests and the fuzz target reach the
+/// same code from raw bytes.
+pub fn parse(bytes: &[u8]) -> Result<Head, HeadError> {
+    let mut slots = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut req = httparse::Request::new(&mut slots);
+    match req.parse(bytes) {
+        Ok(httparse::Status::Complete(_)) => {}
+        Ok(httparse::Status::Partial) => return Err(HeadError::Incomplete),
+        Err(e) => return Err(HeadError::Syntax(e.to_string())),
+    }
+    let (Some(method), Some(path)) = (req.method, req.path) else {
+        return Err(HeadError::Incomplete);
+    };
+    let target = target(method, path)?;
+    let mut headers = HeaderMap::new();
+    for h in req.headers.iter() {
+        let shown = || h.name.chars().take(100).collect::<String>();
+        let name =
+            HeaderName::from_bytes(h.name.as_bytes()).map_err(|_| HeadError::Header(shown()))?;
+        let value =
+            http::HeaderValue::from_bytes(h.value).map_err(|_| HeadError::Header(shown()))?;
+        headers.append(name, value);
+    }
+    strip_hop_by_hop(&mut headers);
+    Ok(Head {
+        method: method.to_owned(),
+        target,
+        headers,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn url(method: &str, raw: &str) -> Result<String, TargetError> {
+        target(method, raw).map(|t| t.url().to_string())
+    }
+
+    #[test]
+    fn connect_targets_become_https_urls() {
+        assert_eq!(
+            url("CONNECT", "API.example.com:443").unwrap(),
+            "https://api.example.com/"
+        );
+        assert_eq!(
+            url("CONNECT", "example.com:8443").unwrap(),
+            "https://example.com:8443/"
+        );
+        assert_eq!(url("CONNECT", "[::1]:443").unwrap(), "https://[::1]/");
+        // IPv4 in any spelling is the address it means.
+        assert_eq!(url("CONNECT", "0x7f.1:443").unwrap(), "https://127.0.0.1/");
+        assert_eq!(
+            url("CONNECT", "2130706433:443").unwrap(),
+            "https://127.0.0.1/"
+        );
+        for bad in [
+            "example.com",
+            "example.com:",
+            ":443",
+            "user@example.com:443",
+            "example.com:443/x",
+            "a b:443",
+            "example.com:http",
+        ] {
+            assert!(
+                matches!(target("CONNECT", bad), Err(TargetError::Authority(_))),
+                "{bad}"
+            );
+        }
+        assert!(target("CONNECT", "exa%mple.com:443").is_err());
+        assert!(target("CONNECT", "example.com:70000").is_err());
+    }
+
+    #[test]
+    fn forward_targets_are_absolute_http() {
+        assert_eq!(
+            url("GET", "http://Example.COM/a/../b?q=1").unwrap(),
+            "http://example.com/b?q=1"
+        );
+        assert!(matches!(
+            target("GET", "/index.html"),
+            Err(TargetError::OriginForm(_))
+        ));
+        assert!(matches!(
+            target("OPTIONS", "*"),
+            Err(TargetError::OriginForm(_))
+        ));
+        assert!(matches!(
+            target("GET", "https://example.com/"),
+            Err(TargetError::HttpsForward(_))
+        ));
+        assert!(matches!(
+            target("GET", "http://user:pw@example.com/"),
+            Err(TargetError::Url(UrlError::Credentials))
+        ));
+        assert!(matches!(
+            target("GET", "ftp://example.com/"),
+            Err(TargetError::Url(UrlError::Scheme(_)))
+        ));
+    }
+
+    #[test]
+    fn hop_by_hop_headers_and_those_connection_names_are_dropped() {
+        let head = parse(
+            b"GET http://example.com/ HTTP/1.1\r\nHost: example.com\r\nConnection: keep-alive, X-Secret-Hop\r\n\
+              X-Secret-Hop: 1\r\nProxy-Authorization: Basic Zm9vOmJhcg==\r\nProxy-Connection: keep-alive\r\n\
+              Accept: */*\r\n\r\n",
+        )
+        .unwrap();
+        let names: Vec<&str> = head.headers.keys().map(|k| k.as_str()).collect();
+        assert_eq!(names, ["host", "accept"]);
+        assert_eq!(head.method, "GET");
+    }
+
+    #[test]
+    fn malformed_heads_are_errors() {
+        assert_eq!(
+            parse(b"GET http://example.com/ HTTP/1.1\r\n").unwrap_err(),
+            HeadError::Incomplete
+        );
+        assert!(matches!(
+            parse(b"GET http://example.com/ HTTP/1.1\r\nBad Header: x\r\n\r\n"),
+            Err(HeadError::Syntax(_))
+        ));
+        assert!(matches!(
+            parse(b"\x00\x01\r\n\r\n"),
+            Err(HeadError::Syntax(_))
+        ));
+    }
+
+    proptest! {
+        #[test]
+        fn any_bytes_give_an_answer(bytes in prop::collection::vec(any::<u8>(), 0..400)) {
+            let _ = parse(&bytes);
+        }
+
+        /// A CONNECT target and the URL it becomes name the same host and port.
+        #[test]
+        fn tunnels_keep_host_and_port(host in "[a-z][a-z0-9-]{0,15}(\\.[a-z]{2,6}){1,2}", port in 1u16..) {
+            let t = target("CONNECT", &format!("{host}:{port}")).unwrap();
+            prop_assert_eq!(t.url().host_str(), Some(host.as_str()));
+            prop_assert_eq!(t.url().port_or_known_default(), Some(port));
+        }
+    }
+}

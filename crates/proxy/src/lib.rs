@@ -1,0 +1,22 @@
+//! cordon's egress proxy (SPEC E-2): nothing leaves an agent except through here, to destinations
+//! its signed manifest grants.
+//!
+//! A request goes through fixed stages, each able to refuse: the head is read ([`head`]), the
+//! policy decision point decides on the method and URL ([`gate`]), the destination is resolved
+//! and every address checked ([`resolve`], [`addr`]), and then a plain HTTP request is forwarded
+//! or a CONNECT tunnel opened — after the tunnel's TLS ClientHello has shown it goes to the host
+//! that was granted ([`hello`]). Every request and tunnel becomes an audit [`event`].
+//!
+//! What it does not do (yet): terminate TLS to inspect HTTPS bodies, inject credentials, or
+//! run DLP on bodies. A manifest that asks for content inspection (a `dlp` section) therefore has
+//! its traffic refused with `inspection_unavailable` rather than let through unseen.
+
+#![forbid(unsafe_code)]
+
+pub mod addr;
+pub mod event;
+pub mod gate;
+pub mod head;
+pub mod hello;
+pub mod resolve;
+pub mod server;

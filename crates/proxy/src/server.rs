@@ -1,0 +1,938 @@
+//! The proxy itself: accept, read the head, ask the gate, check the address, forward or tunnel,
+//! and record an event — in that order, each step able to refuse.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http::header::{self, HeaderValue};
+use http::{Request, Response, StatusCode};
+use http_body_util::combinators::BoxBody;
+use http_body_util::{BodyExt, Full};
+use hyper::body::{Body, Frame, Incoming, SizeHint};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::net::{TcpListener, TcpStream, UnixListener};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use url::Url;
+
+use crate::event::{Event, Refusal, Sink, redacted};
+use crate::gate::{Gate, Verdict};
+use crate::head::{self, Target};
+use crate::hello::{self, Hello, HelloError, Parsed};
+use crate::resolve::Resolver;
+
+/// Limits that keep one client, slow or hostile, from pinning the proxy.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Connections served at once; one more gets `503` at once.
+    pub max_connections: usize,
+    /// Bytes of a request head (hyper's read buffer; at least 8 KiB).
+    pub max_header_bytes: usize,
+    /// Time to send a whole request head.
+    pub header_timeout: Duration,
+    /// Time without a byte in either direction before a connection is closed.
+    pub idle_timeout: Duration,
+    /// Time a connection (or tunnel) may last in all.
+    pub total_timeout: Duration,
+    /// Time to resolve a name, and again to connect to an upstream server.
+    pub connect_timeout: Duration,
+    /// Time a tunnel's client has to send its ClientHello.
+    pub hello_timeout: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_connections: 512,
+            max_header_bytes: 16 << 10,
+            header_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(60),
+            total_timeout: Duration::from_secs(3600),
+            connect_timeout: Duration::from_secs(10),
+            hello_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Everything a connection needs, shared.
+pub struct Proxy {
+    gate: Gate,
+    resolver: Resolver,
+    limits: Limits,
+    sink: Arc<dyn Sink>,
+    slots: Arc<Semaphore>,
+    epoch: Instant,
+}
+
+impl std::fmt::Debug for Proxy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Proxy")
+            .field("agent", &self.gate.agent())
+            .field("limits", &self.limits)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Where the proxy listens.
+#[derive(Debug)]
+pub enum Listener {
+    /// A TCP socket (`127.0.0.1:3128`).
+    Tcp(TcpListener),
+    /// A unix socket (what `cordon run`'s sandbox bridge connects to).
+    Unix(UnixListener),
+}
+
+impl Proxy {
+    /// A proxy enforcing `gate`.
+    pub fn new(gate: Gate, resolver: Resolver, limits: Limits, sink: Arc<dyn Sink>) -> Self {
+        let slots = Arc::new(Semaphore::new(limits.max_connections));
+        Self {
+            gate,
+            resolver,
+            limits,
+            sink,
+            slots,
+            epoch: Instant::now(),
+        }
+    }
+
+    /// Serve connections until `shutdown` completes.
+    pub async fn serve(
+        self: Arc<Self>,
+        listener: Listener,
+        shutdown: impl Future<Output = ()>,
+    ) -> io::Result<()> {
+        tokio::pin!(shutdown);
+        loop {
+            tokio::select! {
+                () = &mut shutdown => return Ok(()),
+                accepted = accept(&listener) => {
+                    match accepted {
+                        Ok((io, peer)) => self.clone().admit(io, peer),
+                        // A full file table or a connection reset before accept: keep serving.
+                        Err(e) if is_transient(&e) => {
+                            tokio::time::sleep(Duration::from_millis(50)).await;
+                        }
+                        Err(e) => return Err(e),
+                    }
+                }
+            }
+        }
+    }
+
+    fn admit(self: Arc<Self>, io: Stream, peer: String) {
+        let Ok(slot) = self.slots.clone().try_acquire_owned() else {
+            tokio::spawn(async move {
+                let mut io = io;
+                let body =
+                    refusal_body(Refusal::Overloaded, "the proxy is at its connection limit");
+                let head = format!(
+                    "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\nx-cordon-reason: overloaded\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                    body.len()
+                );
+                let write = async {
+                    io.write_all(head.as_bytes()).await?;
+                    io.write_all(&body).await?;
+                    io.shutdown().await
+                };
+                let _ = tokio::time::timeout(Duration::from_secs(1), write).await;
+            });
+            self.record_refusal(&peer, "", None, Refusal::Overloaded, None);
+            return;
+        };
+        tokio::spawn(self.connection(io, peer, Arc::new(slot)));
+    }
+
+    async fn connection(
+        self: Arc<Self>,
+        io: Stream,
+        peer: String,
+        slot: Arc<OwnedSemaphorePermit>,
+    ) {
+        let activity = Activity::new(self.epoch);
+        let io = Watched::new(io, activity.clone());
+        let service = {
+            let proxy = self.clone();
+            let activity = activity.clone();
+            hyper::service::service_fn(move |req| {
+                let call = Call {
+                    peer: peer.clone(),
+                    activity: activity.clone(),
+                    slot: slot.clone(),
+                };
+                let proxy = proxy.clone();
+                async move { Ok::<_, Infallible>(proxy.handle(req, call).await) }
+            })
+        };
+        let mut builder = hyper::server::conn::http1::Builder::new();
+        builder
+            .timer(TokioTimer::new())
+            .header_read_timeout(self.limits.header_timeout)
+            .max_buf_size(self.limits.max_header_bytes.max(8192))
+            .keep_alive(true);
+        let conn = builder
+            .serve_connection(TokioIo::new(io), service)
+            .with_upgrades();
+        // A connection ends when hyper is done with it (a tunnel carries on in its own task), when
+        // it goes idle, or at its time limit.
+        tokio::select! {
+            _ = tokio::time::timeout(self.limits.total_timeout, conn) => {}
+            () = activity.idle(self.limits.idle_timeout) => {}
+        }
+    }
+
+    async fn handle(self: Arc<Self>, req: Request<Incoming>, call: Call) -> Response<ProxyBody> {
+        let started = Instant::now();
+        let method = req.method().as_str().to_owned();
+        let raw = req.uri().to_string();
+        let mut event = self.event(&call.peer, &method);
+        event.request_headers = redacted(req.headers());
+        let target = match head::target(&method, &raw) {
+            Ok(t) => t,
+            Err(e) => {
+                let detail = e.to_string();
+                return self.refuse(event, started, Refusal::BadRequest, detail);
+            }
+        };
+        describe_destination(&mut event, &target);
+        let verdict = self.gate.decide(&method, target.url());
+        event.rule.clone_from(&verdict.rule);
+        if !verdict.decision.is_allow() {
+            let detail = match &verdict.rule {
+                Some(rule) => format!("{method} `{}` is denied by {rule}", target.url()),
+                None => format!(
+                    "no grant of the manifest covers {method} `{}`",
+                    target.url()
+                ),
+            };
+            return self.refuse(
+                event,
+                started,
+                Refusal::Policy(verdict.decision.reason),
+                detail,
+            );
+        }
+        if verdict.wants_inspection() {
+            let detail = "the manifest's `dlp` section asks for content inspection, which this proxy cannot do yet for this destination".to_owned();
+            return self.refuse(event, started, Refusal::InspectionUnavailable, detail);
+        }
+        match target {
+            Target::Tunnel { url } => self.tunnel(req, url, verdict, event, started, call).await,
+            Target::Forward { url } => self.forward(req, url, verdict, event, started).await,
+        }
+    }
+
+    /// Resolve, check and connect, trying each checked address in turn.
+    async fn connect(
+        &self,
+        url: &Url,
+        verdict: &Verdict,
+        event: &mut Event,
+    ) -> Result<TcpStream, (Refusal, String)> {
+        let addrs = self.resolver.addresses(url, verdict.names_address).await?;
+        let mut last = None;
+        for addr in addrs {
+            match tokio::time::timeout(self.limits.connect_timeout, TcpStream::connect(addr)).await
+            {
+                Ok(Ok(stream)) => {
+                    let _ = stream.set_nodelay(true);
+                    event.address = Some(addr.to_string());
+                    return Ok(stream);
+                }
+                Ok(Err(e)) => {
+                    last = Some((
+                        Refusal::Unreachable,
+                        format!("cannot connect to {addr}: {e}"),
+                    ))
+                }
+                Err(_) => {
+                    last = Some((
+                        Refusal::UpstreamTimeout,
+                        format!(
+                            "connecting to {addr} took longer than {:?}",
+                            self.limits.connect_timeout
+                        ),
+                    ));
+                }
+            }
+        }
+        Err(last.unwrap_or((Refusal::Unresolved, "no address to connect to".to_owned())))
+    }
+
+    async fn forward(
+        self: Arc<Self>,
+        req: Request<Incoming>,
+        url: Url,
+        verdict: Verdict,
+        mut event: Event,
+        started: Instant,
+    ) -> Response<ProxyBody> {
+        let upstream = match self.connect(&url, &verdict, &mut event).await {
+            Ok(s) => s,
+            Err((refusal, detail)) => return self.refuse(event, started, refusal, detail),
+        };
+        let (sender, conn) =
+            match hyper::client::conn::http1::handshake(TokioIo::new(upstream)).await {
+                Ok(pair) => pair,
+                Err(e) => {
+                    let detail = format!("HTTP handshake with the upstream server failed: {e}");
+                    return self.refuse(event, started, Refusal::UpstreamError, detail);
+                }
+            };
+        tokio::spawn(async move {
+            let _ = conn.await;
+        });
+        let exchange = Exchange::new(self.sink.clone(), event, started);
+        let (parts, body) = req.into_parts();
+        let mut out = Request::builder()
+            .method(parts.method)
+            .uri(&url[url::Position::BeforePath..url::Position::AfterQuery])
+            .version(http::Version::HTTP_11);
+        if let Some(h) = out.headers_mut() {
+            *h = parts.headers;
+            head::strip_hop_by_hop(h);
+            if let Ok(host) =
+                HeaderValue::from_str(&url[url::Position::BeforeHost..url::Position::AfterPort])
+            {
+                h.insert(header::HOST, host);
+            }
+        }
+        let body = Metered::new(body, exchange.clone(), Direction::Up);
+        let out = match out.body(body) {
+            Ok(r) => r,
+            Err(e) => {
+                return exchange.refuse(
+                    Refusal::BadRequest,
+                    format!("the request cannot be forwarded: {e}"),
+                );
+            }
+        };
+        let mut sender = sender;
+        let response =
+            match tokio::time::timeout(self.limits.idle_timeout, sender.send_request(out)).await {
+                Ok(Ok(r)) => r,
+                Ok(Err(e)) => {
+                    return exchange.refuse(
+                        Refusal::UpstreamError,
+                        format!("the upstream server broke the exchange: {e}"),
+                    );
+                }
+                Err(_) => {
+                    return exchange.refuse(
+                        Refusal::UpstreamTimeout,
+                        format!("no response within {:?}", self.limits.idle_timeout),
+                    );
+                }
+            };
+        let (mut parts, body) = response.into_parts();
+        head::strip_hop_by_hop(&mut parts.headers);
+        exchange.update(|e| {
+            e.status = Some(parts.status.as_u16());
+            e.response_headers = redacted(&parts.headers);
+        });
+        let body = Metered::new(body, exchange, Direction::Down).boxed();
+        Response::from_parts(parts, body)
+    }
+
+    async fn tunnel(
+        self: Arc<Self>,
+        req: Request<Incoming>,
+        url: Url,
+        verdict: Verdict,
+        mut event: Event,
+        started: Instant,
+        call: Call,
+    ) -> Response<ProxyBody> {
+        let upstream = match self.connect(&url, &verdict, &mut event).await {
+            Ok(s) => s,
+            Err((refusal, detail)) => return self.refuse(event, started, refusal, detail),
+        };
+        let expected = url.host_str().unwrap_or_default().to_owned();
+        let literal = !matches!(url.host(), Some(url::Host::Domain(_)));
+        let exchange = Exchange::new(self.sink.clone(), event, started);
+        exchange.update(|e| e.status = Some(200));
+        let proxy = self.clone();
+        tokio::spawn(async move {
+            // The tunnel holds the connection's slot until it ends.
+            let Call { activity, slot, .. } = call;
+            let _slot = slot;
+            let upgraded = match hyper::upgrade::on(req).await {
+                Ok(u) => u,
+                Err(e) => {
+                    exchange.fail(
+                        Refusal::UpstreamError,
+                        format!("the client left before the tunnel opened: {e}"),
+                    );
+                    return;
+                }
+            };
+            let mut client = TokioIo::new(upgraded);
+            let run = proxy.relay(
+                &mut client,
+                upstream,
+                &expected,
+                literal,
+                &exchange,
+                activity,
+            );
+            if tokio::time::timeout(proxy.limits.total_timeout, run)
+                .await
+                .is_err()
+            {
+                exchange
+                    .update(|e| e.detail = Some("the tunnel reached its time limit".to_owned()));
+            }
+        });
+        let mut ok = Response::new(empty());
+        *ok.status_mut() = StatusCode::OK;
+        ok
+    }
+
+    /// Check the tunnel's ClientHello, then copy bytes both ways until either side closes or the
+    /// tunnel goes idle.
+    async fn relay(
+        &self,
+        client: &mut TokioIo<hyper::upgrade::Upgraded>,
+        upstream: TcpStream,
+        expected: &str,
+        literal: bool,
+        exchange: &Arc<Exchange>,
+        activity: Arc<Activity>,
+    ) {
+        let first = match read_hello(client, self.limits.hello_timeout).await {
+            Ok((bytes, hello)) => match check_hello(&hello, expected, literal) {
+                Ok(()) => {
+                    exchange.update(|e| e.server_name.clone_from(&hello.server_name));
+                    bytes
+                }
+                Err((refusal, detail)) => {
+                    exchange.update(|e| e.server_name.clone_from(&hello.server_name));
+                    alert(client).await;
+                    exchange.fail(refusal, detail);
+                    return;
+                }
+            },
+            Err((refusal, detail)) => {
+                alert(client).await;
+                exchange.fail(refusal, detail);
+                return;
+            }
+        };
+        let mut upstream = Watched::new(upstream, activity.clone());
+        if upstream.write_all(&first).await.is_err() {
+            exchange.fail(
+                Refusal::Unreachable,
+                "the upstream server closed the connection".to_owned(),
+            );
+            return;
+        }
+        exchange.add(Direction::Up, first.len() as u64);
+        let copy = tokio::io::copy_bidirectional(client, &mut upstream);
+        tokio::pin!(copy);
+        let idle = activity.idle(self.limits.idle_timeout);
+        tokio::pin!(idle);
+        tokio::select! {
+            result = &mut copy => {
+                if let Ok((up, down)) = result {
+                    exchange.add(Direction::Up, up);
+                    exchange.add(Direction::Down, down);
+                }
+            }
+            () = &mut idle => {
+                exchange.update(|e| e.detail = Some(format!("closed after {:?} without traffic", self.limits.idle_timeout)));
+            }
+        }
+    }
+
+    fn event(&self, peer: &str, method: &str) -> Event {
+        Event {
+            time: cordon_policy::trust::format_time(time::OffsetDateTime::now_utc()),
+            kind: "egress",
+            agent: self.gate.agent().to_owned(),
+            client: peer.to_owned(),
+            method: method.to_owned(),
+            scheme: None,
+            host: None,
+            port: None,
+            path: None,
+            address: None,
+            server_name: None,
+            decision: "deny",
+            reason: "",
+            rule: None,
+            detail: None,
+            status: None,
+            bytes_up: 0,
+            bytes_down: 0,
+            duration_ms: 0,
+            request_headers: Vec::new(),
+            response_headers: Vec::new(),
+        }
+    }
+
+    fn record_refusal(
+        &self,
+        peer: &str,
+        method: &str,
+        url: Option<&Url>,
+        refusal: Refusal,
+        detail: Option<String>,
+    ) {
+        let mut event = self.event(peer, method);
+        if let Some(url) = url {
+            event.host = url.host_str().map(str::to_owned);
+        }
+        event.reason = refusal.as_str();
+        event.detail = detail;
+        event.status = Some(refusal.status());
+        self.sink.record(&event);
+    }
+
+    fn refuse(
+        &self,
+        mut event: Event,
+        started: Instant,
+        refusal: Refusal,
+        detail: String,
+    ) -> Response<ProxyBody> {
+        event.decision = "deny";
+        event.reason = refusal.as_str();
+        event.status = Some(refusal.status());
+        event.detail = Some(detail.clone());
+        event.duration_ms = millis(started.elapsed());
+        self.sink.record(&event);
+        refusal_response(refusal, &detail)
+    }
+}
+
+/// What a request's handler knows of its connection.
+#[derive(Clone)]
+struct Call {
+    peer: String,
+    activity: Arc<Activity>,
+    slot: Arc<OwnedSemaphorePermit>,
+}
+
+/// The body type of every response the proxy gives.
+pub type ProxyBody = BoxBody<Bytes, hyper::Error>;
+
+fn empty() -> ProxyBody {
+    Full::new(Bytes::new())
+        .map_err(|never| match never {})
+        .boxed()
+}
+
+fn refusal_body(refusal: Refusal, detail: &str) -> Vec<u8> {
+    let error = if refusal.status() == 403 {
+        "denied"
+    } else {
+        "failed"
+    };
+    let mut body = serde_json::json!({
+        "error": error,
+        "reason": refusal.as_str(),
+        "detail": detail,
+    })
+    .to_string()
+    .into_bytes();
+    body.push(b'\n');
+    body
+}
+
+fn refusal_response(refusal: Refusal, detail: &str) -> Response<ProxyBody> {
+    let body = refusal_body(refusal, detail);
+    let mut r = Response::new(
+        Full::new(Bytes::from(body))
+            .map_err(|never| match never {})
+            .boxed(),
+    );
+    *r.status_mut() = StatusCode::from_u16(refusal.status()).unwrap_or(StatusCode::FORBIDDEN);
+    let h = r.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    h.insert(
+        "x-cordon-reason",
+        HeaderValue::from_static(refusal.as_str()),
+    );
+    r
+}
+
+fn describe_destination(event: &mut Event, target: &Target) {
+    let url = target.url();
+    event.scheme = Some(url.scheme().to_owned());
+    event.host = url.host_str().map(str::to_owned);
+    event.port = url.port_or_known_default();
+    if let Target::Forward { url } = target {
+        event.path = Some(url.path().to_owned());
+    }
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// Read until the ClientHello is whole (or refused), within `limit`.
+async fn read_hello<S: AsyncRead + Unpin>(
+    client: &mut S,
+    limit: Duration,
+) -> Result<(Vec<u8>, Hello), (Refusal, String)> {
+    let read = async {
+        let mut buf: Vec<u8> = Vec::with_capacity(2048);
+        let mut chunk = [0u8; 4096];
+        loop {
+            match hello::parse(&buf) {
+                Ok(Parsed::Complete(h)) => return Ok((buf, h)),
+                Ok(Parsed::NeedMore) => {}
+                Err(e) => return Err(hello_refusal(&e)),
+            }
+            if buf.len() > hello::MAX_HELLO + 64 {
+                return Err((Refusal::NotTls, "the ClientHello is too large".to_owned()));
+            }
+            let n = client.read(&mut chunk).await.map_err(|e| {
+                (
+                    Refusal::NotTls,
+                    format!("reading the ClientHello failed: {e}"),
+                )
+            })?;
+            if n == 0 {
+                return Err((
+                    Refusal::NotTls,
+                    "the client closed the tunnel before its ClientHello".to_owned(),
+                ));
+            }
+            buf.extend_from_slice(chunk.get(..n).unwrap_or_default());
+        }
+    };
+    tokio::time::timeout(limit, read).await.map_err(|_| {
+        (
+            Refusal::HelloTimeout,
+            format!("no ClientHello within {limit:?}"),
+        )
+    })?
+}
+
+fn hello_refusal(e: &HelloError) -> (Refusal, String) {
+    (Refusal::NotTls, e.to_string())
+}
+
+/// The server name must be the CONNECT host. Clients send no name for an IP address (RFC 6066
+/// forbids it), so a tunnel to a granted IP literal may have none; a tunnel to a name must.
+fn check_hello(hello: &Hello, expected: &str, literal: bool) -> Result<(), (Refusal, String)> {
+    if hello.ech {
+        return Err((
+            Refusal::EncryptedClientHello,
+            "the ClientHello asks for Encrypted Client Hello, which hides the real server name"
+                .to_owned(),
+        ));
+    }
+    match &hello.server_name {
+        Some(name) if name == expected => Ok(()),
+        Some(name) => Err((
+            Refusal::ServerNameMismatch,
+            format!("the ClientHello names `{name}`, the tunnel was granted for `{expected}`"),
+        )),
+        None if literal => Ok(()),
+        None => Err((
+            Refusal::NoServerName,
+            format!("the ClientHello names no server; the tunnel was granted for `{expected}`"),
+        )),
+    }
+}
+
+/// A fatal TLS `access_denied` alert (RFC 8446 §6.2), so the client reports a refusal rather than
+/// a dropped connection.
+async fn alert<S: AsyncWrite + Unpin>(client: &mut S) {
+    const ACCESS_DENIED: [u8; 7] = [21, 3, 3, 0, 2, 2, 49];
+    let _ = tokio::time::timeout(Duration::from_secs(1), async {
+        let _ = client.write_all(&ACCESS_DENIED).await;
+        let _ = client.shutdown().await;
+    })
+    .await;
+}
+
+/// A request's event while the exchange is under way: recorded once, when the last part of the
+/// exchange (request body, response body, tunnel) lets go of it.
+struct Exchange {
+    sink: Arc<dyn Sink>,
+    event: Mutex<Event>,
+    up: AtomicU64,
+    down: AtomicU64,
+    started: Instant,
+}
+
+#[derive(Clone, Copy)]
+enum Direction {
+    Up,
+    Down,
+}
+
+impl Exchange {
+    fn new(sink: Arc<dyn Sink>, mut event: Event, started: Instant) -> Arc<Self> {
+        event.decision = "allow";
+        event.reason = "granted";
+        Arc::new(Self {
+            sink,
+            event: Mutex::new(event),
+            up: AtomicU64::new(0),
+            down: AtomicU64::new(0),
+            started,
+        })
+    }
+
+    fn update(&self, f: impl FnOnce(&mut Event)) {
+        if let Ok(mut e) = self.event.lock() {
+            f(&mut e);
+        }
+    }
+
+    fn add(&self, direction: Direction, n: u64) {
+        let counter = match direction {
+            Direction::Up => &self.up,
+            Direction::Down => &self.down,
+        };
+        counter.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// The exchange ended in a refusal after it was allowed (a bad ClientHello, a broken
+    /// upstream server).
+    fn fail(&self, refusal: Refusal, detail: String) {
+        self.update(|e| {
+            e.decision = "deny";
+            e.reason = refusal.as_str();
+            e.detail = Some(detail);
+        });
+    }
+
+    /// Fail and answer the client.
+    fn refuse(&self, refusal: Refusal, detail: String) -> Response<ProxyBody> {
+        let response = refusal_response(refusal, &detail);
+        self.update(|e| e.status = Some(refusal.status()));
+        self.fail(refusal, detail);
+        response
+    }
+}
+
+impl Drop for Exchange {
+    fn drop(&mut self) {
+        let mut event = match self.event.lock() {
+            Ok(e) => e.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        };
+        event.bytes_up = self.up.load(Ordering::Relaxed);
+        event.bytes_down = self.down.load(Ordering::Relaxed);
+        event.duration_ms = millis(self.started.elapsed());
+        self.sink.record(&event);
+    }
+}
+
+/// A body that counts the bytes passing through it into its exchange.
+struct Metered<B> {
+    inner: B,
+    exchange: Arc<Exchange>,
+    direction: Direction,
+}
+
+impl<B> Metered<B> {
+    fn new(inner: B, exchange: Arc<Exchange>, direction: Direction) -> Self {
+        Self {
+            inner,
+            exchange,
+            direction,
+        }
+    }
+}
+
+impl<B: Body<Data = Bytes> + Unpin> Body for Metered<B> {
+    type Data = Bytes;
+    type Error = B::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, B::Error>>> {
+        let this = self.get_mut();
+        let polled = Pin::new(&mut this.inner).poll_frame(cx);
+        if let Poll::Ready(Some(Ok(frame))) = &polled
+            && let Some(data) = frame.data_ref()
+        {
+            this.exchange.add(this.direction, data.len() as u64);
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+/// When a connection last moved a byte, in milliseconds since the proxy started.
+struct Activity {
+    epoch: Instant,
+    last: AtomicU64,
+}
+
+impl Activity {
+    fn new(epoch: Instant) -> Arc<Self> {
+        let a = Arc::new(Self {
+            epoch,
+            last: AtomicU64::new(0),
+        });
+        a.touch();
+        a
+    }
+
+    fn touch(&self) {
+        self.last
+            .store(millis(self.epoch.elapsed()), Ordering::Relaxed);
+    }
+
+    /// Completes once nothing has moved for `limit`.
+    async fn idle(&self, limit: Duration) {
+        loop {
+            let last = Duration::from_millis(self.last.load(Ordering::Relaxed));
+            let quiet = self.epoch.elapsed().saturating_sub(last);
+            if quiet >= limit {
+                return;
+            }
+            tokio::time::sleep(limit - quiet).await;
+        }
+    }
+}
+
+/// A stream that notes every byte it moves in an [`Activity`].
+struct Watched<S> {
+    inner: S,
+    activity: Arc<Activity>,
+}
+
+impl<S> Watched<S> {
+    fn new(inner: S, activity: Arc<Activity>) -> Self {
+        Self { inner, activity }
+    }
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for Watched<S> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        let before = buf.filled().len();
+        let polled = Pin::new(&mut this.inner).poll_read(cx, buf);
+        if buf.filled().len() > before {
+            this.activity.touch();
+        }
+        polled
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for Watched<S> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        data: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        let polled = Pin::new(&mut this.inner).poll_write(cx, data);
+        if let Poll::Ready(Ok(n)) = &polled
+            && *n > 0
+        {
+            this.activity.touch();
+        }
+        polled
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
+    }
+}
+
+/// An accepted connection, TCP or unix.
+enum Stream {
+    Tcp(TcpStream),
+    Unix(tokio::net::UnixStream),
+}
+
+impl AsyncRead for Stream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Self::Tcp(s) => Pin::new(s).poll_read(cx, buf),
+            Self::Unix(s) => Pin::new(s).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for Stream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        data: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Self::Tcp(s) => Pin::new(s).poll_write(cx, data),
+            Self::Unix(s) => Pin::new(s).poll_write(cx, data),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Self::Tcp(s) => Pin::new(s).poll_flush(cx),
+            Self::Unix(s) => Pin::new(s).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Self::Tcp(s) => Pin::new(s).poll_shutdown(cx),
+            Self::Unix(s) => Pin::new(s).poll_shutdown(cx),
+        }
+    }
+}
+
+async fn accept(listener: &Listener) -> io::Result<(Stream, String)> {
+    match listener {
+        Listener::Tcp(l) => {
+            let (s, peer): (TcpStream, SocketAddr) = l.accept().await?;
+            let _ = s.set_nodelay(true);
+            Ok((Stream::Tcp(s), peer.to_string()))
+        }
+        Listener::Unix(l) => {
+            let (s, _) = l.accept().await?;
+            Ok((Stream::Unix(s), "unix".to_owned()))
+        }
+    }
+}
+
+fn is_transient(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::ConnectionReset
+            | io::ErrorKind::Interrupted
+    ) || e
+        .raw_os_error()
+        .is_some_and(|code| code == 24 || code == 23)
+}
