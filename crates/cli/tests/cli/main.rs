@@ -10,6 +10,7 @@
 )]
 
 mod dlp;
+mod proxy;
 mod run;
 
 use std::os::unix::fs::PermissionsExt;

@@ -8,7 +8,7 @@ use std::os::unix::net::{SocketAddr, UnixListener};
 use crate::{Sandbox, assert_success, command_lines, is_root, json, repo};
 
 /// A signed manifest in the sandbox directory, trusted by `trust.json`.
-fn signed(s: &Sandbox, manifest: &str) {
+pub(crate) fn signed(s: &Sandbox, manifest: &str) {
     s.keys_and_trust();
     s.write("m.json", manifest);
     s.expect(

@@ -1,0 +1,567 @@
+//! `cordon proxy` with real clients (curl, Python's urllib and ssl) against real upstream servers
+//! on loopback (Python's http.server, plain and TLS with a test CA made by openssl). Every
+//! blocked case asserts both that the client saw the block and that the upstream saw nothing.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::{Sandbox, json};
+
+/// An upstream HTTP server that logs each request (and, with TLS, each server name a ClientHello
+/// carries) as a JSON line, and answers `hello from upstream` with a session cookie.
+const UPSTREAM: &str = r#"
+import http.server, json, os, ssl, sys
+port_file, log, mode = sys.argv[1], sys.argv[2], sys.argv[3]
+def note(entry):
+    with open(log, "a") as f:
+        f.write(json.dumps(entry) + "\n")
+class Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def do_GET(self):
+        self.reply(b"")
+    def do_POST(self):
+        self.reply(self.rfile.read(int(self.headers.get("content-length", "0"))))
+    def reply(self, body):
+        note({"line": self.requestline, "headers": dict(self.headers), "body": body.decode("utf-8", "replace")})
+        out = b"hello from upstream\n"
+        self.send_response(200)
+        self.send_header("content-length", str(len(out)))
+        self.send_header("set-cookie", "sid=upstream-session-value")
+        self.end_headers()
+        self.wfile.write(out)
+    def log_message(self, *args):
+        pass
+server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+if mode == "tls":
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(sys.argv[4], sys.argv[5])
+    ctx.sni_callback = lambda sock, name, c: note({"server_name": name})
+    server.socket = ctx.wrap_socket(server.socket, server_side=True)
+with open(port_file + ".tmp", "w") as f:
+    f.write(str(server.server_address[1]))
+os.rename(port_file + ".tmp", port_file)
+server.serve_forever()
+"#;
+
+/// A child process killed when dropped.
+struct Background(Child);
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+struct Upstream {
+    _process: Background,
+    port: u16,
+    log: String,
+}
+
+impl Upstream {
+    fn start(s: &Sandbox, name: &str, tls: bool) -> Self {
+        let script = s.write("upstream.py", UPSTREAM);
+        let port_file = s.path(&format!("{name}.port"));
+        let log = s.path(&format!("{name}.log"));
+        let mut cmd = Command::new("/usr/bin/python3");
+        cmd.args([
+            script.as_str(),
+            &port_file,
+            &log,
+            if tls { "tls" } else { "plain" },
+        ]);
+        if tls {
+            cmd.args([s.path("srv.pem"), s.path("srv.key")]);
+        }
+        let process = Background(cmd.stdout(Stdio::null()).spawn().unwrap());
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let port = loop {
+            if let Ok(p) = std::fs::read_to_string(&port_file) {
+                break p.trim().parse().unwrap();
+            }
+            assert!(Instant::now() < deadline, "upstream {name} did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        Self {
+            _process: process,
+            port,
+            log,
+        }
+    }
+
+    /// What reached the upstream: one JSON value per request or ClientHello.
+    fn seen(&self) -> Vec<Value> {
+        std::fs::read_to_string(&self.log)
+            .unwrap_or_default()
+            .lines()
+            .map(json)
+            .collect()
+    }
+}
+
+/// A test CA and a server certificate for `upstream.test` and `other.test`, made by openssl.
+fn test_ca(s: &Sandbox) {
+    s.write(
+        "ext.cnf",
+        "subjectAltName=DNS:upstream.test,DNS:other.test\nbasicConstraints=CA:FALSE\n",
+    );
+    let openssl = |args: &[&str]| {
+        let out = Command::new("openssl")
+            .current_dir(s.path("."))
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+    ];
+    let mut ca = vec!["req", "-x509"];
+    ca.extend(ec);
+    ca.extend([
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-subj",
+        "/CN=cordon test CA",
+        "-days",
+        "2",
+    ]);
+    openssl(&ca);
+    let mut csr = vec!["req"];
+    csr.extend(ec);
+    csr.extend([
+        "-keyout",
+        "srv.key",
+        "-out",
+        "srv.csr",
+        "-subj",
+        "/CN=upstream.test",
+    ]);
+    openssl(&csr);
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "srv.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "srv.pem",
+        "-days",
+        "2",
+        "-extfile",
+        "ext.cnf",
+    ]);
+}
+
+/// A running `cordon proxy`.
+struct Proxy {
+    _process: Background,
+    port: u16,
+    audit: String,
+}
+
+impl Proxy {
+    fn start(s: &Sandbox, manifest: &str, extra: &[&str]) -> Self {
+        crate::run::signed(s, manifest);
+        let state = s.path("state");
+        let _ = std::fs::remove_dir_all(&state);
+        let mut child = Command::new(assert_cmd::cargo::cargo_bin("cordon"))
+            .current_dir(s.path("."))
+            .args([
+                "proxy",
+                "--manifest",
+                "m.signed.json",
+                "--trust",
+                "trust.json",
+            ])
+            .args(["--listen", "127.0.0.1:0", "--state-dir", &state])
+            .args(extra)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stderr = BufReader::new(child.stderr.take().unwrap());
+        let mut line = String::new();
+        stderr.read_line(&mut line).unwrap();
+        let process = Background(child);
+        let port = line
+            .split_once("listening on 127.0.0.1:")
+            .and_then(|(_, rest)| rest.split_whitespace().next())
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_else(|| panic!("no port in `{line}`"));
+        // Keep draining stderr so the proxy never blocks on it.
+        std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
+        Self {
+            _process: process,
+            port,
+            audit: format!("{state}/audit.jsonl"),
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// The audit events so far (waiting briefly for the one an exchange records as it ends).
+    fn events(&self, at_least: usize) -> Vec<Value> {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let events: Vec<Value> = std::fs::read_to_string(&self.audit)
+                .unwrap_or_default()
+                .lines()
+                .map(json)
+                .collect();
+            if events.len() >= at_least || Instant::now() > deadline {
+                return events;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+/// curl through the proxy: (exit code, stdout, stderr).
+fn curl(proxy: &Proxy, args: &[&str]) -> (i32, String, String) {
+    let out = Command::new("curl")
+        .args(["-sS", "--max-time", "20", "-x", &proxy.url()])
+        .args(args)
+        .env_remove("http_proxy")
+        .env_remove("https_proxy")
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn manifest(scopes: &[String], extra: &str) -> String {
+    format!(
+        r#"{{"agentName":"net","version":"1.0.0","networkScopes":{}{extra}}}"#,
+        serde_json::to_string(scopes).unwrap()
+    )
+}
+
+#[test]
+fn plain_http_goes_only_to_granted_destinations() {
+    let s = Sandbox::new();
+    let up = Upstream::start(&s, "granted", false);
+    let other = Upstream::start(&s, "other", false);
+    let proxy = Proxy::start(
+        &s,
+        &manifest(
+            &[
+                format!("http://127.0.0.1:{}/api", up.port),
+                format!("http://localhost:{}", other.port),
+            ],
+            "",
+        ),
+        &[],
+    );
+    let granted = format!("http://127.0.0.1:{}/api/items?page=2", up.port);
+
+    // Granted: the request arrives in origin form, hop-by-hop and proxy headers removed, and the
+    // answer comes back.
+    let (code, body, err) = curl(
+        &proxy,
+        &[
+            "-H",
+            "Authorization: Bearer agent-held-secret",
+            "-H",
+            "X-Api-Key: agent-key-value",
+            "-H",
+            "Proxy-Authorization: Basic Zm9vOmJhcg==",
+            &granted,
+        ],
+    );
+    assert_eq!((code, body.as_str()), (0, "hello from upstream\n"), "{err}");
+    let seen = up.seen();
+    assert_eq!(seen.len(), 1);
+    assert_eq!(seen[0]["line"], "GET /api/items?page=2 HTTP/1.1");
+    let headers = seen[0]["headers"].as_object().unwrap();
+    let host = headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("host"))
+        .unwrap()
+        .1;
+    assert_eq!(host, &format!("127.0.0.1:{}", up.port));
+    assert!(
+        !headers
+            .keys()
+            .any(|k| k.eq_ignore_ascii_case("proxy-authorization"))
+    );
+    assert!(
+        !headers
+            .keys()
+            .any(|k| k.eq_ignore_ascii_case("proxy-connection"))
+    );
+
+    // Python's urllib through the proxy, with a body.
+    let script = format!(
+        "import urllib.request\nopener = urllib.request.build_opener(urllib.request.ProxyHandler({{'http': '{}'}}))\n\
+         print(opener.open(urllib.request.Request('{granted}', data=b'x=1', method='POST'), timeout=20).read().decode(), end='')",
+        proxy.url()
+    );
+    let out = Command::new("/usr/bin/python3")
+        .args(["-c", &script])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "hello from upstream\n",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(up.seen()[1]["body"], "x=1");
+
+    // Refused: a path outside the grant, a port not granted, a name that resolves to loopback
+    // (granted by name, not by address), a method the proxy does not forward in plain HTTP.
+    for (url, reason) in [
+        (format!("http://127.0.0.1:{}/admin", up.port), "no_grant"),
+        (format!("http://127.0.0.1:{}/api", other.port), "no_grant"),
+        (
+            format!("http://localhost:{}/", other.port),
+            "address_not_allowed",
+        ),
+    ] {
+        let (code, body, _) = curl(&proxy, &["-i", &url]);
+        assert_eq!(code, 0);
+        assert!(body.starts_with("HTTP/1.1 403"), "{url}: {body}");
+        assert!(
+            body.contains(&format!("x-cordon-reason: {reason}")),
+            "{url}: {body}"
+        );
+        let reply = json(body.split("\r\n\r\n").nth(1).unwrap());
+        assert_eq!(reply["error"], "denied");
+        assert_eq!(reply["reason"], reason);
+    }
+    assert_eq!(up.seen().len(), 2, "a refused request reached the upstream");
+    assert!(
+        other.seen().is_empty(),
+        "a refused request reached the other upstream"
+    );
+
+    // A request sent as if to a server (origin form) is refused as such.
+    let mut raw = TcpStream::connect(("127.0.0.1", proxy.port)).unwrap();
+    raw.write_all(b"GET /api HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut answer = String::new();
+    raw.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+    assert!(answer.contains("absolute-form"), "{answer}");
+
+    // Every request is an event; credentials never are.
+    let events = proxy.events(6);
+    assert_eq!(events.len(), 6, "{events:#?}");
+    let first = &events[0];
+    assert_eq!(first["decision"], "allow");
+    assert_eq!(first["method"], "GET");
+    assert_eq!(first["path"], "/api/items");
+    assert_eq!(first["status"], 200);
+    assert_eq!(first["bytes_down"], 20);
+    assert!(
+        first["rule"]
+            .as_str()
+            .unwrap()
+            .starts_with("networkScopes[0]")
+    );
+    assert_eq!(events[1]["bytes_up"], 3);
+    let reasons: Vec<&str> = events
+        .iter()
+        .map(|e| e["reason"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        reasons,
+        [
+            "granted",
+            "granted",
+            "no_grant",
+            "no_grant",
+            "address_not_allowed",
+            "bad_request"
+        ]
+    );
+    let audit = std::fs::read_to_string(&proxy.audit).unwrap();
+    for secret in [
+        "agent-held-secret",
+        "agent-key-value",
+        "Zm9vOmJhcg",
+        "upstream-session-value",
+        "page=2",
+    ] {
+        assert!(!audit.contains(secret), "`{secret}` reached the audit log");
+    }
+    assert!(audit.contains("[redacted]"));
+}
+
+#[test]
+fn tunnels_carry_tls_only_to_the_granted_server_name() {
+    let s = Sandbox::new();
+    test_ca(&s);
+    let up = Upstream::start(&s, "tls", true);
+    let port = up.port;
+    let proxy = Proxy::start(
+        &s,
+        &manifest(&[format!("https://upstream.test:{port}")], ""),
+        &[
+            "--resolve",
+            "upstream.test=127.0.0.1",
+            "--resolve",
+            "other.test=127.0.0.1",
+        ],
+    );
+    let ca = s.path("ca.pem");
+    let granted = format!("https://upstream.test:{port}/hello");
+
+    // curl: CONNECT, then TLS end to end with the upstream (verified against the test CA).
+    let (code, body, err) = curl(&proxy, &["--cacert", &ca, &granted]);
+    assert_eq!((code, body.as_str()), (0, "hello from upstream\n"), "{err}");
+    assert_eq!(up.seen().len(), 2, "{:?}", up.seen());
+
+    // Python's urllib, the same way.
+    let script = format!(
+        "import ssl, urllib.request\nctx = ssl.create_default_context(cafile='{ca}')\n\
+         opener = urllib.request.build_opener(urllib.request.ProxyHandler({{'https': '{}'}}), urllib.request.HTTPSHandler(context=ctx))\n\
+         print(opener.open('{granted}', timeout=20).read().decode(), end='')",
+        proxy.url()
+    );
+    let out = Command::new("/usr/bin/python3")
+        .args(["-c", &script])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "hello from upstream\n",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let before = up.seen().len();
+    assert_eq!(before, 4);
+
+    // A CONNECT to a host that is not granted is refused before any tunnel opens.
+    let (code, _, err) = curl(
+        &proxy,
+        &["--cacert", &ca, &format!("https://other.test:{port}/")],
+    );
+    assert_ne!(code, 0);
+    assert!(err.contains("403"), "{err}");
+
+    // Domain fronting: CONNECT names the granted host, the ClientHello another. curl's
+    // --connect-to sends `CONNECT upstream.test` while its TLS names other.test.
+    let (code, _, err) = curl(
+        &proxy,
+        &[
+            "--cacert",
+            &ca,
+            "--connect-to",
+            &format!("other.test:{port}:upstream.test:{port}"),
+            &format!("https://other.test:{port}/"),
+        ],
+    );
+    assert_ne!(code, 0);
+    assert!(
+        err.contains("alert access denied") || err.contains("access denied"),
+        "{err}"
+    );
+
+    // A ClientHello without a server name, and bytes that are not TLS at all.
+    let tunnel = || {
+        let mut sock = TcpStream::connect(("127.0.0.1", proxy.port)).unwrap();
+        sock.set_read_timeout(Some(Duration::from_secs(20)))
+            .unwrap();
+        write!(
+            sock,
+            "CONNECT upstream.test:{port} HTTP/1.1\r\nHost: upstream.test:{port}\r\n\r\n"
+        )
+        .unwrap();
+        let mut head = Vec::new();
+        let mut byte = [0u8];
+        while !head.ends_with(b"\r\n\r\n") {
+            sock.read_exact(&mut byte).unwrap();
+            head.push(byte[0]);
+        }
+        assert!(
+            head.starts_with(b"HTTP/1.1 200"),
+            "{}",
+            String::from_utf8_lossy(&head)
+        );
+        sock
+    };
+    let no_sni = format!(
+        "import socket, ssl\nctx = ssl.create_default_context(cafile='{ca}')\nctx.check_hostname = False\n\
+         s = socket.create_connection(('127.0.0.1', {}))\n\
+         s.sendall(b'CONNECT upstream.test:{port} HTTP/1.1\\r\\nHost: upstream.test:{port}\\r\\n\\r\\n')\n\
+         assert s.recv(4096).startswith(b'HTTP/1.1 200')\n\
+         try:\n    ctx.wrap_socket(s, server_hostname=None)\n    print('handshake completed')\nexcept ssl.SSLError as e:\n    print('refused:', e.reason)",
+        proxy.port
+    );
+    let out = Command::new("/usr/bin/python3")
+        .args(["-c", &no_sni])
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        said.contains("refused") && said.contains("ACCESS_DENIED"),
+        "{said} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut sock = tunnel();
+    sock.write_all(b"GET / HTTP/1.1\r\nHost: upstream.test\r\n\r\n")
+        .unwrap();
+    let mut rest = Vec::new();
+    let _ = sock.read_to_end(&mut rest);
+    assert_eq!(rest, [21, 3, 3, 0, 2, 2, 49], "a TLS access_denied alert");
+    assert_eq!(
+        up.seen().len(),
+        before,
+        "a refused tunnel reached the upstream: {:?}",
+        up.seen()
+    );
+
+    let events = proxy.events(6);
+    let reasons: Vec<(&str, &str)> = events
+        .iter()
+        .map(|e| {
+            (
+                e["decision"].as_str().unwrap(),
+                e["reason"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        reasons,
+        [
+            ("allow", "granted"),
+            ("allow", "granted"),
+            ("deny", "no_grant"),
+            ("deny", "server_name_mismatch"),
+            ("deny", "no_server_name"),
+            ("deny", "not_tls"),
+        ],
+        "{events:#?}"
+    );
+    assert_eq!(events[0]["server_name"], "upstream.test");
+    assert_eq!(events[0]["address"], format!("127.0.0.1:{port}"));
+    assert!(events[0]["bytes_up"].as_u64().unwrap() > 200);
+    assert!(events[0]["bytes_down"].as_u64().unwrap() > 500);
+    assert_eq!(events[3]["server_name"], "other.test");
+}
