@@ -289,7 +289,11 @@ mod tests {
 
         /// A CONNECT target and the URL it becomes name the same host and port.
         #[test]
-        fn tunnels_keep_host_and_port(host in "[a-z][a-z0-9-]{0,15}(\\.[a-z]{2,6}){1,2}", port in 1u16..) {
+        fn tunnels_keep_host_and_port(
+            // `xn--` starts a punycode label, which must then decode.
+            host in "[a-z][a-z0-9-]{0,15}(\\.[a-z]{2,6}){1,2}".prop_filter("not punycode", |h| !h.contains("xn--")),
+            port in 1u16..,
+        ) {
             let t = target("CONNECT", &format!("{host}:{port}")).unwrap();
             prop_assert_eq!(t.url().host_str(), Some(host.as_str()));
             prop_assert_eq!(t.url().port_or_known_default(), Some(port));

@@ -389,3 +389,43 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod real {
+    use super::*;
+
+    /// ClientHellos captured from curl 7.88 (TLS 1.3), openssl s_client (TLS 1.2) and Python's
+    /// ssl module, kept as the fuzz target's seeds.
+    #[test]
+    fn real_client_hellos_name_their_server() {
+        for (bytes, name) in [
+            (
+                &include_bytes!("../../../fuzz/corpus/client_hello/curl")[..],
+                "api.example.com",
+            ),
+            (
+                &include_bytes!("../../../fuzz/corpus/client_hello/openssl-tls12")[..],
+                "upload.example.org",
+            ),
+            (
+                &include_bytes!("../../../fuzz/corpus/client_hello/python")[..],
+                "python.example.net",
+            ),
+        ] {
+            assert_eq!(
+                parse(bytes),
+                Ok(Parsed::Complete(Hello {
+                    server_name: Some(name.to_owned()),
+                    ech: false
+                }))
+            );
+            for cut in 0..bytes.len() {
+                assert_eq!(
+                    parse(&bytes[..cut]),
+                    Ok(Parsed::NeedMore),
+                    "{name}: cut at {cut}"
+                );
+            }
+        }
+    }
+}
