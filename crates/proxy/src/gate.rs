@@ -1,7 +1,6 @@
 //! The proxy's question to the policy decision point, and the answer's parts it acts on.
 
 use cordon_policy::pdp::{Decision, Obligation, Pdp, Principal, Request, Resource};
-use cordon_policy::scope::HostPattern;
 use time::OffsetDateTime;
 use url::Url;
 
@@ -19,8 +18,8 @@ pub struct Verdict {
     pub decision: Decision,
     /// The deciding grant or entry, described for people and the audit log.
     pub rule: Option<String>,
-    /// Whether the deciding grant names the request's host as an IP address literal: only then
-    /// may a loopback, private or other non-public address be reached.
+    /// Whether a grant covering the request names its host as that IP address literally: only
+    /// then may a loopback, private or other non-public address be reached.
     pub names_address: bool,
 }
 
@@ -59,16 +58,9 @@ impl Gate {
         };
         let decision = self.pdp.decide(&req);
         let rule = decision.rule.map(|r| self.pdp.describe(r));
-        let names_address = decision.is_allow()
-            && decision
-                .rule
-                .and_then(|r| self.pdp.destination(r))
-                .is_some_and(|scope| match (&scope.host, url.host()) {
-                    (HostPattern::Exact(h), Some(url::Host::Ipv4(_) | url::Host::Ipv6(_))) => {
-                        url.host_str() == Some(h.as_str())
-                    }
-                    _ => false,
-                });
+        let literal = matches!(url.host(), Some(url::Host::Ipv4(_) | url::Host::Ipv6(_)));
+        let method = method.to_ascii_uppercase();
+        let names_address = decision.is_allow() && literal && self.pdp.names_host(&method, url);
         Verdict {
             decision,
             rule,

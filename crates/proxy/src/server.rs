@@ -190,6 +190,7 @@ impl Proxy {
     }
 
     async fn handle(self: Arc<Self>, req: Request<Incoming>, call: Call) -> Response<ProxyBody> {
+        let _waiting = Waiting::new(&call.activity);
         let started = Instant::now();
         let method = req.method().as_str().to_owned();
         let raw = req.uri().to_string();
@@ -779,10 +780,29 @@ impl<B: Body<Data = Bytes> + Unpin> Body for Metered<B> {
     }
 }
 
-/// When a connection last moved a byte, in milliseconds since the proxy started.
+/// When a connection last moved a byte, in milliseconds since the proxy started, and how many of
+/// its requests wait for an upstream answer (their own timeout bounds that wait).
 struct Activity {
     epoch: Instant,
     last: AtomicU64,
+    waiting: AtomicU64,
+}
+
+/// Marks a request as waiting for its answer while it lives.
+struct Waiting(Arc<Activity>);
+
+impl Waiting {
+    fn new(activity: &Arc<Activity>) -> Self {
+        activity.waiting.fetch_add(1, Ordering::Relaxed);
+        Self(activity.clone())
+    }
+}
+
+impl Drop for Waiting {
+    fn drop(&mut self) {
+        self.0.touch();
+        self.0.waiting.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 impl Activity {
@@ -790,6 +810,7 @@ impl Activity {
         let a = Arc::new(Self {
             epoch,
             last: AtomicU64::new(0),
+            waiting: AtomicU64::new(0),
         });
         a.touch();
         a
@@ -800,9 +821,12 @@ impl Activity {
             .store(millis(self.epoch.elapsed()), Ordering::Relaxed);
     }
 
-    /// Completes once nothing has moved for `limit`.
+    /// Completes once nothing has moved for `limit` and no request waits for an answer.
     async fn idle(&self, limit: Duration) {
         loop {
+            if self.waiting.load(Ordering::Relaxed) > 0 {
+                self.touch();
+            }
             let last = Duration::from_millis(self.last.load(Ordering::Relaxed));
             let quiet = self.epoch.elapsed().saturating_sub(last);
             if quiet >= limit {

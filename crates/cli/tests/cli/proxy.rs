@@ -35,7 +35,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.wfile.write(out)
     def log_message(self, *args):
         pass
-server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+server = http.server.ThreadingHTTPServer((os.environ.get("UPSTREAM_BIND", "127.0.0.1"), 0), Handler)
 if mode == "tls":
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(sys.argv[4], sys.argv[5])
@@ -65,11 +65,15 @@ struct Upstream {
 
 impl Upstream {
     fn start(s: &Sandbox, name: &str, tls: bool) -> Self {
+        Self::start_on(s, name, tls, "127.0.0.1")
+    }
+
+    fn start_on(s: &Sandbox, name: &str, tls: bool, bind: &str) -> Self {
         let script = s.write("upstream.py", UPSTREAM);
         let port_file = s.path(&format!("{name}.port"));
         let log = s.path(&format!("{name}.log"));
         let mut cmd = Command::new("/usr/bin/python3");
-        cmd.args([
+        cmd.env("UPSTREAM_BIND", bind).args([
             script.as_str(),
             &port_file,
             &log,
@@ -564,4 +568,193 @@ fn tunnels_carry_tls_only_to_the_granted_server_name() {
     assert!(events[0]["bytes_up"].as_u64().unwrap() > 200);
     assert!(events[0]["bytes_down"].as_u64().unwrap() > 500);
     assert_eq!(events[3]["server_name"], "other.test");
+}
+
+/// Send raw bytes to the proxy and read until it closes (or `wait` passes): what came back.
+fn exchange(proxy: &Proxy, bytes: &[u8], wait: Duration) -> (String, Duration) {
+    let started = Instant::now();
+    let mut sock = TcpStream::connect(("127.0.0.1", proxy.port)).unwrap();
+    sock.set_read_timeout(Some(wait)).unwrap();
+    sock.write_all(bytes).unwrap();
+    let mut got = Vec::new();
+    let _ = sock.read_to_end(&mut got);
+    (
+        String::from_utf8_lossy(&got).into_owned(),
+        started.elapsed(),
+    )
+}
+
+#[test]
+fn limits_hold_against_slow_large_and_many_clients() {
+    let s = Sandbox::new();
+    let up = Upstream::start(&s, "plain", false);
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let silent_port = silent.local_addr().unwrap().port();
+    let held = std::thread::spawn(move || {
+        let (mut conn, _) = silent.accept().unwrap();
+        let mut buf = [0u8; 1024];
+        let n = conn.read(&mut buf).unwrap();
+        std::thread::sleep(Duration::from_secs(4));
+        String::from_utf8_lossy(&buf[..n]).into_owned()
+    });
+    let proxy = Proxy::start(
+        &s,
+        &manifest(
+            &[
+                format!("http://127.0.0.1:{}", up.port),
+                format!("http://127.0.0.1:{silent_port}"),
+            ],
+            "",
+        ),
+        &[
+            "--header-timeout",
+            "1",
+            "--idle-timeout",
+            "2",
+            "--max-connections",
+            "2",
+        ],
+    );
+    let url = format!("http://127.0.0.1:{}/", up.port);
+
+    // A head larger than the limit is refused.
+    let big = format!(
+        "GET {url} HTTP/1.1\r\nHost: x\r\nX-Fill: {}\r\n\r\n",
+        "a".repeat(40_000)
+    );
+    let (answer, _) = exchange(&proxy, big.as_bytes(), Duration::from_secs(10));
+    assert!(answer.starts_with("HTTP/1.1 431"), "{answer}");
+
+    // A client that never finishes its head is cut off after the header timeout.
+    let (answer, took) = exchange(
+        &proxy,
+        format!("GET {url} HTTP/1.1\r\nHost: x\r\n").as_bytes(),
+        Duration::from_secs(15),
+    );
+    assert!(
+        took < Duration::from_secs(10),
+        "slow client held for {took:?}: {answer}"
+    );
+
+    // A kept-alive connection that goes quiet is closed once the next head is overdue.
+    let (answer, took) = exchange(
+        &proxy,
+        format!("GET {url} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes(),
+        Duration::from_secs(15),
+    );
+    assert!(
+        answer.starts_with("HTTP/1.1 200") && answer.ends_with("hello from upstream\n"),
+        "{answer}"
+    );
+    assert!(
+        took >= Duration::from_millis(900) && took < Duration::from_secs(10),
+        "{took:?}"
+    );
+
+    // An upstream server that takes the request and never answers: 504 after the idle timeout.
+    let started = Instant::now();
+    let (_, body, _) = curl(
+        &proxy,
+        &["-i", &format!("http://127.0.0.1:{silent_port}/slow")],
+    );
+    assert!(
+        body.starts_with("HTTP/1.1 504") && body.contains("upstream_timeout"),
+        "{body}"
+    );
+    assert!(
+        started.elapsed() >= Duration::from_millis(1900),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(held.join().unwrap().starts_with("GET /slow HTTP/1.1"));
+
+    // Two silent connections fill the proxy; a third client is told so at once.
+    let hold: Vec<TcpStream> = (0..2)
+        .map(|_| TcpStream::connect(("127.0.0.1", proxy.port)).unwrap())
+        .collect();
+    std::thread::sleep(Duration::from_millis(200));
+    let (code, body, err) = curl(&proxy, &["-i", &url]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        body.starts_with("HTTP/1.1 503") && body.contains("overloaded"),
+        "{body}"
+    );
+    drop(hold);
+    // Once they are gone (closed by the header timeout at the latest), service resumes.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (_, body, _) = curl(&proxy, &[&url]);
+        if body == "hello from upstream\n" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "service did not resume: {body}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn addresses_approvals_and_inspection_are_enforced() {
+    // `*` grants every host by name, yet no address that is not public: metadata services and
+    // loopback in any spelling stay out of reach.
+    let s = Sandbox::new();
+    let up = Upstream::start_on(&s, "plain", false, "127.0.0.2");
+    let port = up.port;
+    let proxy = Proxy::start(
+        &s,
+        &manifest(
+            &[
+                "http://*".to_owned(),
+                format!("http://*:{port}"),
+                format!("http://127.0.0.2:{port}"),
+            ],
+            &format!(r#","requiresApproval":["network:http://127.0.0.2:{port}/pay"]"#),
+        ),
+        &[],
+    );
+    for url in [
+        "http://169.254.169.254/latest/meta-data/".to_owned(),
+        format!("http://0x7f.1:{port}/"),
+        format!("http://2130706433:{port}/"),
+        format!("http://[::ffff:127.0.0.1]:{port}/"),
+        format!("http://[::1]:{port}/"),
+    ] {
+        let (code, body, err) = curl(&proxy, &["-i", "--globoff", &url]);
+        assert_eq!(code, 0, "{url}: {err}");
+        assert!(
+            body.contains("x-cordon-reason: address_not_allowed"),
+            "{url}: {body}"
+        );
+    }
+    // A grant that names the address reaches it; a path under `requiresApproval` waits for an
+    // approval.
+    let (_, body, _) = curl(&proxy, &[&format!("http://127.0.0.2:{port}/ok")]);
+    assert_eq!(body, "hello from upstream\n");
+    let (_, body, _) = curl(&proxy, &["-i", &format!("http://127.0.0.2:{port}/pay/now")]);
+    assert!(
+        body.starts_with("HTTP/1.1 403") && body.contains("approval_required"),
+        "{body}"
+    );
+    assert_eq!(up.seen().len(), 1, "{:?}", up.seen());
+    let events = proxy.events(7);
+    assert_eq!(
+        events[0]["detail"].as_str().unwrap(),
+        "`169.254.169.254` is 169.254.169.254, a cloud metadata address; a grant must name that address literally to reach it"
+    );
+
+    // A manifest that asks for content inspection: nothing passes uninspected.
+    let s = Sandbox::new();
+    let proxy = Proxy::start(
+        &s,
+        &manifest(
+            &[format!("http://127.0.0.2:{port}")],
+            r#","dlp":{"block":["secret"]}"#,
+        ),
+        &[],
+    );
+    let (_, body, _) = curl(&proxy, &["-i", &format!("http://127.0.0.2:{port}/")]);
+    assert!(
+        body.starts_with("HTTP/1.1 403") && body.contains("inspection_unavailable"),
+        "{body}"
+    );
+    assert_eq!(up.seen().len(), 1);
 }

@@ -14,6 +14,7 @@ mod request;
 use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
+use url::Url;
 
 pub use decision::{Decision, Effect, Obligation, Reason, Rule};
 pub use rego::{
@@ -25,7 +26,7 @@ pub use request::{
 
 use crate::manifest::{ApprovalEntry, CommandGrant, Manifest};
 use crate::path::{self, Expansion, GrantPath, PathSet};
-use crate::scope::{ApiScopePattern, NetScope};
+use crate::scope::{ApiScopePattern, HostPattern, NetScope};
 
 /// What compiling needs besides the manifest.
 #[derive(Debug, Clone, Default)]
@@ -364,14 +365,17 @@ impl Pdp {
         }
     }
 
-    /// The destination a network grant names: the scope of a `networkScopes` entry or the URL of
-    /// an `apis` endpoint. The proxy asks it whether a grant names an IP address literally.
-    pub fn destination(&self, rule: Rule) -> Option<&NetScope> {
-        match rule {
-            Rule::NetworkScopes(i) => self.network.get(i),
-            Rule::Apis(i) => self.endpoints.get(i).map(|e| &e.url),
-            _ => None,
-        }
+    /// Whether a grant that covers `method` to `url` names the URL's host exactly: a
+    /// `networkScopes` entry, or an `apis` endpoint with that method, whose host is written as
+    /// the same host. The proxy lets a request reach a loopback or private address only then.
+    pub fn names_host(&self, method: &str, url: &Url) -> bool {
+        let exact =
+            |scope: &NetScope| matches!(&scope.host, HostPattern::Exact(_)) && scope.covers(url);
+        self.network.iter().any(exact)
+            || self
+                .endpoints
+                .iter()
+                .any(|e| exact(&e.url) && e.methods.iter().any(|m| m == method))
     }
 
     /// The `requiresApproval` entry a rule names, if it names one.
@@ -733,5 +737,24 @@ mod tests {
         assert!(args_match(&s(&["log", "**"]), &s(&["log"])));
         assert!(!args_match(&s(&["log", "**"]), &s(&["push"])));
         assert!(args_match(&s(&[]), &s(&[])));
+    }
+
+    #[test]
+    fn only_a_grant_written_with_the_host_names_it() {
+        let m = crate::manifest::parse(
+            br#"{"agentName":"a","version":"1.0.0","networkScopes":["http://*:8080","http://10.0.0.7:8080/api"],
+                "apiScopes":["x:read"],"apis":{"x:read":{"endpoints":[{"url":"https://10.0.0.8","methods":["GET"]}]}}}"#,
+            "m.json",
+        )
+        .unwrap();
+        let pdp = Pdp::compile(&m, &CompileOptions::default()).unwrap();
+        let url = |s: &str| Url::parse(s).unwrap();
+        assert!(pdp.names_host("GET", &url("http://10.0.0.7:8080/api/v1")));
+        // Covered by `*` only: outside the written path, or another address.
+        assert!(!pdp.names_host("GET", &url("http://10.0.0.7:8080/admin")));
+        assert!(!pdp.names_host("GET", &url("http://10.0.0.9:8080/api")));
+        // An endpoint names its host for its own methods.
+        assert!(pdp.names_host("GET", &url("https://10.0.0.8/x")));
+        assert!(!pdp.names_host("POST", &url("https://10.0.0.8/x")));
     }
 }
