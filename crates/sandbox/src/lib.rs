@@ -27,4 +27,5 @@ pub mod bridge;
 pub mod exec;
 pub mod launch;
 pub mod probe;
+pub mod process;
 pub mod seccomp;

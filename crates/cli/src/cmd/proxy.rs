@@ -30,10 +30,17 @@ pub struct Args {
     /// Signed revocation list.
     #[arg(long)]
     revocations: Option<String>,
-    /// Where to listen: `HOST:PORT` (port 0 picks a free one), or `unix:PATH` for the socket
-    /// `cordon run`'s sandbox bridge connects to.
+    /// Where to listen: `HOST:PORT` (port 0 picks a free one), `unix:PATH` for the socket
+    /// `cordon run`'s sandbox bridge connects to, or `stdin` for a listening unix socket handed
+    /// over on standard input (how `cordon run` starts its proxy).
     #[arg(long, default_value = "127.0.0.1:3128", value_name = "ADDR")]
     listen: String,
+    /// Print nothing when listening starts.
+    #[arg(long)]
+    quiet: bool,
+    /// Stop when the process that started the proxy ends (`cordon run` sets this).
+    #[arg(long, hide = true)]
+    stop_with_parent: bool,
     /// Where audit events go (default: `$XDG_STATE_HOME/cordon`, or `~/.local/state/cordon`):
     /// one JSON line per request or tunnel in `audit.jsonl`.
     #[arg(long)]
@@ -130,6 +137,26 @@ fn pins(raw: &[String]) -> Result<HashMap<String, Vec<IpAddr>>, Fail> {
 
 /// Bind the listener, replacing a unix socket no process listens on any more.
 async fn bind(listen: &str) -> Result<(Listener, String), Fail> {
+    if listen == "stdin" {
+        use std::os::fd::AsFd as _;
+        let not_socket = |e: std::io::Error| {
+            Fail::input_msg(format!(
+                "`--listen stdin`: standard input is not a listening unix socket ({e})"
+            ))
+        };
+        let fd = std::io::stdin()
+            .as_fd()
+            .try_clone_to_owned()
+            .map_err(not_socket)?;
+        let l = std::os::unix::net::UnixListener::from(fd);
+        let addr = l.local_addr().map_err(not_socket)?;
+        l.set_nonblocking(true).map_err(not_socket)?;
+        let l = tokio::net::UnixListener::from_std(l).map_err(not_socket)?;
+        let shown = addr
+            .as_pathname()
+            .map_or_else(|| "stdin".to_owned(), |p| format!("unix:{}", p.display()));
+        return Ok((Listener::Unix(l), shown));
+    }
     if let Some(path) = listen.strip_prefix("unix:") {
         let path = Path::new(path);
         if path.exists() {
@@ -220,17 +247,39 @@ pub fn run(a: &Args) -> Outcome {
     runtime.block_on(async {
         let (listener, shown) = bind(&a.listen).await?;
         let proxy = Arc::new(Proxy::new(gate, resolver, limits, sink));
-        eprintln!(
-            "cordon proxy: listening on {shown} for agent `{agent}` (manifest {})",
-            verified.digest
-        );
+        if !a.quiet {
+            eprintln!(
+                "cordon proxy: listening on {shown} for agent `{agent}` (manifest {})",
+                verified.digest
+            );
+        }
+        let stop = async {
+            tokio::select! {
+                () = shutdown() => {}
+                () = parent_gone(a.stop_with_parent) => {}
+            }
+        };
         proxy
-            .serve(listener, shutdown())
+            .serve(listener, stop)
             .await
             .map_err(|e| Fail::check_msg(format!("the proxy stopped: {e}")))?;
-        eprintln!("cordon proxy: stopped");
+        if !a.quiet {
+            eprintln!("cordon proxy: stopped");
+        }
         Ok(0)
     })
+}
+
+/// Completes when the parent process has ended (the proxy is then a child of init or a
+/// subreaper), when asked to watch for that; never otherwise.
+async fn parent_gone(watch: bool) {
+    if !watch {
+        return std::future::pending().await;
+    }
+    let parent = std::os::unix::process::parent_id();
+    while std::os::unix::process::parent_id() == parent {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }
 
 /// Completes on SIGINT or SIGTERM.

@@ -1,6 +1,9 @@
 //! `cordon run`: verify a signed manifest, then run the agent under the kernel sandbox.
 
+use std::os::fd::OwnedFd;
+use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
 use std::time::Instant;
 
 use cordon_policy::manifest::Manifest;
@@ -36,9 +39,14 @@ pub struct Args {
     #[arg(long)]
     allow_degraded: bool,
     /// Host-side unix socket of the egress proxy that the sandbox's bridge forwards to
-    /// (default: `<state-dir>/egress.sock`). Until a proxy listens there, nothing gets out.
+    /// (default: `<state-dir>/egress.sock`). cordon starts its own proxy there, enforcing the
+    /// same manifest, unless `--external-proxy` is given.
     #[arg(long, value_name = "PATH")]
     egress_socket: Option<String>,
+    /// Do not start a proxy: one already listens on `--egress-socket` (until one does, nothing
+    /// gets out).
+    #[arg(long, requires = "egress_socket")]
+    external_proxy: bool,
     /// Port of the bridge on the sandbox's loopback; the agent's proxy variables point here.
     #[arg(long, default_value_t = 3128)]
     proxy_port: u16,
@@ -57,6 +65,7 @@ impl Args {
             state_dir: Some(state_dir),
             allow_degraded: false,
             egress_socket: None,
+            external_proxy: false,
             proxy_port: 3128,
             command,
         }
@@ -221,6 +230,57 @@ fn resolve_program(cmd: &str) -> Result<PathBuf, Fail> {
     std::fs::canonicalize(&candidate).map_err(|e| Fail::input_msg(format!("`{cmd}`: {e}")))
 }
 
+/// Start `cordon proxy` for the agent on a unix socket bound here, so the bridge's first
+/// connection queues until the proxy accepts it: the agent never waits for the proxy to start.
+fn start_proxy(a: &Args, state: &Path, socket: &Path) -> Result<Child, Fail> {
+    let fail = |what: &str, e: std::io::Error| {
+        Fail::check_msg(format!("cannot start the egress proxy: {what}: {e}"))
+    };
+    if let Some(dir) = socket.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| fail(&dir.display().to_string(), e))?;
+    }
+    if socket.exists() {
+        if UnixStream::connect(socket).is_ok() {
+            return Err(Fail::check_msg(format!(
+                "a proxy already listens on `{}`; pass `--external-proxy` to use it",
+                socket.display()
+            )));
+        }
+        std::fs::remove_file(socket).map_err(|e| fail(&socket.display().to_string(), e))?;
+    }
+    let listener =
+        UnixListener::bind(socket).map_err(|e| fail(&socket.display().to_string(), e))?;
+    let exe = std::env::current_exe().map_err(|e| fail("cordon's own path", e))?;
+    let mut cmd = Command::new(exe);
+    cmd.args(["proxy", "--manifest", &a.manifest, "--trust", &a.trust])
+        .arg("--state-dir")
+        .arg(state)
+        .args(["--listen", "stdin", "--quiet", "--stop-with-parent"]);
+    if let Some(r) = &a.revocations {
+        cmd.args(["--revocations", r]);
+    }
+    // The listening socket is the proxy's standard input; ours closes when `listener` drops, so
+    // if the proxy dies, the agent's connections are refused rather than left waiting.
+    cmd.stdin(Stdio::from(OwnedFd::from(listener)))
+        .stdout(Stdio::null())
+        .spawn()
+        .map_err(|e| fail("spawn", e))
+}
+
+/// Ask the proxy to stop (it records what is in flight), and make sure it has.
+fn stop_proxy(mut proxy: Child) {
+    let _ = cordon_sandbox::process::terminate(&proxy);
+    let deadline = Instant::now() + std::time::Duration::from_secs(2);
+    while Instant::now() < deadline {
+        if let Ok(Some(_)) = proxy.try_wait() {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    let _ = proxy.kill();
+    let _ = proxy.wait();
+}
+
 /// Run the agent: its exit status, or [`RUN_REFUSED`] when it was not started.
 pub fn run(a: &Args) -> Outcome {
     run_agent(a).map_err(|f| f.with_exit(RUN_REFUSED))
@@ -330,7 +390,14 @@ fn run_agent(a: &Args) -> Outcome {
         json!({"time": now_text(), "event": "launch", "agent": m.agent_name, "user": user, "manifestDigest": verified.digest,
                "program": program, "enforced": layers.enforced, "degraded": layers.degraded}),
     )?;
+    let proxy = match (&spec.bridge, a.external_proxy) {
+        (Some(bridge), false) => Some(start_proxy(a, &state, &bridge.socket)?),
+        _ => None,
+    };
     let result = launch::launch(&spec, &layers);
+    if let Some(p) = proxy {
+        stop_proxy(p);
+    }
     let elapsed = started.elapsed().as_millis();
     match result {
         Ok(exit) => {

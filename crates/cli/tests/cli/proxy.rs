@@ -758,3 +758,76 @@ fn addresses_approvals_and_inspection_are_enforced() {
     );
     assert_eq!(up.seen().len(), 1);
 }
+
+#[test]
+fn cordon_run_sends_the_agent_through_its_own_proxy() {
+    let s = Sandbox::new();
+    let up = Upstream::start(&s, "plain", false);
+    let other = Upstream::start(&s, "other", false);
+    crate::run::signed(
+        &s,
+        &format!(
+            r#"{{"agentName":"net","version":"1.0.0","commandsAllowed":["/usr/bin/curl","/usr/bin/python3"],
+                "networkScopes":["http://127.0.0.1:{}"]}}"#,
+            up.port
+        ),
+    );
+    let state = s.path("state");
+    let run = |cmd: &[&str]| s.run(&crate::run::run_args_with(&state, &[], cmd));
+
+    // curl with no proxy flag: the sandbox's proxy variables lead it to cordon's proxy.
+    let out = run(&[
+        "/usr/bin/curl",
+        "-sS",
+        "--max-time",
+        "20",
+        &format!("http://127.0.0.1:{}/x", up.port),
+    ]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "hello from upstream\n",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = run(&[
+        "/usr/bin/curl",
+        "-sS",
+        "--max-time",
+        "20",
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{http_code}",
+        &format!("http://127.0.0.1:{}/x", other.port),
+    ]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "403");
+    // A program that ignores the proxy variables has no network at all.
+    let script = format!(
+        "import socket\ntry:\n    socket.create_connection(('127.0.0.1', {}), timeout=5)\n    print('connected')\nexcept OSError as e:\n    print('no network:', e)",
+        up.port
+    );
+    let out = run(&["/usr/bin/python3", "-c", &script]);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).starts_with("no network"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert_eq!(up.seen().len(), 1);
+    assert!(other.seen().is_empty());
+
+    // The proxy's events sit beside the launch and exit events, and it is gone with the agent.
+    let audit = std::fs::read_to_string(format!("{state}/audit.jsonl")).unwrap();
+    let egress: Vec<Value> = audit
+        .lines()
+        .map(json)
+        .filter(|e| e["kind"] == "egress")
+        .collect();
+    assert_eq!(egress.len(), 2, "{audit}");
+    assert_eq!(
+        (egress[0]["decision"].as_str(), egress[1]["reason"].as_str()),
+        (Some("allow"), Some("no_grant"))
+    );
+    let marker = format!("--state-dir\0{state}\0--listen\0stdin");
+    let proxies = crate::command_lines(|c| c.windows(marker.len()).any(|w| w == marker.as_bytes()));
+    assert!(proxies.is_empty(), "proxy left running: {proxies:?}");
+}

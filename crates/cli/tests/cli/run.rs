@@ -30,7 +30,11 @@ fn run_args<'a>(state: &'a str, cmd: &[&'a str]) -> Vec<&'a str> {
 }
 
 /// As [`run_args`], with more options before `--`.
-fn run_args_with<'a>(state: &'a str, options: &[&'a str], cmd: &[&'a str]) -> Vec<&'a str> {
+pub(crate) fn run_args_with<'a>(
+    state: &'a str,
+    options: &[&'a str],
+    cmd: &[&'a str],
+) -> Vec<&'a str> {
     let mut args = vec![
         "run",
         "--manifest",
@@ -356,7 +360,7 @@ fn network_leaves_only_through_the_egress_bridge() {
     let state = s.path("state");
     let args = run_args_with(
         &state,
-        &["--egress-socket", &socket],
+        &["--egress-socket", &socket, "--external-proxy"],
         &["/usr/bin/python3", "-c", script],
     );
     let out = s.run(&args);
