@@ -270,12 +270,15 @@ fn start_proxy(a: &Args, state: &Path, socket: &Path) -> Result<Child, Fail> {
 /// Ask the proxy to stop (it records what is in flight), and make sure it has.
 fn stop_proxy(mut proxy: Child) {
     let _ = cordon_sandbox::process::terminate(&proxy);
+    // It usually exits within a millisecond: poll often at first, then back off.
     let deadline = Instant::now() + std::time::Duration::from_secs(2);
+    let mut pause = std::time::Duration::from_micros(100);
     while Instant::now() < deadline {
         if let Ok(Some(_)) = proxy.try_wait() {
             return;
         }
-        std::thread::sleep(std::time::Duration::from_millis(5));
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(std::time::Duration::from_millis(50));
     }
     let _ = proxy.kill();
     let _ = proxy.wait();
