@@ -18,5 +18,6 @@ pub mod event;
 pub mod gate;
 pub mod head;
 pub mod hello;
+mod pool;
 pub mod resolve;
 pub mod server;

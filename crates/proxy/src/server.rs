@@ -14,9 +14,10 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use http::header::{self, HeaderValue};
 use http::{Request, Response, StatusCode};
-use http_body_util::combinators::BoxBody;
+use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, Full};
 use hyper::body::{Body, Frame, Incoming, SizeHint};
+use hyper::client::conn::http1::SendRequest;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::{TcpListener, TcpStream, UnixListener};
@@ -27,6 +28,7 @@ use crate::event::{Event, Refusal, Sink, redacted};
 use crate::gate::{Gate, Verdict};
 use crate::head::{self, Target};
 use crate::hello::{self, Hello, HelloError, Parsed};
+use crate::pool::Pool;
 use crate::resolve::Resolver;
 
 /// Limits that keep one client, slow or hostile, from pinning the proxy.
@@ -69,6 +71,7 @@ pub struct Proxy {
     limits: Limits,
     sink: Arc<dyn Sink>,
     slots: Arc<Semaphore>,
+    pool: Pool<UpBody>,
     epoch: Instant,
 }
 
@@ -100,6 +103,7 @@ impl Proxy {
             limits,
             sink,
             slots,
+            pool: Pool::new(32, Duration::from_secs(30)),
             epoch: Instant::now(),
         }
     }
@@ -239,20 +243,28 @@ impl Proxy {
         event: &mut Event,
     ) -> Result<TcpStream, (Refusal, String)> {
         let addrs = self.resolver.addresses(url, verdict.names_address).await?;
+        let (stream, addr) = self.connect_to(&addrs).await?;
+        event.address = Some(addr.to_string());
+        Ok(stream)
+    }
+
+    async fn connect_to(
+        &self,
+        addrs: &[SocketAddr],
+    ) -> Result<(TcpStream, SocketAddr), (Refusal, String)> {
         let mut last = None;
-        for addr in addrs {
+        for &addr in addrs {
             match tokio::time::timeout(self.limits.connect_timeout, TcpStream::connect(addr)).await
             {
                 Ok(Ok(stream)) => {
                     let _ = stream.set_nodelay(true);
-                    event.address = Some(addr.to_string());
-                    return Ok(stream);
+                    return Ok((stream, addr));
                 }
                 Ok(Err(e)) => {
                     last = Some((
                         Refusal::Unreachable,
                         format!("cannot connect to {addr}: {e}"),
-                    ))
+                    ));
                 }
                 Err(_) => {
                     last = Some((
@@ -268,6 +280,36 @@ impl Proxy {
         Err(last.unwrap_or((Refusal::Unresolved, "no address to connect to".to_owned())))
     }
 
+    /// A ready connection to the destination: a pooled one to a checked address, or a new one.
+    async fn sender(
+        &self,
+        url: &Url,
+        verdict: &Verdict,
+        event: &mut Event,
+    ) -> Result<(SendRequest<UpBody>, SocketAddr, bool), (Refusal, String)> {
+        let addrs = self.resolver.addresses(url, verdict.names_address).await?;
+        for &addr in &addrs {
+            if let Some(sender) = self.pool.take(addr) {
+                event.address = Some(addr.to_string());
+                return Ok((sender, addr, true));
+            }
+        }
+        let (stream, addr) = self.connect_to(&addrs).await?;
+        event.address = Some(addr.to_string());
+        let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+            .await
+            .map_err(|e| {
+                (
+                    Refusal::UpstreamError,
+                    format!("HTTP handshake with the upstream server failed: {e}"),
+                )
+            })?;
+        tokio::spawn(async move {
+            let _ = conn.await;
+        });
+        Ok((sender, addr, false))
+    }
+
     async fn forward(
         self: Arc<Self>,
         req: Request<Incoming>,
@@ -276,21 +318,11 @@ impl Proxy {
         mut event: Event,
         started: Instant,
     ) -> Response<ProxyBody> {
-        let upstream = match self.connect(&url, &verdict, &mut event).await {
+        let (mut sender, mut addr, mut pooled) = match self.sender(&url, &verdict, &mut event).await
+        {
             Ok(s) => s,
             Err((refusal, detail)) => return self.refuse(event, started, refusal, detail),
         };
-        let (sender, conn) =
-            match hyper::client::conn::http1::handshake(TokioIo::new(upstream)).await {
-                Ok(pair) => pair,
-                Err(e) => {
-                    let detail = format!("HTTP handshake with the upstream server failed: {e}");
-                    return self.refuse(event, started, Refusal::UpstreamError, detail);
-                }
-            };
-        tokio::spawn(async move {
-            let _ = conn.await;
-        });
         let exchange = Exchange::new(self.sink.clone(), event, started);
         let (parts, body) = req.into_parts();
         let mut out = Request::builder()
@@ -307,7 +339,7 @@ impl Proxy {
             }
         }
         let body = Metered::new(body, exchange.clone(), Direction::Up);
-        let out = match out.body(body) {
+        let mut out = match out.body(body) {
             Ok(r) => r,
             Err(e) => {
                 return exchange.refuse(
@@ -316,15 +348,33 @@ impl Proxy {
                 );
             }
         };
-        let mut sender = sender;
-        let response =
-            match tokio::time::timeout(self.limits.idle_timeout, sender.send_request(out)).await {
-                Ok(Ok(r)) => r,
-                Ok(Err(e)) => {
-                    return exchange.refuse(
-                        Refusal::UpstreamError,
-                        format!("the upstream server broke the exchange: {e}"),
-                    );
+        let response = loop {
+            let sent = tokio::time::timeout(self.limits.idle_timeout, sender.try_send_request(out));
+            match sent.await {
+                Ok(Ok(r)) => break r,
+                Ok(Err(mut e)) => {
+                    // A pooled connection the server closed meanwhile: the request was not sent,
+                    // so it can go on a new connection, once.
+                    let unsent = e.take_message();
+                    match (pooled, unsent) {
+                        (true, Some(request)) => {
+                            out = request;
+                            let mut scratch = self.event("", "");
+                            match self.sender(&url, &verdict, &mut scratch).await {
+                                Ok((s, a, _)) => {
+                                    (sender, addr, pooled) = (s, a, false);
+                                    exchange.update(|e| e.address = Some(a.to_string()));
+                                }
+                                Err((refusal, detail)) => return exchange.refuse(refusal, detail),
+                            }
+                        }
+                        _ => {
+                            return exchange.refuse(
+                                Refusal::UpstreamError,
+                                format!("the upstream server broke the exchange: {}", e.error()),
+                            );
+                        }
+                    }
                 }
                 Err(_) => {
                     return exchange.refuse(
@@ -332,14 +382,19 @@ impl Proxy {
                         format!("no response within {:?}", self.limits.idle_timeout),
                     );
                 }
-            };
+            }
+        };
         let (mut parts, body) = response.into_parts();
         head::strip_hop_by_hop(&mut parts.headers);
         exchange.update(|e| {
             e.status = Some(parts.status.as_u16());
             e.response_headers = redacted(&parts.headers);
         });
-        let body = Metered::new(body, exchange, Direction::Down).boxed();
+        // The connection goes back to the pool once this body has been read to its end.
+        let pool = self.clone();
+        let body = Metered::new(body, exchange, Direction::Down)
+            .on_end(move || pool.pool.give(addr, sender))
+            .boxed_unsync();
         Response::from_parts(parts, body)
     }
 
@@ -523,12 +578,15 @@ struct Call {
 }
 
 /// The body type of every response the proxy gives.
-pub type ProxyBody = BoxBody<Bytes, hyper::Error>;
+pub type ProxyBody = UnsyncBoxBody<Bytes, hyper::Error>;
+
+/// The body of a request sent upstream.
+type UpBody = Metered<Incoming>;
 
 fn empty() -> ProxyBody {
     Full::new(Bytes::new())
         .map_err(|never| match never {})
-        .boxed()
+        .boxed_unsync()
 }
 
 fn refusal_body(refusal: Refusal, detail: &str) -> Vec<u8> {
@@ -553,7 +611,7 @@ fn refusal_response(refusal: Refusal, detail: &str) -> Response<ProxyBody> {
     let mut r = Response::new(
         Full::new(Bytes::from(body))
             .map_err(|never| match never {})
-            .boxed(),
+            .boxed_unsync(),
     );
     *r.status_mut() = StatusCode::from_u16(refusal.status()).unwrap_or(StatusCode::FORBIDDEN);
     let h = r.headers_mut();
@@ -736,11 +794,13 @@ impl Drop for Exchange {
     }
 }
 
-/// A body that counts the bytes passing through it into its exchange.
+/// A body that counts the bytes passing through it into its exchange, and can run something
+/// once it has been read to its end.
 struct Metered<B> {
     inner: B,
     exchange: Arc<Exchange>,
     direction: Direction,
+    on_end: Option<Box<dyn FnOnce() + Send>>,
 }
 
 impl<B> Metered<B> {
@@ -749,7 +809,13 @@ impl<B> Metered<B> {
             inner,
             exchange,
             direction,
+            on_end: None,
         }
+    }
+
+    fn on_end(mut self, f: impl FnOnce() + Send + 'static) -> Self {
+        self.on_end = Some(Box::new(f));
+        self
     }
 }
 
@@ -763,10 +829,24 @@ impl<B: Body<Data = Bytes> + Unpin> Body for Metered<B> {
     ) -> Poll<Option<Result<Frame<Bytes>, B::Error>>> {
         let this = self.get_mut();
         let polled = Pin::new(&mut this.inner).poll_frame(cx);
-        if let Poll::Ready(Some(Ok(frame))) = &polled
-            && let Some(data) = frame.data_ref()
-        {
-            this.exchange.add(this.direction, data.len() as u64);
+        match &polled {
+            Poll::Ready(Some(Ok(frame))) => {
+                if let Some(data) = frame.data_ref() {
+                    this.exchange.add(this.direction, data.len() as u64);
+                }
+                // A body of known length may not be polled again after its last frame.
+                if this.inner.is_end_stream()
+                    && let Some(f) = this.on_end.take()
+                {
+                    f();
+                }
+            }
+            Poll::Ready(None) => {
+                if let Some(f) = this.on_end.take() {
+                    f();
+                }
+            }
+            _ => {}
         }
         polled
     }

@@ -26,7 +26,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def do_POST(self):
         self.reply(self.rfile.read(int(self.headers.get("content-length", "0"))))
     def reply(self, body):
-        note({"line": self.requestline, "headers": dict(self.headers), "body": body.decode("utf-8", "replace")})
+        note({"line": self.requestline, "headers": dict(self.headers), "body": body.decode("utf-8", "replace"), "peer": self.client_address[1]})
         out = b"hello from upstream\n"
         self.send_response(200)
         self.send_header("content-length", str(len(out)))
@@ -336,6 +336,8 @@ fn plain_http_goes_only_to_granted_destinations() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert_eq!(up.seen()[1]["body"], "x=1");
+    // The second request reused the upstream connection the first one opened and finished.
+    assert_eq!(up.seen()[0]["peer"], up.seen()[1]["peer"]);
 
     // Refused: a path outside the grant, a port not granted, a name that resolves to loopback
     // (granted by name, not by address), a method the proxy does not forward in plain HTTP.

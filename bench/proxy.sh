@@ -1,0 +1,127 @@
+#!/usr/bin/env bash
+# Added latency and throughput of `cordon proxy` (SPEC §11: ≤ 200 µs median added on loopback
+# HTTP with a 1 KiB body, throughput at 16 connections ≥ 80 % of direct), measured side by side in
+# one run with the same load sent directly to the upstream server and through tinyproxy.
+#
+#   bench/proxy.sh [SECONDS]   # seconds per wrk run (default 10)
+#
+# The upstream is nginx serving a 1 KiB file on loopback; wrk sends absolute-form requests
+# (`GET http://127.0.0.1:PORT/1k`) to the proxies through a small Lua script. Latency: one
+# connection, one thread (wrk's p50 and p99); throughput: 16 connections, 2 threads. cordon's
+# proxy runs with the default limits, a manifest granting the upstream, and audit events written
+# to a temporary state directory (one JSON line per request, as in production).
+# Installs wrk, nginx-light and tinyproxy from Debian when missing; builds cordon in release mode.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+seconds="${1:-10}"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/cordon/target}"
+
+if ! command -v wrk >/dev/null || ! command -v tinyproxy >/dev/null || ! command -v nginx >/dev/null; then
+    apt-get update -qq && apt-get install -y -qq wrk nginx-light tinyproxy
+fi
+cargo build --release --locked -q -p cordon
+cordon="$CARGO_TARGET_DIR/release/cordon"
+
+work="$(mktemp -d)"
+# nginx workers run as an unprivileged user: let them read the file.
+chmod 755 "$work"
+pids=()
+cleanup() {
+    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    rm -rf "$work"
+}
+trap cleanup EXIT
+free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+wait_port() {
+    for _ in $(seq 200); do
+        if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
+        sleep 0.05
+    done
+    echo "nothing listens on port $1" >&2
+    return 1
+}
+
+up="$(free_port)"; tiny="$(free_port)"; cp="$(free_port)"
+mkdir -p "$work/www" "$work/nginx"
+head -c 1024 /dev/zero | tr '\0' x > "$work/www/1k"
+cat > "$work/nginx/nginx.conf" <<CONF
+daemon off;
+worker_processes 1;
+pid $work/nginx/pid;
+error_log $work/nginx/error.log;
+events { worker_connections 1024; }
+http {
+    access_log off;
+    client_body_temp_path $work/nginx;
+    keepalive_requests 1000000;
+    server { listen 127.0.0.1:$up; root $work/www; }
+}
+CONF
+nginx -c "$work/nginx/nginx.conf" & pids+=($!)
+
+cat > "$work/tinyproxy.conf" <<CONF
+Port $tiny
+Listen 127.0.0.1
+Timeout 60
+MaxClients 256
+Allow 127.0.0.1
+LogLevel Critical
+CONF
+tinyproxy -d -c "$work/tinyproxy.conf" >/dev/null 2>&1 & pids+=($!)
+
+cd "$work"
+"$cordon" keys generate --out key >/dev/null
+"$cordon" trust init --out trust.json >/dev/null
+"$cordon" trust add --trust trust.json --key key.pub --role manifest-signer >/dev/null
+echo "{\"agentName\":\"bench\",\"version\":\"1.0.0\",\"networkScopes\":[\"http://127.0.0.1:$up\"]}" > m.json
+"$cordon" manifest sign m.json --key key.key --allow-lint-errors >/dev/null 2>&1
+"$cordon" proxy --manifest m.signed.json --trust trust.json --listen "127.0.0.1:$cp" \
+    --state-dir "$work/state" --quiet & pids+=($!)
+wait_port "$up"; wait_port "$tiny"; wait_port "$cp"
+
+cat > abs.lua <<LUA
+wrk.path = "http://127.0.0.1:$up/1k"
+LUA
+# Every path must answer 200 with the body before anything is measured.
+for via in "" "--proxy http://127.0.0.1:$tiny" "--proxy http://127.0.0.1:$cp"; do
+    # shellcheck disable=SC2086
+    n="$(curl -sf $via "http://127.0.0.1:$up/1k" | wc -c)"
+    [[ "$n" == 1024 ]] || { echo "a path does not serve the file (${via:-direct}): $n bytes" >&2; exit 1; }
+done
+
+run() { # name, target, extra wrk args...
+    local name="$1" target="$2"; shift 2
+    wrk --latency -d "${seconds}s" "$@" "$target" > "wrk-$name.txt"
+}
+echo "== latency: 1 connection, 1 thread, ${seconds}s each" >&2
+run lat-direct "http://127.0.0.1:$up/1k" -t1 -c1
+run lat-tinyproxy "http://127.0.0.1:$tiny" -t1 -c1 -s abs.lua
+run lat-cordon "http://127.0.0.1:$cp" -t1 -c1 -s abs.lua
+echo "== throughput: 16 connections, 2 threads, ${seconds}s each" >&2
+run tp-direct "http://127.0.0.1:$up/1k" -t2 -c16
+run tp-tinyproxy "http://127.0.0.1:$tiny" -t2 -c16 -s abs.lua
+run tp-cordon "http://127.0.0.1:$cp" -t2 -c16 -s abs.lua
+
+python3 - "$work" <<'PY'
+import re, sys
+work = sys.argv[1]
+def parse(name):
+    text = open(f"{work}/wrk-{name}.txt").read()
+    unit = {"us": 1, "ms": 1000, "s": 1e6}
+    lat = {p: float(v) * unit[u] for p, v, u in re.findall(r"^\s+(50|99)%\s+([\d.]+)(us|ms|s)$", text, re.M)}
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)|Socket errors: (.*)", text)
+    return lat, rps, errors.group(0) if errors else ""
+rows = {}
+for who in ("direct", "tinyproxy", "cordon"):
+    lat, _, e1 = parse(f"lat-{who}")
+    _, rps, e2 = parse(f"tp-{who}")
+    rows[who] = (lat["50"], lat["99"], rps, (e1 + " " + e2).strip())
+d50, _, drps, _ = rows["direct"]
+print(f"{'':10} {'p50 µs':>8} {'p99 µs':>8} {'added p50 µs':>13} {'req/s @16':>10} {'of direct':>9}  errors")
+for who, (p50, p99, rps, err) in rows.items():
+    print(f"{who:10} {p50:8.0f} {p99:8.0f} {p50 - d50:13.0f} {rps:10.0f} {rps / drps:9.0%}  {err}")
+PY
+lines="$(wc -l < "$work/state/audit.jsonl")"
+echo "cordon recorded $lines audit events" >&2

@@ -1,0 +1,59 @@
+//! Kept-alive upstream connections for plain HTTP, by the address they were opened to.
+//!
+//! A connection goes back to the pool only after its response body was read to the end (so the
+//! next request cannot be answered with the rest of the last one), and is taken again only while
+//! it is open, ready and younger than the idle limit. Keys are the checked socket addresses, so
+//! a pooled connection is only ever reused for a destination that resolved and was checked to
+//! that same address.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use hyper::client::conn::http1::SendRequest;
+
+/// Idle upstream connections.
+pub(crate) struct Pool<B> {
+    idle: Mutex<HashMap<SocketAddr, Vec<(Instant, SendRequest<B>)>>>,
+    per_address: usize,
+    keep_for: Duration,
+}
+
+impl<B> Pool<B> {
+    /// A pool keeping at most `per_address` idle connections per address, each for `keep_for`.
+    pub(crate) fn new(per_address: usize, keep_for: Duration) -> Self {
+        Self {
+            idle: Mutex::new(HashMap::new()),
+            per_address,
+            keep_for,
+        }
+    }
+
+    /// An idle connection to `addr` that can take a request now.
+    pub(crate) fn take(&self, addr: SocketAddr) -> Option<SendRequest<B>> {
+        let mut idle = self.idle.lock().ok()?;
+        let list = idle.get_mut(&addr)?;
+        while let Some((since, sender)) = list.pop() {
+            if since.elapsed() < self.keep_for && !sender.is_closed() && sender.is_ready() {
+                return Some(sender);
+            }
+        }
+        None
+    }
+
+    /// Keep a connection whose last exchange finished.
+    pub(crate) fn give(&self, addr: SocketAddr, sender: SendRequest<B>) {
+        if sender.is_closed() {
+            return;
+        }
+        let Ok(mut idle) = self.idle.lock() else {
+            return;
+        };
+        let list = idle.entry(addr).or_default();
+        list.retain(|(since, s)| since.elapsed() < self.keep_for && !s.is_closed());
+        if list.len() < self.per_address {
+            list.push((Instant::now(), sender));
+        }
+    }
+}
