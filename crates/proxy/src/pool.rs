@@ -13,9 +13,12 @@ use std::time::{Duration, Instant};
 
 use hyper::client::conn::http1::SendRequest;
 
+/// Connections to one address, each with when it became idle.
+type Idle<B> = Vec<(Instant, SendRequest<B>)>;
+
 /// Idle upstream connections.
 pub(crate) struct Pool<B> {
-    idle: Mutex<HashMap<SocketAddr, Vec<(Instant, SendRequest<B>)>>>,
+    idle: Mutex<HashMap<SocketAddr, Idle<B>>>,
     per_address: usize,
     keep_for: Duration,
 }
