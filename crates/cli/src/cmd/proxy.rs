@@ -4,7 +4,8 @@ use std::collections::HashMap;
 use std::io::Write as _;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, mpsc};
+use std::thread::JoinHandle;
 use std::time::Duration;
 
 use cordon_policy::path::Expansion;
@@ -73,11 +74,40 @@ pub struct Args {
 }
 
 /// Audit events as JSON lines, appended to the state directory's `audit.jsonl` (the audit issue
-/// replaces this sink with the hash-chained log), and to stdout when asked.
+/// replaces this sink with the hash-chained log), and to stdout when asked. One writer thread
+/// takes every event queued since its last write and writes them with one `write(2)`: under
+/// load the proxy's workers never wait for the file, and lines never interleave.
 struct JsonLines {
-    file: Mutex<std::fs::File>,
-    path: PathBuf,
-    print: bool,
+    queue: mpsc::Sender<String>,
+}
+
+impl JsonLines {
+    /// The sink, and the writer thread to join once every sender is gone.
+    fn start(mut file: std::fs::File, path: PathBuf, print: bool) -> (Self, JoinHandle<()>) {
+        let (queue, lines) = mpsc::channel::<String>();
+        let writer = std::thread::spawn(move || {
+            let mut batch = String::new();
+            while let Ok(first) = lines.recv() {
+                batch.clear();
+                batch.push_str(&first);
+                while let Ok(more) = lines.try_recv() {
+                    batch.push_str(&more);
+                }
+                if let Err(e) = file.write_all(batch.as_bytes()) {
+                    eprintln!(
+                        "cordon proxy: cannot write audit events to `{}`: {e}",
+                        path.display()
+                    );
+                }
+                if print {
+                    let mut out = std::io::stdout().lock();
+                    let _ = out.write_all(batch.as_bytes());
+                    let _ = out.flush();
+                }
+            }
+        });
+        (Self { queue }, writer)
+    }
 }
 
 impl Sink for JsonLines {
@@ -86,23 +116,8 @@ impl Sink for JsonLines {
             return;
         };
         line.push('\n');
-        // One write(2) per line: concurrent events never interleave within a line.
-        let written = self
-            .file
-            .lock()
-            .map(|mut f| f.write_all(line.as_bytes()))
-            .unwrap_or_else(|_| Err(std::io::Error::other("audit file lock poisoned")));
-        if let Err(e) = written {
-            eprintln!(
-                "cordon proxy: cannot write an audit event to `{}`: {e}",
-                self.path.display()
-            );
-        }
-        if self.print {
-            let mut out = std::io::stdout().lock();
-            let _ = out.write_all(line.as_bytes());
-            let _ = out.flush();
-        }
+        // Fails only once the writer has stopped, at exit.
+        let _ = self.queue.send(line);
     }
 }
 
@@ -234,17 +249,14 @@ pub fn run(a: &Args) -> Outcome {
         .append(true)
         .open(&path)
         .map_err(|e| Fail::input_msg(format!("cannot open `{}`: {e}", path.display())))?;
-    let sink = Arc::new(JsonLines {
-        file: Mutex::new(file),
-        path,
-        print: a.print_events,
-    });
+    let (sink, writer) = JsonLines::start(file, path, a.print_events);
+    let sink = Arc::new(sink);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(|e| Fail::check_msg(format!("cannot start the proxy's runtime: {e}")))?;
     let agent = verified.manifest.agent_name.clone();
-    runtime.block_on(async {
+    let served = runtime.block_on(async {
         let (listener, shown) = bind(&a.listen).await?;
         let proxy = Arc::new(Proxy::new(gate, resolver, limits, sink));
         if !a.quiet {
@@ -263,11 +275,16 @@ pub fn run(a: &Args) -> Outcome {
             .serve(listener, stop)
             .await
             .map_err(|e| Fail::check_msg(format!("the proxy stopped: {e}")))?;
-        if !a.quiet {
-            eprintln!("cordon proxy: stopped");
-        }
         Ok(0)
-    })
+    });
+    // Dropping the runtime drops the exchanges still open, which records their events; then the
+    // writer drains the queue and ends.
+    drop(runtime);
+    let _ = writer.join();
+    if !a.quiet {
+        eprintln!("cordon proxy: stopped");
+    }
+    served
 }
 
 /// Completes when the parent process has ended (the proxy is then a child of init or a
