@@ -71,6 +71,9 @@ enum Command {
     /// Example: `cordon proxy --manifest alice.signed.json --trust trust.json --listen 127.0.0.1:3128`
     /// then `https_proxy=http://127.0.0.1:3128 curl https://api.example.com/`
     Proxy(cmd::proxy::Args),
+    /// Create the CA the egress proxy inspects TLS with.
+    #[command(subcommand)]
+    Ca(cmd::ca::Command),
     /// Generate Ed25519 signing keys.
     #[command(subcommand)]
     Keys(cmd::keys::Command),
@@ -100,6 +103,7 @@ fn main() -> ExitCode {
         Command::Run(args) => cmd::run::run(&args),
         Command::Proxy(args) => cmd::proxy::run(&args),
         Command::Keys(c) => cmd::keys::run(c),
+        Command::Ca(c) => cmd::ca::run(c),
         Command::Trust(c) => cmd::trust::run(c),
         Command::Manifest(c) => cmd::manifest::run(c),
         Command::Policy(c) => cmd::policy::run(c),

@@ -148,6 +148,11 @@ impl NetScope {
 
     /// Whether this scope covers a URL (already parsed by the URL parser).
     pub fn covers(&self, url: &Url) -> bool {
+        self.covers_host(url) && prefix_covers(&self.path, url.path())
+    }
+
+    /// Whether this scope covers the URL's scheme, host and port, whatever its path.
+    pub fn covers_host(&self, url: &Url) -> bool {
         if url.scheme() != self.scheme {
             return false;
         }
@@ -159,14 +164,13 @@ impl NetScope {
         let Some(host) = url.host_str() else {
             return false;
         };
-        let host_ok = match &self.host {
+        match &self.host {
             HostPattern::Any => true,
             HostPattern::Exact(h) => *h == host,
             HostPattern::Subdomains(d) => host
                 .strip_suffix(d.as_str())
                 .is_some_and(|label| label.len() > 1 && label.ends_with('.')),
-        };
-        host_ok && prefix_covers(&self.path, url.path())
+        }
     }
 
     /// Whether this scope's host is the bare `*`.

@@ -31,6 +31,9 @@ pub enum Refusal {
     EncryptedClientHello,
     /// The tunnel's first bytes are not a TLS ClientHello, or a malformed one.
     NotTls,
+    /// The client did not accept the certificate the proxy presented to inspect its TLS (it
+    /// does not trust the inspection CA).
+    CertificateRejected,
     /// The client did not send its ClientHello in time.
     HelloTimeout,
     /// The manifest asks for content inspection, which this connection cannot give.
@@ -57,6 +60,7 @@ impl Refusal {
             Self::ServerNameMismatch => "server_name_mismatch",
             Self::EncryptedClientHello => "encrypted_client_hello",
             Self::NotTls => "not_tls",
+            Self::CertificateRejected => "certificate_rejected",
             Self::HelloTimeout => "hello_timeout",
             Self::InspectionUnavailable => "inspection_unavailable",
             Self::Unreachable => "upstream_unreachable",
@@ -79,6 +83,7 @@ impl Refusal {
             | Self::ServerNameMismatch
             | Self::EncryptedClientHello
             | Self::NotTls
+            | Self::CertificateRejected
             | Self::HelloTimeout
             | Self::InspectionUnavailable => 403,
         }
@@ -113,6 +118,9 @@ pub struct Event {
     /// The address connected to.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub address: Option<String>,
+    /// Whether the proxy saw inside the TLS (a tunnel it inspected, or a request inside one).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub inspected: bool,
     /// The server name of the tunnel's ClientHello.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub server_name: Option<String>,

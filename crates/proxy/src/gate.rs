@@ -43,6 +43,11 @@ impl Gate {
         self.pdp.agent()
     }
 
+    /// Whether some grant reaches the URL's host and port, at some path or with some method.
+    pub fn grants_host(&self, url: &Url) -> bool {
+        self.pdp.grants_host(url)
+    }
+
     /// Decide on `method` to `url` now.
     pub fn decide(&self, method: &str, url: &Url) -> Verdict {
         let req = Request {

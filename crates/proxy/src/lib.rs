@@ -14,10 +14,12 @@
 #![forbid(unsafe_code)]
 
 pub mod addr;
+pub mod ca;
 pub mod event;
 pub mod gate;
 pub mod head;
 pub mod hello;
+pub mod inspect;
 mod pool;
 pub mod resolve;
 pub mod server;

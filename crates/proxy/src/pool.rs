@@ -1,4 +1,5 @@
-//! Kept-alive upstream connections for plain HTTP, by the address they were opened to.
+//! Kept-alive upstream connections, by the address they were opened to (and, for TLS, the
+//! server name they were verified for).
 //!
 //! A connection goes back to the pool only after its response body was read to the end (so the
 //! next request cannot be answered with the rest of the last one), and is taken again only while
@@ -7,7 +8,7 @@
 //! that same address.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
+use std::hash::Hash;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -17,13 +18,13 @@ use hyper::client::conn::http1::SendRequest;
 type Idle<B> = Vec<(Instant, SendRequest<B>)>;
 
 /// Idle upstream connections.
-pub(crate) struct Pool<B> {
-    idle: Mutex<HashMap<SocketAddr, Idle<B>>>,
+pub(crate) struct Pool<K, B> {
+    idle: Mutex<HashMap<K, Idle<B>>>,
     per_address: usize,
     keep_for: Duration,
 }
 
-impl<B> Pool<B> {
+impl<K: Eq + Hash, B> Pool<K, B> {
     /// A pool keeping at most `per_address` idle connections per address, each for `keep_for`.
     pub(crate) fn new(per_address: usize, keep_for: Duration) -> Self {
         Self {
@@ -33,10 +34,10 @@ impl<B> Pool<B> {
         }
     }
 
-    /// An idle connection to `addr` that can take a request now.
-    pub(crate) fn take(&self, addr: SocketAddr) -> Option<SendRequest<B>> {
+    /// An idle connection under `key` that can take a request now.
+    pub(crate) fn take(&self, key: &K) -> Option<SendRequest<B>> {
         let mut idle = self.idle.lock().ok()?;
-        let list = idle.get_mut(&addr)?;
+        let list = idle.get_mut(key)?;
         while let Some((since, sender)) = list.pop() {
             if since.elapsed() < self.keep_for && !sender.is_closed() && sender.is_ready() {
                 return Some(sender);
@@ -46,14 +47,14 @@ impl<B> Pool<B> {
     }
 
     /// Keep a connection whose last exchange finished.
-    pub(crate) fn give(&self, addr: SocketAddr, sender: SendRequest<B>) {
+    pub(crate) fn give(&self, key: K, sender: SendRequest<B>) {
         if sender.is_closed() {
             return;
         }
         let Ok(mut idle) = self.idle.lock() else {
             return;
         };
-        let list = idle.entry(addr).or_default();
+        let list = idle.entry(key).or_default();
         list.retain(|(since, s)| since.elapsed() < self.keep_for && !s.is_closed());
         if list.len() < self.per_address {
             list.push((Instant::now(), sender));

@@ -24,10 +24,13 @@ use tokio::net::{TcpListener, TcpStream, UnixListener};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use url::Url;
 
+use cordon_policy::pdp::Reason;
+
 use crate::event::{Event, Refusal, Sink, redacted};
 use crate::gate::{Gate, Verdict};
 use crate::head::{self, Target};
 use crate::hello::{self, Hello, HelloError, Parsed};
+use crate::inspect::{Inspection, Rewind};
 use crate::pool::Pool;
 use crate::resolve::Resolver;
 
@@ -71,8 +74,21 @@ pub struct Proxy {
     limits: Limits,
     sink: Arc<dyn Sink>,
     slots: Arc<Semaphore>,
-    pool: Pool<UpBody>,
+    pool: Pool<PoolKey, UpBody>,
+    inspection: Option<Inspection>,
     epoch: Instant,
+}
+
+/// Pooled connections are told apart by the checked address and, for TLS, the server name.
+type PoolKey = (SocketAddr, Option<String>);
+
+/// How a granted tunnel is carried.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Carry {
+    /// Bytes copied both ways after the ClientHello check.
+    Blind,
+    /// TLS ended at the proxy, each request inside decided and forwarded.
+    Inspected,
 }
 
 impl std::fmt::Debug for Proxy {
@@ -94,8 +110,15 @@ pub enum Listener {
 }
 
 impl Proxy {
-    /// A proxy enforcing `gate`.
-    pub fn new(gate: Gate, resolver: Resolver, limits: Limits, sink: Arc<dyn Sink>) -> Self {
+    /// A proxy enforcing `gate`; with `inspection`, it can see inside the TLS of tunnels whose
+    /// grants need it (content inspection, path or method rules).
+    pub fn new(
+        gate: Gate,
+        resolver: Resolver,
+        limits: Limits,
+        sink: Arc<dyn Sink>,
+        inspection: Option<Inspection>,
+    ) -> Self {
         let slots = Arc::new(Semaphore::new(limits.max_connections));
         Self {
             gate,
@@ -104,6 +127,7 @@ impl Proxy {
             sink,
             slots,
             pool: Pool::new(32, Duration::from_secs(30)),
+            inspection,
             epoch: Instant::now(),
         }
     }
@@ -210,29 +234,62 @@ impl Proxy {
         describe_destination(&mut event, &target);
         let verdict = self.gate.decide(&method, target.url());
         event.rule.clone_from(&verdict.rule);
-        if !verdict.decision.is_allow() {
-            let detail = match &verdict.rule {
-                Some(rule) => format!("{method} `{}` is denied by {rule}", target.url()),
-                None => format!(
-                    "no grant of the manifest covers {method} `{}`",
-                    target.url()
-                ),
-            };
-            return self.refuse(
-                event,
-                started,
-                Refusal::Policy(verdict.decision.reason),
-                detail,
-            );
-        }
-        if verdict.wants_inspection() {
-            let detail = "the manifest's `dlp` section asks for content inspection, which this proxy cannot do yet for this destination".to_owned();
-            return self.refuse(event, started, Refusal::InspectionUnavailable, detail);
-        }
         match target {
-            Target::Tunnel { url } => self.tunnel(req, url, verdict, event, started, call).await,
-            Target::Forward { url } => self.forward(req, url, verdict, event, started).await,
+            Target::Forward { url } => {
+                if let Err((refusal, detail)) = admit(&verdict, &method, &url) {
+                    return self.refuse(event, started, refusal, detail);
+                }
+                if verdict.wants_inspection() {
+                    let detail = "the manifest's `dlp` section asks for content inspection, which this proxy cannot do yet on plain HTTP".to_owned();
+                    return self.refuse(event, started, Refusal::InspectionUnavailable, detail);
+                }
+                self.forward(req, url, verdict, event, started, false).await
+            }
+            Target::Tunnel { url } => {
+                let carry = match self.carry(&verdict, &url) {
+                    Ok(c) => c,
+                    Err((refusal, detail)) => return self.refuse(event, started, refusal, detail),
+                };
+                self.tunnel(req, url, verdict, event, started, call, carry)
+                    .await
+            }
         }
+    }
+
+    /// Whether and how a tunnel is opened. A tunnel hides its requests, so it is carried blind
+    /// only when the decision on the whole host allows it without inspection; when the manifest
+    /// asks for inspection, or grants the host only at some paths or with some methods, it is
+    /// opened only if the proxy can inspect TLS, and each request inside is decided on its own.
+    fn carry(&self, verdict: &Verdict, url: &Url) -> Result<Carry, (Refusal, String)> {
+        let allowed = verdict.decision.is_allow();
+        if allowed && !verdict.wants_inspection() {
+            return Ok(Carry::Blind);
+        }
+        let partial =
+            !allowed && verdict.decision.reason == Reason::NoGrant && self.gate.grants_host(url);
+        if !allowed && !partial {
+            return Err(admit(verdict, "CONNECT", url).err().unwrap_or((
+                Refusal::Policy(verdict.decision.reason),
+                format!("CONNECT `{url}` is denied"),
+            )));
+        }
+        if self.inspection.is_some() {
+            return Ok(Carry::Inspected);
+        }
+        Err(if allowed {
+            (
+                Refusal::InspectionUnavailable,
+                "the manifest's `dlp` section asks for content inspection; start the proxy with `--ca` to inspect TLS".to_owned(),
+            )
+        } else {
+            (
+                Refusal::Policy(Reason::NoGrant),
+                format!(
+                    "grants reach `{}` only at some paths or with some methods, which a tunnel hides; start the proxy with `--ca` to inspect TLS",
+                    url.host_str().unwrap_or_default()
+                ),
+            )
+        })
     }
 
     /// Resolve, check and connect, trying each checked address in turn.
@@ -280,34 +337,78 @@ impl Proxy {
         Err(last.unwrap_or((Refusal::Unresolved, "no address to connect to".to_owned())))
     }
 
-    /// A ready connection to the destination: a pooled one to a checked address, or a new one.
+    /// A ready connection to the destination: a pooled one to a checked address, or a new one
+    /// (over TLS verified for the URL's host when `tls`).
     async fn sender(
         &self,
         url: &Url,
         verdict: &Verdict,
-        event: &mut Event,
-    ) -> Result<(SendRequest<UpBody>, SocketAddr, bool), (Refusal, String)> {
+        tls: bool,
+    ) -> Result<(SendRequest<UpBody>, PoolKey, bool), (Refusal, String)> {
         let addrs = self.resolver.addresses(url, verdict.names_address).await?;
+        let name = tls.then(|| url.host_str().unwrap_or_default().to_owned());
         for &addr in &addrs {
-            if let Some(sender) = self.pool.take(addr) {
-                event.address = Some(addr.to_string());
-                return Ok((sender, addr, true));
+            let key = (addr, name.clone());
+            if let Some(sender) = self.pool.take(&key) {
+                return Ok((sender, key, true));
             }
         }
         let (stream, addr) = self.connect_to(&addrs).await?;
-        event.address = Some(addr.to_string());
-        let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-            .await
-            .map_err(|e| {
-                (
-                    Refusal::UpstreamError,
-                    format!("HTTP handshake with the upstream server failed: {e}"),
-                )
-            })?;
-        tokio::spawn(async move {
-            let _ = conn.await;
-        });
-        Ok((sender, addr, false))
+        let key = (addr, name);
+        let sender = match (&key.1, &self.inspection) {
+            (Some(host), Some(inspection)) => {
+                let stream = self.upstream_tls(inspection, host, stream).await?;
+                handshake(stream).await?
+            }
+            (Some(_), None) => {
+                return Err((
+                    Refusal::InspectionUnavailable,
+                    "no CA to inspect with".to_owned(),
+                ));
+            }
+            (None, _) => handshake(stream).await?,
+        };
+        Ok((sender, key, false))
+    }
+
+    /// TLS to the upstream server, verified for `host` against the inspection's roots.
+    async fn upstream_tls(
+        &self,
+        inspection: &Inspection,
+        host: &str,
+        stream: TcpStream,
+    ) -> Result<tokio_rustls::client::TlsStream<TcpStream>, (Refusal, String)> {
+        let bare = host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_owned();
+        let server = rustls::pki_types::ServerName::try_from(bare).map_err(|e| {
+            (
+                Refusal::BadRequest,
+                format!("`{host}` is not a TLS server name: {e}"),
+            )
+        })?;
+        let connector = tokio_rustls::TlsConnector::from(inspection.client_config());
+        tokio::time::timeout(
+            self.limits.connect_timeout,
+            connector.connect(server, stream),
+        )
+        .await
+        .map_err(|_| {
+            (
+                Refusal::UpstreamTimeout,
+                format!(
+                    "the TLS handshake with `{host}` took longer than {:?}",
+                    self.limits.connect_timeout
+                ),
+            )
+        })?
+        .map_err(|e| {
+            (
+                Refusal::UpstreamError,
+                format!("TLS with `{host}` failed: {e}"),
+            )
+        })
     }
 
     async fn forward(
@@ -317,12 +418,13 @@ impl Proxy {
         verdict: Verdict,
         mut event: Event,
         started: Instant,
+        tls: bool,
     ) -> Response<ProxyBody> {
-        let (mut sender, mut addr, mut pooled) = match self.sender(&url, &verdict, &mut event).await
-        {
+        let (mut sender, mut key, mut pooled) = match self.sender(&url, &verdict, tls).await {
             Ok(s) => s,
             Err((refusal, detail)) => return self.refuse(event, started, refusal, detail),
         };
+        event.address = Some(key.0.to_string());
         let exchange = Exchange::new(self.sink.clone(), event, started);
         let (parts, body) = req.into_parts();
         let mut out = Request::builder()
@@ -338,7 +440,7 @@ impl Proxy {
                 h.insert(header::HOST, host);
             }
         }
-        let body = Metered::new(body, exchange.clone(), Direction::Up);
+        let body = Metered::new(body, exchange.clone(), Direction::Up).boxed_unsync();
         let mut out = match out.body(body) {
             Ok(r) => r,
             Err(e) => {
@@ -359,11 +461,10 @@ impl Proxy {
                     match (pooled, unsent) {
                         (true, Some(request)) => {
                             out = request;
-                            let mut scratch = self.event("", "");
-                            match self.sender(&url, &verdict, &mut scratch).await {
-                                Ok((s, a, _)) => {
-                                    (sender, addr, pooled) = (s, a, false);
-                                    exchange.update(|e| e.address = Some(a.to_string()));
+                            match self.sender(&url, &verdict, tls).await {
+                                Ok((s, k, _)) => {
+                                    exchange.update(|e| e.address = Some(k.0.to_string()));
+                                    (sender, key, pooled) = (s, k, false);
                                 }
                                 Err((refusal, detail)) => return exchange.refuse(refusal, detail),
                             }
@@ -393,11 +494,15 @@ impl Proxy {
         // The connection goes back to the pool once this body has been read to its end.
         let pool = self.clone();
         let body = Metered::new(body, exchange, Direction::Down)
-            .on_end(move || pool.pool.give(addr, sender))
+            .on_end(move || pool.pool.give(key, sender))
             .boxed_unsync();
         Response::from_parts(parts, body)
     }
 
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "one request's state, passed on once"
+    )]
     async fn tunnel(
         self: Arc<Self>,
         req: Request<Incoming>,
@@ -406,19 +511,45 @@ impl Proxy {
         mut event: Event,
         started: Instant,
         call: Call,
+        carry: Carry,
     ) -> Response<ProxyBody> {
-        let upstream = match self.connect(&url, &verdict, &mut event).await {
-            Ok(s) => s,
-            Err((refusal, detail)) => return self.refuse(event, started, refusal, detail),
+        // Connect (blind) or check the addresses (inspected) before answering, so a refusal is
+        // still an HTTP response.
+        let upstream = match carry {
+            Carry::Blind => match self.connect(&url, &verdict, &mut event).await {
+                Ok(s) => Some(s),
+                Err((refusal, detail)) => return self.refuse(event, started, refusal, detail),
+            },
+            Carry::Inspected => {
+                if let Err((refusal, detail)) =
+                    self.resolver.addresses(&url, verdict.names_address).await
+                {
+                    return self.refuse(event, started, refusal, detail);
+                }
+                None
+            }
         };
         let expected = url.host_str().unwrap_or_default().to_owned();
         let literal = !matches!(url.host(), Some(url::Host::Domain(_)));
         let exchange = Exchange::new(self.sink.clone(), event, started);
-        exchange.update(|e| e.status = Some(200));
+        exchange.update(|e| {
+            e.status = Some(200);
+            if carry == Carry::Inspected {
+                e.inspected = true;
+                e.detail = Some(
+                    "opened for inspection: each request inside is decided and recorded on its own"
+                        .to_owned(),
+                );
+            }
+        });
         let proxy = self.clone();
         tokio::spawn(async move {
             // The tunnel holds the connection's slot until it ends.
-            let Call { activity, slot, .. } = call;
+            let Call {
+                activity,
+                slot,
+                peer,
+            } = call;
             let _slot = slot;
             let upgraded = match hyper::upgrade::on(req).await {
                 Ok(u) => u,
@@ -431,14 +562,29 @@ impl Proxy {
                 }
             };
             let mut client = TokioIo::new(upgraded);
-            let run = proxy.relay(
-                &mut client,
-                upstream,
-                &expected,
-                literal,
-                &exchange,
-                activity,
-            );
+            let Some(hello) = proxy
+                .checked_hello(&mut client, &expected, literal, &exchange)
+                .await
+            else {
+                return;
+            };
+            let run = async {
+                match upstream {
+                    Some(upstream) => {
+                        proxy
+                            .relay(client, hello, upstream, &exchange, &activity)
+                            .await;
+                    }
+                    None => {
+                        let inner = Inner {
+                            origin: url,
+                            peer,
+                            activity: activity.clone(),
+                        };
+                        proxy.clone().inspect(client, hello, inner, &exchange).await;
+                    }
+                }
+            };
             if tokio::time::timeout(proxy.limits.total_timeout, run)
                 .await
                 .is_err()
@@ -452,36 +598,39 @@ impl Proxy {
         ok
     }
 
-    /// Check the tunnel's ClientHello, then copy bytes both ways until either side closes or the
-    /// tunnel goes idle.
-    async fn relay(
+    /// Read and check the tunnel's ClientHello; `None` (the client told, the exchange failed)
+    /// when it is refused.
+    async fn checked_hello(
         &self,
         client: &mut TokioIo<hyper::upgrade::Upgraded>,
-        upstream: TcpStream,
         expected: &str,
         literal: bool,
-        exchange: &Arc<Exchange>,
-        activity: Arc<Activity>,
-    ) {
-        let first = match read_hello(client, self.limits.hello_timeout).await {
-            Ok((bytes, hello)) => match check_hello(&hello, expected, literal) {
-                Ok(()) => {
-                    exchange.update(|e| e.server_name.clone_from(&hello.server_name));
-                    bytes
+        exchange: &Exchange,
+    ) -> Option<Vec<u8>> {
+        let refused = match read_hello(client, self.limits.hello_timeout).await {
+            Ok((bytes, hello)) => {
+                exchange.update(|e| e.server_name.clone_from(&hello.server_name));
+                match check_hello(&hello, expected, literal) {
+                    Ok(()) => return Some(bytes),
+                    Err(r) => r,
                 }
-                Err((refusal, detail)) => {
-                    exchange.update(|e| e.server_name.clone_from(&hello.server_name));
-                    alert(client).await;
-                    exchange.fail(refusal, detail);
-                    return;
-                }
-            },
-            Err((refusal, detail)) => {
-                alert(client).await;
-                exchange.fail(refusal, detail);
-                return;
             }
+            Err(r) => r,
         };
+        alert(client).await;
+        exchange.fail(refused.0, refused.1);
+        None
+    }
+
+    /// Copy bytes both ways until either side closes or the tunnel goes idle.
+    async fn relay(
+        &self,
+        mut client: TokioIo<hyper::upgrade::Upgraded>,
+        first: Vec<u8>,
+        upstream: TcpStream,
+        exchange: &Exchange,
+        activity: &Arc<Activity>,
+    ) {
         let mut upstream = Watched::new(upstream, activity.clone());
         if upstream.write_all(&first).await.is_err() {
             exchange.fail(
@@ -491,7 +640,7 @@ impl Proxy {
             return;
         }
         exchange.add(Direction::Up, first.len() as u64);
-        let copy = tokio::io::copy_bidirectional(client, &mut upstream);
+        let copy = tokio::io::copy_bidirectional(&mut client, &mut upstream);
         tokio::pin!(copy);
         let idle = activity.idle(self.limits.idle_timeout);
         tokio::pin!(idle);
@@ -508,6 +657,92 @@ impl Proxy {
         }
     }
 
+    /// End the client's TLS with a minted leaf and serve the requests inside, each decided and
+    /// recorded on its own.
+    async fn inspect(
+        self: Arc<Self>,
+        client: TokioIo<hyper::upgrade::Upgraded>,
+        hello: Vec<u8>,
+        inner: Inner,
+        exchange: &Exchange,
+    ) {
+        let Some(inspection) = &self.inspection else {
+            exchange.fail(
+                Refusal::InspectionUnavailable,
+                "no CA to inspect with".to_owned(),
+            );
+            return;
+        };
+        let host = inner.origin.host_str().unwrap_or_default().to_owned();
+        let config = match inspection.server_config(&host) {
+            Ok(c) => c,
+            Err(e) => {
+                exchange.fail(Refusal::InspectionUnavailable, e.to_string());
+                return;
+            }
+        };
+        let accept = tokio_rustls::TlsAcceptor::from(config).accept(Rewind::new(hello, client));
+        let tls = match tokio::time::timeout(self.limits.hello_timeout, accept).await {
+            Ok(Ok(tls)) => tls,
+            Ok(Err(e)) => {
+                exchange.fail(
+                    Refusal::CertificateRejected,
+                    format!("the client did not accept cordon's certificate for `{host}` (does it trust the inspection CA?): {e}"),
+                );
+                return;
+            }
+            Err(_) => {
+                exchange.fail(
+                    Refusal::HelloTimeout,
+                    "the TLS handshake did not finish in time".to_owned(),
+                );
+                return;
+            }
+        };
+        let activity = inner.activity.clone();
+        let proxy = self.clone();
+        let service = hyper::service::service_fn(move |req| {
+            let proxy = proxy.clone();
+            let inner = inner.clone();
+            async move { Ok::<_, Infallible>(proxy.inner(req, inner).await) }
+        });
+        let mut builder = hyper::server::conn::http1::Builder::new();
+        builder
+            .timer(TokioTimer::new())
+            .header_read_timeout(self.limits.header_timeout)
+            .max_buf_size(self.limits.max_header_bytes.max(8192));
+        let conn = builder.serve_connection(TokioIo::new(tls), service);
+        tokio::select! {
+            _ = conn => {}
+            () = activity.idle(self.limits.idle_timeout) => {}
+        }
+    }
+
+    /// One request inside an inspected tunnel.
+    async fn inner(self: Arc<Self>, req: Request<Incoming>, inner: Inner) -> Response<ProxyBody> {
+        let _waiting = Waiting::new(&inner.activity);
+        let started = Instant::now();
+        let method = req.method().as_str().to_owned();
+        let mut event = self.event(&inner.peer, &method);
+        event.request_headers = redacted(req.headers());
+        event.inspected = true;
+        let url = match inner_url(&inner.origin, req.uri()) {
+            Ok(u) => u,
+            Err(detail) => return self.refuse(event, started, Refusal::BadRequest, detail),
+        };
+        describe_destination(&mut event, &Target::Forward { url: url.clone() });
+        let verdict = self.gate.decide(&method, &url);
+        event.rule.clone_from(&verdict.rule);
+        if let Err((refusal, detail)) = admit(&verdict, &method, &url) {
+            return self.refuse(event, started, refusal, detail);
+        }
+        if verdict.wants_inspection() {
+            let detail = "the manifest's `dlp` section asks for content inspection, which this proxy cannot do yet on request bodies".to_owned();
+            return self.refuse(event, started, Refusal::InspectionUnavailable, detail);
+        }
+        self.forward(req, url, verdict, event, started, true).await
+    }
+
     fn event(&self, peer: &str, method: &str) -> Event {
         Event {
             time: cordon_policy::trust::format_time(time::OffsetDateTime::now_utc()),
@@ -520,6 +755,7 @@ impl Proxy {
             port: None,
             path: None,
             address: None,
+            inspected: false,
             server_name: None,
             decision: "deny",
             reason: "",
@@ -569,6 +805,41 @@ impl Proxy {
     }
 }
 
+/// What a request inside an inspected tunnel knows of it.
+#[derive(Clone)]
+struct Inner {
+    /// `https://host[:port]/`, as the tunnel was granted.
+    origin: Url,
+    peer: String,
+    activity: Arc<Activity>,
+}
+
+/// The full URL of a request inside a tunnel to `origin`: origin-form paths are joined to it; an
+/// absolute-form target must name the same origin.
+fn inner_url(origin: &Url, uri: &http::Uri) -> Result<Url, String> {
+    let url = match uri.authority() {
+        Some(_) => {
+            cordon_policy::scope::parse_request_url(&uri.to_string()).map_err(|e| e.to_string())?
+        }
+        None => {
+            let path = uri.path_and_query().map_or("/", |p| p.as_str());
+            if !path.starts_with('/') {
+                return Err(format!("request target `{path}` is not a path"));
+            }
+            let mut text = origin[..url::Position::AfterPort].to_owned();
+            text.push_str(path);
+            cordon_policy::scope::parse_request_url(&text).map_err(|e| e.to_string())?
+        }
+    };
+    if url.scheme() != "https"
+        || url.host_str() != origin.host_str()
+        || url.port_or_known_default() != origin.port_or_known_default()
+    {
+        return Err(format!("request for `{url}` inside a tunnel to `{origin}`"));
+    }
+    Ok(url)
+}
+
 /// What a request's handler knows of its connection.
 #[derive(Clone)]
 struct Call {
@@ -581,7 +852,7 @@ struct Call {
 pub type ProxyBody = UnsyncBoxBody<Bytes, hyper::Error>;
 
 /// The body of a request sent upstream.
-type UpBody = Metered<Incoming>;
+type UpBody = UnsyncBoxBody<Bytes, hyper::Error>;
 
 fn empty() -> ProxyBody {
     Full::new(Bytes::new())
@@ -624,6 +895,18 @@ fn refusal_response(refusal: Refusal, detail: &str) -> Response<ProxyBody> {
         HeaderValue::from_static(refusal.as_str()),
     );
     r
+}
+
+/// The refusal for a decision that does not allow.
+fn admit(verdict: &Verdict, method: &str, url: &Url) -> Result<(), (Refusal, String)> {
+    if verdict.decision.is_allow() {
+        return Ok(());
+    }
+    let detail = match &verdict.rule {
+        Some(rule) => format!("{method} `{url}` is denied by {rule}"),
+        None => format!("no grant of the manifest covers {method} `{url}`"),
+    };
+    Err((Refusal::Policy(verdict.decision.reason), detail))
 }
 
 fn describe_destination(event: &mut Event, target: &Target) {
@@ -1039,4 +1322,23 @@ fn is_transient(e: &io::Error) -> bool {
     ) || e
         .raw_os_error()
         .is_some_and(|code| code == 24 || code == 23)
+}
+
+/// An HTTP/1.1 client connection over `stream`, driven by its own task.
+async fn handshake<S>(stream: S) -> Result<SendRequest<UpBody>, (Refusal, String)>
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .map_err(|e| {
+            (
+                Refusal::UpstreamError,
+                format!("HTTP handshake with the upstream server failed: {e}"),
+            )
+        })?;
+    tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    Ok(sender)
 }

@@ -1,5 +1,6 @@
 //! One module per command group.
 
+pub mod ca;
 pub mod dlp;
 pub mod dlp_report;
 pub mod keys;

@@ -10,10 +10,15 @@ use std::time::Duration;
 
 use cordon_policy::path::Expansion;
 use cordon_policy::pdp::{CompileOptions, Pdp, Principal};
+use cordon_proxy::ca::Authority;
 use cordon_proxy::event::{Event, Sink};
 use cordon_proxy::gate::Gate;
+use cordon_proxy::inspect::Inspection;
 use cordon_proxy::resolve::Resolver;
 use cordon_proxy::server::{Limits, Listener, Proxy};
+
+use rustls_pki_types::CertificateDer;
+use rustls_pki_types::pem::PemObject as _;
 
 use super::manifest::{VerifyFail, verify};
 use super::run::{DEFAULT_TRUST, state_dir};
@@ -49,6 +54,15 @@ pub struct Args {
     /// Also write each audit event to standard output.
     #[arg(long)]
     print_events: bool,
+    /// Inspect TLS with the CA in this directory (`ca.pem`, `ca.key`, made by `cordon ca init`),
+    /// for tunnels whose grants need it: a manifest asking for content inspection, or grants that
+    /// reach a host only at some paths or with some methods.
+    #[arg(long, value_name = "DIR")]
+    ca: Option<String>,
+    /// Also trust this CA certificate (PEM) when verifying upstream servers under inspection,
+    /// besides the system's roots (repeatable).
+    #[arg(long, value_name = "FILE", requires = "ca")]
+    upstream_ca: Vec<String>,
     /// Resolve NAME to these addresses instead of asking DNS, e.g. `api.internal=10.0.0.7`
     /// (repeatable). Pinned addresses are trusted as written: they may be private.
     #[arg(long = "resolve", value_name = "NAME=ADDR[,ADDR…]")]
@@ -150,6 +164,35 @@ fn pins(raw: &[String]) -> Result<HashMap<String, Vec<IpAddr>>, Fail> {
     Ok(out)
 }
 
+/// Load the inspection CA and the roots upstream servers are verified with.
+fn inspection(dir: &str, extra: &[String]) -> Result<Inspection, Fail> {
+    let dir = Path::new(dir);
+    let read = |name: &str| {
+        let path = dir.join(name);
+        std::fs::read_to_string(&path).map_err(|e| {
+            Fail::input_msg(format!(
+                "`{}`: {e} (make a CA with `cordon ca init --out {}`)",
+                path.display(),
+                dir.display()
+            ))
+        })
+    };
+    let authority = Authority::load(&read("ca.pem")?, &read("ca.key")?)
+        .map_err(|e| Fail::input_msg(format!("`{}`: {e}", dir.display())))?;
+    let mut roots = Vec::new();
+    for file in extra {
+        let text = io::read(file).map_err(|e| Fail::input_msg(format!("{e:#}")))?;
+        let certs: Vec<_> = CertificateDer::pem_slice_iter(&text)
+            .collect::<Result<_, _>>()
+            .map_err(|e| Fail::input_msg(format!("`{file}`: not PEM certificates: {e}")))?;
+        if certs.is_empty() {
+            return Err(Fail::input_msg(format!("`{file}` holds no certificate")));
+        }
+        roots.extend(certs);
+    }
+    Inspection::new(authority, roots).map_err(|e| Fail::input_msg(e.to_string()))
+}
+
 /// Bind the listener, replacing a unix socket no process listens on any more.
 async fn bind(listen: &str) -> Result<(Listener, String), Fail> {
     if listen == "stdin" {
@@ -240,6 +283,10 @@ pub fn run(a: &Args) -> Outcome {
         hello_timeout: secs(a.header_timeout),
     };
     let resolver = Resolver::new(pins(&a.pins)?, limits.connect_timeout);
+    let inspection = match &a.ca {
+        Some(dir) => Some(inspection(dir, &a.upstream_ca)?),
+        None => None,
+    };
     let state = state_dir(a.state_dir.as_deref(), &home);
     std::fs::create_dir_all(&state)
         .map_err(|e| Fail::input_msg(format!("cannot create `{}`: {e}", state.display())))?;
@@ -258,7 +305,7 @@ pub fn run(a: &Args) -> Outcome {
     let agent = verified.manifest.agent_name.clone();
     let served = runtime.block_on(async {
         let (listener, shown) = bind(&a.listen).await?;
-        let proxy = Arc::new(Proxy::new(gate, resolver, limits, sink));
+        let proxy = Arc::new(Proxy::new(gate, resolver, limits, sink, inspection));
         if !a.quiet {
             eprintln!(
                 "cordon proxy: listening on {shown} for agent `{agent}` (manifest {})",

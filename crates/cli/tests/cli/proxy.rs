@@ -185,7 +185,24 @@ struct Proxy {
 
 impl Proxy {
     fn start(s: &Sandbox, manifest: &str, extra: &[&str]) -> Self {
-        crate::run::signed(s, manifest);
+        // A second proxy in one sandbox re-signs with the same keys.
+        if std::path::Path::new(&s.path("keys/a.key")).exists() {
+            let _ = std::fs::remove_file(s.path("m.signed.json"));
+            s.write("m.json", manifest);
+            s.expect(
+                0,
+                &[
+                    "manifest",
+                    "sign",
+                    "m.json",
+                    "--key",
+                    "keys/a.key",
+                    "--allow-lint-errors",
+                ],
+            );
+        } else {
+            crate::run::signed(s, manifest);
+        }
         let state = s.path("state");
         let _ = std::fs::remove_dir_all(&state);
         let mut child = Command::new(assert_cmd::cargo::cargo_bin("cordon"))
@@ -832,4 +849,139 @@ fn cordon_run_sends_the_agent_through_its_own_proxy() {
     let marker = format!("--state-dir\0{state}\0--listen\0stdin");
     let proxies = crate::command_lines(|c| c.windows(marker.len()).any(|w| w == marker.as_bytes()));
     assert!(proxies.is_empty(), "proxy left running: {proxies:?}");
+}
+
+#[test]
+fn inspection_decides_each_request_inside_tls() {
+    let s = Sandbox::new();
+    test_ca(&s);
+    let up = Upstream::start(&s, "tls", true);
+    let port = up.port;
+    s.expect(0, &["ca", "init", "--out", "inspect"]);
+    let inspect_ca = s.path("inspect/ca.pem");
+    let key_mode = std::fs::metadata(s.path("inspect/ca.key")).unwrap();
+    assert_eq!(
+        std::os::unix::fs::PermissionsExt::mode(&key_mode.permissions()) & 0o777,
+        0o600
+    );
+    // The whole host is not granted: only `/api`, and `/v2` for GET through an API scope.
+    let manifest = manifest(
+        &[format!("https://upstream.test:{port}/api")],
+        &format!(
+            r#","apiScopes":["files:read"],"apis":{{"files:read":{{"endpoints":[{{"url":"https://upstream.test:{port}/v2","methods":["GET"]}}]}}}}"#
+        ),
+    );
+    let pins = ["--resolve", "upstream.test=127.0.0.1"];
+
+    // Without a CA, such a tunnel cannot be opened: its requests would be invisible.
+    let proxy = Proxy::start(&s, &manifest, &pins);
+    let (code, _, err) = curl(
+        &proxy,
+        &[
+            "--cacert",
+            &inspect_ca,
+            &format!("https://upstream.test:{port}/api/x"),
+        ],
+    );
+    assert_ne!(code, 0);
+    assert!(err.contains("403"), "{err}");
+    assert!(up.seen().is_empty());
+    drop(proxy);
+
+    let upstream_ca = s.path("ca.pem");
+    let proxy = Proxy::start(
+        &s,
+        &manifest,
+        &[
+            &pins[..],
+            &["--ca", "inspect", "--upstream-ca", &upstream_ca],
+        ]
+        .concat(),
+    );
+    let get = |path: &str, extra: &[&str]| {
+        let url = format!("https://upstream.test:{port}{path}");
+        let mut args = vec!["--cacert", inspect_ca.as_str(), "-w", "\n%{http_code}"];
+        args.extend_from_slice(extra);
+        args.push(&url);
+        curl(&proxy, &args)
+    };
+    let (code, out, err) = get("/api/items?q=1", &[]);
+    assert_eq!(
+        (code, out.as_str()),
+        (0, "hello from upstream\n\n200"),
+        "{err}"
+    );
+    let (_, out, _) = get("/v2/files", &[]);
+    assert_eq!(out, "hello from upstream\n\n200");
+    // Outside the granted paths, or another method: refused inside the tunnel, with a reason.
+    for (path, extra) in [
+        ("/admin", &[][..]),
+        ("/v2/files", &["-X", "POST", "-d", "x"][..]),
+    ] {
+        let (_, out, _) = get(path, extra);
+        let (body, status) = out.rsplit_once('\n').unwrap();
+        assert_eq!(status, "403", "{path}: {out}");
+        assert_eq!(json(body)["reason"], "no_grant");
+    }
+    let lines: Vec<String> = up
+        .seen()
+        .iter()
+        .filter_map(|e| e["line"].as_str().map(str::to_owned))
+        .collect();
+    assert_eq!(
+        lines,
+        ["GET /api/items?q=1 HTTP/1.1", "GET /v2/files HTTP/1.1"]
+    );
+
+    // Python's urllib trusting the inspection CA, the same way.
+    let script = format!(
+        "import ssl, urllib.request\nctx = ssl.create_default_context(cafile='{inspect_ca}')\n\
+         opener = urllib.request.build_opener(urllib.request.ProxyHandler({{'https': '{}'}}), urllib.request.HTTPSHandler(context=ctx))\n\
+         print(opener.open('https://upstream.test:{port}/api/py', timeout=20).read().decode(), end='')",
+        proxy.url()
+    );
+    let out = Command::new("/usr/bin/python3")
+        .args(["-c", &script])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "hello from upstream\n",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // A client that does not trust the inspection CA gets nothing through.
+    let before = up.seen().len();
+    let (code, _, err) = curl(&proxy, &[&format!("https://upstream.test:{port}/api/x")]);
+    assert_ne!(code, 0);
+    assert!(err.contains("certificate"), "{err}");
+    assert_eq!(up.seen().len(), before);
+
+    let events = proxy.events(10);
+    let inner: Vec<(String, String, bool)> = events
+        .iter()
+        .filter(|e| e["method"] != "CONNECT")
+        .map(|e| {
+            (
+                e["path"].as_str().unwrap().to_owned(),
+                e["reason"].as_str().unwrap().to_owned(),
+                e["inspected"] == true,
+            )
+        })
+        .collect();
+    assert_eq!(
+        inner,
+        [
+            ("/api/items".into(), "granted".into(), true),
+            ("/v2/files".into(), "granted".into(), true),
+            ("/admin".into(), "no_grant".into(), true),
+            ("/v2/files".into(), "no_grant".into(), true),
+            ("/api/py".into(), "granted".into(), true),
+        ]
+    );
+    assert!(
+        events.iter().any(|e| e["reason"] == "certificate_rejected"),
+        "{events:#?}"
+    );
 }

@@ -378,6 +378,17 @@ impl Pdp {
                 .any(|e| exact(&e.url) && e.methods.iter().any(|m| m == method))
     }
 
+    /// Whether any grant reaches the URL's scheme, host and port at some path or with some
+    /// method: a `networkScopes` entry, or an endpoint of a granted API scope. A proxy that can
+    /// see inside TLS opens a tunnel on this and decides each request in it.
+    pub fn grants_host(&self, url: &Url) -> bool {
+        self.network.iter().any(|s| s.covers_host(url))
+            || self
+                .endpoints
+                .iter()
+                .any(|e| e.url.covers_host(url) && self.scope_granted(&e.scope))
+    }
+
     /// The `requiresApproval` entry a rule names, if it names one.
     pub fn approval_entry(&self, rule: Rule) -> Option<&str> {
         match rule {
@@ -756,5 +767,8 @@ mod tests {
         // An endpoint names its host for its own methods.
         assert!(pdp.names_host("GET", &url("https://10.0.0.8/x")));
         assert!(!pdp.names_host("POST", &url("https://10.0.0.8/x")));
+        // Some grant reaches these hosts at some path or with some method.
+        assert!(pdp.grants_host(&url("http://10.0.0.7:8080/admin")));
+        assert!(!pdp.grants_host(&url("https://10.0.0.8:444/")));
     }
 }
