@@ -46,6 +46,10 @@ pub enum Refusal {
     UpstreamError,
     /// The proxy has as many connections as it may.
     Overloaded,
+    /// DLP found content the manifest blocks in the request body.
+    DlpBlocked,
+    /// The request body is larger than the proxy inspects, and such bodies are refused.
+    BodyTooLarge,
 }
 
 impl Refusal {
@@ -67,6 +71,8 @@ impl Refusal {
             Self::UpstreamTimeout => "upstream_timeout",
             Self::UpstreamError => "upstream_error",
             Self::Overloaded => "overloaded",
+            Self::DlpBlocked => "dlp_blocked",
+            Self::BodyTooLarge => "body_too_large",
         }
     }
 
@@ -77,6 +83,7 @@ impl Refusal {
             Self::Unresolved | Self::Unreachable | Self::UpstreamError => 502,
             Self::UpstreamTimeout => 504,
             Self::Overloaded => 503,
+            Self::BodyTooLarge => 413,
             Self::Policy(_)
             | Self::Address(_)
             | Self::NoServerName
@@ -85,7 +92,8 @@ impl Refusal {
             | Self::NotTls
             | Self::CertificateRejected
             | Self::HelloTimeout
-            | Self::InspectionUnavailable => 403,
+            | Self::InspectionUnavailable
+            | Self::DlpBlocked => 403,
         }
     }
 }
@@ -146,6 +154,9 @@ pub struct Event {
     /// Request headers, credentials redacted.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub request_headers: Vec<(String, String)>,
+    /// What DLP found in the request body, by rule (never the values).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub dlp: Vec<crate::body::Found>,
     /// Response headers, credentials redacted.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub response_headers: Vec<(String, String)>,

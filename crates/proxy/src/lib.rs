@@ -14,6 +14,7 @@
 #![forbid(unsafe_code)]
 
 pub mod addr;
+pub mod body;
 pub mod ca;
 pub mod event;
 pub mod gate;

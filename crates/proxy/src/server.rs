@@ -24,8 +24,10 @@ use tokio::net::{TcpListener, TcpStream, UnixListener};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use url::Url;
 
+use cordon_dlp::action::Action;
 use cordon_policy::pdp::Reason;
 
+use crate::body::{BodyInspector, Oversized};
 use crate::event::{Event, Refusal, Sink, redacted};
 use crate::gate::{Gate, Verdict};
 use crate::head::{self, Target};
@@ -76,6 +78,7 @@ pub struct Proxy {
     slots: Arc<Semaphore>,
     pool: Pool<PoolKey, UpBody>,
     inspection: Option<Inspection>,
+    bodies: Option<BodyInspector>,
     epoch: Instant,
 }
 
@@ -111,13 +114,15 @@ pub enum Listener {
 
 impl Proxy {
     /// A proxy enforcing `gate`; with `inspection`, it can see inside the TLS of tunnels whose
-    /// grants need it (content inspection, path or method rules).
+    /// grants need it (content inspection, path or method rules); with `bodies`, it applies the
+    /// manifest's DLP actions to request bodies it can see.
     pub fn new(
         gate: Gate,
         resolver: Resolver,
         limits: Limits,
         sink: Arc<dyn Sink>,
         inspection: Option<Inspection>,
+        bodies: Option<BodyInspector>,
     ) -> Self {
         let slots = Arc::new(Semaphore::new(limits.max_connections));
         Self {
@@ -128,6 +133,7 @@ impl Proxy {
             slots,
             pool: Pool::new(32, Duration::from_secs(30)),
             inspection,
+            bodies,
             epoch: Instant::now(),
         }
     }
@@ -239,10 +245,6 @@ impl Proxy {
                 if let Err((refusal, detail)) = admit(&verdict, &method, &url) {
                     return self.refuse(event, started, refusal, detail);
                 }
-                if verdict.wants_inspection() {
-                    let detail = "the manifest's `dlp` section asks for content inspection, which this proxy cannot do yet on plain HTTP".to_owned();
-                    return self.refuse(event, started, Refusal::InspectionUnavailable, detail);
-                }
                 self.forward(req, url, verdict, event, started, false).await
             }
             Target::Tunnel { url } => {
@@ -335,6 +337,101 @@ impl Proxy {
             }
         }
         Err(last.unwrap_or((Refusal::Unresolved, "no address to connect to".to_owned())))
+    }
+
+    /// Hold a request body back, scan it and apply the manifest's DLP actions: the body to
+    /// forward and, when it was rewritten or fully read, its length.
+    async fn hold(
+        &self,
+        mut body: Incoming,
+        exchange: &Arc<Exchange>,
+    ) -> Result<(UpBody, Option<usize>), (Refusal, String)> {
+        let Some(bodies) = &self.bodies else {
+            return Err((
+                Refusal::InspectionUnavailable,
+                "the manifest's `dlp` section asks for content inspection, and this proxy has no inspector".to_owned(),
+            ));
+        };
+        let mut held: Vec<u8> = Vec::new();
+        let mut rest = None;
+        loop {
+            let frame = tokio::time::timeout(self.limits.idle_timeout, body.frame()).await;
+            let frame = match frame {
+                Err(_) => {
+                    return Err((
+                        Refusal::BadRequest,
+                        format!(
+                            "the request body stalled for {:?}",
+                            self.limits.idle_timeout
+                        ),
+                    ));
+                }
+                Ok(None) => break,
+                Ok(Some(Err(e))) => {
+                    return Err((
+                        Refusal::BadRequest,
+                        format!("the request body is broken: {e}"),
+                    ));
+                }
+                Ok(Some(Ok(frame))) => frame,
+            };
+            let Ok(data) = frame.into_data() else {
+                // Trailers are not forwarded (they are hop-by-hop here).
+                continue;
+            };
+            held.extend_from_slice(&data);
+            if held.len() > bodies.limit {
+                if bodies.oversized == Oversized::Block {
+                    return Err((
+                        Refusal::BodyTooLarge,
+                        format!(
+                            "the request body is larger than the {} bytes the proxy inspects",
+                            bodies.limit
+                        ),
+                    ));
+                }
+                rest = Some(body);
+                break;
+            }
+        }
+        let Some(inspected) = rest.is_none().then(|| bodies.inspect(&held)) else {
+            // Oversized and let through: say so, and send what was held, then the rest.
+            exchange.update(|e| {
+                e.detail = Some(format!(
+                    "the request body is larger than {} bytes and was forwarded uninspected",
+                    bodies.limit
+                ));
+            });
+            exchange.add(Direction::Up, held.len() as u64);
+            let rest = rest.map(|b| Metered::new(b, exchange.clone(), Direction::Up));
+            return Ok((Prefixed::new(held, rest).boxed_unsync(), None));
+        };
+        exchange.update(|e| e.dlp.clone_from(&inspected.found));
+        let forwarded = match inspected.action {
+            Some(Action::Block) => {
+                let what: Vec<String> = inspected
+                    .found
+                    .iter()
+                    .filter(|f| f.action == Action::Block)
+                    .map(|f| format!("{} ({}) ×{}", f.rule, f.classification, f.count))
+                    .collect();
+                return Err((
+                    Refusal::DlpBlocked,
+                    format!(
+                        "the request body holds content the manifest blocks: {}",
+                        what.join(", ")
+                    ),
+                ));
+            }
+            Some(Action::Redact) => inspected.redacted.unwrap_or_default(),
+            Some(Action::Alert) | None => held,
+        };
+        exchange.add(Direction::Up, forwarded.len() as u64);
+        let length = forwarded.len();
+        Ok((
+            Prefixed::<Metered<Incoming>>::new(forwarded, None).boxed_unsync(),
+            Some(length),
+        ))
     }
 
     /// A ready connection to the destination: a pooled one to a checked address, or a new one
@@ -440,7 +537,19 @@ impl Proxy {
                 h.insert(header::HOST, host);
             }
         }
-        let body = Metered::new(body, exchange.clone(), Direction::Up).boxed_unsync();
+        let body = if verdict.wants_inspection() {
+            match self.hold(body, &exchange).await {
+                Ok((body, length)) => {
+                    if let (Some(h), Some(n)) = (out.headers_mut(), length) {
+                        h.insert(header::CONTENT_LENGTH, HeaderValue::from(n));
+                    }
+                    body
+                }
+                Err((refusal, detail)) => return exchange.refuse(refusal, detail),
+            }
+        } else {
+            Metered::new(body, exchange.clone(), Direction::Up).boxed_unsync()
+        };
         let mut out = match out.body(body) {
             Ok(r) => r,
             Err(e) => {
@@ -736,10 +845,6 @@ impl Proxy {
         if let Err((refusal, detail)) = admit(&verdict, &method, &url) {
             return self.refuse(event, started, refusal, detail);
         }
-        if verdict.wants_inspection() {
-            let detail = "the manifest's `dlp` section asks for content inspection, which this proxy cannot do yet on request bodies".to_owned();
-            return self.refuse(event, started, Refusal::InspectionUnavailable, detail);
-        }
         self.forward(req, url, verdict, event, started, true).await
     }
 
@@ -766,6 +871,7 @@ impl Proxy {
             bytes_down: 0,
             duration_ms: 0,
             request_headers: Vec::new(),
+            dlp: Vec::new(),
             response_headers: Vec::new(),
         }
     }
@@ -1140,6 +1246,59 @@ impl<B: Body<Data = Bytes> + Unpin> Body for Metered<B> {
 
     fn size_hint(&self) -> SizeHint {
         self.inner.size_hint()
+    }
+}
+
+/// A body of bytes already held, then (when the body was too large to hold whole) the rest.
+struct Prefixed<B> {
+    held: Option<Bytes>,
+    rest: Option<B>,
+}
+
+impl<B> Prefixed<B> {
+    fn new(held: Vec<u8>, rest: Option<B>) -> Self {
+        Self {
+            held: (!held.is_empty()).then(|| Bytes::from(held)),
+            rest,
+        }
+    }
+}
+
+impl<B: Body<Data = Bytes, Error = hyper::Error> + Unpin> Body for Prefixed<B> {
+    type Data = Bytes;
+    type Error = hyper::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+        let this = self.get_mut();
+        if let Some(held) = this.held.take() {
+            return Poll::Ready(Some(Ok(Frame::data(held))));
+        }
+        match &mut this.rest {
+            Some(rest) => Pin::new(rest).poll_frame(cx),
+            None => Poll::Ready(None),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.held.is_none() && self.rest.as_ref().is_none_or(Body::is_end_stream)
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        let held = self.held.as_ref().map_or(0, |b| b.len() as u64);
+        match &self.rest {
+            Some(rest) => {
+                let mut hint = rest.size_hint();
+                hint.set_lower(hint.lower() + held);
+                if let Some(upper) = hint.upper() {
+                    hint.set_upper(upper + held);
+                }
+                hint
+            }
+            None => SizeHint::with_exact(held),
+        }
     }
 }
 

@@ -8,8 +8,11 @@ use std::sync::{Arc, mpsc};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+use cordon_dlp::action::Actions;
+use cordon_dlp::scan::Scanner;
 use cordon_policy::path::Expansion;
 use cordon_policy::pdp::{CompileOptions, Pdp, Principal};
+use cordon_proxy::body::{BodyInspector, Oversized};
 use cordon_proxy::ca::Authority;
 use cordon_proxy::event::{Event, Sink};
 use cordon_proxy::gate::Gate;
@@ -63,6 +66,13 @@ pub struct Args {
     /// besides the system's roots (repeatable).
     #[arg(long, value_name = "FILE", requires = "ca")]
     upstream_ca: Vec<String>,
+    /// Bytes of a request body held back and scanned when the manifest has a `dlp` section.
+    #[arg(long, default_value_t = 1 << 20, value_name = "BYTES")]
+    inspect_bytes: usize,
+    /// What happens to a body larger than `--inspect-bytes`: `block` (413) or `pass`
+    /// (forwarded uninspected, and the event says so).
+    #[arg(long, value_enum, default_value_t = OversizedBody::Block)]
+    oversized_body: OversizedBody,
     /// Resolve NAME to these addresses instead of asking DNS, e.g. `api.internal=10.0.0.7`
     /// (repeatable). Pinned addresses are trusted as written: they may be private.
     #[arg(long = "resolve", value_name = "NAME=ADDR[,ADDR…]")]
@@ -85,6 +95,12 @@ pub struct Args {
     /// Seconds to resolve a name, and to connect to an upstream server.
     #[arg(long, default_value_t = 10)]
     connect_timeout: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum OversizedBody {
+    Block,
+    Pass,
 }
 
 /// Audit events as JSON lines, appended to the state directory's `audit.jsonl` (the audit issue
@@ -283,6 +299,23 @@ pub fn run(a: &Args) -> Outcome {
         hello_timeout: secs(a.header_timeout),
     };
     let resolver = Resolver::new(pins(&a.pins)?, limits.connect_timeout);
+    let bodies = match &verified.manifest.dlp {
+        Some(d) => {
+            let scanner = Scanner::builtin()
+                .map_err(|e| Fail::check_msg(format!("the DLP rules do not compile: {e}")))?;
+            let oversized = match a.oversized_body {
+                OversizedBody::Block => Oversized::Block,
+                OversizedBody::Pass => Oversized::Pass,
+            };
+            Some(BodyInspector::new(
+                scanner,
+                Actions::new(&d.block, &d.redact, &d.alert),
+                a.inspect_bytes,
+                oversized,
+            ))
+        }
+        None => None,
+    };
     let inspection = match &a.ca {
         Some(dir) => Some(inspection(dir, &a.upstream_ca)?),
         None => None,
@@ -305,7 +338,7 @@ pub fn run(a: &Args) -> Outcome {
     let agent = verified.manifest.agent_name.clone();
     let served = runtime.block_on(async {
         let (listener, shown) = bind(&a.listen).await?;
-        let proxy = Arc::new(Proxy::new(gate, resolver, limits, sink, inspection));
+        let proxy = Arc::new(Proxy::new(gate, resolver, limits, sink, inspection, bodies));
         if !a.quiet {
             eprintln!(
                 "cordon proxy: listening on {shown} for agent `{agent}` (manifest {})",

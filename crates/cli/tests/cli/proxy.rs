@@ -760,22 +760,153 @@ fn addresses_approvals_and_inspection_are_enforced() {
         "`169.254.169.254` is 169.254.169.254, a cloud metadata address; a grant must name that address literally to reach it"
     );
 
-    // A manifest that asks for content inspection: nothing passes uninspected.
+    // A manifest that asks for content inspection: a tunnel the proxy cannot see into (no
+    // `--ca`) is not opened.
     let s = Sandbox::new();
     let proxy = Proxy::start(
         &s,
         &manifest(
-            &[format!("http://127.0.0.2:{port}")],
+            &[format!("https://127.0.0.2:{port}")],
             r#","dlp":{"block":["secret"]}"#,
         ),
         &[],
     );
-    let (_, body, _) = curl(&proxy, &["-i", &format!("http://127.0.0.2:{port}/")]);
-    assert!(
-        body.starts_with("HTTP/1.1 403") && body.contains("inspection_unavailable"),
-        "{body}"
-    );
+    let (code, _, err) = curl(&proxy, &["-k", &format!("https://127.0.0.2:{port}/")]);
+    assert_ne!(code, 0);
+    assert!(err.contains("403"), "{err}");
+    assert_eq!(proxy.events(1)[0]["reason"], "inspection_unavailable");
     assert_eq!(up.seen().len(), 1);
+}
+
+#[test]
+fn dlp_blocks_redacts_and_reports_request_bodies() {
+    let s = Sandbox::new();
+    test_ca(&s);
+    let plain = Upstream::start(&s, "plain", false);
+    let tls = Upstream::start(&s, "tls", true);
+    s.expect(0, &["ca", "init", "--out", "inspect"]);
+    let upstream_ca = s.path("ca.pem");
+    let inspect_ca = s.path("inspect/ca.pem");
+    let proxy = Proxy::start(
+        &s,
+        &manifest(
+            &[
+                format!("http://127.0.0.1:{}", plain.port),
+                format!("https://upstream.test:{}", tls.port),
+            ],
+            r#","dlp":{"block":["secret"],"redact":["pii"],"alert":["pii:email"]}"#,
+        ),
+        &[
+            "--resolve",
+            "upstream.test=127.0.0.1",
+            "--ca",
+            "inspect",
+            "--upstream-ca",
+            &upstream_ca,
+            "--inspect-bytes",
+            "4096",
+        ],
+    );
+    let post = |url: &str, body: &str, extra: &[&str]| {
+        let mut args = vec![
+            "-w",
+            "\n%{http_code}",
+            "--data-binary",
+            body,
+            "-H",
+            "content-type: application/json",
+        ];
+        args.extend_from_slice(extra);
+        args.push(url);
+        let (_, out, err) = curl(&proxy, &args);
+        let (body, status) = out
+            .rsplit_once('\n')
+            .unwrap_or_else(|| panic!("{out} {err}"));
+        (status.to_owned(), body.to_owned())
+    };
+    let plain_url = format!("http://127.0.0.1:{}/upload", plain.port);
+    let tls_url = format!("https://upstream.test:{}/upload", tls.port);
+
+    // A secret is blocked, over plain HTTP and inside inspected TLS; the upstream sees nothing.
+    for (url, extra) in [
+        (&plain_url, &[][..]),
+        (&tls_url, &["--cacert", inspect_ca.as_str()][..]),
+    ] {
+        let (status, body) = post(
+            url,
+            r#"{"config": "aws_access_key_id = AKIAQYLPMN5HHHFPZAM2"}"#,
+            extra,
+        );
+        assert_eq!(status, "403", "{url}: {body}");
+        assert_eq!(json(&body)["reason"], "dlp_blocked");
+        assert!(!body.contains("AKIAQYLPMN5HHHFPZAM2"), "{body}");
+    }
+    assert!(plain.seen().is_empty(), "{:?}", plain.seen());
+    assert!(
+        tls.seen().iter().all(|e| e.get("line").is_none()),
+        "{:?}",
+        tls.seen()
+    );
+
+    // Personal data is replaced before it leaves; an e-mail address is let through and reported.
+    let (status, _) = post(
+        &plain_url,
+        r#"{"card": "4111 1111 1111 1111", "mail": "alice.smith@northwind-traders.com"}"#,
+        &[],
+    );
+    assert_eq!(status, "200");
+    let sent = plain.seen()[0]["body"].as_str().unwrap().to_owned();
+    assert!(
+        !sent.contains("4111") && sent.contains("[REDACTED:") && sent.contains("alice.smith@"),
+        "{sent}"
+    );
+    let (status, _) = post(
+        &tls_url,
+        r#"{"iban": "GB82 WEST 1234 5698 7654 32"}"#,
+        &["--cacert", &inspect_ca],
+    );
+    assert_eq!(status, "200");
+    let sent = tls
+        .seen()
+        .iter()
+        .find_map(|e| e["body"].as_str().map(str::to_owned))
+        .unwrap();
+    assert!(
+        !sent.contains("WEST 1234") && sent.contains("[REDACTED:"),
+        "{sent}"
+    );
+
+    // A clean body goes as it was; a body larger than the inspection limit is refused.
+    let (status, _) = post(&plain_url, r#"{"note": "quarterly numbers"}"#, &[]);
+    assert_eq!(status, "200");
+    assert_eq!(plain.seen()[1]["body"], r#"{"note": "quarterly numbers"}"#);
+    let (status, body) = post(&plain_url, &"x".repeat(5000), &[]);
+    assert_eq!(status, "413", "{body}");
+    assert_eq!(json(&body)["reason"], "body_too_large");
+    assert_eq!(plain.seen().len(), 2);
+
+    // Events name the rules and counts, never the values.
+    let events = proxy.events(8);
+    let blocked = events
+        .iter()
+        .find(|e| e["reason"] == "dlp_blocked")
+        .unwrap();
+    assert_eq!(blocked["dlp"][0]["classification"], "secret");
+    assert_eq!(blocked["dlp"][0]["action"], "block");
+    let redacted = events
+        .iter()
+        .find(|e| e["dlp"].as_array().is_some_and(|d| d.len() == 2))
+        .unwrap();
+    assert_eq!(redacted["decision"], "allow");
+    let audit = std::fs::read_to_string(&proxy.audit).unwrap();
+    for value in [
+        "AKIAQYLPMN5HHHFPZAM2",
+        "4111 1111",
+        "WEST 1234",
+        "alice.smith@",
+    ] {
+        assert!(!audit.contains(value), "`{value}` reached the audit log");
+    }
 }
 
 #[test]
