@@ -48,6 +48,8 @@ pub enum Refusal {
     Overloaded,
     /// DLP found content the manifest blocks in the request body.
     DlpBlocked,
+    /// The request needs a credential the proxy cannot read now.
+    CredentialUnavailable,
     /// The request body is larger than the proxy inspects, and such bodies are refused.
     BodyTooLarge,
 }
@@ -72,6 +74,7 @@ impl Refusal {
             Self::UpstreamError => "upstream_error",
             Self::Overloaded => "overloaded",
             Self::DlpBlocked => "dlp_blocked",
+            Self::CredentialUnavailable => "credential_unavailable",
             Self::BodyTooLarge => "body_too_large",
         }
     }
@@ -81,6 +84,7 @@ impl Refusal {
         match self {
             Self::BadRequest => 400,
             Self::Unresolved | Self::Unreachable | Self::UpstreamError => 502,
+            Self::CredentialUnavailable => 503,
             Self::UpstreamTimeout => 504,
             Self::Overloaded => 503,
             Self::BodyTooLarge => 413,
@@ -129,6 +133,9 @@ pub struct Event {
     /// Whether the proxy saw inside the TLS (a tunnel it inspected, or a request inside one).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub inspected: bool,
+    /// The header a credential was added in (never its value).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub credential: Option<String>,
     /// The server name of the tunnel's ClientHello.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub server_name: Option<String>,

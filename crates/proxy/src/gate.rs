@@ -48,6 +48,11 @@ impl Gate {
         self.pdp.grants_host(url)
     }
 
+    /// Whether requests to the URL's host may need a credential added (so must be seen).
+    pub fn injects_on_host(&self, url: &Url) -> bool {
+        self.pdp.injects_on_host(url)
+    }
+
     /// Decide on `method` to `url` now.
     pub fn decide(&self, method: &str, url: &Url) -> Verdict {
         let req = Request {

@@ -40,35 +40,40 @@ fn provider() -> Arc<rustls::crypto::CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 
+/// A TLS client configuration that verifies servers against the system's root certificates and
+/// `extra_roots`, speaking HTTP/1.1: for upstream servers under inspection, and for Vault.
+pub fn verifying_client(
+    extra_roots: Vec<CertificateDer<'static>>,
+) -> Result<Arc<ClientConfig>, InspectionError> {
+    let mut roots = RootCertStore::empty();
+    let native = rustls_native_certs::load_native_certs();
+    let (_, _) = roots.add_parsable_certificates(native.certs);
+    for cert in extra_roots {
+        roots
+            .add(cert)
+            .map_err(|e| InspectionError::Roots(e.to_string()))?;
+    }
+    if roots.is_empty() {
+        return Err(InspectionError::Roots(
+            "the system has none and none were given".to_owned(),
+        ));
+    }
+    let mut config = ClientConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
+}
+
 impl Inspection {
-    /// Inspect with `authority`, verifying upstream servers against the system's root
-    /// certificates and `extra_roots`.
-    pub fn new(
-        authority: Authority,
-        extra_roots: Vec<CertificateDer<'static>>,
-    ) -> Result<Self, InspectionError> {
-        let mut roots = RootCertStore::empty();
-        let native = rustls_native_certs::load_native_certs();
-        let (_, _) = roots.add_parsable_certificates(native.certs);
-        for cert in extra_roots {
-            roots
-                .add(cert)
-                .map_err(|e| InspectionError::Roots(e.to_string()))?;
-        }
-        if roots.is_empty() {
-            return Err(InspectionError::Roots(
-                "the system has none and none were given".to_owned(),
-            ));
-        }
-        let mut upstream = ClientConfig::builder_with_provider(provider())
-            .with_safe_default_protocol_versions()?
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-        upstream.alpn_protocols = vec![b"http/1.1".to_vec()];
-        Ok(Self {
+    /// Inspect with `authority`, verifying upstream servers with `upstream` (see
+    /// [`verifying_client`]).
+    pub fn new(authority: Authority, upstream: Arc<ClientConfig>) -> Self {
+        Self {
             authority,
-            upstream: Arc::new(upstream),
-        })
+            upstream,
+        }
     }
 
     /// The client-side configuration: present a leaf for `host`, speak HTTP/1.1.

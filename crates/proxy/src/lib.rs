@@ -16,6 +16,7 @@
 pub mod addr;
 pub mod body;
 pub mod ca;
+pub mod credential;
 pub mod event;
 pub mod gate;
 pub mod head;
@@ -24,3 +25,4 @@ pub mod inspect;
 mod pool;
 pub mod resolve;
 pub mod server;
+pub mod vault;

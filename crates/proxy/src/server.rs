@@ -25,9 +25,10 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use url::Url;
 
 use cordon_dlp::action::Action;
-use cordon_policy::pdp::Reason;
+use cordon_policy::pdp::{Obligation, Reason};
 
 use crate::body::{BodyInspector, Oversized};
+use crate::credential::Credentials;
 use crate::event::{Event, Refusal, Sink, redacted};
 use crate::gate::{Gate, Verdict};
 use crate::head::{self, Target};
@@ -79,7 +80,20 @@ pub struct Proxy {
     pool: Pool<PoolKey, UpBody>,
     inspection: Option<Inspection>,
     bodies: Option<BodyInspector>,
+    credentials: Option<Credentials>,
     epoch: Instant,
+}
+
+/// What a proxy can do beyond deciding, checking and forwarding.
+#[derive(Debug, Default)]
+pub struct Extras {
+    /// See inside the TLS of tunnels whose grants need it (content inspection, path or method
+    /// rules, credentials to add).
+    pub inspection: Option<Inspection>,
+    /// Apply the manifest's DLP actions to request bodies the proxy can see.
+    pub bodies: Option<BodyInspector>,
+    /// Add the credentials of `apis` entries to their requests.
+    pub credentials: Option<Credentials>,
 }
 
 /// Pooled connections are told apart by the checked address and, for TLS, the server name.
@@ -113,16 +127,13 @@ pub enum Listener {
 }
 
 impl Proxy {
-    /// A proxy enforcing `gate`; with `inspection`, it can see inside the TLS of tunnels whose
-    /// grants need it (content inspection, path or method rules); with `bodies`, it applies the
-    /// manifest's DLP actions to request bodies it can see.
+    /// A proxy enforcing `gate`, doing what `extras` allow.
     pub fn new(
         gate: Gate,
         resolver: Resolver,
         limits: Limits,
         sink: Arc<dyn Sink>,
-        inspection: Option<Inspection>,
-        bodies: Option<BodyInspector>,
+        extras: Extras,
     ) -> Self {
         let slots = Arc::new(Semaphore::new(limits.max_connections));
         Self {
@@ -132,8 +143,9 @@ impl Proxy {
             sink,
             slots,
             pool: Pool::new(32, Duration::from_secs(30)),
-            inspection,
-            bodies,
+            inspection: extras.inspection,
+            bodies: extras.bodies,
+            credentials: extras.credentials,
             epoch: Instant::now(),
         }
     }
@@ -265,6 +277,11 @@ impl Proxy {
     fn carry(&self, verdict: &Verdict, url: &Url) -> Result<Carry, (Refusal, String)> {
         let allowed = verdict.decision.is_allow();
         if allowed && !verdict.wants_inspection() {
+            // Requests that need a credential added are seen when the proxy can see them;
+            // without a CA they go blind, and without the credential.
+            if self.inspection.is_some() && self.gate.injects_on_host(url) {
+                return Ok(Carry::Inspected);
+            }
             return Ok(Carry::Blind);
         }
         let partial =
@@ -535,6 +552,29 @@ impl Proxy {
                 HeaderValue::from_str(&url[url::Position::BeforeHost..url::Position::AfterPort])
             {
                 h.insert(header::HOST, host);
+            }
+        }
+        for obligation in &verdict.decision.obligations {
+            if let Obligation::InjectCredential { api } = *obligation {
+                let Some(credentials) = &self.credentials else {
+                    return exchange.refuse(
+                        Refusal::CredentialUnavailable,
+                        format!("apis entry {api} has a credential and this proxy holds none"),
+                    );
+                };
+                match credentials.header(api).await {
+                    Ok((name, value)) => {
+                        if let Some(h) = out.headers_mut() {
+                            // Whatever the agent sent in that header is replaced.
+                            h.remove(&name);
+                            h.insert(name.clone(), value);
+                        }
+                        exchange.update(|e| e.credential = Some(name.as_str().to_owned()));
+                    }
+                    Err(e) => {
+                        return exchange.refuse(Refusal::CredentialUnavailable, e.to_string());
+                    }
+                }
             }
         }
         let body = if verdict.wants_inspection() {
@@ -861,6 +901,7 @@ impl Proxy {
             path: None,
             address: None,
             inspected: false,
+            credential: None,
             server_name: None,
             decision: "deny",
             reason: "",

@@ -14,11 +14,13 @@ use cordon_policy::path::Expansion;
 use cordon_policy::pdp::{CompileOptions, Pdp, Principal};
 use cordon_proxy::body::{BodyInspector, Oversized};
 use cordon_proxy::ca::Authority;
+use cordon_proxy::credential::Credentials;
 use cordon_proxy::event::{Event, Sink};
 use cordon_proxy::gate::Gate;
 use cordon_proxy::inspect::Inspection;
 use cordon_proxy::resolve::Resolver;
-use cordon_proxy::server::{Limits, Listener, Proxy};
+use cordon_proxy::server::{Extras, Limits, Listener, Proxy};
+use cordon_proxy::vault::Vault;
 
 use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject as _;
@@ -62,10 +64,17 @@ pub struct Args {
     /// reach a host only at some paths or with some methods.
     #[arg(long, value_name = "DIR")]
     ca: Option<String>,
-    /// Also trust this CA certificate (PEM) when verifying upstream servers under inspection,
-    /// besides the system's roots (repeatable).
-    #[arg(long, value_name = "FILE", requires = "ca")]
+    /// Also trust this CA certificate (PEM) when verifying upstream servers under inspection
+    /// and Vault, besides the system's roots (repeatable).
+    #[arg(long, value_name = "FILE")]
     upstream_ca: Vec<String>,
+    /// HashiCorp Vault for `apis` credentials that name a `vault` secret (KV v2); the token is
+    /// read from `VAULT_TOKEN`, or from `--vault-token-file`.
+    #[arg(long, value_name = "URL")]
+    vault_addr: Option<String>,
+    /// File holding the Vault token (instead of `VAULT_TOKEN`).
+    #[arg(long, value_name = "FILE", requires = "vault_addr")]
+    vault_token_file: Option<String>,
     /// Bytes of a request body held back and scanned when the manifest has a `dlp` section.
     #[arg(long, default_value_t = 1 << 20, value_name = "BYTES")]
     inspect_bytes: usize,
@@ -180,21 +189,8 @@ fn pins(raw: &[String]) -> Result<HashMap<String, Vec<IpAddr>>, Fail> {
     Ok(out)
 }
 
-/// Load the inspection CA and the roots upstream servers are verified with.
-fn inspection(dir: &str, extra: &[String]) -> Result<Inspection, Fail> {
-    let dir = Path::new(dir);
-    let read = |name: &str| {
-        let path = dir.join(name);
-        std::fs::read_to_string(&path).map_err(|e| {
-            Fail::input_msg(format!(
-                "`{}`: {e} (make a CA with `cordon ca init --out {}`)",
-                path.display(),
-                dir.display()
-            ))
-        })
-    };
-    let authority = Authority::load(&read("ca.pem")?, &read("ca.key")?)
-        .map_err(|e| Fail::input_msg(format!("`{}`: {e}", dir.display())))?;
+/// The roots upstream servers (and Vault) are verified with: the system's and `extra`.
+fn verifying_client(extra: &[String]) -> Result<Arc<rustls::ClientConfig>, Fail> {
     let mut roots = Vec::new();
     for file in extra {
         let text = io::read(file).map_err(|e| Fail::input_msg(format!("{e:#}")))?;
@@ -206,7 +202,67 @@ fn inspection(dir: &str, extra: &[String]) -> Result<Inspection, Fail> {
         }
         roots.extend(certs);
     }
-    Inspection::new(authority, roots).map_err(|e| Fail::input_msg(e.to_string()))
+    cordon_proxy::inspect::verifying_client(roots).map_err(|e| Fail::input_msg(e.to_string()))
+}
+
+/// Load the inspection CA.
+fn authority(dir: &str) -> Result<Authority, Fail> {
+    let dir = Path::new(dir);
+    let read = |name: &str| {
+        let path = dir.join(name);
+        std::fs::read_to_string(&path).map_err(|e| {
+            Fail::input_msg(format!(
+                "`{}`: {e} (make a CA with `cordon ca init --out {}`)",
+                path.display(),
+                dir.display()
+            ))
+        })
+    };
+    Authority::load(&read("ca.pem")?, &read("ca.key")?)
+        .map_err(|e| Fail::input_msg(format!("`{}`: {e}", dir.display())))
+}
+
+/// The credentials of the manifest's `apis` entries: environment variables read now, files and
+/// Vault secrets when first needed.
+fn credentials(
+    a: &Args,
+    apis: &std::collections::BTreeMap<String, cordon_policy::manifest::ApiGrant>,
+    tls: &Arc<rustls::ClientConfig>,
+    timeout: Duration,
+) -> Result<Option<Credentials>, Fail> {
+    if apis.values().all(|g| g.credential.is_none()) {
+        return Ok(None);
+    }
+    let env: HashMap<String, String> = Credentials::env_names(apis)
+        .into_iter()
+        .filter_map(|name| std::env::var(&name).ok().map(|v| (name, v)))
+        .collect();
+    let vault = match &a.vault_addr {
+        Some(addr) => {
+            let url = url::Url::parse(addr)
+                .ok()
+                .filter(|u| matches!(u.scheme(), "http" | "https"))
+                .ok_or_else(|| {
+                    Fail::input_msg(format!("`--vault-addr {addr}` is not an http(s) URL"))
+                })?;
+            let token = match &a.vault_token_file {
+                Some(file) => io::read_text(file).map_err(|e| Fail::input_msg(format!("{e:#}")))?,
+                None => std::env::var("VAULT_TOKEN").map_err(|_| {
+                    Fail::input_msg("`--vault-addr` needs a token: set `VAULT_TOKEN` or give `--vault-token-file`")
+                })?,
+            };
+            Some(Vault::new(
+                url,
+                token.trim().to_owned(),
+                Some(tls.clone()),
+                timeout,
+            ))
+        }
+        None => None,
+    };
+    Credentials::new(apis, &env, vault)
+        .map(Some)
+        .map_err(|e| Fail::input_msg(format!("`{}`: {e}", a.manifest)))
 }
 
 /// Bind the listener, replacing a unix socket no process listens on any more.
@@ -316,9 +372,14 @@ pub fn run(a: &Args) -> Outcome {
         }
         None => None,
     };
-    let inspection = match &a.ca {
-        Some(dir) => Some(inspection(dir, &a.upstream_ca)?),
-        None => None,
+    let tls = verifying_client(&a.upstream_ca)?;
+    let extras = Extras {
+        inspection: match &a.ca {
+            Some(dir) => Some(Inspection::new(authority(dir)?, tls.clone())),
+            None => None,
+        },
+        bodies,
+        credentials: credentials(a, &verified.manifest.apis, &tls, limits.connect_timeout)?,
     };
     let state = state_dir(a.state_dir.as_deref(), &home);
     std::fs::create_dir_all(&state)
@@ -338,7 +399,7 @@ pub fn run(a: &Args) -> Outcome {
     let agent = verified.manifest.agent_name.clone();
     let served = runtime.block_on(async {
         let (listener, shown) = bind(&a.listen).await?;
-        let proxy = Arc::new(Proxy::new(gate, resolver, limits, sink, inspection, bodies));
+        let proxy = Arc::new(Proxy::new(gate, resolver, limits, sink, extras));
         if !a.quiet {
             eprintln!(
                 "cordon proxy: listening on {shown} for agent `{agent}` (manifest {})",

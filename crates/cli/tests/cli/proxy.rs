@@ -185,6 +185,10 @@ struct Proxy {
 
 impl Proxy {
     fn start(s: &Sandbox, manifest: &str, extra: &[&str]) -> Self {
+        Self::start_with_env(s, manifest, extra, &[])
+    }
+
+    fn start_with_env(s: &Sandbox, manifest: &str, extra: &[&str], env: &[(&str, &str)]) -> Self {
         // A second proxy in one sandbox re-signs with the same keys.
         if std::path::Path::new(&s.path("keys/a.key")).exists() {
             let _ = std::fs::remove_file(s.path("m.signed.json"));
@@ -216,6 +220,7 @@ impl Proxy {
             ])
             .args(["--listen", "127.0.0.1:0", "--state-dir", &state])
             .args(extra)
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
@@ -1115,4 +1120,175 @@ fn inspection_decides_each_request_inside_tls() {
         events.iter().any(|e| e["reason"] == "certificate_rejected"),
         "{events:#?}"
     );
+}
+
+/// A stand-in for HashiCorp Vault's KV v2 read endpoint that checks the request against the API
+/// (`GET /v1/<mount>/data/<path>`, `X-Vault-Token`), answers in its response format, and logs
+/// what it was asked.
+const VAULT: &str = r#"
+import http.server, json, os, sys
+port_file, log = sys.argv[1], sys.argv[2]
+class Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def do_GET(self):
+        with open(log, "a") as f:
+            f.write(json.dumps({"path": self.path, "token": self.headers.get("X-Vault-Token")}) + "\n")
+        if self.headers.get("X-Vault-Token") != "vault-root-token":
+            return self.answer(403, {"errors": ["permission denied"]})
+        if self.path != "/v1/secret/data/crm":
+            return self.answer(404, {"errors": []})
+        self.answer(200, {"request_id": "1", "lease_id": "", "renewable": False, "lease_duration": 0,
+                          "data": {"data": {"token": "vault-held-value"},
+                                   "metadata": {"created_time": "2026-11-01T00:00:00Z", "version": 3}}})
+    def answer(self, status, body):
+        out = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(out)))
+        self.end_headers()
+        self.wfile.write(out)
+    def log_message(self, *args):
+        pass
+server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+with open(port_file + ".tmp", "w") as f:
+    f.write(str(server.server_address[1]))
+os.rename(port_file + ".tmp", port_file)
+server.serve_forever()
+"#;
+
+#[test]
+fn credentials_are_added_by_the_proxy_never_held_by_the_agent() {
+    let s = Sandbox::new();
+    test_ca(&s);
+    let plain = Upstream::start(&s, "plain", false);
+    let tls = Upstream::start(&s, "tls", true);
+    s.expect(0, &["ca", "init", "--out", "inspect"]);
+    let token_file = s.write("mail.token", "file-held-value\n");
+    let vault_script = s.write("vault.py", VAULT);
+    let vault_log = s.path("vault.log");
+    let _vault = Background(
+        Command::new("/usr/bin/python3")
+            .args([&vault_script, &s.path("vault.port"), &vault_log])
+            .spawn()
+            .unwrap(),
+    );
+    let vault_port = loop {
+        if let Ok(p) = std::fs::read_to_string(s.path("vault.port")) {
+            break p.trim().to_owned();
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let (p, t) = (plain.port, tls.port);
+    let manifest = format!(
+        r#"{{"agentName":"net","version":"1.0.0","apiScopes":["crm:read","mail:send","vault:read","gone:read"],
+            "apis":{{
+              "crm:read":{{"endpoints":[{{"url":"http://127.0.0.1:{p}/crm","methods":["GET"]}}],"credential":{{"env":"CRM_TOKEN"}}}},
+              "gone:read":{{"endpoints":[{{"url":"http://127.0.0.1:{p}/gone","methods":["GET"]}}],"credential":{{"env":"UNSET_TOKEN"}}}},
+              "mail:send":{{"endpoints":[{{"url":"https://upstream.test:{t}/mail","methods":["POST"]}}],"credential":{{"file":"{token_file}","header":"X-Api-Key"}}}},
+              "vault:read":{{"endpoints":[{{"url":"http://127.0.0.1:{p}/vault","methods":["GET"]}}],"credential":{{"vault":"secret/crm#token"}}}}}}}}"#
+    );
+    let upstream_ca = s.path("ca.pem");
+    let vault_addr = format!("http://127.0.0.1:{vault_port}");
+    let proxy = Proxy::start_with_env(
+        &s,
+        &manifest,
+        &[
+            "--resolve",
+            "upstream.test=127.0.0.1",
+            "--ca",
+            "inspect",
+            "--upstream-ca",
+            &upstream_ca,
+            "--vault-addr",
+            &vault_addr,
+        ],
+        &[
+            ("CRM_TOKEN", "env-held-value"),
+            ("VAULT_TOKEN", "vault-root-token"),
+        ],
+    );
+    let inspect_ca = s.path("inspect/ca.pem");
+    let header = |seen: &Value, name: &str| {
+        seen["headers"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str().unwrap().to_owned())
+    };
+
+    // From the proxy's environment, replacing what the agent sent in that header.
+    let (_, body, err) = curl(
+        &proxy,
+        &[
+            "-H",
+            "Authorization: Bearer agent-guess",
+            &format!("http://127.0.0.1:{p}/crm/accounts"),
+        ],
+    );
+    assert_eq!(body, "hello from upstream\n", "{err}");
+    assert_eq!(
+        header(&plain.seen()[0], "authorization").as_deref(),
+        Some("Bearer env-held-value")
+    );
+    // From a file, in its own header, inside inspected TLS.
+    let (_, body, err) = curl(
+        &proxy,
+        &[
+            "--cacert",
+            &inspect_ca,
+            "-d",
+            "hi",
+            "-H",
+            "X-Api-Key: agent-guess",
+            &format!("https://upstream.test:{t}/mail/send"),
+        ],
+    );
+    assert_eq!(body, "hello from upstream\n", "{err}");
+    let mail = tls
+        .seen()
+        .into_iter()
+        .find(|e| e.get("line").is_some())
+        .unwrap();
+    assert_eq!(
+        header(&mail, "x-api-key").as_deref(),
+        Some("file-held-value")
+    );
+    // From Vault (read once, then cached).
+    for _ in 0..2 {
+        let (_, body, _) = curl(&proxy, &[&format!("http://127.0.0.1:{p}/vault/x")]);
+        assert_eq!(body, "hello from upstream\n");
+    }
+    assert_eq!(
+        header(&plain.seen()[1], "authorization").as_deref(),
+        Some("Bearer vault-held-value")
+    );
+    let asked: Vec<Value> = std::fs::read_to_string(&vault_log)
+        .unwrap()
+        .lines()
+        .map(json)
+        .collect();
+    assert_eq!(asked.len(), 1, "{asked:?}");
+    assert_eq!(asked[0]["path"], "/v1/secret/data/crm");
+    // A credential that cannot be read refuses the request rather than sending it without.
+    let (_, body, _) = curl(&proxy, &["-i", &format!("http://127.0.0.1:{p}/gone/x")]);
+    assert!(
+        body.starts_with("HTTP/1.1 503") && body.contains("credential_unavailable"),
+        "{body}"
+    );
+    assert!(body.contains("UNSET_TOKEN"), "{body}");
+    assert_eq!(plain.seen().len(), 3);
+
+    let events = proxy.events(5);
+    assert_eq!(events[0]["credential"], "authorization");
+    let audit = std::fs::read_to_string(&proxy.audit).unwrap();
+    for secret in [
+        "env-held-value",
+        "file-held-value",
+        "vault-held-value",
+        "vault-root-token",
+        "agent-guess",
+    ] {
+        assert!(!audit.contains(secret), "`{secret}` reached the audit log");
+    }
 }

@@ -389,6 +389,20 @@ impl Pdp {
                 .any(|e| e.url.covers_host(url) && self.scope_granted(&e.scope))
     }
 
+    /// Whether an endpoint of a granted API scope that carries a `credential` reaches the URL's
+    /// host and port: requests there must be seen (TLS inspected) so the credential can be added.
+    pub fn injects_on_host(&self, url: &Url) -> bool {
+        self.endpoints.iter().any(|e| {
+            e.url.covers_host(url)
+                && self.scope_granted(&e.scope)
+                && self
+                    .apis_with_credentials
+                    .get(e.api)
+                    .copied()
+                    .unwrap_or(false)
+        })
+    }
+
     /// The `requiresApproval` entry a rule names, if it names one.
     pub fn approval_entry(&self, rule: Rule) -> Option<&str> {
         match rule {
@@ -770,5 +784,6 @@ mod tests {
         // Some grant reaches these hosts at some path or with some method.
         assert!(pdp.grants_host(&url("http://10.0.0.7:8080/admin")));
         assert!(!pdp.grants_host(&url("https://10.0.0.8:444/")));
+        assert!(!pdp.injects_on_host(&url("https://10.0.0.8/")));
     }
 }
