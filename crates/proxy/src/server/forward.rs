@@ -1,0 +1,385 @@
+//! Forwarding a request upstream: connect (or reuse a pooled connection), hold the body for DLP
+//! when the manifest asks, add credentials, send, and stream the answer back.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use http::header::{self, HeaderValue};
+use http::{Request, Response};
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+use hyper::client::conn::http1::SendRequest;
+use hyper_util::rt::TokioIo;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpStream;
+use url::Url;
+
+use cordon_dlp::action::Action;
+use cordon_policy::pdp::Obligation;
+
+use super::exchange::{Direction, Exchange, Metered, Prefixed};
+use super::{PoolKey, Proxy, ProxyBody, UpBody};
+use crate::body::Oversized;
+use crate::event::{Event, Refusal, redacted};
+use crate::gate::Verdict;
+use crate::head::{self};
+use crate::inspect::Inspection;
+
+impl Proxy {
+    /// Resolve, check and connect, trying each checked address in turn.
+    pub(super) async fn connect(
+        &self,
+        url: &Url,
+        verdict: &Verdict,
+        event: &mut Event,
+    ) -> Result<TcpStream, (Refusal, String)> {
+        let addrs = self.resolver.addresses(url, verdict.names_address).await?;
+        let (stream, addr) = self.connect_to(&addrs).await?;
+        event.address = Some(addr.to_string());
+        Ok(stream)
+    }
+
+    pub(super) async fn connect_to(
+        &self,
+        addrs: &[SocketAddr],
+    ) -> Result<(TcpStream, SocketAddr), (Refusal, String)> {
+        let mut last = None;
+        for &addr in addrs {
+            match tokio::time::timeout(self.limits.connect_timeout, TcpStream::connect(addr)).await
+            {
+                Ok(Ok(stream)) => {
+                    let _ = stream.set_nodelay(true);
+                    return Ok((stream, addr));
+                }
+                Ok(Err(e)) => {
+                    last = Some((
+                        Refusal::Unreachable,
+                        format!("cannot connect to {addr}: {e}"),
+                    ));
+                }
+                Err(_) => {
+                    last = Some((
+                        Refusal::UpstreamTimeout,
+                        format!(
+                            "connecting to {addr} took longer than {:?}",
+                            self.limits.connect_timeout
+                        ),
+                    ));
+                }
+            }
+        }
+        Err(last.unwrap_or((Refusal::Unresolved, "no address to connect to".to_owned())))
+    }
+
+    /// Hold a request body back, scan it and apply the manifest's DLP actions: the body to
+    /// forward and, when it was rewritten or fully read, its length.
+    pub(super) async fn hold(
+        &self,
+        mut body: Incoming,
+        exchange: &Arc<Exchange>,
+    ) -> Result<(UpBody, Option<usize>), (Refusal, String)> {
+        let Some(bodies) = &self.bodies else {
+            return Err((
+                Refusal::InspectionUnavailable,
+                "the manifest's `dlp` section asks for content inspection, and this proxy has no inspector".to_owned(),
+            ));
+        };
+        let mut held: Vec<u8> = Vec::new();
+        let mut rest = None;
+        loop {
+            let frame = tokio::time::timeout(self.limits.idle_timeout, body.frame()).await;
+            let frame = match frame {
+                Err(_) => {
+                    return Err((
+                        Refusal::BadRequest,
+                        format!(
+                            "the request body stalled for {:?}",
+                            self.limits.idle_timeout
+                        ),
+                    ));
+                }
+                Ok(None) => break,
+                Ok(Some(Err(e))) => {
+                    return Err((
+                        Refusal::BadRequest,
+                        format!("the request body is broken: {e}"),
+                    ));
+                }
+                Ok(Some(Ok(frame))) => frame,
+            };
+            let Ok(data) = frame.into_data() else {
+                // Trailers are not forwarded (they are hop-by-hop here).
+                continue;
+            };
+            held.extend_from_slice(&data);
+            if held.len() > bodies.limit {
+                if bodies.oversized == Oversized::Block {
+                    return Err((
+                        Refusal::BodyTooLarge,
+                        format!(
+                            "the request body is larger than the {} bytes the proxy inspects",
+                            bodies.limit
+                        ),
+                    ));
+                }
+                rest = Some(body);
+                break;
+            }
+        }
+        let Some(inspected) = rest.is_none().then(|| bodies.inspect(&held)) else {
+            // Oversized and let through: say so, and send what was held, then the rest.
+            exchange.update(|e| {
+                e.detail = Some(format!(
+                    "the request body is larger than {} bytes and was forwarded uninspected",
+                    bodies.limit
+                ));
+            });
+            exchange.add(Direction::Up, held.len() as u64);
+            let rest = rest.map(|b| Metered::new(b, exchange.clone(), Direction::Up));
+            return Ok((Prefixed::new(held, rest).boxed_unsync(), None));
+        };
+        exchange.update(|e| e.dlp.clone_from(&inspected.found));
+        let forwarded = match inspected.action {
+            Some(Action::Block) => {
+                let what: Vec<String> = inspected
+                    .found
+                    .iter()
+                    .filter(|f| f.action == Action::Block)
+                    .map(|f| format!("{} ({}) ×{}", f.rule, f.classification, f.count))
+                    .collect();
+                return Err((
+                    Refusal::DlpBlocked,
+                    format!(
+                        "the request body holds content the manifest blocks: {}",
+                        what.join(", ")
+                    ),
+                ));
+            }
+            Some(Action::Redact) => inspected.redacted.unwrap_or_default(),
+            Some(Action::Alert) | None => held,
+        };
+        exchange.add(Direction::Up, forwarded.len() as u64);
+        let length = forwarded.len();
+        Ok((
+            Prefixed::<Metered<Incoming>>::new(forwarded, None).boxed_unsync(),
+            Some(length),
+        ))
+    }
+
+    /// A ready connection to the destination: a pooled one to a checked address, or a new one
+    /// (over TLS verified for the URL's host when `tls`).
+    pub(super) async fn sender(
+        &self,
+        url: &Url,
+        verdict: &Verdict,
+        tls: bool,
+    ) -> Result<(SendRequest<UpBody>, PoolKey, bool), (Refusal, String)> {
+        let addrs = self.resolver.addresses(url, verdict.names_address).await?;
+        let name = tls.then(|| url.host_str().unwrap_or_default().to_owned());
+        for &addr in &addrs {
+            let key = (addr, name.clone());
+            if let Some(sender) = self.pool.take(&key) {
+                return Ok((sender, key, true));
+            }
+        }
+        let (stream, addr) = self.connect_to(&addrs).await?;
+        let key = (addr, name);
+        let sender = match (&key.1, &self.inspection) {
+            (Some(host), Some(inspection)) => {
+                let stream = self.upstream_tls(inspection, host, stream).await?;
+                handshake(stream).await?
+            }
+            (Some(_), None) => {
+                return Err((
+                    Refusal::InspectionUnavailable,
+                    "no CA to inspect with".to_owned(),
+                ));
+            }
+            (None, _) => handshake(stream).await?,
+        };
+        Ok((sender, key, false))
+    }
+
+    /// TLS to the upstream server, verified for `host` against the inspection's roots.
+    pub(super) async fn upstream_tls(
+        &self,
+        inspection: &Inspection,
+        host: &str,
+        stream: TcpStream,
+    ) -> Result<tokio_rustls::client::TlsStream<TcpStream>, (Refusal, String)> {
+        let bare = host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_owned();
+        let server = rustls::pki_types::ServerName::try_from(bare).map_err(|e| {
+            (
+                Refusal::BadRequest,
+                format!("`{host}` is not a TLS server name: {e}"),
+            )
+        })?;
+        let connector = tokio_rustls::TlsConnector::from(inspection.client_config());
+        tokio::time::timeout(
+            self.limits.connect_timeout,
+            connector.connect(server, stream),
+        )
+        .await
+        .map_err(|_| {
+            (
+                Refusal::UpstreamTimeout,
+                format!(
+                    "the TLS handshake with `{host}` took longer than {:?}",
+                    self.limits.connect_timeout
+                ),
+            )
+        })?
+        .map_err(|e| {
+            (
+                Refusal::UpstreamError,
+                format!("TLS with `{host}` failed: {e}"),
+            )
+        })
+    }
+
+    pub(super) async fn forward(
+        self: Arc<Self>,
+        req: Request<Incoming>,
+        url: Url,
+        verdict: Verdict,
+        mut event: Event,
+        started: Instant,
+        tls: bool,
+    ) -> Response<ProxyBody> {
+        let (mut sender, mut key, mut pooled) = match self.sender(&url, &verdict, tls).await {
+            Ok(s) => s,
+            Err((refusal, detail)) => return self.refuse(event, started, refusal, detail),
+        };
+        event.address = Some(key.0.to_string());
+        let exchange = Exchange::new(self.sink.clone(), event, started);
+        let (parts, body) = req.into_parts();
+        let mut out = Request::builder()
+            .method(parts.method)
+            .uri(&url[url::Position::BeforePath..url::Position::AfterQuery])
+            .version(http::Version::HTTP_11);
+        if let Some(h) = out.headers_mut() {
+            *h = parts.headers;
+            head::strip_hop_by_hop(h);
+            if let Ok(host) =
+                HeaderValue::from_str(&url[url::Position::BeforeHost..url::Position::AfterPort])
+            {
+                h.insert(header::HOST, host);
+            }
+        }
+        for obligation in &verdict.decision.obligations {
+            if let Obligation::InjectCredential { api } = *obligation {
+                let Some(credentials) = &self.credentials else {
+                    return exchange.refuse(
+                        Refusal::CredentialUnavailable,
+                        format!("apis entry {api} has a credential and this proxy holds none"),
+                    );
+                };
+                match credentials.header(api).await {
+                    Ok((name, value)) => {
+                        if let Some(h) = out.headers_mut() {
+                            // Whatever the agent sent in that header is replaced.
+                            h.remove(&name);
+                            h.insert(name.clone(), value);
+                        }
+                        exchange.update(|e| e.credential = Some(name.as_str().to_owned()));
+                    }
+                    Err(e) => {
+                        return exchange.refuse(Refusal::CredentialUnavailable, e.to_string());
+                    }
+                }
+            }
+        }
+        let body = if verdict.wants_inspection() {
+            match self.hold(body, &exchange).await {
+                Ok((body, length)) => {
+                    if let (Some(h), Some(n)) = (out.headers_mut(), length) {
+                        h.insert(header::CONTENT_LENGTH, HeaderValue::from(n));
+                    }
+                    body
+                }
+                Err((refusal, detail)) => return exchange.refuse(refusal, detail),
+            }
+        } else {
+            Metered::new(body, exchange.clone(), Direction::Up).boxed_unsync()
+        };
+        let mut out = match out.body(body) {
+            Ok(r) => r,
+            Err(e) => {
+                return exchange.refuse(
+                    Refusal::BadRequest,
+                    format!("the request cannot be forwarded: {e}"),
+                );
+            }
+        };
+        let response = loop {
+            let sent = tokio::time::timeout(self.limits.idle_timeout, sender.try_send_request(out));
+            match sent.await {
+                Ok(Ok(r)) => break r,
+                Ok(Err(mut e)) => {
+                    // A pooled connection the server closed meanwhile: the request was not sent,
+                    // so it can go on a new connection, once.
+                    let unsent = e.take_message();
+                    match (pooled, unsent) {
+                        (true, Some(request)) => {
+                            out = request;
+                            match self.sender(&url, &verdict, tls).await {
+                                Ok((s, k, _)) => {
+                                    exchange.update(|e| e.address = Some(k.0.to_string()));
+                                    (sender, key, pooled) = (s, k, false);
+                                }
+                                Err((refusal, detail)) => return exchange.refuse(refusal, detail),
+                            }
+                        }
+                        _ => {
+                            return exchange.refuse(
+                                Refusal::UpstreamError,
+                                format!("the upstream server broke the exchange: {}", e.error()),
+                            );
+                        }
+                    }
+                }
+                Err(_) => {
+                    return exchange.refuse(
+                        Refusal::UpstreamTimeout,
+                        format!("no response within {:?}", self.limits.idle_timeout),
+                    );
+                }
+            }
+        };
+        let (mut parts, body) = response.into_parts();
+        head::strip_hop_by_hop(&mut parts.headers);
+        exchange.update(|e| {
+            e.status = Some(parts.status.as_u16());
+            e.response_headers = redacted(&parts.headers);
+        });
+        // The connection goes back to the pool once this body has been read to its end.
+        let pool = self.clone();
+        let body = Metered::new(body, exchange, Direction::Down)
+            .on_end(move || pool.pool.give(key, sender))
+            .boxed_unsync();
+        Response::from_parts(parts, body)
+    }
+}
+
+/// An HTTP/1.1 client connection over `stream`, driven by its own task.
+pub(super) async fn handshake<S>(stream: S) -> Result<SendRequest<UpBody>, (Refusal, String)>
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .map_err(|e| {
+            (
+                Refusal::UpstreamError,
+                format!("HTTP handshake with the upstream server failed: {e}"),
+            )
+        })?;
+    tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    Ok(sender)
+}

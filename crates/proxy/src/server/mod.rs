@@ -1,0 +1,460 @@
+//! The proxy itself: accept, read the head, ask the gate, check the address, forward or tunnel,
+//! and record an event — in that order, each step able to refuse.
+
+mod conn;
+mod exchange;
+mod forward;
+mod tunnel;
+
+use conn::{Activity, Stream, Waiting, Watched, accept, is_transient};
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http::header::{self, HeaderValue};
+use http::{Request, Response, StatusCode};
+use http_body_util::combinators::UnsyncBoxBody;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::io::AsyncWriteExt;
+use tokio::net::{TcpListener, UnixListener};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use url::Url;
+
+use cordon_policy::pdp::Reason;
+
+use crate::body::BodyInspector;
+use crate::credential::Credentials;
+use crate::event::{Event, Refusal, Sink, redacted};
+use crate::gate::{Gate, Verdict};
+use crate::head::{self, Target};
+use crate::inspect::Inspection;
+use crate::pool::Pool;
+use crate::resolve::Resolver;
+
+/// Limits that keep one client, slow or hostile, from pinning the proxy.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Connections served at once; one more gets `503` at once.
+    pub max_connections: usize,
+    /// Bytes of a request head (hyper's read buffer; at least 8 KiB).
+    pub max_header_bytes: usize,
+    /// Time to send a whole request head.
+    pub header_timeout: Duration,
+    /// Time without a byte in either direction before a connection is closed.
+    pub idle_timeout: Duration,
+    /// Time a connection (or tunnel) may last in all.
+    pub total_timeout: Duration,
+    /// Time to resolve a name, and again to connect to an upstream server.
+    pub connect_timeout: Duration,
+    /// Time a tunnel's client has to send its ClientHello.
+    pub hello_timeout: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_connections: 512,
+            max_header_bytes: 16 << 10,
+            header_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(60),
+            total_timeout: Duration::from_secs(3600),
+            connect_timeout: Duration::from_secs(10),
+            hello_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Everything a connection needs, shared.
+pub struct Proxy {
+    gate: Gate,
+    resolver: Resolver,
+    limits: Limits,
+    sink: Arc<dyn Sink>,
+    slots: Arc<Semaphore>,
+    pool: Pool<PoolKey, UpBody>,
+    inspection: Option<Inspection>,
+    bodies: Option<BodyInspector>,
+    credentials: Option<Credentials>,
+    epoch: Instant,
+}
+
+/// What a proxy can do beyond deciding, checking and forwarding.
+#[derive(Debug, Default)]
+pub struct Extras {
+    /// See inside the TLS of tunnels whose grants need it (content inspection, path or method
+    /// rules, credentials to add).
+    pub inspection: Option<Inspection>,
+    /// Apply the manifest's DLP actions to request bodies the proxy can see.
+    pub bodies: Option<BodyInspector>,
+    /// Add the credentials of `apis` entries to their requests.
+    pub credentials: Option<Credentials>,
+}
+
+/// Pooled connections are told apart by the checked address and, for TLS, the server name.
+pub(super) type PoolKey = (SocketAddr, Option<String>);
+
+/// How a granted tunnel is carried.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Carry {
+    /// Bytes copied both ways after the ClientHello check.
+    Blind,
+    /// TLS ended at the proxy, each request inside decided and forwarded.
+    Inspected,
+}
+
+impl std::fmt::Debug for Proxy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Proxy")
+            .field("agent", &self.gate.agent())
+            .field("limits", &self.limits)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Where the proxy listens.
+#[derive(Debug)]
+pub enum Listener {
+    /// A TCP socket (`127.0.0.1:3128`).
+    Tcp(TcpListener),
+    /// A unix socket (what `cordon run`'s sandbox bridge connects to).
+    Unix(UnixListener),
+}
+
+impl Proxy {
+    /// A proxy enforcing `gate`, doing what `extras` allow.
+    pub fn new(
+        gate: Gate,
+        resolver: Resolver,
+        limits: Limits,
+        sink: Arc<dyn Sink>,
+        extras: Extras,
+    ) -> Self {
+        let slots = Arc::new(Semaphore::new(limits.max_connections));
+        Self {
+            gate,
+            resolver,
+            limits,
+            sink,
+            slots,
+            pool: Pool::new(32, Duration::from_secs(30)),
+            inspection: extras.inspection,
+            bodies: extras.bodies,
+            credentials: extras.credentials,
+            epoch: Instant::now(),
+        }
+    }
+
+    /// Serve connections until `shutdown` completes.
+    pub async fn serve(
+        self: Arc<Self>,
+        listener: Listener,
+        shutdown: impl Future<Output = ()>,
+    ) -> io::Result<()> {
+        tokio::pin!(shutdown);
+        loop {
+            tokio::select! {
+                () = &mut shutdown => return Ok(()),
+                accepted = accept(&listener) => {
+                    match accepted {
+                        Ok((io, peer)) => self.clone().admit(io, peer),
+                        // A full file table or a connection reset before accept: keep serving.
+                        Err(e) if is_transient(&e) => {
+                            tokio::time::sleep(Duration::from_millis(50)).await;
+                        }
+                        Err(e) => return Err(e),
+                    }
+                }
+            }
+        }
+    }
+
+    fn admit(self: Arc<Self>, io: Stream, peer: String) {
+        let Ok(slot) = self.slots.clone().try_acquire_owned() else {
+            tokio::spawn(async move {
+                let mut io = io;
+                let body =
+                    refusal_body(Refusal::Overloaded, "the proxy is at its connection limit");
+                let head = format!(
+                    "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\nx-cordon-reason: overloaded\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                    body.len()
+                );
+                let write = async {
+                    io.write_all(head.as_bytes()).await?;
+                    io.write_all(&body).await?;
+                    io.shutdown().await
+                };
+                let _ = tokio::time::timeout(Duration::from_secs(1), write).await;
+            });
+            self.record_refusal(&peer, "", None, Refusal::Overloaded, None);
+            return;
+        };
+        tokio::spawn(self.connection(io, peer, Arc::new(slot)));
+    }
+
+    async fn connection(
+        self: Arc<Self>,
+        io: Stream,
+        peer: String,
+        slot: Arc<OwnedSemaphorePermit>,
+    ) {
+        let activity = Activity::new(self.epoch);
+        let io = Watched::new(io, activity.clone());
+        let service = {
+            let proxy = self.clone();
+            let activity = activity.clone();
+            hyper::service::service_fn(move |req| {
+                let call = Call {
+                    peer: peer.clone(),
+                    activity: activity.clone(),
+                    slot: slot.clone(),
+                };
+                let proxy = proxy.clone();
+                async move { Ok::<_, Infallible>(proxy.handle(req, call).await) }
+            })
+        };
+        let mut builder = hyper::server::conn::http1::Builder::new();
+        builder
+            .timer(TokioTimer::new())
+            .header_read_timeout(self.limits.header_timeout)
+            .max_buf_size(self.limits.max_header_bytes.max(8192))
+            .keep_alive(true);
+        let conn = builder
+            .serve_connection(TokioIo::new(io), service)
+            .with_upgrades();
+        // A connection ends when hyper is done with it (a tunnel carries on in its own task), when
+        // it goes idle, or at its time limit.
+        tokio::select! {
+            _ = tokio::time::timeout(self.limits.total_timeout, conn) => {}
+            () = activity.idle(self.limits.idle_timeout) => {}
+        }
+    }
+
+    async fn handle(self: Arc<Self>, req: Request<Incoming>, call: Call) -> Response<ProxyBody> {
+        let _waiting = Waiting::new(&call.activity);
+        let started = Instant::now();
+        let method = req.method().as_str().to_owned();
+        let raw = req.uri().to_string();
+        let mut event = self.event(&call.peer, &method);
+        event.request_headers = redacted(req.headers());
+        let target = match head::target(&method, &raw) {
+            Ok(t) => t,
+            Err(e) => {
+                let detail = e.to_string();
+                return self.refuse(event, started, Refusal::BadRequest, detail);
+            }
+        };
+        describe_destination(&mut event, &target);
+        let verdict = self.gate.decide(&method, target.url());
+        event.rule.clone_from(&verdict.rule);
+        match target {
+            Target::Forward { url } => {
+                if let Err((refusal, detail)) = admit(&verdict, &method, &url) {
+                    return self.refuse(event, started, refusal, detail);
+                }
+                self.forward(req, url, verdict, event, started, false).await
+            }
+            Target::Tunnel { url } => {
+                let carry = match self.carry(&verdict, &url) {
+                    Ok(c) => c,
+                    Err((refusal, detail)) => return self.refuse(event, started, refusal, detail),
+                };
+                self.tunnel(req, url, verdict, event, started, call, carry)
+                    .await
+            }
+        }
+    }
+
+    /// Whether and how a tunnel is opened. A tunnel hides its requests, so it is carried blind
+    /// only when the decision on the whole host allows it without inspection; when the manifest
+    /// asks for inspection, or grants the host only at some paths or with some methods, it is
+    /// opened only if the proxy can inspect TLS, and each request inside is decided on its own.
+    fn carry(&self, verdict: &Verdict, url: &Url) -> Result<Carry, (Refusal, String)> {
+        let allowed = verdict.decision.is_allow();
+        if allowed && !verdict.wants_inspection() {
+            // Requests that need a credential added are seen when the proxy can see them;
+            // without a CA they go blind, and without the credential.
+            if self.inspection.is_some() && self.gate.injects_on_host(url) {
+                return Ok(Carry::Inspected);
+            }
+            return Ok(Carry::Blind);
+        }
+        let partial =
+            !allowed && verdict.decision.reason == Reason::NoGrant && self.gate.grants_host(url);
+        if !allowed && !partial {
+            return Err(admit(verdict, "CONNECT", url).err().unwrap_or((
+                Refusal::Policy(verdict.decision.reason),
+                format!("CONNECT `{url}` is denied"),
+            )));
+        }
+        if self.inspection.is_some() {
+            return Ok(Carry::Inspected);
+        }
+        Err(if allowed {
+            (
+                Refusal::InspectionUnavailable,
+                "the manifest's `dlp` section asks for content inspection; start the proxy with `--ca` to inspect TLS".to_owned(),
+            )
+        } else {
+            (
+                Refusal::Policy(Reason::NoGrant),
+                format!(
+                    "grants reach `{}` only at some paths or with some methods, which a tunnel hides; start the proxy with `--ca` to inspect TLS",
+                    url.host_str().unwrap_or_default()
+                ),
+            )
+        })
+    }
+
+    fn event(&self, peer: &str, method: &str) -> Event {
+        Event {
+            time: cordon_policy::trust::format_time(time::OffsetDateTime::now_utc()),
+            kind: "egress",
+            agent: self.gate.agent().to_owned(),
+            client: peer.to_owned(),
+            method: method.to_owned(),
+            scheme: None,
+            host: None,
+            port: None,
+            path: None,
+            address: None,
+            inspected: false,
+            credential: None,
+            server_name: None,
+            decision: "deny",
+            reason: "",
+            rule: None,
+            detail: None,
+            status: None,
+            bytes_up: 0,
+            bytes_down: 0,
+            duration_ms: 0,
+            request_headers: Vec::new(),
+            dlp: Vec::new(),
+            response_headers: Vec::new(),
+        }
+    }
+
+    fn record_refusal(
+        &self,
+        peer: &str,
+        method: &str,
+        url: Option<&Url>,
+        refusal: Refusal,
+        detail: Option<String>,
+    ) {
+        let mut event = self.event(peer, method);
+        if let Some(url) = url {
+            event.host = url.host_str().map(str::to_owned);
+        }
+        event.reason = refusal.as_str();
+        event.detail = detail;
+        event.status = Some(refusal.status());
+        self.sink.record(&event);
+    }
+
+    fn refuse(
+        &self,
+        mut event: Event,
+        started: Instant,
+        refusal: Refusal,
+        detail: String,
+    ) -> Response<ProxyBody> {
+        event.decision = "deny";
+        event.reason = refusal.as_str();
+        event.status = Some(refusal.status());
+        event.detail = Some(detail.clone());
+        event.duration_ms = millis(started.elapsed());
+        self.sink.record(&event);
+        refusal_response(refusal, &detail)
+    }
+}
+
+/// What a request's handler knows of its connection.
+#[derive(Clone)]
+pub(super) struct Call {
+    peer: String,
+    activity: Arc<Activity>,
+    slot: Arc<OwnedSemaphorePermit>,
+}
+
+/// The body type of every response the proxy gives.
+pub type ProxyBody = UnsyncBoxBody<Bytes, hyper::Error>;
+
+/// The body of a request sent upstream.
+pub(super) type UpBody = UnsyncBoxBody<Bytes, hyper::Error>;
+
+pub(super) fn empty() -> ProxyBody {
+    Full::new(Bytes::new())
+        .map_err(|never| match never {})
+        .boxed_unsync()
+}
+
+fn refusal_body(refusal: Refusal, detail: &str) -> Vec<u8> {
+    let error = if refusal.status() == 403 {
+        "denied"
+    } else {
+        "failed"
+    };
+    let mut body = serde_json::json!({
+        "error": error,
+        "reason": refusal.as_str(),
+        "detail": detail,
+    })
+    .to_string()
+    .into_bytes();
+    body.push(b'\n');
+    body
+}
+
+pub(super) fn refusal_response(refusal: Refusal, detail: &str) -> Response<ProxyBody> {
+    let body = refusal_body(refusal, detail);
+    let mut r = Response::new(
+        Full::new(Bytes::from(body))
+            .map_err(|never| match never {})
+            .boxed_unsync(),
+    );
+    *r.status_mut() = StatusCode::from_u16(refusal.status()).unwrap_or(StatusCode::FORBIDDEN);
+    let h = r.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    h.insert(
+        "x-cordon-reason",
+        HeaderValue::from_static(refusal.as_str()),
+    );
+    r
+}
+
+/// The refusal for a decision that does not allow.
+pub(super) fn admit(verdict: &Verdict, method: &str, url: &Url) -> Result<(), (Refusal, String)> {
+    if verdict.decision.is_allow() {
+        return Ok(());
+    }
+    let detail = match &verdict.rule {
+        Some(rule) => format!("{method} `{url}` is denied by {rule}"),
+        None => format!("no grant of the manifest covers {method} `{url}`"),
+    };
+    Err((Refusal::Policy(verdict.decision.reason), detail))
+}
+
+pub(super) fn describe_destination(event: &mut Event, target: &Target) {
+    let url = target.url();
+    event.scheme = Some(url.scheme().to_owned());
+    event.host = url.host_str().map(str::to_owned);
+    event.port = url.port_or_known_default();
+    if let Target::Forward { url } = target {
+        event.path = Some(url.path().to_owned());
+    }
+}
+
+pub(super) fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
