@@ -47,6 +47,17 @@ pub struct Args {
     /// gets out).
     #[arg(long, requires = "egress_socket")]
     external_proxy: bool,
+    /// The proxy inspects TLS with the CA in this directory (see `cordon proxy --ca`). The agent
+    /// must trust the CA: install it system-wide where agents run.
+    #[arg(long, value_name = "DIR", conflicts_with = "external_proxy")]
+    ca: Option<String>,
+    /// Extra CA certificates the proxy trusts for upstream servers and Vault (repeatable).
+    #[arg(long, value_name = "FILE", conflicts_with = "external_proxy")]
+    upstream_ca: Vec<String>,
+    /// The proxy reads `vault` credentials from this Vault (token from `VAULT_TOKEN`, which the
+    /// agent never sees: its environment is scrubbed).
+    #[arg(long, value_name = "URL", conflicts_with = "external_proxy")]
+    vault_addr: Option<String>,
     /// Port of the bridge on the sandbox's loopback; the agent's proxy variables point here.
     #[arg(long, default_value_t = 3128)]
     proxy_port: u16,
@@ -66,6 +77,9 @@ impl Args {
             allow_degraded: false,
             egress_socket: None,
             external_proxy: false,
+            ca: None,
+            upstream_ca: Vec::new(),
+            vault_addr: None,
             proxy_port: 3128,
             command,
         }
@@ -248,6 +262,19 @@ fn start_proxy(a: &Args, state: &Path, socket: &Path) -> Result<Child, Fail> {
         }
         std::fs::remove_file(socket).map_err(|e| fail(&socket.display().to_string(), e))?;
     }
+    // The proxy reports its own start-up errors, but the agent would then run with no way out:
+    // catch a missing CA here, before anything starts.
+    if let Some(ca) = &a.ca {
+        for name in ["ca.pem", "ca.key"] {
+            let path = Path::new(ca).join(name);
+            std::fs::File::open(&path).map_err(|e| {
+                Fail::input_msg(format!(
+                    "`--ca {ca}`: `{}`: {e} (make one with `cordon ca init --out {ca}`)",
+                    path.display()
+                ))
+            })?;
+        }
+    }
     let listener =
         UnixListener::bind(socket).map_err(|e| fail(&socket.display().to_string(), e))?;
     let exe = std::env::current_exe().map_err(|e| fail("cordon's own path", e))?;
@@ -258,6 +285,15 @@ fn start_proxy(a: &Args, state: &Path, socket: &Path) -> Result<Child, Fail> {
         .args(["--listen", "stdin", "--quiet", "--stop-with-parent"]);
     if let Some(r) = &a.revocations {
         cmd.args(["--revocations", r]);
+    }
+    if let Some(ca) = &a.ca {
+        cmd.args(["--ca", ca]);
+    }
+    for file in &a.upstream_ca {
+        cmd.args(["--upstream-ca", file]);
+    }
+    if let Some(addr) = &a.vault_addr {
+        cmd.args(["--vault-addr", addr]);
     }
     // The listening socket is the proxy's standard input; ours closes when `listener` drops, so
     // if the proxy dies, the agent's connections are refused rather than left waiting.
