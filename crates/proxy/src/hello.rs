@@ -400,15 +400,15 @@ mod real {
     fn real_client_hellos_name_their_server() {
         for (bytes, name) in [
             (
-                &include_bytes!("../../../fuzz/corpus/client_hello/curl")[..],
+                &include_bytes!("../../../fuzz/corpus/client_hello/seed-curl")[..],
                 "api.example.com",
             ),
             (
-                &include_bytes!("../../../fuzz/corpus/client_hello/openssl-tls12")[..],
+                &include_bytes!("../../../fuzz/corpus/client_hello/seed-openssl-tls12")[..],
                 "upload.example.org",
             ),
             (
-                &include_bytes!("../../../fuzz/corpus/client_hello/python")[..],
+                &include_bytes!("../../../fuzz/corpus/client_hello/seed-python")[..],
                 "python.example.net",
             ),
         ] {
