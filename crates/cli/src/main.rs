@@ -66,7 +66,10 @@ enum Command {
     /// Grants come from `networkScopes` and `apis`; other destinations, other ports, names that
     /// resolve to loopback, private, link-local or metadata addresses (unless a grant names the
     /// address), and tunnels whose TLS ClientHello names another server are refused with `403`
-    /// and a JSON reason. Every request and tunnel is an audit event in `audit.jsonl`.
+    /// and a JSON reason. With `--ca` (from `cordon ca init`) it inspects TLS where the manifest
+    /// needs it: path and method rules, DLP on request bodies per the `dlp` section, credentials
+    /// of `apis` entries added so the agent never holds them. Every request and tunnel is an
+    /// audit event in `audit.jsonl`.
     ///
     /// Example: `cordon proxy --manifest alice.signed.json --trust trust.json --listen 127.0.0.1:3128`
     /// then `https_proxy=http://127.0.0.1:3128 curl https://api.example.com/`

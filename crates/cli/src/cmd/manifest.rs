@@ -688,6 +688,40 @@ pub fn verify(
     verify_manifest(&bytes, file, &store, list.as_ref(), now).map_err(|e| classify(file, e))
 }
 
+/// Default trust store, as distributed by MDM.
+pub const DEFAULT_TRUST: &str = "/etc/cordon/trust.json";
+
+/// The signed manifest an enforcement point enforces, and what verifies it (`run`, `proxy`).
+#[derive(Debug, Clone, clap::Args)]
+pub struct Enforced {
+    /// The signed manifest (verified before anything uses it).
+    #[arg(long)]
+    pub manifest: String,
+    /// Trust store.
+    #[arg(long, default_value = DEFAULT_TRUST)]
+    pub trust: String,
+    /// Signed revocation list.
+    #[arg(long)]
+    pub revocations: Option<String>,
+}
+
+impl Enforced {
+    /// The verified manifest, or the refusal as a failed check (a file that cannot be read as
+    /// bad input).
+    pub fn verify(&self, now: time::OffsetDateTime) -> Result<VerifiedManifest, Fail> {
+        match verify(
+            &self.manifest,
+            &self.trust,
+            self.revocations.as_deref(),
+            now,
+        ) {
+            Ok(v) => Ok(v),
+            Err(VerifyFail::Refused(_, d)) => Err(Fail::check_report(d)),
+            Err(VerifyFail::Input(f)) => Err(f),
+        }
+    }
+}
+
 /// Where a command that only reads a manifest gets it: a signed one, verified against a trust
 /// store, or an unsigned draft.
 #[derive(Debug, Clone, clap::Args)]

@@ -25,22 +25,16 @@ use cordon_proxy::vault::Vault;
 use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject as _;
 
-use super::manifest::{VerifyFail, verify};
-use super::run::{DEFAULT_TRUST, state_dir};
+use super::manifest::Enforced;
+use super::run::state_dir;
 use crate::fail::{Fail, Outcome};
 use crate::io;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The signed manifest whose `networkScopes` and `apis` the proxy enforces (verified first).
-    #[arg(long)]
-    manifest: String,
-    /// Trust store.
-    #[arg(long, default_value = DEFAULT_TRUST)]
-    trust: String,
-    /// Signed revocation list.
-    #[arg(long)]
-    revocations: Option<String>,
+    /// Its `networkScopes`, `apis` and `dlp` are what the proxy enforces.
+    #[command(flatten)]
+    signed: Enforced,
     /// Where to listen: `HOST:PORT` (port 0 picks a free one), `unix:PATH` for the socket
     /// `cordon run`'s sandbox bridge connects to, or `stdin` for a listening unix socket handed
     /// over on standard input (how `cordon run` starts its proxy).
@@ -262,7 +256,7 @@ fn credentials(
     };
     Credentials::new(apis, &env, vault)
         .map(Some)
-        .map_err(|e| Fail::input_msg(format!("`{}`: {e}", a.manifest)))
+        .map_err(|e| Fail::input_msg(format!("`{}`: {e}", a.signed.manifest)))
 }
 
 /// Bind the listener, replacing a unix socket no process listens on any more.
@@ -319,11 +313,7 @@ async fn bind(listen: &str) -> Result<(Listener, String), Fail> {
 
 pub fn run(a: &Args) -> Outcome {
     let now = io::now_or(None)?;
-    let verified = match verify(&a.manifest, &a.trust, a.revocations.as_deref(), now) {
-        Ok(v) => v,
-        Err(VerifyFail::Refused(_, d)) => return Err(Fail::check_report(d)),
-        Err(VerifyFail::Input(f)) => return Err(f),
-    };
+    let verified = a.signed.verify(now)?;
     let (user, home) = io::current_user();
     let pdp = Pdp::compile(
         &verified.manifest,
@@ -335,7 +325,7 @@ pub fn run(a: &Args) -> Outcome {
             policies: Vec::new(),
         },
     )
-    .map_err(|e| Fail::input_msg(format!("`{}`: {e}", a.manifest)))?;
+    .map_err(|e| Fail::input_msg(format!("`{}`: {e}", a.signed.manifest)))?;
     let gate = Gate::new(
         pdp,
         Principal {

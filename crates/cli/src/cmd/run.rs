@@ -14,24 +14,14 @@ use cordon_sandbox::launch::{self, Limits, Spec};
 use cordon_sandbox::probe::{probe, probe_assuming_namespaces};
 use serde_json::json;
 
-use super::manifest::{VerifyFail, verify};
+use super::manifest::Enforced;
 use crate::fail::{Fail, Outcome, RUN_REFUSED};
 use crate::io;
 
-/// Default trust store, as distributed by MDM.
-pub const DEFAULT_TRUST: &str = "/etc/cordon/trust.json";
-
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The signed manifest (verified before anything runs).
-    #[arg(long)]
-    manifest: String,
-    /// Trust store.
-    #[arg(long, default_value = DEFAULT_TRUST)]
-    trust: String,
-    /// Signed revocation list.
-    #[arg(long)]
-    revocations: Option<String>,
+    #[command(flatten)]
+    signed: Enforced,
     /// Where audit events go (default: `$XDG_STATE_HOME/cordon`, or `~/.local/state/cordon`).
     #[arg(long)]
     state_dir: Option<String>,
@@ -70,9 +60,11 @@ impl Args {
     /// Arguments for running `command` under a verified manifest, as `cordon run` takes them.
     pub fn new(manifest: String, trust: String, state_dir: String, command: Vec<String>) -> Self {
         Self {
-            manifest,
-            trust,
-            revocations: None,
+            signed: Enforced {
+                manifest,
+                trust,
+                revocations: None,
+            },
             state_dir: Some(state_dir),
             allow_degraded: false,
             egress_socket: None,
@@ -279,11 +271,12 @@ fn start_proxy(a: &Args, state: &Path, socket: &Path) -> Result<Child, Fail> {
         UnixListener::bind(socket).map_err(|e| fail(&socket.display().to_string(), e))?;
     let exe = std::env::current_exe().map_err(|e| fail("cordon's own path", e))?;
     let mut cmd = Command::new(exe);
-    cmd.args(["proxy", "--manifest", &a.manifest, "--trust", &a.trust])
+    cmd.args(["proxy", "--manifest", &a.signed.manifest])
+        .args(["--trust", &a.signed.trust])
         .arg("--state-dir")
         .arg(state)
         .args(["--listen", "stdin", "--quiet", "--stop-with-parent"]);
-    if let Some(r) = &a.revocations {
+    if let Some(r) = &a.signed.revocations {
         cmd.args(["--revocations", r]);
     }
     if let Some(ca) = &a.ca {
@@ -328,11 +321,7 @@ pub fn run(a: &Args) -> Outcome {
 fn run_agent(a: &Args) -> Outcome {
     let started = Instant::now();
     let now = io::now_or(None)?;
-    let verified = match verify(&a.manifest, &a.trust, a.revocations.as_deref(), now) {
-        Ok(v) => v,
-        Err(VerifyFail::Refused(_, d)) => return Err(Fail::check_report(d)),
-        Err(VerifyFail::Input(f)) => return Err(f),
-    };
+    let verified = a.signed.verify(now)?;
     let m = &verified.manifest;
     let (user, home) = io::current_user();
     let ctx = Expansion {

@@ -280,6 +280,34 @@ fn curl(proxy: &Proxy, args: &[&str]) -> (i32, String, String) {
     )
 }
 
+/// Python's urllib through the proxy (trusting `cafile` for HTTPS): what it printed of the
+/// answer's body.
+fn python_fetch(proxy: &Proxy, url: &str, cafile: Option<&str>, data: Option<&str>) -> String {
+    let context = cafile.map_or(String::new(), |ca| {
+        format!(", urllib.request.HTTPSHandler(context=ssl.create_default_context(cafile='{ca}'))")
+    });
+    let request = match data {
+        Some(d) => format!("urllib.request.Request('{url}', data=b'{d}', method='POST')"),
+        None => format!("'{url}'"),
+    };
+    let script = format!(
+        "import ssl, urllib.request\n\
+         opener = urllib.request.build_opener(urllib.request.ProxyHandler({{'http': '{p}', 'https': '{p}'}}){context})\n\
+         print(opener.open({request}, timeout=20).read().decode(), end='')",
+        p = proxy.url()
+    );
+    let out = Command::new("/usr/bin/python3")
+        .args(["-c", &script])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 fn manifest(scopes: &[String], extra: &str) -> String {
     format!(
         r#"{{"agentName":"net","version":"1.0.0","networkScopes":{}{extra}}}"#,
@@ -342,20 +370,9 @@ fn plain_http_goes_only_to_granted_destinations() {
     );
 
     // Python's urllib through the proxy, with a body.
-    let script = format!(
-        "import urllib.request\nopener = urllib.request.build_opener(urllib.request.ProxyHandler({{'http': '{}'}}))\n\
-         print(opener.open(urllib.request.Request('{granted}', data=b'x=1', method='POST'), timeout=20).read().decode(), end='')",
-        proxy.url()
-    );
-    let out = Command::new("/usr/bin/python3")
-        .args(["-c", &script])
-        .output()
-        .unwrap();
     assert_eq!(
-        String::from_utf8_lossy(&out.stdout),
-        "hello from upstream\n",
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+        python_fetch(&proxy, &granted, None, Some("x=1")),
+        "hello from upstream\n"
     );
     assert_eq!(up.seen()[1]["body"], "x=1");
     // The second request reused the upstream connection the first one opened and finished.
@@ -466,21 +483,9 @@ fn tunnels_carry_tls_only_to_the_granted_server_name() {
     assert_eq!(up.seen().len(), 2, "{:?}", up.seen());
 
     // Python's urllib, the same way.
-    let script = format!(
-        "import ssl, urllib.request\nctx = ssl.create_default_context(cafile='{ca}')\n\
-         opener = urllib.request.build_opener(urllib.request.ProxyHandler({{'https': '{}'}}), urllib.request.HTTPSHandler(context=ctx))\n\
-         print(opener.open('{granted}', timeout=20).read().decode(), end='')",
-        proxy.url()
-    );
-    let out = Command::new("/usr/bin/python3")
-        .args(["-c", &script])
-        .output()
-        .unwrap();
     assert_eq!(
-        String::from_utf8_lossy(&out.stdout),
-        "hello from upstream\n",
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+        python_fetch(&proxy, &granted, Some(&ca), None),
+        "hello from upstream\n"
     );
     let before = up.seen().len();
     assert_eq!(before, 4);
@@ -1070,21 +1075,10 @@ fn inspection_decides_each_request_inside_tls() {
     );
 
     // Python's urllib trusting the inspection CA, the same way.
-    let script = format!(
-        "import ssl, urllib.request\nctx = ssl.create_default_context(cafile='{inspect_ca}')\n\
-         opener = urllib.request.build_opener(urllib.request.ProxyHandler({{'https': '{}'}}), urllib.request.HTTPSHandler(context=ctx))\n\
-         print(opener.open('https://upstream.test:{port}/api/py', timeout=20).read().decode(), end='')",
-        proxy.url()
-    );
-    let out = Command::new("/usr/bin/python3")
-        .args(["-c", &script])
-        .output()
-        .unwrap();
+    let url = format!("https://upstream.test:{port}/api/py");
     assert_eq!(
-        String::from_utf8_lossy(&out.stdout),
-        "hello from upstream\n",
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+        python_fetch(&proxy, &url, Some(&inspect_ca), None),
+        "hello from upstream\n"
     );
 
     // A client that does not trust the inspection CA gets nothing through.
