@@ -189,24 +189,7 @@ impl Proxy {
     }
 
     fn start_with_env(s: &Sandbox, manifest: &str, extra: &[&str], env: &[(&str, &str)]) -> Self {
-        // A second proxy in one sandbox re-signs with the same keys.
-        if std::path::Path::new(&s.path("keys/a.key")).exists() {
-            let _ = std::fs::remove_file(s.path("m.signed.json"));
-            s.write("m.json", manifest);
-            s.expect(
-                0,
-                &[
-                    "manifest",
-                    "sign",
-                    "m.json",
-                    "--key",
-                    "keys/a.key",
-                    "--allow-lint-errors",
-                ],
-            );
-        } else {
-            crate::run::signed(s, manifest);
-        }
+        crate::run::signed(s, manifest);
         let state = s.path("state");
         let _ = std::fs::remove_dir_all(&state);
         let mut child = Command::new(assert_cmd::cargo::cargo_bin("cordon"))
