@@ -1097,6 +1097,11 @@ fn inspection_decides_each_request_inside_tls() {
         events.iter().any(|e| e["reason"] == "certificate_rejected"),
         "{events:#?}"
     );
+    let tunnel = events.iter().find(|e| e["method"] == "CONNECT").unwrap();
+    assert_eq!(
+        (tunnel["decision"].as_str(), tunnel["reason"].as_str()),
+        (Some("allow"), Some("partial_grant"))
+    );
 }
 
 /// A stand-in for HashiCorp Vault's KV v2 read endpoint that checks the request against the API

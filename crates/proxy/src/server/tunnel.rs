@@ -59,6 +59,10 @@ impl Proxy {
             e.status = Some(200);
             if carry == Carry::Inspected {
                 e.inspected = true;
+                if !verdict.decision.is_allow() {
+                    // No grant covers the whole host; some cover parts of it.
+                    e.reason = "partial_grant";
+                }
                 e.detail = Some(
                     "opened for inspection: each request inside is decided and recorded on its own"
                         .to_owned(),
@@ -383,4 +387,44 @@ pub(super) async fn alert<S: AsyncWrite + Unpin>(client: &mut S) {
         let _ = client.shutdown().await;
     })
     .await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn requests_inside_a_tunnel_stay_at_its_origin() {
+        let origin = Url::parse("https://api.example.com:8443/").unwrap();
+        let url = |t: &str| inner_url(&origin, &t.parse::<http::Uri>().unwrap());
+        assert_eq!(
+            url("/v1/items?q=1").unwrap().as_str(),
+            "https://api.example.com:8443/v1/items?q=1"
+        );
+        assert_eq!(url("/a/../b").unwrap().path(), "/b");
+        assert_eq!(url("https://api.example.com:8443/x").unwrap().path(), "/x");
+        for other in [
+            "https://evil.example.com:8443/x",
+            "https://api.example.com/x",
+            "http://api.example.com:8443/x",
+        ] {
+            assert!(url(other).is_err(), "{other}");
+        }
+    }
+
+    proptest! {
+        /// Whatever the path, the URL decided on names the tunnel's origin.
+        #[test]
+        fn no_path_leaves_the_origin(path in "/[ -~]{0,60}") {
+            let origin = Url::parse("https://api.example.com/").unwrap();
+            if let Ok(uri) = path.parse::<http::Uri>()
+                && let Ok(u) = inner_url(&origin, &uri)
+            {
+                prop_assert_eq!(u.host_str(), Some("api.example.com"));
+                prop_assert_eq!(u.port_or_known_default(), Some(443));
+                prop_assert_eq!(u.scheme(), "https");
+            }
+        }
+    }
 }
