@@ -4,6 +4,9 @@
 //! query, which often carries tokens), what was decided and by which rule, the bytes each way and
 //! the headers with every credential-bearing value replaced by `[redacted]`.
 
+use std::sync::LazyLock;
+
+use aho_corasick::AhoCorasick;
 use http::HeaderMap;
 use serde::Serialize;
 
@@ -103,7 +106,7 @@ impl Refusal {
 }
 
 /// One audit event.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct Event {
     /// When the request arrived (RFC 3339, UTC).
     pub time: String,
@@ -184,23 +187,37 @@ const MAX_VALUE: usize = 256;
 /// Whether a header's value may carry a credential: `Authorization`, `Cookie`, `Set-Cookie`,
 /// `Proxy-Authorization` and every name that looks like an API key or token header.
 pub fn is_sensitive(name: &str) -> bool {
-    let name = name.to_ascii_lowercase();
-    matches!(
-        name.as_str(),
-        "authorization" | "proxy-authorization" | "cookie" | "set-cookie" | "www-authenticate"
-    ) || [
-        "key",
-        "token",
-        "secret",
-        "auth",
-        "session",
-        "password",
-        "signature",
-        "credential",
+    static WORDS: LazyLock<Option<AhoCorasick>> = LazyLock::new(|| {
+        AhoCorasick::builder()
+            .ascii_case_insensitive(true)
+            .build(SENSITIVE_WORDS)
+            .ok()
+    });
+    let exact = [
+        "authorization",
+        "proxy-authorization",
+        "cookie",
+        "set-cookie",
+        "www-authenticate",
     ]
     .iter()
-    .any(|w| name.contains(w))
+    .any(|n| n.eq_ignore_ascii_case(name));
+    // Should the matcher fail to build, every header counts as sensitive.
+    exact || WORDS.as_ref().is_none_or(|w| w.is_match(name))
 }
+
+/// Parts of a header name that mark its value as a credential (`key` covers `api-key`,
+/// `x-api-key`, `apikey`; `auth` covers `authorization`, `x-auth-token`).
+const SENSITIVE_WORDS: [&str; 8] = [
+    "key",
+    "token",
+    "secret",
+    "auth",
+    "session",
+    "password",
+    "signature",
+    "credential",
+];
 
 /// Headers as an event records them.
 pub fn redacted(headers: &HeaderMap) -> Vec<(String, String)> {

@@ -221,7 +221,7 @@ fn authority(dir: &str) -> Result<Authority, Fail> {
 fn credentials(
     a: &Args,
     apis: &std::collections::BTreeMap<String, cordon_policy::manifest::ApiGrant>,
-    tls: &Arc<rustls::ClientConfig>,
+    tls: Option<&Arc<rustls::ClientConfig>>,
     timeout: Duration,
 ) -> Result<Option<Credentials>, Fail> {
     if apis.values().all(|g| g.credential.is_none()) {
@@ -248,7 +248,7 @@ fn credentials(
             Some(Vault::new(
                 url,
                 token.trim().to_owned(),
-                Some(tls.clone()),
+                tls.cloned(),
                 timeout,
             ))
         }
@@ -362,14 +362,24 @@ pub fn run(a: &Args) -> Outcome {
         }
         None => None,
     };
-    let tls = verifying_client(&a.upstream_ca)?;
+    // Root certificates cost milliseconds to load: only when TLS is opened upstream.
+    let tls = if a.ca.is_some() || a.vault_addr.is_some() {
+        Some(verifying_client(&a.upstream_ca)?)
+    } else {
+        None
+    };
     let extras = Extras {
-        inspection: match &a.ca {
-            Some(dir) => Some(Inspection::new(authority(dir)?, tls.clone())),
-            None => None,
+        inspection: match (&a.ca, &tls) {
+            (Some(dir), Some(tls)) => Some(Inspection::new(authority(dir)?, tls.clone())),
+            _ => None,
         },
         bodies,
-        credentials: credentials(a, &verified.manifest.apis, &tls, limits.connect_timeout)?,
+        credentials: credentials(
+            a,
+            &verified.manifest.apis,
+            tls.as_ref(),
+            limits.connect_timeout,
+        )?,
     };
     let state = state_dir(a.state_dir.as_deref(), &home);
     std::fs::create_dir_all(&state)

@@ -77,9 +77,10 @@ impl Exchange {
 
 impl Drop for Exchange {
     fn drop(&mut self) {
-        let mut event = match self.event.lock() {
-            Ok(e) => e.clone(),
-            Err(poisoned) => poisoned.into_inner().clone(),
+        // The last holder: take the event out rather than copy it.
+        let mut event = match self.event.get_mut() {
+            Ok(e) => std::mem::take(e),
+            Err(poisoned) => std::mem::take(poisoned.into_inner()),
         };
         event.bytes_up = self.up.load(Ordering::Relaxed);
         event.bytes_down = self.down.load(Ordering::Relaxed);

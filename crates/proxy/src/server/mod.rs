@@ -319,25 +319,8 @@ impl Proxy {
             agent: self.gate.agent().to_owned(),
             client: peer.to_owned(),
             method: method.to_owned(),
-            scheme: None,
-            host: None,
-            port: None,
-            path: None,
-            address: None,
-            inspected: false,
-            credential: None,
-            server_name: None,
             decision: "deny",
-            reason: "",
-            rule: None,
-            detail: None,
-            status: None,
-            bytes_up: 0,
-            bytes_down: 0,
-            duration_ms: 0,
-            request_headers: Vec::new(),
-            dlp: Vec::new(),
-            response_headers: Vec::new(),
+            ..Event::default()
         }
     }
 
