@@ -841,6 +841,30 @@ fn dlp_blocks_redacts_and_reports_request_bodies() {
         tls.seen()
     );
 
+    // In a URL too: a query cannot be partly sent, so it is refused.
+    let (_, out, _) = curl(
+        &proxy,
+        &[
+            "-w",
+            "\n%{http_code}",
+            &format!("{plain_url}?key=AKIAQYLPMN5HHHFPZAM2"),
+        ],
+    );
+    assert!(
+        out.ends_with("\n403") && out.contains("dlp_blocked") && !out.contains("AKIAQY"),
+        "{out}"
+    );
+    let (_, out, _) = curl(
+        &proxy,
+        &[
+            "-w",
+            "\n%{http_code}",
+            &format!("{plain_url}?card=4111%201111%201111%201111"),
+        ],
+    );
+    assert!(out.ends_with("\n403") && out.contains("pii:card"), "{out}");
+    assert!(plain.seen().is_empty());
+
     // Personal data is replaced before it leaves; an e-mail address is let through and reported.
     let (status, _) = post(
         &plain_url,
@@ -879,7 +903,7 @@ fn dlp_blocks_redacts_and_reports_request_bodies() {
     assert_eq!(plain.seen().len(), 2);
 
     // Events name the rules and counts, never the values.
-    let events = proxy.events(8);
+    let events = proxy.events(10);
     let blocked = events
         .iter()
         .find(|e| e["reason"] == "dlp_blocked")

@@ -72,6 +72,48 @@ impl Proxy {
         Err(last.unwrap_or((Refusal::Unresolved, "no address to connect to".to_owned())))
     }
 
+    /// DLP on the request's path and query (raw, and with the query's pairs decoded): a URL
+    /// cannot be partly sent, so content the manifest blocks or redacts refuses the request;
+    /// what it only reports is recorded.
+    fn inspect_url(&self, url: &Url, exchange: &Exchange) -> Result<(), (Refusal, String)> {
+        let Some(bodies) = &self.bodies else {
+            return Err((
+                Refusal::InspectionUnavailable,
+                "the manifest's `dlp` section asks for content inspection, and this proxy has no inspector".to_owned(),
+            ));
+        };
+        let mut text = url[url::Position::BeforePath..url::Position::AfterQuery].to_owned();
+        for (k, v) in url.query_pairs() {
+            text.push('\n');
+            text.push_str(&k);
+            text.push('=');
+            text.push_str(&v);
+        }
+        let inspected = bodies.inspect(text.as_bytes());
+        if inspected.found.is_empty() {
+            return Ok(());
+        }
+        exchange.update(|e| e.dlp.extend(inspected.found.iter().cloned()));
+        match inspected.action {
+            Some(Action::Block | Action::Redact) => {
+                let what: Vec<String> = inspected
+                    .found
+                    .iter()
+                    .filter(|f| f.action != Action::Alert)
+                    .map(|f| format!("{} ({}) ×{}", f.rule, f.classification, f.count))
+                    .collect();
+                Err((
+                    Refusal::DlpBlocked,
+                    format!(
+                        "the URL holds content the manifest does not let leave: {}",
+                        what.join(", ")
+                    ),
+                ))
+            }
+            Some(Action::Alert) | None => Ok(()),
+        }
+    }
+
     /// Hold a request body back, scan it and apply the manifest's DLP actions: the body to
     /// forward and, when it was rewritten or fully read, its length.
     pub(super) async fn hold(
@@ -139,7 +181,7 @@ impl Proxy {
             let rest = rest.map(|b| Metered::new(b, exchange.clone(), Direction::Up));
             return Ok((Prefixed::new(held, rest).boxed_unsync(), None));
         };
-        exchange.update(|e| e.dlp.clone_from(&inspected.found));
+        exchange.update(|e| e.dlp.extend(inspected.found.iter().cloned()));
         let forwarded = match inspected.action {
             Some(Action::Block) => {
                 let what: Vec<String> = inspected
@@ -269,6 +311,11 @@ impl Proxy {
             {
                 h.insert(header::HOST, host);
             }
+        }
+        if verdict.wants_inspection()
+            && let Err((refusal, detail)) = self.inspect_url(&url, &exchange)
+        {
+            return exchange.refuse(refusal, detail);
         }
         for obligation in &verdict.decision.obligations {
             if let Obligation::InjectCredential { api } = *obligation {
