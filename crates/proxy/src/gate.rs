@@ -53,6 +53,13 @@ impl Gate {
         self.pdp.injects_on_host(url)
     }
 
+    /// Whether a grant reaching the URL's host at some path is written with that IP address: a
+    /// tunnel opened for inspection may then connect to it, whatever its kind.
+    pub fn names_address_anywhere(&self, url: &Url) -> bool {
+        matches!(url.host(), Some(url::Host::Ipv4(_) | url::Host::Ipv6(_)))
+            && self.pdp.names_host_anywhere(url)
+    }
+
     /// Decide on `method` to `url` now.
     pub fn decide(&self, method: &str, url: &Url) -> Verdict {
         let req = Request {

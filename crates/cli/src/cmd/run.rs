@@ -296,6 +296,32 @@ fn start_proxy(a: &Args, state: &Path, socket: &Path) -> Result<Child, Fail> {
         .map_err(|e| fail("spawn", e))
 }
 
+/// Debian's bundle of the system's root certificates.
+const SYSTEM_ROOTS: &str = "/etc/ssl/certs/ca-certificates.crt";
+
+/// Write `<state>/inspection-roots.pem`: the system's roots (when readable) and the inspection
+/// CA's certificate.
+fn ca_bundle(ca: &str, state: &Path) -> Result<PathBuf, Fail> {
+    let cert_path = Path::new(ca).join("ca.pem");
+    let cert = std::fs::read_to_string(&cert_path).map_err(|e| {
+        Fail::input_msg(format!(
+            "`--ca {ca}`: `{}`: {e} (make one with `cordon ca init --out {ca}`)",
+            cert_path.display()
+        ))
+    })?;
+    let mut bundle = std::fs::read_to_string(SYSTEM_ROOTS).unwrap_or_default();
+    if !bundle.is_empty() && !bundle.ends_with('\n') {
+        bundle.push('\n');
+    }
+    bundle.push_str(&cert);
+    std::fs::create_dir_all(state)
+        .map_err(|e| Fail::input_msg(format!("cannot create `{}`: {e}", state.display())))?;
+    let path = state.join("inspection-roots.pem");
+    io::write_file(&path.to_string_lossy(), &bundle, 0o644, true)
+        .map_err(|e| Fail::input_msg(format!("{e:#}")))?;
+    Ok(path)
+}
+
 /// Ask the proxy to stop (it records what is in flight), and make sure it has.
 fn stop_proxy(mut proxy: Child) {
     let _ = cordon_sandbox::process::terminate(&proxy);
@@ -346,7 +372,11 @@ fn run_agent(a: &Args) -> Outcome {
             layers.degraded.join(", ")
         );
     }
-    let FileRights { read, write, deny } = paths(m, &ctx)?;
+    let FileRights {
+        mut read,
+        write,
+        deny,
+    } = paths(m, &ctx)?;
     let (exec, notes) = exec_rights(m)?;
     for n in &notes {
         eprintln!("cordon: note: {n}");
@@ -378,6 +408,21 @@ fn run_agent(a: &Args) -> Outcome {
     let proxy = format!("http://127.0.0.1:{}", a.proxy_port);
     for name in ["HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"] {
         env.push((name.into(), proxy.clone()));
+    }
+    // With TLS inspection, the agent's TLS clients must trust the inspection CA: a bundle of the
+    // system's roots and the CA, readable in the sandbox, named by the variables common clients
+    // read.
+    if let Some(ca) = &a.ca {
+        let bundle = ca_bundle(ca, &state_dir(a.state_dir.as_deref(), &home))?;
+        for name in [
+            "SSL_CERT_FILE",
+            "CURL_CA_BUNDLE",
+            "REQUESTS_CA_BUNDLE",
+            "NODE_EXTRA_CA_CERTS",
+        ] {
+            env.push((name.into(), bundle.to_string_lossy().into_owned()));
+        }
+        read.push(bundle);
     }
     for name in &m.env {
         if let Ok(v) = std::env::var(name) {

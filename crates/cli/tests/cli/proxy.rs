@@ -112,7 +112,7 @@ impl Upstream {
 fn test_ca(s: &Sandbox) {
     s.write(
         "ext.cnf",
-        "subjectAltName=DNS:upstream.test,DNS:other.test\nbasicConstraints=CA:FALSE\n",
+        "subjectAltName=DNS:upstream.test,DNS:other.test,IP:127.0.0.1\nbasicConstraints=CA:FALSE\n",
     );
     let openssl = |args: &[&str]| {
         let out = Command::new("openssl")
@@ -1302,4 +1302,63 @@ fn credentials_are_added_by_the_proxy_never_held_by_the_agent() {
     ] {
         assert!(!audit.contains(secret), "`{secret}` reached the audit log");
     }
+}
+
+#[test]
+fn cordon_run_inspects_tls_with_the_ca_it_is_given() {
+    let s = Sandbox::new();
+    test_ca(&s);
+    let up = Upstream::start(&s, "tls", true);
+    s.expect(0, &["ca", "init", "--out", "inspect"]);
+    crate::run::signed(
+        &s,
+        &format!(
+            r#"{{"agentName":"net","version":"1.0.0","commandsAllowed":["/usr/bin/curl"],
+                "networkScopes":["https://127.0.0.1:{}/api"]}}"#,
+            up.port
+        ),
+    );
+    let state = s.path("state");
+    let (ca, upstream_ca) = (s.path("inspect"), s.path("ca.pem"));
+    let options = ["--ca", ca.as_str(), "--upstream-ca", upstream_ca.as_str()];
+    let curl = |path: &str| {
+        let url = format!("https://127.0.0.1:{}{path}", up.port);
+        let cmd = [
+            "/usr/bin/curl",
+            "-sS",
+            "--max-time",
+            "20",
+            "-w",
+            "\n%{http_code}",
+            url.as_str(),
+        ];
+        let out = s.run(&crate::run::run_args_with(&state, &options, &cmd));
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    };
+    // The agent's curl trusts the inspection CA through the bundle cordon hands it, with no flag;
+    // the proxy sees each request and lets only the granted path through.
+    assert_eq!(curl("/api/x"), "hello from upstream\n\n200");
+    let refused = curl("/admin");
+    assert!(
+        refused.ends_with("\n403") && refused.contains("no_grant"),
+        "{refused}"
+    );
+    let lines: Vec<Value> = up
+        .seen()
+        .into_iter()
+        .filter(|e| e.get("line").is_some())
+        .collect();
+    assert_eq!(lines.len(), 1);
+    let audit = std::fs::read_to_string(format!("{state}/audit.jsonl")).unwrap();
+    let inner: Vec<Value> = audit
+        .lines()
+        .map(json)
+        .filter(|e| e["kind"] == "egress" && e["method"] == "GET")
+        .collect();
+    assert_eq!(inner.len(), 2, "{audit}");
+    assert!(inner.iter().all(|e| e["inspected"] == true));
 }

@@ -378,6 +378,19 @@ impl Pdp {
                 .any(|e| exact(&e.url) && e.methods.iter().any(|m| m == method))
     }
 
+    /// Whether a grant that reaches the URL's scheme, host and port (at some path, with some
+    /// method) is written with that host: what a tunnel opened for inspection may connect to.
+    pub fn names_host_anywhere(&self, url: &Url) -> bool {
+        let exact = |scope: &NetScope| {
+            matches!(&scope.host, HostPattern::Exact(_)) && scope.covers_host(url)
+        };
+        self.network.iter().any(exact)
+            || self
+                .endpoints
+                .iter()
+                .any(|e| exact(&e.url) && self.scope_granted(&e.scope))
+    }
+
     /// Whether any grant reaches the URL's scheme, host and port at some path or with some
     /// method: a `networkScopes` entry, or an endpoint of a granted API scope. A proxy that can
     /// see inside TLS opens a tunnel on this and decides each request in it.
@@ -785,5 +798,8 @@ mod tests {
         assert!(pdp.grants_host(&url("http://10.0.0.7:8080/admin")));
         assert!(!pdp.grants_host(&url("https://10.0.0.8:444/")));
         assert!(!pdp.injects_on_host(&url("https://10.0.0.8/")));
+        // At some path: what a tunnel opened for inspection may connect to.
+        assert!(pdp.names_host_anywhere(&url("http://10.0.0.7:8080/")));
+        assert!(!pdp.names_host_anywhere(&url("http://10.0.0.9:8080/")));
     }
 }

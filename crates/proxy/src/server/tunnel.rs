@@ -44,9 +44,9 @@ impl Proxy {
                 Err((refusal, detail)) => return self.refuse(event, started, refusal, detail),
             },
             Carry::Inspected => {
-                if let Err((refusal, detail)) =
-                    self.resolver.addresses(&url, verdict.names_address).await
-                {
+                // Opened because grants reach parts of the host: one of them may name its address.
+                let named = verdict.names_address || self.gate.names_address_anywhere(&url);
+                if let Err((refusal, detail)) = self.resolver.addresses(&url, named).await {
                     return self.refuse(event, started, refusal, detail);
                 }
                 None
