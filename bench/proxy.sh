@@ -10,6 +10,8 @@
 # connection, one thread (wrk's p50 and p99); throughput: 16 connections, 2 threads. cordon's
 # proxy runs with the default limits, a manifest granting the upstream, and audit events written
 # to a temporary state directory (one JSON line per request, as in production).
+# PIN=1 runs wrk and nginx on CPU 0 and the proxies on CPU 1 (taskset), to tell the proxy's own
+# cost from its contention with the load generator and the upstream on a small machine.
 # Installs wrk, nginx-light and tinyproxy from Debian when missing; builds cordon in release mode.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -58,7 +60,10 @@ http {
     server { listen 127.0.0.1:$up; root $work/www; }
 }
 CONF
-nginx -c "$work/nginx/nginx.conf" & pids+=($!)
+# With PIN=1: load and upstream on CPU 0, proxies on CPU 1.
+load=(); side=()
+if [[ "${PIN:-0}" == 1 ]]; then load=(taskset -c 0); side=(taskset -c 1); fi
+"${load[@]}" nginx -c "$work/nginx/nginx.conf" & pids+=($!)
 
 cat > "$work/tinyproxy.conf" <<CONF
 Port $tiny
@@ -68,7 +73,7 @@ MaxClients 256
 Allow 127.0.0.1
 LogLevel Critical
 CONF
-tinyproxy -d -c "$work/tinyproxy.conf" >/dev/null 2>&1 & pids+=($!)
+"${side[@]}" tinyproxy -d -c "$work/tinyproxy.conf" >/dev/null 2>&1 & pids+=($!)
 
 cd "$work"
 "$cordon" keys generate --out key >/dev/null
@@ -76,7 +81,7 @@ cd "$work"
 "$cordon" trust add --trust trust.json --key key.pub --role manifest-signer >/dev/null
 echo "{\"agentName\":\"bench\",\"version\":\"1.0.0\",\"networkScopes\":[\"http://127.0.0.1:$up\"]}" > m.json
 "$cordon" manifest sign m.json --key key.key --allow-lint-errors >/dev/null 2>&1
-"$cordon" proxy --manifest m.signed.json --trust trust.json --listen "127.0.0.1:$cp" \
+"${side[@]}" "$cordon" proxy --manifest m.signed.json --trust trust.json --listen "127.0.0.1:$cp" \
     --state-dir "$work/state" --quiet & pids+=($!)
 wait_port "$up"; wait_port "$tiny"; wait_port "$cp"
 
@@ -92,7 +97,7 @@ done
 
 run() { # name, target, extra wrk args...
     local name="$1" target="$2"; shift 2
-    wrk --latency -d "${seconds}s" "$@" "$target" > "wrk-$name.txt"
+    "${load[@]}" wrk --latency -d "${seconds}s" "$@" "$target" > "wrk-$name.txt"
 }
 echo "== latency: 1 connection, 1 thread, ${seconds}s each" >&2
 run lat-direct "http://127.0.0.1:$up/1k" -t1 -c1
