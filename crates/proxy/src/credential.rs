@@ -21,7 +21,7 @@ use crate::vault::Vault;
 const REUSE: Duration = Duration::from_secs(60);
 
 /// Where one API's secret comes from.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 enum Source {
     /// Taken from the proxy's environment at start.
     Value(String),
@@ -35,6 +35,18 @@ enum Source {
     },
     /// Named but not available (an unset variable): requests needing it are refused.
     Missing(String),
+}
+
+// Debug never shows a secret: a value taken from the environment prints as its kind only.
+impl std::fmt::Debug for Source {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Value(_) => f.write_str("Value([redacted])"),
+            Self::File(p) => f.debug_tuple("File").field(p).finish(),
+            Self::Vault { mount, path, field } => write!(f, "Vault({mount}/{path}#{field})"),
+            Self::Missing(why) => f.debug_tuple("Missing").field(why).finish(),
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -67,11 +79,20 @@ pub enum CredentialError {
 
 /// The credentials of a manifest's `apis` entries, by entry index (entries sorted by scope, as
 /// the decision's `injectCredential` obligation counts them).
-#[derive(Debug)]
 pub struct Credentials {
     entries: Vec<Option<Credential>>,
     cache: Mutex<HashMap<usize, (Instant, String)>>,
     vault: Option<Vault>,
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The cache holds secrets: only the entries' sources are shown.
+        f.debug_struct("Credentials")
+            .field("entries", &self.entries)
+            .field("vault", &self.vault)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Credentials {
@@ -199,5 +220,108 @@ impl Credentials {
             Source::Value(v) => Ok(v.clone()),
             Source::Missing(why) => Err(why.clone()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cordon_policy::manifest::CredentialRef;
+
+    fn apis(credential: CredentialRef) -> BTreeMap<String, ApiGrant> {
+        BTreeMap::from([(
+            "crm:read".to_owned(),
+            ApiGrant {
+                credential: Some(credential),
+                ..ApiGrant::default()
+            },
+        )])
+    }
+
+    fn reference() -> CredentialRef {
+        CredentialRef {
+            env: None,
+            file: None,
+            vault: None,
+            header: None,
+            prefix: None,
+        }
+    }
+
+    #[test]
+    fn malformed_references_are_refused_at_start() {
+        let env = HashMap::new();
+        for bad in [
+            reference(),
+            CredentialRef {
+                env: Some("A".into()),
+                file: Some("/b".into()),
+                ..reference()
+            },
+            CredentialRef {
+                vault: Some("secret-only".into()),
+                ..reference()
+            },
+            CredentialRef {
+                vault: Some("secret/path#".into()),
+                ..reference()
+            },
+            CredentialRef {
+                env: Some("A".into()),
+                header: Some("bad header".into()),
+                ..reference()
+            },
+        ] {
+            let err = Credentials::new(&apis(bad.clone()), &env, None).unwrap_err();
+            assert!(
+                matches!(err, CredentialError::Reference { .. }),
+                "{bad:?}: {err}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn headers_carry_the_secret_and_errors_never_do() {
+        let env = HashMap::from([("CRM_TOKEN".to_owned(), "s3cr3t-value".to_owned())]);
+        let c = Credentials::new(
+            &apis(CredentialRef {
+                env: Some("CRM_TOKEN".into()),
+                ..reference()
+            }),
+            &env,
+            None,
+        )
+        .unwrap();
+        let (name, value) = c.header(0).await.unwrap();
+        assert_eq!(name, http::header::AUTHORIZATION);
+        assert_eq!(value.to_str().unwrap(), "Bearer s3cr3t-value");
+        assert!(value.is_sensitive());
+        // Neither the credentials nor the header value print the secret.
+        assert!(!format!("{c:?}").contains("s3cr3t"), "{c:?}");
+        assert!(!format!("{value:?}").contains("s3cr3t"));
+
+        let missing = Credentials::new(
+            &apis(CredentialRef {
+                file: Some("/nonexistent/cordon-token".into()),
+                header: Some("X-Api-Key".into()),
+                ..reference()
+            }),
+            &env,
+            None,
+        )
+        .unwrap();
+        let err = missing.header(0).await.unwrap_err().to_string();
+        assert!(err.contains("/nonexistent/cordon-token"), "{err}");
+        let vault = Credentials::new(
+            &apis(CredentialRef {
+                vault: Some("secret/crm#token".into()),
+                ..reference()
+            }),
+            &env,
+            None,
+        )
+        .unwrap();
+        let err = vault.header(0).await.unwrap_err().to_string();
+        assert!(err.contains("--vault-addr"), "{err}");
     }
 }

@@ -1362,3 +1362,35 @@ fn cordon_run_inspects_tls_with_the_ca_it_is_given() {
     assert_eq!(inner.len(), 2, "{audit}");
     assert!(inner.iter().all(|e| e["inspected"] == true));
 }
+
+#[test]
+fn ca_init_keeps_an_existing_key_unless_forced() {
+    let s = Sandbox::new();
+    s.expect(
+        0,
+        &[
+            "ca",
+            "init",
+            "--out",
+            "ca",
+            "--name",
+            "Example Corp inspection",
+        ],
+    );
+    let key = s.read("ca/ca.key");
+    let err = s.stderr_of(2, &["ca", "init", "--out", "ca"]);
+    assert!(err.contains("--force"), "{err}");
+    assert_eq!(s.read("ca/ca.key"), key);
+    s.expect(0, &["ca", "init", "--out", "ca", "--force"]);
+    assert_ne!(s.read("ca/ca.key"), key);
+    // The certificate is a CA limited to signing leaves, named as asked.
+    let text = Command::new("openssl")
+        .args(["x509", "-noout", "-text", "-in", &s.path("ca/ca.pem")])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(text.contains("CA:TRUE, pathlen:0"), "{text}");
+    assert!(text.contains("Certificate Sign"), "{text}");
+    let err = s.stderr_of(2, &["ca", "init", "--out", "ca2", "--days", "0"]);
+    assert!(err.contains("--days"), "{err}");
+}
