@@ -54,6 +54,19 @@ pub struct Inspected {
     pub redacted: Option<Vec<u8>>,
 }
 
+impl Inspected {
+    /// The rules whose action is `at_least` or stricter, with counts, for a refusal's detail:
+    /// `aws-access-key-id (secret) ×1, …`. Never a value.
+    pub fn summary(&self, at_least: Action) -> String {
+        self.found
+            .iter()
+            .filter(|f| f.action >= at_least)
+            .map(|f| format!("{} ({}) ×{}", f.rule, f.classification, f.count))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
 impl BodyInspector {
     /// An inspector applying `actions` with `scanner`'s rules.
     pub fn new(scanner: Scanner, actions: Actions, limit: usize, oversized: Oversized) -> Self {
@@ -65,8 +78,17 @@ impl BodyInspector {
         }
     }
 
-    /// Scan a whole body.
+    /// Scan a whole body, and rewrite it when a finding is to be redacted.
     pub fn inspect(&self, body: &[u8]) -> Inspected {
+        self.scan(body, true)
+    }
+
+    /// Scan text that is sent whole or not at all (a URL): no rewritten copy is made.
+    pub fn classify(&self, text: &[u8]) -> Inspected {
+        self.scan(text, false)
+    }
+
+    fn scan(&self, body: &[u8], rewrite: bool) -> Inspected {
         let findings = self.scanner.scan(body);
         let mut by_rule: BTreeMap<(String, String), (usize, Action)> = BTreeMap::new();
         let mut strictest: Option<Action> = None;
@@ -85,7 +107,7 @@ impl BodyInspector {
                 .or_insert((0, action));
             entry.0 += 1;
         }
-        let redacted = (strictest == Some(Action::Redact))
+        let redacted = (rewrite && strictest == Some(Action::Redact))
             .then(|| Redactor::new().redact(&self.scanner, body, &to_redact));
         Inspected {
             action: strictest,

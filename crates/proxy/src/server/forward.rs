@@ -20,7 +20,7 @@ use cordon_policy::pdp::Obligation;
 
 use super::exchange::{Direction, Exchange, Metered, Prefixed};
 use super::{PoolKey, Proxy, ProxyBody, UpBody};
-use crate::body::Oversized;
+use crate::body::{BodyInspector, Oversized};
 use crate::event::{Event, Refusal, redacted};
 use crate::gate::Verdict;
 use crate::head::{self};
@@ -72,16 +72,21 @@ impl Proxy {
         Err(last.unwrap_or((Refusal::Unresolved, "no address to connect to".to_owned())))
     }
 
+    /// The DLP inspector a manifest with a `dlp` section needs; without one, nothing passes.
+    fn body_inspector(&self) -> Result<&BodyInspector, (Refusal, String)> {
+        self.bodies.as_ref().ok_or_else(|| {
+            (
+                Refusal::InspectionUnavailable,
+                "the manifest's `dlp` section asks for content inspection, and this proxy has no inspector".to_owned(),
+            )
+        })
+    }
+
     /// DLP on the request's path and query (raw, and with the query's pairs decoded): a URL
     /// cannot be partly sent, so content the manifest blocks or redacts refuses the request;
     /// what it only reports is recorded.
     fn inspect_url(&self, url: &Url, exchange: &Exchange) -> Result<(), (Refusal, String)> {
-        let Some(bodies) = &self.bodies else {
-            return Err((
-                Refusal::InspectionUnavailable,
-                "the manifest's `dlp` section asks for content inspection, and this proxy has no inspector".to_owned(),
-            ));
-        };
+        let bodies = self.body_inspector()?;
         let mut text = url[url::Position::BeforePath..url::Position::AfterQuery].to_owned();
         for (k, v) in url.query_pairs() {
             text.push('\n');
@@ -89,27 +94,19 @@ impl Proxy {
             text.push('=');
             text.push_str(&v);
         }
-        let inspected = bodies.inspect(text.as_bytes());
+        let inspected = bodies.classify(text.as_bytes());
         if inspected.found.is_empty() {
             return Ok(());
         }
         exchange.update(|e| e.dlp.extend(inspected.found.iter().cloned()));
         match inspected.action {
-            Some(Action::Block | Action::Redact) => {
-                let what: Vec<String> = inspected
-                    .found
-                    .iter()
-                    .filter(|f| f.action != Action::Alert)
-                    .map(|f| format!("{} ({}) ×{}", f.rule, f.classification, f.count))
-                    .collect();
-                Err((
-                    Refusal::DlpBlocked,
-                    format!(
-                        "the URL holds content the manifest does not let leave: {}",
-                        what.join(", ")
-                    ),
-                ))
-            }
+            Some(Action::Block | Action::Redact) => Err((
+                Refusal::DlpBlocked,
+                format!(
+                    "the URL holds content the manifest does not let leave: {}",
+                    inspected.summary(Action::Redact)
+                ),
+            )),
             Some(Action::Alert) | None => Ok(()),
         }
     }
@@ -121,12 +118,7 @@ impl Proxy {
         mut body: Incoming,
         exchange: &Arc<Exchange>,
     ) -> Result<(UpBody, Option<usize>), (Refusal, String)> {
-        let Some(bodies) = &self.bodies else {
-            return Err((
-                Refusal::InspectionUnavailable,
-                "the manifest's `dlp` section asks for content inspection, and this proxy has no inspector".to_owned(),
-            ));
-        };
+        let bodies = self.body_inspector()?;
         let mut held: Vec<u8> = Vec::new();
         let mut rest = None;
         loop {
@@ -184,17 +176,11 @@ impl Proxy {
         exchange.update(|e| e.dlp.extend(inspected.found.iter().cloned()));
         let forwarded = match inspected.action {
             Some(Action::Block) => {
-                let what: Vec<String> = inspected
-                    .found
-                    .iter()
-                    .filter(|f| f.action == Action::Block)
-                    .map(|f| format!("{} ({}) ×{}", f.rule, f.classification, f.count))
-                    .collect();
                 return Err((
                     Refusal::DlpBlocked,
                     format!(
                         "the request body holds content the manifest blocks: {}",
-                        what.join(", ")
+                        inspected.summary(Action::Block)
                     ),
                 ));
             }
