@@ -230,6 +230,15 @@ impl Proxy {
         format!("http://127.0.0.1:{}", self.port)
     }
 
+    /// The audit log, after checking that none of `values` is in it.
+    fn audit_lacks(&self, values: &[&str]) -> String {
+        let audit = std::fs::read_to_string(&self.audit).unwrap();
+        for value in values {
+            assert!(!audit.contains(value), "`{value}` reached the audit log");
+        }
+        audit
+    }
+
     /// The audit events so far (waiting briefly for the one an exchange records as it ends).
     fn events(&self, at_least: usize) -> Vec<Value> {
         let deadline = Instant::now() + Duration::from_secs(10);
@@ -428,16 +437,13 @@ fn plain_http_goes_only_to_granted_destinations() {
             "bad_request"
         ]
     );
-    let audit = std::fs::read_to_string(&proxy.audit).unwrap();
-    for secret in [
+    let audit = proxy.audit_lacks(&[
         "agent-held-secret",
         "agent-key-value",
         "Zm9vOmJhcg",
         "upstream-session-value",
         "page=2",
-    ] {
-        assert!(!audit.contains(secret), "`{secret}` reached the audit log");
-    }
+    ]);
     assert!(audit.contains("[redacted]"));
 }
 
@@ -915,15 +921,12 @@ fn dlp_blocks_redacts_and_reports_request_bodies() {
         .find(|e| e["dlp"].as_array().is_some_and(|d| d.len() == 2))
         .unwrap();
     assert_eq!(redacted["decision"], "allow");
-    let audit = std::fs::read_to_string(&proxy.audit).unwrap();
-    for value in [
+    proxy.audit_lacks(&[
         "AKIAQYLPMN5HHHFPZAM2",
         "4111 1111",
         "WEST 1234",
         "alice.smith@",
-    ] {
-        assert!(!audit.contains(value), "`{value}` reached the audit log");
-    }
+    ]);
 }
 
 #[test]
@@ -1292,16 +1295,13 @@ fn credentials_are_added_by_the_proxy_never_held_by_the_agent() {
         .find(|e| e["path"] == "/crm/accounts")
         .unwrap();
     assert_eq!(crm["credential"], "authorization");
-    let audit = std::fs::read_to_string(&proxy.audit).unwrap();
-    for secret in [
+    proxy.audit_lacks(&[
         "env-held-value",
         "file-held-value",
         "vault-held-value",
         "vault-root-token",
         "agent-guess",
-    ] {
-        assert!(!audit.contains(secret), "`{secret}` reached the audit log");
-    }
+    ]);
 }
 
 #[test]
