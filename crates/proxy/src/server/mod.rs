@@ -177,10 +177,10 @@ impl Proxy {
 
     fn admit(self: Arc<Self>, io: Stream, peer: String) {
         let Ok(slot) = self.slots.clone().try_acquire_owned() else {
+            const FULL: &str = "the proxy is at its connection limit";
             tokio::spawn(async move {
                 let mut io = io;
-                let body =
-                    refusal_body(Refusal::Overloaded, "the proxy is at its connection limit");
+                let body = refusal_body(Refusal::Overloaded, FULL);
                 let head = format!(
                     "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\nx-cordon-reason: overloaded\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
                     body.len()
@@ -192,7 +192,12 @@ impl Proxy {
                 };
                 let _ = tokio::time::timeout(Duration::from_secs(1), write).await;
             });
-            self.record_refusal(&peer, "", None, Refusal::Overloaded, None);
+            self.record_refused(
+                self.event(&peer, ""),
+                Instant::now(),
+                Refusal::Overloaded,
+                FULL,
+            );
             return;
         };
         tokio::spawn(self.connection(io, peer, Arc::new(slot)));
@@ -324,38 +329,25 @@ impl Proxy {
         }
     }
 
-    fn record_refusal(
-        &self,
-        peer: &str,
-        method: &str,
-        url: Option<&Url>,
-        refusal: Refusal,
-        detail: Option<String>,
-    ) {
-        let mut event = self.event(peer, method);
-        if let Some(url) = url {
-            event.host = url.host_str().map(str::to_owned);
-        }
-        event.reason = refusal.as_str();
-        event.detail = detail;
-        event.status = Some(refusal.status());
-        self.sink.record(&event);
-    }
-
     fn refuse(
         &self,
-        mut event: Event,
+        event: Event,
         started: Instant,
         refusal: Refusal,
         detail: String,
     ) -> Response<ProxyBody> {
+        self.record_refused(event, started, refusal, &detail);
+        refusal_response(refusal, &detail)
+    }
+
+    /// Record a refusal's event.
+    fn record_refused(&self, mut event: Event, started: Instant, refusal: Refusal, detail: &str) {
         event.decision = "deny";
         event.reason = refusal.as_str();
         event.status = Some(refusal.status());
-        event.detail = Some(detail.clone());
+        event.detail = Some(detail.to_owned());
         event.duration_ms = millis(started.elapsed());
         self.sink.record(&event);
-        refusal_response(refusal, &detail)
     }
 }
 
