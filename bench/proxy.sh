@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Added latency and throughput of `cordon proxy` (SPEC §11: ≤ 200 µs median added on loopback
 # HTTP with a 1 KiB body, throughput at 16 connections ≥ 80 % of direct), measured side by side in
-# one run with the same load sent directly to the upstream server and through tinyproxy.
+# one run with the same load sent directly to the upstream server, through tinyproxy, and through
+# HAProxy as a floor: an L7 proxy in HTTP mode that parses each request and forwards it to one
+# fixed backend, with no decision, no DNS, no audit. It shows what any HTTP-parsing hop costs on
+# this machine, so cordon's figure can be read against the best a proxy does here.
 #
 #   bench/proxy.sh [SECONDS]   # seconds per wrk run (default 10)
 #
@@ -12,14 +15,15 @@
 # to a temporary state directory (one JSON line per request, as in production).
 # PIN=1 runs wrk and nginx on CPU 0 and the proxies on CPU 1 (taskset), to tell the proxy's own
 # cost from its contention with the load generator and the upstream on a small machine.
-# Installs wrk, nginx-light and tinyproxy from Debian when missing; builds cordon in release mode.
+# Installs wrk, nginx-light, tinyproxy and haproxy from Debian when missing; builds cordon in release mode.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds="${1:-10}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/cordon/target}"
 
-if ! command -v wrk >/dev/null || ! command -v tinyproxy >/dev/null || ! command -v nginx >/dev/null; then
-    apt-get update -qq && apt-get install -y -qq wrk nginx-light tinyproxy
+if ! command -v wrk >/dev/null || ! command -v tinyproxy >/dev/null || ! command -v nginx >/dev/null \
+    || ! command -v haproxy >/dev/null; then
+    apt-get update -qq && apt-get install -y -qq wrk nginx-light tinyproxy haproxy
 fi
 cargo build --release --locked -q -p cordon
 cordon="$CARGO_TARGET_DIR/release/cordon"
@@ -44,7 +48,7 @@ wait_port() {
     return 1
 }
 
-up="$(free_port)"; tiny="$(free_port)"; cp="$(free_port)"
+up="$(free_port)"; tiny="$(free_port)"; hap="$(free_port)"; cp="$(free_port)"
 mkdir -p "$work/www" "$work/nginx"
 head -c 1024 /dev/zero | tr '\0' x > "$work/www/1k"
 cat > "$work/nginx/nginx.conf" <<CONF
@@ -75,6 +79,23 @@ LogLevel Critical
 CONF
 "${side[@]}" tinyproxy -d -c "$work/tinyproxy.conf" >/dev/null 2>&1 & pids+=($!)
 
+# One process, one thread, like cordon's proxy pinned to its core; keep-alive on both sides.
+cat > "$work/haproxy.cfg" <<CONF
+global
+    nbthread 1
+defaults
+    mode http
+    timeout connect 5s
+    timeout client 60s
+    timeout server 60s
+frontend floor
+    bind 127.0.0.1:$hap
+    default_backend upstream
+backend upstream
+    server nginx 127.0.0.1:$up
+CONF
+"${side[@]}" haproxy -db -f "$work/haproxy.cfg" >/dev/null 2>&1 & pids+=($!)
+
 cd "$work"
 "$cordon" keys generate --out key >/dev/null
 "$cordon" trust init --out trust.json >/dev/null
@@ -83,13 +104,16 @@ echo "{\"agentName\":\"bench\",\"version\":\"1.0.0\",\"networkScopes\":[\"http:/
 "$cordon" manifest sign m.json --key key.key --allow-lint-errors >/dev/null 2>&1
 "${side[@]}" "$cordon" proxy --manifest m.signed.json --trust trust.json --listen "127.0.0.1:$cp" \
     --state-dir "$work/state" --quiet & pids+=($!)
-wait_port "$up"; wait_port "$tiny"; wait_port "$cp"
+wait_port "$up"; wait_port "$tiny"; wait_port "$hap"; wait_port "$cp"
 
+# Host names the target, as real clients send it (HAProxy refuses a request whose Host and URL
+# disagree, RFC 9112 §3.2.2).
 cat > abs.lua <<LUA
 wrk.path = "http://127.0.0.1:$up/1k"
+wrk.headers["Host"] = "127.0.0.1:$up"
 LUA
 # Every path must answer 200 with the body before anything is measured.
-for via in "" "--proxy http://127.0.0.1:$tiny" "--proxy http://127.0.0.1:$cp"; do
+for via in "" "--proxy http://127.0.0.1:$tiny" "--proxy http://127.0.0.1:$hap" "--proxy http://127.0.0.1:$cp"; do
     # shellcheck disable=SC2086
     n="$(curl -sf $via "http://127.0.0.1:$up/1k" | wc -c)"
     [[ "$n" == 1024 ]] || { echo "a path does not serve the file (${via:-direct}): $n bytes" >&2; exit 1; }
@@ -102,10 +126,12 @@ run() { # name, target, extra wrk args...
 echo "== latency: 1 connection, 1 thread, ${seconds}s each" >&2
 run lat-direct "http://127.0.0.1:$up/1k" -t1 -c1
 run lat-tinyproxy "http://127.0.0.1:$tiny" -t1 -c1 -s abs.lua
+run lat-haproxy "http://127.0.0.1:$hap" -t1 -c1 -s abs.lua
 run lat-cordon "http://127.0.0.1:$cp" -t1 -c1 -s abs.lua
 echo "== throughput: 16 connections, 2 threads, ${seconds}s each" >&2
 run tp-direct "http://127.0.0.1:$up/1k" -t2 -c16
 run tp-tinyproxy "http://127.0.0.1:$tiny" -t2 -c16 -s abs.lua
+run tp-haproxy "http://127.0.0.1:$hap" -t2 -c16 -s abs.lua
 run tp-cordon "http://127.0.0.1:$cp" -t2 -c16 -s abs.lua
 
 python3 - "$work" <<'PY'
@@ -119,7 +145,7 @@ def parse(name):
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)|Socket errors: (.*)", text)
     return lat, rps, errors.group(0) if errors else ""
 rows = {}
-for who in ("direct", "tinyproxy", "cordon"):
+for who in ("direct", "tinyproxy", "haproxy", "cordon"):
     lat, _, e1 = parse(f"lat-{who}")
     _, rps, e2 = parse(f"tp-{who}")
     rows[who] = (lat["50"], lat["99"], rps, (e1 + " " + e2).strip())
