@@ -21,7 +21,8 @@ pub use rego::{
     EVAL_LIMIT, RegoError, RegoPolicy, RegoVerdict, TestOutcome, TestResult, run_tests,
 };
 pub use request::{
-    Action, MAX_REQUEST_BYTES, Principal, Request, RequestError, Resource, VerifiedGrant,
+    Action, MAX_REQUEST_BYTES, Principal, Request, RequestError, Resource, UNKNOWN_ARG,
+    UNKNOWN_ARGS, VerifiedGrant,
 };
 
 use crate::manifest::{ApprovalEntry, CommandGrant, Manifest};
@@ -755,6 +756,14 @@ fn args_match(patterns: &[String], argv: &[String]) -> bool {
             return true;
         }
         match args.next() {
+            // Any number of arguments: only a final `**`, handled above, covers them.
+            Some(a) if a == UNKNOWN_ARGS => return false,
+            // One argument of any value: only a pattern of nothing but `*` covers it.
+            Some(a) if a == UNKNOWN_ARG => {
+                if p.is_empty() || p.bytes().any(|b| b != b'*') {
+                    return false;
+                }
+            }
             Some(a) if crate::wildcard::matches(p.as_bytes(), a.as_bytes()) => {}
             _ => return false,
         }
@@ -775,6 +784,21 @@ mod tests {
         assert!(args_match(&s(&["log", "**"]), &s(&["log"])));
         assert!(!args_match(&s(&["log", "**"]), &s(&["push"])));
         assert!(args_match(&s(&[]), &s(&[])));
+    }
+
+    #[test]
+    fn arguments_only_run_time_knows_match_only_wildcards() {
+        let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        let one = UNKNOWN_ARG;
+        let many = UNKNOWN_ARGS;
+        assert!(args_match(&s(&["log", "*"]), &s(&["log", one])));
+        assert!(args_match(&s(&["log", "**"]), &s(&["log", one])));
+        assert!(args_match(&s(&["log", "**"]), &s(&["log", many])));
+        assert!(!args_match(&s(&["log", "*"]), &s(&["log", many])));
+        assert!(!args_match(&s(&["log", "-?"]), &s(&["log", one])));
+        assert!(!args_match(&s(&["log", "?"]), &s(&["log", one])));
+        assert!(!args_match(&s(&["log", "--format=*"]), &s(&["log", one])));
+        assert!(!args_match(&s(&["log"]), &s(&["log", many])));
     }
 
     #[test]

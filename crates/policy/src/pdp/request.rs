@@ -14,6 +14,15 @@ use crate::scope;
 /// Requests larger than this are refused before parsing.
 pub const MAX_REQUEST_BYTES: usize = 256 << 10;
 
+/// An argument of an [`Resource::Exec`] request that only run time will know, standing for
+/// exactly one argument (a quoted variable, say): only a pattern of nothing but `*`, or a final
+/// `**`, covers it. No real argument can be equal to it (it starts with a NUL byte).
+pub const UNKNOWN_ARG: &str = "\u{0}?";
+
+/// Any number of arguments only run time will know (an unquoted variable, a glob): only a final
+/// `**` covers them.
+pub const UNKNOWN_ARGS: &str = "\u{0}*";
+
 /// What the agent wants to do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
