@@ -12,6 +12,7 @@
 #![forbid(unsafe_code)]
 
 pub mod bash;
+pub mod claude;
 pub mod shell;
 
 use cordon_policy::pdp::Request;
