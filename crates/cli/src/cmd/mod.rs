@@ -3,6 +3,7 @@
 pub mod ca;
 pub mod dlp;
 pub mod dlp_report;
+pub mod hook;
 pub mod keys;
 pub mod manifest;
 pub mod policy;

@@ -92,7 +92,7 @@ pub fn state_dir(arg: Option<&str>, home: &str) -> PathBuf {
 /// the hash-chained log and group commit). Each event is one `write(2)` of a whole line: it
 /// survives cordon or the agent being killed, not a power loss (no fsync; two fsyncs cost
 /// about 2.5 ms of every launch, a quarter of the start-up budget).
-fn audit(dir: &Path, event: serde_json::Value) -> Result<(), Fail> {
+pub fn audit(dir: &Path, event: serde_json::Value) -> Result<(), Fail> {
     use std::io::Write as _;
     let fail = |path: &Path, e: std::io::Error| {
         Fail::input_msg(format!("cannot write `{}`: {e}", path.display()))
