@@ -10,6 +10,7 @@
 )]
 
 mod dlp;
+mod hook;
 mod proxy;
 mod run;
 
