@@ -222,7 +222,7 @@ mod tests {
         /// precheck admits.
         #[test]
         fn prechecks_never_refuse_what_their_patterns_match(
-            hay in text(prechecked().iter().flat_map(|r| r.spec.keywords.clone()).collect())
+            hay in text(prechecked().iter().flat_map(|r| r.spec.keywords.iter().map(|k| k.to_string()).collect::<Vec<_>>()).collect())
         ) {
             let rules = prechecked();
             prop_assert!(rules.len() >= 3);

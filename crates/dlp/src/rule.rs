@@ -6,6 +6,7 @@
 //! examples that must match and counterexamples that must not; [`RuleSet::check_examples`] runs
 //! them. See `docs/dlp.md` for the reference.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, OnceLock};
 
@@ -34,25 +35,29 @@ pub struct RuleError {
     pub message: String,
 }
 
+/// Text of a rule: borrowed from the binary for the built-in rules (a scan's start-up copies
+/// nothing), owned for rules loaded from files.
+pub type Text = Cow<'static, str>;
+
 /// A rule as written in a rule file.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RuleSpec {
     /// Stable identifier, lowercase kebab-case, unique across all loaded rules.
-    pub id: String,
+    pub id: Text,
     /// Human name.
-    pub name: String,
+    pub name: Text,
     /// What the finding is, e.g. `secret`, `pii:card`, `label:confidential`.
-    pub classification: String,
+    pub classification: Text,
     /// Grouping for reports.
     #[serde(default)]
-    pub category: Option<String>,
+    pub category: Option<Text>,
     /// Longer explanation.
     #[serde(default)]
-    pub description: Option<String>,
+    pub description: Option<Text>,
     /// Literals (ASCII case-insensitive) at which the pattern is tried.
     #[serde(default)]
-    pub keywords: Vec<String>,
+    pub keywords: Vec<Text>,
     /// Instead of keywords: try the pattern at every run of at least this many digits.
     #[serde(default)]
     pub digits: Option<usize>,
@@ -60,7 +65,7 @@ pub struct RuleSpec {
     #[serde(default)]
     pub before: usize,
     /// The pattern (Rust regex syntax, ASCII mode, bounded length).
-    pub pattern: String,
+    pub pattern: Text,
     /// Minimum Shannon entropy (bits per byte) of the secret.
     #[serde(default)]
     pub entropy: Option<f64>,
@@ -95,7 +100,7 @@ struct RuleFile {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Trigger {
     /// At each occurrence of one of these lowercase literals.
-    Keywords(Vec<String>),
+    Keywords(Vec<Text>),
     /// At each run of at least this many digits.
     Digits(usize),
 }
@@ -187,7 +192,7 @@ impl Rule {
     fn compile(spec: RuleSpec, source_name: &str, analyse: Analyse) -> Result<Self, RuleError> {
         let fail = |message: String| RuleError {
             source_name: source_name.to_owned(),
-            rule: Some(spec.id.clone()),
+            rule: Some(spec.id.to_string()),
             message,
         };
         if !is_kebab(&spec.id) {
@@ -209,7 +214,7 @@ impl Rule {
                 if let Some(k) = spec
                     .keywords
                     .iter()
-                    .find(|k| k.trim() != k.as_str() || k.is_empty())
+                    .find(|k| k.trim() != **k || k.is_empty())
                 {
                     return Err(fail(format!(
                         "keyword `{k}` is empty or has surrounding spaces"
@@ -218,7 +223,13 @@ impl Rule {
                 Trigger::Keywords(
                     spec.keywords
                         .iter()
-                        .map(|k| k.to_ascii_lowercase())
+                        .map(|k| {
+                            if k.bytes().any(|b| b.is_ascii_uppercase()) {
+                                Cow::Owned(k.to_ascii_lowercase())
+                            } else {
+                                k.clone()
+                            }
+                        })
                         .collect(),
                 )
             }
@@ -284,7 +295,7 @@ fn build_regex(pattern: &str) -> Result<Regex, String> {
 /// (all of them, overlapping), so a candidate tries only those. `None` if it cannot be built;
 /// callers then try every rule.
 pub(crate) fn build_any_of(rules: &[&Rule]) -> Option<Regex> {
-    let patterns: Vec<&str> = rules.iter().map(|r| r.spec.pattern.as_str()).collect();
+    let patterns: Vec<&str> = rules.iter().map(|r| &*r.spec.pattern).collect();
     Regex::builder()
         .syntax(ascii_bytes())
         .configure(Regex::config().match_kind(regex_automata::MatchKind::All))
@@ -379,15 +390,15 @@ struct StaticSpec {
 impl StaticSpec {
     fn spec(&self) -> RuleSpec {
         RuleSpec {
-            id: self.id.to_owned(),
-            name: self.name.to_owned(),
-            classification: self.classification.to_owned(),
-            category: self.category.map(str::to_owned),
-            description: self.description.map(str::to_owned),
-            keywords: self.keywords.iter().map(|k| (*k).to_owned()).collect(),
+            id: Cow::Borrowed(self.id),
+            name: Cow::Borrowed(self.name),
+            classification: Cow::Borrowed(self.classification),
+            category: self.category.map(Cow::Borrowed),
+            description: self.description.map(Cow::Borrowed),
+            keywords: self.keywords.iter().map(|k| Cow::Borrowed(*k)).collect(),
             digits: self.digits,
             before: self.before,
-            pattern: self.pattern.to_owned(),
+            pattern: Cow::Borrowed(self.pattern),
             entropy: self.entropy,
             validator: self.validator,
             precheck: self.precheck,
@@ -403,7 +414,7 @@ impl StaticSpec {
 #[derive(Debug, Clone, Default)]
 pub struct RuleSet {
     rules: Vec<Rule>,
-    sources: BTreeMap<String, String>,
+    sources: BTreeMap<Text, Text>,
 }
 
 include!(concat!(env!("OUT_DIR"), "/builtin.rs"));
@@ -429,7 +440,7 @@ impl RuleSet {
                 let file = RuleFile {
                     rules: specs.iter().map(StaticSpec::spec).collect(),
                 };
-                set.add(name, file, analyse)?;
+                set.add(Cow::Borrowed(*name), file, analyse)?;
             }
             return Ok(set);
         }
@@ -439,7 +450,7 @@ impl RuleSet {
                 rule: None,
                 message: e.to_string(),
             })?;
-            set.add(name, file, analyse)?;
+            set.add(Cow::Borrowed(*name), file, analyse)?;
         }
         Ok(set)
     }
@@ -451,25 +462,25 @@ impl RuleSet {
             rule: None,
             message: e.to_string().trim_end().to_owned(),
         })?;
-        self.add(source_name, file, Analyse::Now)
+        self.add(Cow::Owned(source_name.to_owned()), file, Analyse::Now)
     }
 
     fn add(
         &mut self,
-        source_name: &str,
+        source_name: Text,
         file: RuleFile,
         analyse: Analyse,
     ) -> Result<(), RuleError> {
         for spec in file.rules {
             if let Some(prev) = self.sources.get(&spec.id) {
                 return Err(RuleError {
-                    source_name: source_name.to_owned(),
-                    rule: Some(spec.id.clone()),
+                    source_name: source_name.to_string(),
+                    rule: Some(spec.id.to_string()),
                     message: format!("the id is already used by a rule from {prev}"),
                 });
             }
-            self.sources.insert(spec.id.clone(), source_name.to_owned());
-            self.rules.push(Rule::compile(spec, source_name, analyse)?);
+            self.sources.insert(spec.id.clone(), source_name.clone());
+            self.rules.push(Rule::compile(spec, &source_name, analyse)?);
         }
         Ok(())
     }
@@ -532,12 +543,12 @@ impl RuleSet {
             }
         };
         let spec = RuleSpec {
-            id: format!("marking-{kebab}"),
-            name: format!("{word} marking"),
-            classification: format!("label:{kebab}"),
+            id: format!("marking-{kebab}").into(),
+            name: format!("{word} marking").into(),
+            classification: format!("label:{kebab}").into(),
             category: Some("marking".into()),
             description: Some("A classification marking given on the command line.".into()),
-            keywords: vec![word.to_owned()],
+            keywords: vec![word.to_owned().into()],
             digits: None,
             before: 0,
             pattern: format!(
@@ -545,7 +556,8 @@ impl RuleSet {
                 edge(word.chars().next()),
                 regex_syntax::escape(word),
                 edge(word.chars().last())
-            ),
+            )
+            .into(),
             entropy: None,
             validator: None,
             precheck: None,
@@ -560,7 +572,8 @@ impl RuleSet {
                 spec.id
             )));
         }
-        self.sources.insert(spec.id.clone(), "--marking".to_owned());
+        self.sources
+            .insert(spec.id.clone(), Cow::Borrowed("--marking"));
         self.rules
             .push(Rule::compile(spec, "--marking", Analyse::Now)?);
         Ok(())
@@ -573,7 +586,7 @@ impl RuleSet {
 
     /// Where a rule came from.
     pub fn source_of(&self, id: &str) -> Option<&str> {
-        self.sources.get(id).map(String::as_str)
+        self.sources.get(id).map(|s| &**s)
     }
 
     /// Keep only the rules whose id is not in `ids` (unknown ids are an error).
@@ -586,7 +599,7 @@ impl RuleSet {
                 message: "no rule has this id".into(),
             });
         }
-        self.rules.retain(|r| !ids.contains(&r.spec.id));
+        self.rules.retain(|r| !ids.iter().any(|i| *i == r.spec.id));
         Ok(self)
     }
 }

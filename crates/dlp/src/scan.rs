@@ -74,7 +74,7 @@ impl Scanner {
             match &r.trigger {
                 Trigger::Keywords(kws) => {
                     for k in kws {
-                        match index.get(k.as_str()) {
+                        match index.get(&**k) {
                             Some(&p) => {
                                 if let Some(list) = keyword_rules.get_mut(p)
                                     && !list.contains(&i)
