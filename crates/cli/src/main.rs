@@ -74,6 +74,9 @@ enum Command {
     /// Example: `cordon proxy --manifest alice.signed.json --trust trust.json --listen 127.0.0.1:3128`
     /// then `https_proxy=http://127.0.0.1:3128 curl https://api.example.com/`
     Proxy(cmd::proxy::Args),
+    /// Claude Code and Cowork: the managed settings that make cordon's hook mandatory.
+    #[command(subcommand)]
+    ClaudeCode(cmd::claude_code::Command),
     /// Hooks for coding agents: cordon as the gate on every tool call.
     #[command(subcommand)]
     Hook(cmd::hook::Command),
@@ -109,6 +112,7 @@ fn main() -> ExitCode {
         Command::Run(args) => cmd::run::run(&args),
         Command::Proxy(args) => cmd::proxy::run(&args),
         Command::Hook(c) => cmd::hook::run(c),
+        Command::ClaudeCode(c) => cmd::claude_code::run(c),
         Command::Keys(c) => cmd::keys::run(c),
         Command::Ca(c) => cmd::ca::run(c),
         Command::Trust(c) => cmd::trust::run(c),

@@ -1,6 +1,7 @@
 //! One module per command group.
 
 pub mod ca;
+pub mod claude_code;
 pub mod dlp;
 pub mod dlp_report;
 pub mod hook;
