@@ -341,8 +341,8 @@ pub fn decide(
             } else {
                 answer.permission = Some(Permission::Deny);
                 answer.reason = format!(
-                    "cordon: {what} contains {blocked}, which the manifest's dlp section blocks; \
-                     do not repeat, store or send it"
+                    "cordon: {blocked}; the manifest's dlp section blocks these, do not repeat, \
+                     store or send them"
                 );
             }
         }
@@ -360,8 +360,8 @@ pub fn decide(
             } else {
                 answer.permission = Some(Permission::Deny);
                 answer.reason = format!(
-                    "cordon: the prompt contains {blocked}, which the manifest's dlp section \
-                     blocks; remove it and submit again"
+                    "cordon blocked this prompt: {blocked}; the manifest's dlp section blocks \
+                     these, remove them and submit again"
                 );
             }
         }
@@ -471,8 +471,8 @@ fn judge(
         (
             Permission::Deny,
             format!(
-                "cordon denied this `{tool}` call: it carries {blocked}, which the manifest's dlp \
-                 section blocks"
+                "cordon denied this `{tool}` call: {blocked}; the manifest's dlp section blocks \
+                 these"
             ),
         )
     } else if !answer.unresolved.is_empty() {

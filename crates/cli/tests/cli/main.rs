@@ -9,6 +9,7 @@
     clippy::indexing_slicing
 )]
 
+mod claude;
 mod dlp;
 mod hook;
 mod proxy;
