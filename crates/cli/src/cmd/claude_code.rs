@@ -86,30 +86,24 @@ fn settings(a: &Args) -> Outcome {
             .map(|p| p.to_string_lossy().into_owned())
             .map_err(|e| Fail::input_msg(format!("`{what}` `{p}`: {e}")))
     };
-    let mut command = vec![
-        shell_word(&absolute("--cordon", &cordon)?),
-        "hook".into(),
+    let program = absolute("--cordon", &cordon)?;
+    let mut args = vec![
+        "hook".to_owned(),
         "claude-code".into(),
         "--manifest".into(),
-        shell_word(&absolute("--manifest", &a.signed.manifest)?),
+        absolute("--manifest", &a.signed.manifest)?,
         "--trust".into(),
-        shell_word(&absolute("--trust", &a.signed.trust)?),
+        absolute("--trust", &a.signed.trust)?,
         "--unresolved".into(),
         a.unresolved.clone(),
     ];
     if let Some(r) = &a.signed.revocations {
-        command.extend([
-            "--revocations".into(),
-            shell_word(&absolute("--revocations", r)?),
-        ]);
+        args.extend(["--revocations".into(), absolute("--revocations", r)?]);
     }
     if let Some(s) = &a.state_dir {
-        command.extend([
-            "--state-dir".into(),
-            shell_word(&absolute("--state-dir", s)?),
-        ]);
+        args.extend(["--state-dir".into(), absolute("--state-dir", s)?]);
     }
-    let out = managed(&verified.manifest, &command.join(" "));
+    let out = managed(&verified.manifest, &program, &args);
     let text = serde_json::to_string_pretty(&out)
         .map_err(|e| Fail::input_msg(format!("cannot write the settings: {e}")))?
         + "\n";
@@ -129,11 +123,14 @@ fn settings(a: &Args) -> Outcome {
     Ok(0)
 }
 
-/// The managed settings for a manifest, with `command` as the hook.
-pub fn managed(m: &Manifest, command: &str) -> Value {
+/// The managed settings for a manifest, with `program args…` as the hook. The hook is given
+/// in exec form (`command` and `args`): Claude Code starts it without a shell, so no quoting
+/// can go wrong, no shell start-up is paid on every tool call, and a sandbox need not grant a
+/// shell for it.
+pub fn managed(m: &Manifest, program: &str, args: &[String]) -> Value {
     let hook = json!([{
         "matcher": "*",
-        "hooks": [{"type": "command", "command": command, "timeout": HOOK_TIMEOUT_SECS}],
+        "hooks": [{"type": "command", "command": program, "args": args, "timeout": HOOK_TIMEOUT_SECS}],
     }]);
     let mut deny = Vec::new();
     for p in &m.deny_paths {
@@ -180,17 +177,5 @@ fn permission_paths(p: &str) -> Vec<String> {
     } else {
         let base = base.trim_end_matches('/');
         vec![base.to_owned(), format!("{base}/**")]
-    }
-}
-
-/// A word the shell Claude Code runs hooks with reads back as itself.
-fn shell_word(s: &str) -> String {
-    if !s.is_empty()
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"/._-+=:,@".contains(&b))
-    {
-        s.to_owned()
-    } else {
-        format!("'{}'", s.replace('\'', r"'\''"))
     }
 }

@@ -153,10 +153,26 @@ fn setup() -> Sandbox {
     s
 }
 
+/// How a session is started.
+#[derive(Default)]
+struct Launch<'a> {
+    /// Run the CLI under `cordon run` with the sandbox's signed manifest.
+    sandboxed: bool,
+    /// More arguments for the CLI (`--bare`).
+    args: &'a [&'a str],
+    /// Leave out the settings with cordon's hook (and its `disableBypassPermissionsMode`), so
+    /// that nothing but the kernel stands in the way.
+    no_settings: bool,
+}
+
 /// `claude -p PROMPT` in the project with cordon's hook registered for every event (through
 /// `cordon claude-code settings`, as an administrator would install them), the model scripted.
 /// Returns the CLI's JSON result.
 fn session(s: &Sandbox, claude: &PathBuf, api: &Api, prompt: &str) -> Value {
+    session_with(s, claude, api, prompt, &Launch::default())
+}
+
+fn session_with(s: &Sandbox, claude: &PathBuf, api: &Api, prompt: &str, how: &Launch<'_>) -> Value {
     let settings = s.expect(
         0,
         &[
@@ -172,13 +188,54 @@ fn session(s: &Sandbox, claude: &PathBuf, api: &Api, prompt: &str) -> Value {
             env!("CARGO_BIN_EXE_cordon"),
         ],
     );
-    let settings_file = s.write("settings.json", &settings);
-    let mut child = Command::new(claude)
+    // In the project: the CLI must be able to read it inside the sandbox too.
+    let settings_file = s.write("project/.cordon-settings.json", &settings);
+    let claude = claude.to_string_lossy().into_owned();
+    let mut argv: Vec<String> = Vec::new();
+    if how.sandboxed {
+        argv.extend(
+            [
+                env!("CARGO_BIN_EXE_cordon"),
+                "run",
+                "--manifest",
+                &s.path("m.signed.json"),
+            ]
+            .map(String::from),
+        );
+        argv.extend([
+            "--trust".into(),
+            s.path("trust.json"),
+            "--state-dir".into(),
+            s.path("state"),
+            "--".into(),
+        ]);
+    }
+    argv.push(claude);
+    argv.extend(
+        [
+            "-p",
+            prompt,
+            "--output-format",
+            "json",
+            "--dangerously-skip-permissions",
+        ]
+        .map(String::from),
+    );
+    if !how.no_settings {
+        argv.extend(["--settings".into(), settings_file]);
+    }
+    argv.extend(how.args.iter().map(|a| (*a).to_owned()));
+    std::fs::create_dir_all(s.path("tmp")).unwrap();
+    std::fs::create_dir_all(s.path("home/.claude")).unwrap();
+    let mut child = Command::new(&argv[0])
+        .args(&argv[1..])
         .current_dir(s.path("project"))
         .env_clear()
         .env("PATH", "/usr/bin:/bin")
         .env("HOME", s.path("home"))
         .env("USER", "alice")
+        .env("TMPDIR", s.path("tmp"))
+        .env("CLAUDE_CONFIG_DIR", s.path("home/.claude"))
         .env(
             "ANTHROPIC_BASE_URL",
             format!("http://127.0.0.1:{}", api.port),
@@ -188,14 +245,6 @@ fn session(s: &Sandbox, claude: &PathBuf, api: &Api, prompt: &str) -> Value {
         .env("DISABLE_TELEMETRY", "1")
         .env("DISABLE_AUTOUPDATER", "1")
         .env("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1")
-        .args([
-            "-p",
-            prompt,
-            "--output-format",
-            "json",
-            "--dangerously-skip-permissions",
-        ])
-        .args(["--settings", &settings_file])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -368,4 +417,141 @@ fn the_hook_decides_every_tool_call_of_the_real_cli() {
         ["allow", "deny", "deny", "deny", "deny", "deny"],
         "{log}"
     );
+}
+
+/// The manifest for running the CLI itself under `cordon run`: its binary, bash and python3,
+/// the project, its state and private temporary directory, the scripted API (through the
+/// egress proxy) and, for the hook inside the sandbox, cordon with its manifest, trust store
+/// and state directory. The SSH key and anything else stay out.
+fn sandbox_manifest(s: &Sandbox, claude: &std::path::Path, api: &Api) -> String {
+    json!({
+        "agentName": "claude-code-test",
+        "version": "1.0.0",
+        "readPaths": [s.path("project"), s.path("m.signed.json"), s.path("trust.json")],
+        "writePaths": [s.path("project/src"), s.path("home/.claude"), s.path("tmp"), s.path("state")],
+        "commandsAllowed": [
+            claude.to_string_lossy(),
+            env!("CARGO_BIN_EXE_cordon"),
+            "/usr/bin/bash",
+            "/usr/bin/python3",
+            "/usr/bin/cat",
+        ],
+        "networkScopes": [format!("http://127.0.0.1:{}", api.port)],
+        "env": ["ANTHROPIC_BASE_URL", "ANTHROPIC_API_KEY", "IS_SANDBOX", "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC",
+                "DISABLE_TELEMETRY", "TMPDIR", "CLAUDE_CONFIG_DIR", "USER"],
+    })
+    .to_string()
+}
+
+#[test]
+fn the_sandbox_holds_when_the_hook_allows_or_is_skipped() {
+    let Some(claude) = claude_binary() else {
+        return;
+    };
+    let s = setup();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let python = |code: &str| json!({"tool_use": {"name": "Bash", "input": {"command": format!("python3 -c \"{code}\"")}}});
+    let key = s.path("home/.ssh/id_rsa");
+
+    // The hook runs (inside the sandbox) and allows a granted python3; the kernel stops what
+    // the code does: read the SSH key, open a socket.
+    let script = json!([
+        python(&format!("print(open('{key}').read())")),
+        python(&format!("import socket; socket.create_connection(('127.0.0.1', {port}), timeout=3)")),
+        {"text": "done"},
+    ]);
+    let api = Api::start(&s, "sandboxed", &script);
+    signed(&s, &sandbox_manifest(&s, &claude, &api));
+    let result = session_with(
+        &s,
+        &claude,
+        &api,
+        "use python",
+        &Launch {
+            sandboxed: true,
+            ..Launch::default()
+        },
+    );
+    assert_eq!(result["result"], "done", "{result}");
+    let results = api.tool_results();
+    let audit = std::fs::read_to_string(s.path("state/audit.jsonl")).unwrap_or_default();
+    assert_eq!(results.len(), 2, "{results:?}\naudit:\n{audit}");
+    let (error, text) = &results[0];
+    assert!(
+        *error && text.contains("PermissionError") && text.contains(".ssh/id_rsa"),
+        "{text}"
+    );
+    assert!(!text.contains("test-key-material"), "{text}");
+    let (error, text) = &results[1];
+    assert!(
+        *error && (text.contains("Error") || text.contains("refused")),
+        "{text}"
+    );
+    assert!(
+        listener.accept().is_err(),
+        "the sandboxed code reached a host listener"
+    );
+    let log = s.read("state/audit.jsonl");
+    let allowed_python = log
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|e| {
+            e["hookEvent"] == "PreToolUse" && e["tool"] == "Bash" && e["decision"] == "allow"
+        })
+        .count();
+    assert_eq!(
+        allowed_python, 2,
+        "the hook was to allow both python3 calls: {log}"
+    );
+
+    // `--bare` skips hooks from settings files, and without managed settings nothing keeps the
+    // CLI from bypassing its own permission checks: the same read and a write outside
+    // writePaths fail in the kernel instead.
+    let outside = s.path("project/README.md");
+    let script = json!([
+        {"tool_use": {"name": "Read", "input": {"file_path": key}}},
+        {"tool_use": {"name": "Bash", "input": {"command": format!("echo changed > {outside}")}}},
+        {"text": "done"},
+    ]);
+    let api = Api::start(&s, "bare", &script);
+    signed(&s, &sandbox_manifest(&s, &claude, &api));
+    let before = s.read("state/audit.jsonl").lines().count();
+    let result = session_with(
+        &s,
+        &claude,
+        &api,
+        "bare",
+        &Launch {
+            sandboxed: true,
+            args: &["--bare"],
+            no_settings: true,
+        },
+    );
+    assert_eq!(result["result"], "done", "{result}");
+    let results = api.tool_results();
+    assert_eq!(results.len(), 2, "{results:?}");
+    let (error, text) = &results[0];
+    assert!(*error && !text.contains("test-key-material"), "{text}");
+    assert!(
+        !text.contains("cordon"),
+        "the hook ran despite --bare: {text}"
+    );
+    let (error, text) = &results[1];
+    assert!(
+        *error && (text.contains("Read-only file system") || text.contains("Permission denied")),
+        "{text}"
+    );
+    assert!(
+        !std::path::Path::new(&outside).exists(),
+        "the write outside writePaths happened"
+    );
+    let hook_events = s
+        .read("state/audit.jsonl")
+        .lines()
+        .skip(before)
+        .filter(|l| l.contains("\"event\":\"hook\""))
+        .count();
+    assert_eq!(hook_events, 0, "no hook was to run under --bare");
 }
