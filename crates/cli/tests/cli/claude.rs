@@ -6,7 +6,7 @@
 
 use std::io::Read as _;
 use std::net::TcpListener;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -168,11 +168,11 @@ struct Launch<'a> {
 /// `claude -p PROMPT` in the project with cordon's hook registered for every event (through
 /// `cordon claude-code settings`, as an administrator would install them), the model scripted.
 /// Returns the CLI's JSON result.
-fn session(s: &Sandbox, claude: &PathBuf, api: &Api, prompt: &str) -> Value {
+fn session(s: &Sandbox, claude: &Path, api: &Api, prompt: &str) -> Value {
     session_with(s, claude, api, prompt, &Launch::default())
 }
 
-fn session_with(s: &Sandbox, claude: &PathBuf, api: &Api, prompt: &str, how: &Launch<'_>) -> Value {
+fn session_with(s: &Sandbox, claude: &Path, api: &Api, prompt: &str, how: &Launch<'_>) -> Value {
     let settings = s.expect(
         0,
         &[
@@ -281,13 +281,7 @@ fn tool(name: &str, input: Value) -> Value {
 }
 
 /// One scripted tool call; the tool result the model was shown.
-fn one_call(
-    s: &Sandbox,
-    claude: &PathBuf,
-    name: &str,
-    label: &str,
-    input: Value,
-) -> (bool, String) {
+fn one_call(s: &Sandbox, claude: &Path, name: &str, label: &str, input: Value) -> (bool, String) {
     let api = Api::start(s, label, &tool(name, input));
     let result = session(s, claude, &api, &format!("scenario {label}"));
     assert_eq!(result["result"], "done", "{result}");
@@ -360,7 +354,7 @@ fn the_hook_decides_every_tool_call_of_the_real_cli() {
         error && text.contains("/usr/bin/base64") && text.contains("no_grant"),
         "{text}"
     );
-    assert!(!std::path::Path::new(&s.path("project/src/out.txt")).exists());
+    assert!(!Path::new(&s.path("project/src/out.txt")).exists());
 
     // A write outside writePaths.
     let (error, text) = one_call(
@@ -371,7 +365,7 @@ fn the_hook_decides_every_tool_call_of_the_real_cli() {
         json!({"file_path": s.path("project/README.md"), "content": "changed"}),
     );
     assert!(error && text.contains("cordon denied"), "{text}");
-    assert!(!std::path::Path::new(&s.path("project/README.md")).exists());
+    assert!(!Path::new(&s.path("project/README.md")).exists());
 
     // A fetch from a host no grant names.
     let (error, text) = one_call(
@@ -423,7 +417,7 @@ fn the_hook_decides_every_tool_call_of_the_real_cli() {
 /// the project, its state and private temporary directory, the scripted API (through the
 /// egress proxy) and, for the hook inside the sandbox, cordon with its manifest, trust store
 /// and state directory. The SSH key and anything else stay out.
-fn sandbox_manifest(s: &Sandbox, claude: &std::path::Path, api: &Api) -> String {
+fn sandbox_manifest(s: &Sandbox, claude: &Path, api: &Api) -> String {
     json!({
         "agentName": "claude-code-test",
         "version": "1.0.0",
@@ -544,7 +538,7 @@ fn the_sandbox_holds_when_the_hook_allows_or_is_skipped() {
         "{text}"
     );
     assert!(
-        !std::path::Path::new(&outside).exists(),
+        !Path::new(&outside).exists(),
         "the write outside writePaths happened"
     );
     let hook_events = s
