@@ -15,6 +15,10 @@ pub const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../../templates/developer-agent.json"),
     ),
     (
+        "claude-code-agent",
+        include_str!("../../../templates/claude-code-agent.json"),
+    ),
+    (
         "sample-agent",
         include_str!("../../../templates/sample-agent.json"),
     ),

@@ -145,7 +145,7 @@ pub fn managed(m: &Manifest, program: &str, args: &[String]) -> Value {
         .values()
         .flat_map(|g| g.mcp_tools.iter().map(|t| t.server.as_str()))
         .collect();
-    json!({
+    let mut settings = json!({
         "hooks": {
             "PreToolUse": hook,
             "PostToolUse": hook,
@@ -161,8 +161,26 @@ pub fn managed(m: &Manifest, program: &str, args: &[String]) -> Value {
             "disableBypassPermissionsMode": "disable",
             "deny": deny,
         },
-    })
+    });
+    // When the egress proxy adds the Anthropic API key, the CLI gets a placeholder to start
+    // with (it refuses to run without a key); the proxy replaces it on the way out.
+    let injected = m.apis.values().any(|g| {
+        g.credential.is_some()
+            && g.endpoints
+                .iter()
+                .any(|e| e.url.contains("api.anthropic.com"))
+    });
+    if injected && let Some(o) = settings.as_object_mut() {
+        o.insert(
+            "env".into(),
+            json!({"ANTHROPIC_API_KEY": API_KEY_PLACEHOLDER}),
+        );
+    }
+    settings
 }
+
+/// What the CLI holds instead of the Anthropic API key when the proxy adds the real one.
+pub const API_KEY_PLACEHOLDER: &str = "sk-ant-placeholder-the-cordon-proxy-adds-the-key";
 
 /// A manifest path as Claude Code permission rule paths: `~/…` stays, an absolute path gets the
 /// `//` Claude Code's rules use for the file system root, and a path without wildcards covers

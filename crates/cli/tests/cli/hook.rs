@@ -271,3 +271,85 @@ fn every_failure_blocks_with_a_reason() {
         "revoked",
     );
 }
+
+#[test]
+fn managed_settings_make_the_hook_mandatory() {
+    let s = Sandbox::new();
+    let manifest = json!({
+        "agentName": "coder", "version": "1.0.0",
+        "readPaths": ["/srv/p"], "denyPaths": ["/srv/p/.env", "~/.ssh"],
+        "apiScopes": ["anthropic:messages", "tracker:read"],
+        "apis": {
+            "anthropic:messages": {"endpoints": [{"url": "https://api.anthropic.com", "methods": ["POST"]}],
+                                   "credential": {"file": "/etc/cordon/anthropic-api-key", "header": "x-api-key"}},
+            "tracker:read": {"mcpTools": [{"server": "tracker", "tool": "get_issue"}]}
+        }
+    });
+    signed(&s, &manifest.to_string());
+    let out = s.expect(
+        0,
+        &[
+            "claude-code",
+            "settings",
+            "--manifest",
+            "m.signed.json",
+            "--trust",
+            "trust.json",
+            "--cordon",
+            "/usr/local/bin/cordon",
+        ],
+    );
+    let settings: Value = serde_json::from_str(&out).unwrap();
+    for event in [
+        "PreToolUse",
+        "PostToolUse",
+        "UserPromptSubmit",
+        "SessionStart",
+    ] {
+        let hook = &settings["hooks"][event][0];
+        assert_eq!(hook["matcher"], "*");
+        let h = &hook["hooks"][0];
+        assert_eq!(h["type"], "command");
+        assert_eq!(h["command"], "/usr/local/bin/cordon");
+        let args: Vec<&str> = h["args"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a.as_str().unwrap())
+            .collect();
+        assert_eq!(args[..2], ["hook", "claude-code"]);
+        assert!(
+            args.contains(&s.path("m.signed.json").as_str()),
+            "paths are made absolute: {args:?}"
+        );
+        assert!(
+            h["timeout"].as_u64().unwrap() > 10,
+            "longer than the hook's own 10 s limit"
+        );
+    }
+    assert_eq!(settings["allowManagedHooksOnly"], true);
+    assert_eq!(settings["allowManagedPermissionRulesOnly"], true);
+    assert_eq!(settings["disableAllHooks"], false);
+    assert_eq!(
+        settings["permissions"]["disableBypassPermissionsMode"],
+        "disable"
+    );
+    assert_eq!(
+        settings["allowedMcpServers"],
+        json!([{"serverName": "tracker"}])
+    );
+    let deny = &settings["permissions"]["deny"];
+    for rule in [
+        "Read(//srv/p/.env)",
+        "Edit(//srv/p/.env/**)",
+        "Read(~/.ssh/**)",
+    ] {
+        assert!(
+            deny.as_array().unwrap().iter().any(|r| r == rule),
+            "{rule} in {deny}"
+        );
+    }
+    // The proxy adds the API key: the CLI only holds a placeholder.
+    let key = settings["env"]["ANTHROPIC_API_KEY"].as_str().unwrap();
+    assert!(key.contains("placeholder"), "{key}");
+}

@@ -639,7 +639,7 @@ fn templates_render_clean_and_check_group_entitlement() {
     );
     assert!(err.contains("not a valid name"), "{err}");
     let list = s.expect(0, &["manifest", "templates"]);
-    assert_eq!(list.lines().filter(|l| !l.starts_with(' ')).count(), 4);
+    assert_eq!(list.lines().filter(|l| !l.starts_with(' ')).count(), 5);
 }
 
 #[test]
@@ -941,7 +941,7 @@ fn policy_test_checks_template_examples() {
         "{out}"
     );
     let total: usize = out.lines().filter(|l| l.ends_with(": PASS")).count();
-    assert_eq!(total, 11 + 9 + 10 + 4 + 3, "{out}");
+    assert_eq!(total, 11 + 9 + 10 + 12 + 4 + 3, "{out}");
     // A template whose example expects the wrong decision fails the run.
     let broken = std::fs::read_to_string(repo("templates/developer-agent.json"))
         .unwrap()
