@@ -1,19 +1,18 @@
 #!/usr/bin/env bash
 # What `cordon hook claude-code` costs per tool call, process start included (SPEC §11: ≤ 5 ms
 # median, aiming within 1 ms of a no-op shell hook), beside the hooks it is compared with, in one
-# run: a no-op shell hook (reads its input, prints `{}`) and a no-op Python hook. Each is started
-# the way Claude Code starts a command hook: by `/bin/sh -c` with the event's JSON on stdin.
+# run: a no-op shell hook (reads its input, prints `{}`) and a no-op Python hook, each with the
+# event's JSON on stdin.
 #
 #   bench/hook.sh [RUNS]   # runs per command (default 300)
 #
 # Events: a `Read` of a granted file (a lookup and a decision), and a `Bash` pipeline (the
 # command line parsed, each program found on PATH and decided, the line scanned by DLP).
-# Installs hyperfine from Debian when missing; builds cordon in release mode.
+# Builds cordon in release mode.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs="${1:-300}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/cordon/target}"
-command -v hyperfine >/dev/null || { apt-get update -qq && apt-get install -y -qq hyperfine; }
 cargo build --release --locked -q -p cordon
 cordon="$CARGO_TARGET_DIR/release/cordon"
 
@@ -46,22 +45,40 @@ for event in read bash; do
         || { echo "cordon did not allow the $event event" >&2; $hook < "$event.json"; exit 1; }
 done
 
-hyperfine -N --warmup 10 --runs "$runs" --export-json times.json \
-    -n "cordon (Read)" "/bin/sh -c '$hook < read.json'" \
-    -n "cordon (Bash pipeline)" "/bin/sh -c '$hook < bash.json'" \
-    -n "no-op shell hook" "/bin/sh -c './noop.sh < read.json'" \
-    -n "no-op Python hook" "/bin/sh -c 'python3 noop.py < read.json'" >/dev/null
-
-python3 - "$work/times.json" <<'PY'
-import json, statistics, sys
-results = json.load(open(sys.argv[1]))["results"]
-noop = next(r for r in results if r["command"] == "no-op shell hook")
-base = statistics.median(noop["times"]) * 1000
-print(f"{'':24} {'median ms':>10} {'p95 ms':>8} {'over no-op shell':>17}")
-for r in results:
-    t = sorted(r["times"])
-    med = statistics.median(t) * 1000
-    p95 = t[int(len(t) * 0.95) - 1] * 1000
-    print(f"{r['command']:24} {med:10.2f} {p95:8.2f} {med - base:+16.2f}")
+# Each hook is started the way Claude Code starts it: cordon in exec form (`command` + `args`, as
+# `cordon claude-code settings` writes it: no shell), a command-string hook through `/bin/sh -c`.
+# One driver times them all interleaved, so drift on a busy machine falls on each alike.
+python3 - "$runs" "$hook" <<'PY'
+import statistics, subprocess, sys, time
+runs, hook = int(sys.argv[1]), sys.argv[2].split()
+events = {name: open(f"{name}.json", "rb").read() for name in ("read", "bash")}
+cases = [
+    ("start floor (true)", ["/usr/bin/true"], b""),
+    ("cordon (Read)", hook, events["read"]),
+    ("cordon (Bash pipeline)", hook, events["bash"]),
+    ("no-op shell hook", ["/bin/sh", "-c", "./noop.sh"], events["read"]),
+    ("no-op Python hook", ["/bin/sh", "-c", "python3 noop.py"], events["read"]),
+]
+times = {name: [] for name, _, _ in cases}
+for i in range(runs + 10):
+    for name, argv, data in cases:
+        if name == "no-op Python hook" and i % 10:
+            continue  # a tenth as many: it is slow
+        t = time.perf_counter_ns()
+        out = subprocess.run(argv, input=data, stdout=subprocess.PIPE, check=True).stdout
+        elapsed = time.perf_counter_ns() - t
+        if i >= 10 or name == "no-op Python hook":
+            times[name].append(elapsed / 1e6)
+        if not out.strip() and argv[0] != "/usr/bin/true":
+            sys.exit(f"{name} answered nothing")
+# The driver's own cost of starting any process (fork, exec, pipes) is in every row: the floor
+# row measures it, and "own" is what the hook adds above it.
+floor = statistics.median(times["start floor (true)"])
+base = statistics.median(times["no-op shell hook"])
+print(f"{'':24} {'median ms':>10} {'p95 ms':>8} {'own ms':>7} {'over no-op shell':>17}  runs")
+for name, t in times.items():
+    t.sort()
+    med = statistics.median(t)
+    print(f"{name:24} {med:10.2f} {t[int(len(t) * 0.95) - 1]:8.2f} {med - floor:7.2f} {med - base:+16.2f}  {len(t)}")
 PY
 echo "cordon recorded $(wc -l < "$work/state/audit.jsonl") hook decisions" >&2
