@@ -120,6 +120,8 @@ pub struct Rule {
     /// first use for the built-in ones (parsing 415 patterns costs ~12 ms, too much for a
     /// hook's start-up; a test checks every built-in rule at load).
     shape: Arc<OnceLock<Result<Shape, String>>>,
+    /// Where it came from (a rule file, `builtin:<file>`, `--marking`).
+    source: Text,
 }
 
 /// What a rule's pattern looks like, from its syntax tree.
@@ -270,6 +272,7 @@ impl Rule {
             ));
         }
         Ok(Self {
+            source: Cow::Owned(String::new()),
             spec: Arc::new(spec),
             trigger,
             regex: Arc::new(OnceLock::new()),
@@ -472,15 +475,22 @@ impl RuleSet {
         analyse: Analyse,
     ) -> Result<(), RuleError> {
         for spec in file.rules {
-            if let Some(prev) = self.sources.get(&spec.id) {
-                return Err(RuleError {
-                    source_name: source_name.to_string(),
-                    rule: Some(spec.id.to_string()),
-                    message: format!("the id is already used by a rule from {prev}"),
-                });
+            // The built-in scan table is loaded without an index by id (a hook pays for its
+            // start-up on every call); its ids are unique, as a test checks against the rule
+            // files, and rules added after it still look them up.
+            if analyse != Analyse::OnUseForScanning {
+                if let Some(prev) = self.source_of(&spec.id) {
+                    return Err(RuleError {
+                        source_name: source_name.to_string(),
+                        rule: Some(spec.id.to_string()),
+                        message: format!("the id is already used by a rule from {prev}"),
+                    });
+                }
+                self.sources.insert(spec.id.clone(), source_name.clone());
             }
-            self.sources.insert(spec.id.clone(), source_name.clone());
-            self.rules.push(Rule::compile(spec, &source_name, analyse)?);
+            let mut rule = Rule::compile(spec, &source_name, analyse)?;
+            rule.source = source_name.clone();
+            self.rules.push(rule);
         }
         Ok(())
     }
@@ -566,7 +576,7 @@ impl RuleSet {
             counterexamples: vec![String::from("-")],
             references: Vec::new(),
         };
-        if let Some(prev) = self.sources.get(&spec.id) {
+        if let Some(prev) = self.source_of(&spec.id) {
             return Err(fail(format!(
                 "`{}` is already used by a rule from {prev}",
                 spec.id
@@ -574,8 +584,9 @@ impl RuleSet {
         }
         self.sources
             .insert(spec.id.clone(), Cow::Borrowed("--marking"));
-        self.rules
-            .push(Rule::compile(spec, "--marking", Analyse::Now)?);
+        let mut rule = Rule::compile(spec, "--marking", Analyse::Now)?;
+        rule.source = Cow::Borrowed("--marking");
+        self.rules.push(rule);
         Ok(())
     }
 
@@ -586,7 +597,10 @@ impl RuleSet {
 
     /// Where a rule came from.
     pub fn source_of(&self, id: &str) -> Option<&str> {
-        self.sources.get(id).map(|s| &**s)
+        match self.sources.get(id) {
+            Some(s) => Some(s),
+            None => self.rules.iter().find(|r| r.id() == id).map(|r| &*r.source),
+        }
     }
 
     /// Keep only the rules whose id is not in `ids` (unknown ids are an error).
