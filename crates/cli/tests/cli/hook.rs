@@ -215,6 +215,25 @@ fn every_failure_blocks_with_a_reason() {
         hook_with(&s, &trust, b"{not json"),
         "not Claude Code's hook JSON",
     );
+    // Truncated anywhere, empty, and fields of the wrong type.
+    for cut in [0, 1, good.len() / 3, good.len() / 2, good.len() - 1] {
+        blocked(
+            hook_with(&s, &trust, &good.as_bytes()[..cut]),
+            "not Claude Code's hook JSON",
+        );
+    }
+    blocked(
+        hook_with(&s, &trust, br#"{"hook_event_name":5}"#),
+        "not Claude Code's hook JSON",
+    );
+    blocked(
+        hook_with(
+            &s,
+            &trust,
+            br#"{"hook_event_name":"PreToolUse","cwd":"/","tool_name":["Read"],"tool_input":{}}"#,
+        ),
+        "not Claude Code's hook JSON",
+    );
     blocked(
         hook_with(&s, &trust, br#"{"hook_event_name":"Bogus"}"#),
         "`Bogus` is not a Claude Code hook event",
