@@ -52,14 +52,20 @@ pub const INTERNAL_TOOLS: [&str; 9] = [
 ];
 
 /// Claude Code's events that are recorded but not decided.
-const RECORDED_EVENTS: [&str; 6] = [
+const RECORDED_EVENTS: [&str; 8] = [
     "Notification",
     "Stop",
     "SubagentStop",
     "PreCompact",
     "SessionEnd",
     "SubagentStart",
+    "PostToolUseFailure",
+    "PermissionRequest",
 ];
+
+/// Tools whose result is only a confirmation to the model (their new text was scanned before
+/// they ran; the old text they report back is not shown to the model).
+const WRITE_TOOLS: [&str; 4] = ["Write", "Edit", "MultiEdit", "NotebookEdit"];
 
 /// What the hook tells Claude Code about a tool call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -326,7 +332,10 @@ pub fn decide(
         }
         "PostToolUse" => {
             let mut texts = Vec::new();
-            if let Some(r) = &input.tool_response {
+            let tool = input.tool_name.as_deref().unwrap_or_default();
+            if let Some(r) = &input.tool_response
+                && !WRITE_TOOLS.contains(&tool)
+            {
                 strings(r, &mut texts);
             }
             let what = format!(

@@ -256,6 +256,15 @@ fn prompts_and_results_are_scanned() {
     );
     assert_eq!(permission(&a), "deny");
     assert_eq!(a.findings.len(), 1);
+    // An edit's result carries the file as it was, which the model is not shown.
+    let a = answer_with(
+        json!({"hook_event_name":"PostToolUse","cwd":"/home/u/p","tool_name":"Edit",
+               "tool_input":{"file_path":"x","old_string":"a","new_string":"b"},
+               "tool_response":{"originalFile": key, "structuredPatch": []}}),
+        &Settings::default(),
+    );
+    assert_eq!(permission(&a), "allow");
+    assert!(a.findings.is_empty());
 }
 
 #[test]
