@@ -72,14 +72,14 @@ const SCAN_FIELDS: &[&str] = &[
 ];
 const DOC_FIELDS: &[&str] = &["examples", "counterexamples", "references"];
 
-/// `BUILTIN_SCAN`: every built-in rule's scan fields as static data (`StaticSpec` in
-/// `rule.rs`), so that a scan's start-up copies strings instead of parsing JSON. Types and
+/// `BUILTIN_SCAN`: every built-in rule's scan fields as static `RuleSpec`s borrowing their text
+/// from the binary, so that a scan's start-up neither parses JSON nor copies strings. Types and
 /// field names are checked here; the rule checks proper (ids, patterns, …) run at load as for
 /// any rule, and a test compares the table with the JSON.
 fn scan_table() -> Result<String, Box<dyn Error>> {
     let mut out = String::from(
         "/// The built-in rules' scan fields, as (source name, rules); see `build.rs`.\n\
-         static BUILTIN_SCAN: &[(&str, &[StaticSpec])] = &[\n",
+         static BUILTIN_SCAN: &[(&str, &[RuleSpec])] = &[\n",
     );
     for name in RULE_FILES {
         let path = format!("rules/{name}.toml");
@@ -105,7 +105,7 @@ fn scan_table() -> Result<String, Box<dyn Error>> {
             let text = |key: &str| -> Result<String, String> {
                 match rule.get(key) {
                     None => Ok("None".into()),
-                    Some(toml::Value::String(v)) => Ok(format!("Some({v:?})")),
+                    Some(toml::Value::String(v)) => Ok(format!("Some(Cow::Borrowed({v:?}))")),
                     Some(_) => Err(fail(&format!("`{key}` is not a string"))),
                 }
             };
@@ -146,7 +146,7 @@ fn scan_table() -> Result<String, Box<dyn Error>> {
                     .iter()
                     .map(|k| {
                         k.as_str()
-                            .map(|k| format!("{k:?}"))
+                            .map(|k| format!("Cow::Borrowed({k:?})"))
                             .ok_or_else(|| fail("a keyword is not a string"))
                     })
                     .collect::<Result<_, _>>()?,
@@ -165,7 +165,7 @@ fn scan_table() -> Result<String, Box<dyn Error>> {
             };
             writeln!(
                 out,
-                "        StaticSpec {{ id: {}, name: {}, classification: {}, category: {}, description: {}, keywords: &[{}], digits: {}, before: {}, pattern: {}, entropy: {entropy}, validator: {}, precheck: {}, fallback: {fallback} }},",
+                "        RuleSpec {{ id: Cow::Borrowed({}), name: Cow::Borrowed({}), classification: Cow::Borrowed({}), category: {}, description: {}, keywords: Cow::Borrowed(&[{}]), digits: {}, before: {}, pattern: Cow::Borrowed({}), entropy: {entropy}, validator: {}, precheck: {}, fallback: {fallback}, examples: Vec::new(), counterexamples: Vec::new(), references: Vec::new() }},",
                 required("id")?,
                 required("name")?,
                 required("classification")?,

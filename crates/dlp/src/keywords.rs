@@ -496,7 +496,7 @@ mod tests {
         let set = crate::rule::RuleSet::builtin().unwrap();
         let mut keywords: Vec<Vec<u8>> = Vec::new();
         for r in set.rules() {
-            for k in &r.spec.keywords {
+            for k in r.spec.keywords.iter() {
                 let k = k.to_ascii_lowercase().into_bytes();
                 if !keywords.contains(&k) {
                     keywords.push(k);

@@ -170,7 +170,7 @@ mod tests {
             let (Some(shape), Some(regex)) = (rule.shape(), rule.regex()) else {
                 continue;
             };
-            for k in &rule.spec.keywords {
+            for k in rule.spec.keywords.iter() {
                 for (at, w) in text.windows(k.len()).enumerate() {
                     if !w.eq_ignore_ascii_case(k.as_bytes()) {
                         continue;

@@ -194,7 +194,7 @@ mod tests {
     /// Every occurrence of the rule's keywords, ASCII case-insensitively, as (start, end).
     fn occurrences(rule: &crate::rule::Rule, hay: &[u8]) -> Vec<(usize, usize)> {
         let mut out = Vec::new();
-        for k in &rule.spec.keywords {
+        for k in rule.spec.keywords.iter() {
             let k = k.as_bytes();
             for (i, w) in hay.windows(k.len()).enumerate() {
                 if w.eq_ignore_ascii_case(k) {

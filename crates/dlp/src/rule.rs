@@ -57,7 +57,7 @@ pub struct RuleSpec {
     pub description: Option<Text>,
     /// Literals (ASCII case-insensitive) at which the pattern is tried.
     #[serde(default)]
-    pub keywords: Vec<Text>,
+    pub keywords: Cow<'static, [Text]>,
     /// Instead of keywords: try the pattern at every run of at least this many digits.
     #[serde(default)]
     pub digits: Option<usize>,
@@ -100,7 +100,7 @@ struct RuleFile {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Trigger {
     /// At each occurrence of one of these lowercase literals.
-    Keywords(Vec<Text>),
+    Keywords(Cow<'static, [Text]>),
     /// At each run of at least this many digits.
     Digits(usize),
 }
@@ -112,16 +112,23 @@ pub struct Rule {
     pub spec: Arc<RuleSpec>,
     /// Where candidates come from.
     pub trigger: Trigger,
+    /// What is worked out on first use, shared by the rule's clones (one allocation).
+    lazy: Arc<Lazy>,
+    /// Where it came from (a rule file, `builtin:<file>`, `--marking`).
+    source: Text,
+}
+
+/// A rule's parts worked out on first use.
+#[derive(Debug, Default)]
+struct Lazy {
     /// Compiled on first use: most rules never meet a candidate in most inputs, and compiling
     /// all of them would dominate the start-up of short scans. `None` if building failed
     /// (the syntax was checked at load; scans treat it as a match, failing closed).
-    regex: Arc<OnceLock<Option<Regex>>>,
+    regex: OnceLock<Option<Regex>>,
     /// What the pattern's syntax tree says, worked out at load for rules from files and on
     /// first use for the built-in ones (parsing 415 patterns costs ~12 ms, too much for a
     /// hook's start-up; a test checks every built-in rule at load).
-    shape: Arc<OnceLock<Result<Shape, String>>>,
-    /// Where it came from (a rule file, `builtin:<file>`, `--marking`).
-    source: Text,
+    shape: OnceLock<Result<Shape, String>>,
 }
 
 /// What a rule's pattern looks like, from its syntax tree.
@@ -178,7 +185,8 @@ impl Rule {
     /// The pattern's shape, or `None` if it cannot be analysed (never for a checked rule; scans
     /// then fail closed).
     pub(crate) fn shape(&self) -> Option<&Shape> {
-        self.shape
+        self.lazy
+            .shape
             .get_or_init(|| Shape::of(&self.spec.pattern))
             .as_ref()
             .ok()
@@ -186,7 +194,8 @@ impl Rule {
 
     /// The compiled pattern (built on first use).
     pub(crate) fn regex(&self) -> Option<&Regex> {
-        self.regex
+        self.lazy
+            .regex
             .get_or_init(|| build_regex(&self.spec.pattern).ok())
             .as_ref()
     }
@@ -222,18 +231,20 @@ impl Rule {
                         "keyword `{k}` is empty or has surrounding spaces"
                     )));
                 }
-                Trigger::Keywords(
-                    spec.keywords
-                        .iter()
-                        .map(|k| {
-                            if k.bytes().any(|b| b.is_ascii_uppercase()) {
-                                Cow::Owned(k.to_ascii_lowercase())
-                            } else {
-                                k.clone()
-                            }
-                        })
-                        .collect(),
-                )
+                let lowercase = spec
+                    .keywords
+                    .iter()
+                    .all(|k| !k.bytes().any(|b| b.is_ascii_uppercase()));
+                Trigger::Keywords(match &spec.keywords {
+                    // The built-in table's own slice: nothing to copy.
+                    Cow::Borrowed(static_keywords) if lowercase => Cow::Borrowed(*static_keywords),
+                    keywords => Cow::Owned(
+                        keywords
+                            .iter()
+                            .map(|k| Cow::Owned(k.to_ascii_lowercase()))
+                            .collect(),
+                    ),
+                })
             }
             (true, Some(n)) if (1..=64).contains(&n) => Trigger::Digits(n),
             (true, Some(n)) => return Err(fail(format!("`digits` is {n}; it must be 1 to 64"))),
@@ -260,9 +271,9 @@ impl Rule {
                 "`entropy` is {e}; bits per byte lie between 0 and 8"
             )));
         }
-        let shape = OnceLock::new();
+        let lazy = Lazy::default();
         if analyse == Analyse::Now {
-            let _ = shape.set(Ok(Shape::of(&spec.pattern).map_err(fail)?));
+            let _ = lazy.shape.set(Ok(Shape::of(&spec.pattern).map_err(fail)?));
         }
         if analyse != Analyse::OnUseForScanning
             && (spec.examples.is_empty() || spec.counterexamples.is_empty())
@@ -275,8 +286,7 @@ impl Rule {
             source: Cow::Owned(String::new()),
             spec: Arc::new(spec),
             trigger,
-            regex: Arc::new(OnceLock::new()),
-            shape: Arc::new(shape),
+            lazy: Arc::new(lazy),
         })
     }
 }
@@ -373,46 +383,6 @@ fn is_classification(s: &str) -> bool {
     s.len() <= 64 && s.split(':').all(is_kebab)
 }
 
-/// A built-in rule's scan fields as static data, written by the build script (`BUILTIN_SCAN`).
-struct StaticSpec {
-    id: &'static str,
-    name: &'static str,
-    classification: &'static str,
-    category: Option<&'static str>,
-    description: Option<&'static str>,
-    keywords: &'static [&'static str],
-    digits: Option<usize>,
-    before: usize,
-    pattern: &'static str,
-    entropy: Option<f64>,
-    validator: Option<Validator>,
-    precheck: Option<Precheck>,
-    fallback: bool,
-}
-
-impl StaticSpec {
-    fn spec(&self) -> RuleSpec {
-        RuleSpec {
-            id: Cow::Borrowed(self.id),
-            name: Cow::Borrowed(self.name),
-            classification: Cow::Borrowed(self.classification),
-            category: self.category.map(Cow::Borrowed),
-            description: self.description.map(Cow::Borrowed),
-            keywords: self.keywords.iter().map(|k| Cow::Borrowed(*k)).collect(),
-            digits: self.digits,
-            before: self.before,
-            pattern: Cow::Borrowed(self.pattern),
-            entropy: self.entropy,
-            validator: self.validator,
-            precheck: self.precheck,
-            fallback: self.fallback,
-            examples: Vec::new(),
-            counterexamples: Vec::new(),
-            references: Vec::new(),
-        }
-    }
-}
-
 /// Rules loaded from one or more sources, checked together (ids are unique across them).
 #[derive(Debug, Clone, Default)]
 pub struct RuleSet {
@@ -441,7 +411,7 @@ impl RuleSet {
             // Static data written by the build script: no parsing on a short scan's start-up.
             for (name, specs) in BUILTIN_SCAN {
                 let file = RuleFile {
-                    rules: specs.iter().map(StaticSpec::spec).collect(),
+                    rules: specs.to_vec(),
                 };
                 set.add(Cow::Borrowed(*name), file, analyse)?;
             }
@@ -499,7 +469,7 @@ impl RuleSet {
     /// first that fails.
     pub fn compile_all(&self) -> Result<(), RuleError> {
         for r in &self.rules {
-            if let Err(message) = r.shape.get_or_init(|| Shape::of(&r.spec.pattern)) {
+            if let Err(message) = r.lazy.shape.get_or_init(|| Shape::of(&r.spec.pattern)) {
                 return Err(RuleError {
                     source_name: self.source_of(r.id()).unwrap_or("rules").to_owned(),
                     rule: Some(r.id().to_owned()),
@@ -558,7 +528,7 @@ impl RuleSet {
             classification: format!("label:{kebab}").into(),
             category: Some("marking".into()),
             description: Some("A classification marking given on the command line.".into()),
-            keywords: vec![word.to_owned().into()],
+            keywords: vec![Cow::Owned(word.to_owned())].into(),
             digits: None,
             before: 0,
             pattern: format!(
