@@ -81,6 +81,9 @@ fn scan_table() -> Result<String, Box<dyn Error>> {
         "/// The built-in rules' scan fields, as (source name, rules); see `build.rs`.\n\
          static BUILTIN_SCAN: &[(&str, &[RuleSpec])] = &[\n",
     );
+    // (lowercase keyword, rule index in load order), for the keyword index below.
+    let mut pairs: Vec<(String, usize)> = Vec::new();
+    let mut index = 0;
     for name in RULE_FILES {
         let path = format!("rules/{name}.toml");
         let text = std::fs::read_to_string(&path).map_err(|e| format!("{path}: {e}"))?;
@@ -146,12 +149,16 @@ fn scan_table() -> Result<String, Box<dyn Error>> {
                     .iter()
                     .map(|k| {
                         k.as_str()
-                            .map(|k| format!("Cow::Borrowed({k:?})"))
+                            .map(|k| {
+                                pairs.push((k.to_ascii_lowercase(), index));
+                                format!("Cow::Borrowed({k:?})")
+                            })
                             .ok_or_else(|| fail("a keyword is not a string"))
                     })
                     .collect::<Result<_, _>>()?,
                 Some(_) => return Err(fail("`keywords` is not a list").into()),
             };
+            index += 1;
             let entropy = match rule.get("entropy") {
                 None => "None".to_owned(),
                 Some(toml::Value::Float(f)) => format!("Some({f:?})"),
@@ -180,6 +187,23 @@ fn scan_table() -> Result<String, Box<dyn Error>> {
             )?;
         }
         writeln!(out, "    ]),")?;
+    }
+    out.push_str("];\n");
+    // What `Scanner::new` works out from the rules at start-up, done here for the built-in
+    // ones (a test compares the two).
+    pairs.sort_unstable();
+    pairs.dedup();
+    out.push_str(
+        "/// Every distinct built-in keyword, lowercase and sorted, with the built-in rules it\n\
+         /// triggers (indexes in load order); see `build.rs`.\n\
+         static BUILTIN_KEYWORDS: &[(&str, &[u32])] = &[\n",
+    );
+    for group in pairs.chunk_by(|a, b| a.0 == b.0) {
+        let Some((keyword, _)) = group.first() else {
+            continue;
+        };
+        let rules: Vec<String> = group.iter().map(|(_, i)| i.to_string()).collect();
+        writeln!(out, "    ({keyword:?}, &[{}]),", rules.join(", "))?;
     }
     out.push_str("];\n");
     Ok(out)

@@ -153,6 +153,12 @@ fn lowercase_word(w: u64) -> u64 {
 }
 
 impl Keywords {
+    /// The keywords, by id.
+    #[cfg(test)]
+    pub(crate) fn patterns(&self) -> &[Box<[u8]>] {
+        &self.patterns
+    }
+
     /// Index `keywords` (ids are their positions). Empty keywords are never found.
     pub(crate) fn new<S: AsRef<[u8]>>(keywords: &[S]) -> Self {
         let patterns: Vec<Box<[u8]>> = keywords

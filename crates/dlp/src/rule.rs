@@ -392,6 +392,13 @@ pub struct RuleSet {
 
 include!(concat!(env!("OUT_DIR"), "/builtin.rs"));
 
+/// The built-in rules' keyword index as the build script made it: each distinct lowercase
+/// keyword with the indexes of the rules it triggers, in the order
+/// [`RuleSet::builtin_for_scanning`] loads them.
+pub(crate) fn builtin_keywords() -> &'static [(&'static str, &'static [u32])] {
+    BUILTIN_KEYWORDS
+}
+
 impl RuleSet {
     /// The built-in rules.
     pub fn builtin() -> Result<Self, RuleError> {
@@ -563,6 +570,11 @@ impl RuleSet {
     /// The rules, in load order.
     pub fn rules(&self) -> &[Rule] {
         &self.rules
+    }
+
+    /// The rules, taken out of the set.
+    pub(crate) fn into_rules(self) -> Vec<Rule> {
+        self.rules
     }
 
     /// Where a rule came from.

@@ -7,6 +7,7 @@
 //! *mentions* `token` or `password` costs one anchored pattern attempt per mention, which fails
 //! within a few bytes.
 
+use std::borrow::Cow;
 use std::sync::OnceLock;
 
 use regex_automata::meta::Regex;
@@ -35,7 +36,7 @@ pub struct Scanner {
     /// Every keyword, found ASCII case-insensitively (all matches, overlapping ones included).
     keywords: Keywords,
     /// For each keyword pattern, the rules it triggers.
-    keyword_rules: Vec<Vec<usize>>,
+    keyword_rules: Vec<Cow<'static, [u32]>>,
     /// Rules triggered by digit runs, with their minimum digit count.
     digit_rules: Vec<(usize, usize)>,
     /// The smallest digit count any rule asks for.
@@ -67,31 +68,50 @@ impl Scanner {
         let rules = set.rules().to_vec();
         // Each distinct keyword once, with the rules it triggers in rule order: sorting pairs
         // costs a third of what hashing every keyword did (start-up counts, for hooks).
-        let mut pairs: Vec<(&str, usize)> = Vec::new();
-        let mut digit_rules = Vec::new();
+        let mut pairs: Vec<(&str, u32)> = Vec::new();
         for (i, r) in rules.iter().enumerate() {
-            match &r.trigger {
-                Trigger::Keywords(kws) => pairs.extend(kws.iter().map(|k| (&**k, i))),
-                Trigger::Digits(n) => digit_rules.push((i, *n)),
+            if let Trigger::Keywords(kws) = &r.trigger {
+                let i = u32::try_from(i).map_err(|_| RuleError {
+                    source_name: "rules".into(),
+                    rule: None,
+                    message: "more rules than a scanner can index".into(),
+                })?;
+                pairs.extend(kws.iter().map(|k| (&**k, i)));
             }
         }
         pairs.sort_unstable();
         pairs.dedup();
         let mut patterns: Vec<&str> = Vec::new();
-        let mut keyword_rules: Vec<Vec<usize>> = Vec::new();
+        let mut keyword_rules: Vec<Cow<'static, [u32]>> = Vec::new();
         for group in pairs.chunk_by(|a, b| a.0 == b.0) {
             if let Some(&(k, _)) = group.first() {
                 patterns.push(k);
-                keyword_rules.push(group.iter().map(|&(_, i)| i).collect());
+                keyword_rules.push(Cow::Owned(group.iter().map(|&(_, i)| i).collect()));
             }
         }
         let keywords = Keywords::new(&patterns);
+        Ok(Self::assemble(rules, keywords, keyword_rules))
+    }
+
+    fn assemble(
+        rules: Vec<Rule>,
+        keywords: Keywords,
+        keyword_rules: Vec<Cow<'static, [u32]>>,
+    ) -> Self {
+        let digit_rules: Vec<(usize, usize)> = rules
+            .iter()
+            .enumerate()
+            .filter_map(|(i, r)| match r.trigger {
+                Trigger::Digits(n) => Some((i, n)),
+                Trigger::Keywords(_) => None,
+            })
+            .collect();
         let min_digits = digit_rules
             .iter()
             .map(|&(_, n)| n)
             .min()
             .unwrap_or(usize::MAX);
-        Ok(Self {
+        Self {
             rules,
             keywords,
             keyword_rules,
@@ -99,12 +119,21 @@ impl Scanner {
             min_digits,
             digit_any_of: OnceLock::new(),
             horizon: OnceLock::new(),
-        })
+        }
     }
 
-    /// The built-in rules, compiled.
+    /// The built-in rules, compiled. Their keyword index comes from the build script (a test
+    /// checks it is what [`Scanner::new`] would work out).
     pub fn builtin() -> Result<Self, RuleError> {
-        Self::new(&RuleSet::builtin_for_scanning()?)
+        let rules = RuleSet::builtin_for_scanning()?.into_rules();
+        let index = rule::builtin_keywords();
+        let patterns: Vec<&str> = index.iter().map(|&(k, _)| k).collect();
+        let keyword_rules = index.iter().map(|&(_, r)| Cow::Borrowed(r)).collect();
+        Ok(Self::assemble(
+            rules,
+            Keywords::new(&patterns),
+            keyword_rules,
+        ))
     }
 
     /// The rules, indexed as [`Finding::rule`] indexes them.
@@ -146,8 +175,13 @@ impl Scanner {
             self.keywords.find(hay, from..to, &mut hits);
             for &(end, id) in &hits {
                 let start = end.saturating_sub(self.keywords.len(id));
-                for &r in self.keyword_rules.get(id as usize).into_iter().flatten() {
-                    self.try_keyword(r, hay, (start, end), &mut out, &mut caps);
+                for &r in self
+                    .keyword_rules
+                    .get(id as usize)
+                    .into_iter()
+                    .flat_map(|r| r.iter())
+                {
+                    self.try_keyword(r as usize, hay, (start, end), &mut out, &mut caps);
                 }
             }
             from = to;
@@ -389,4 +423,29 @@ impl Scanner {
 /// A rule whose pattern could not be built cannot say the candidate is harmless: report it.
 fn fail_closed(rule: usize, (start, end): (usize, usize), out: &mut Vec<Finding>) {
     out.push(Finding { start, end, rule });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The build script's keyword index for the built-in rules is exactly what `new` works out
+    /// from them: same keywords, same ids, same rules per keyword, same digit rules.
+    #[test]
+    fn the_built_in_keyword_index_is_what_new_works_out() {
+        let built = Scanner::builtin().unwrap();
+        let worked = Scanner::new(&RuleSet::builtin_for_scanning().unwrap()).unwrap();
+        assert_eq!(built.keywords.patterns(), worked.keywords.patterns());
+        assert_eq!(built.keyword_rules, worked.keyword_rules);
+        assert_eq!(built.digit_rules, worked.digit_rules);
+        assert_eq!(built.min_digits, worked.min_digits);
+        let ids = |s: &Scanner| {
+            s.rules
+                .iter()
+                .map(|r| r.id().to_owned())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(ids(&built), ids(&worked));
+        assert!(built.keyword_rules.len() > 400);
+    }
 }
