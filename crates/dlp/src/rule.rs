@@ -105,11 +105,38 @@ pub enum Trigger {
     Digits(usize),
 }
 
+/// A rule as written: borrowed from the binary for the built-in rules a scan loads (nothing
+/// copied at start-up), shared for rules loaded from files.
+#[derive(Clone)]
+pub enum SpecRef {
+    /// A built-in rule's static data.
+    Builtin(&'static RuleSpec),
+    /// A rule loaded from a file or made at run time.
+    Loaded(Arc<RuleSpec>),
+}
+
+impl std::ops::Deref for SpecRef {
+    type Target = RuleSpec;
+
+    fn deref(&self) -> &RuleSpec {
+        match self {
+            Self::Builtin(s) => s,
+            Self::Loaded(s) => s,
+        }
+    }
+}
+
+impl std::fmt::Debug for SpecRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        RuleSpec::fmt(self, f)
+    }
+}
+
 /// A checked, compiled rule.
 #[derive(Debug, Clone)]
 pub struct Rule {
     /// The rule as written.
-    pub spec: Arc<RuleSpec>,
+    pub spec: SpecRef,
     /// Where candidates come from.
     pub trigger: Trigger,
     /// What is worked out on first use, shared by the rule's clones (one allocation).
@@ -200,7 +227,7 @@ impl Rule {
             .as_ref()
     }
 
-    fn compile(spec: RuleSpec, source_name: &str, analyse: Analyse) -> Result<Self, RuleError> {
+    fn compile(spec: SpecRef, source_name: &str, analyse: Analyse) -> Result<Self, RuleError> {
         let fail = |message: String| RuleError {
             source_name: source_name.to_owned(),
             rule: Some(spec.id.to_string()),
@@ -287,7 +314,7 @@ impl Rule {
         }
         Ok(Self {
             source: Cow::Owned(String::new()),
-            spec: Arc::new(spec),
+            spec,
             trigger,
             lazy: Arc::new(lazy),
         })
@@ -418,12 +445,15 @@ impl RuleSet {
     fn load_builtin(analyse: Analyse) -> Result<Self, RuleError> {
         let mut set = Self::default();
         if analyse == Analyse::OnUseForScanning {
-            // Static data written by the build script: no parsing on a short scan's start-up.
+            // Static data written by the build script, borrowed: no parsing, no copying and no
+            // index by id on a short scan's start-up (the ids are unique: a test compares this
+            // table with the rule files, which load with every check).
             for (name, specs) in BUILTIN_SCAN {
-                let file = RuleFile {
-                    rules: specs.to_vec(),
-                };
-                set.add(Cow::Borrowed(*name), file, analyse)?;
+                for spec in specs.iter() {
+                    let mut rule = Rule::compile(SpecRef::Builtin(spec), name, analyse)?;
+                    rule.source = Cow::Borrowed(*name);
+                    set.rules.push(rule);
+                }
             }
             return Ok(set);
         }
@@ -455,20 +485,15 @@ impl RuleSet {
         analyse: Analyse,
     ) -> Result<(), RuleError> {
         for spec in file.rules {
-            // The built-in scan table is loaded without an index by id (a hook pays for its
-            // start-up on every call); its ids are unique, as a test checks against the rule
-            // files, and rules added after it still look them up.
-            if analyse != Analyse::OnUseForScanning {
-                if let Some(prev) = self.source_of(&spec.id) {
-                    return Err(RuleError {
-                        source_name: source_name.to_string(),
-                        rule: Some(spec.id.to_string()),
-                        message: format!("the id is already used by a rule from {prev}"),
-                    });
-                }
-                self.sources.insert(spec.id.clone(), source_name.clone());
+            if let Some(prev) = self.source_of(&spec.id) {
+                return Err(RuleError {
+                    source_name: source_name.to_string(),
+                    rule: Some(spec.id.to_string()),
+                    message: format!("the id is already used by a rule from {prev}"),
+                });
             }
-            let mut rule = Rule::compile(spec, &source_name, analyse)?;
+            self.sources.insert(spec.id.clone(), source_name.clone());
+            let mut rule = Rule::compile(SpecRef::Loaded(Arc::new(spec)), &source_name, analyse)?;
             rule.source = source_name.clone();
             self.rules.push(rule);
         }
@@ -564,7 +589,7 @@ impl RuleSet {
         }
         self.sources
             .insert(spec.id.clone(), Cow::Borrowed("--marking"));
-        let mut rule = Rule::compile(spec, "--marking", Analyse::Now)?;
+        let mut rule = Rule::compile(SpecRef::Loaded(Arc::new(spec)), "--marking", Analyse::Now)?;
         rule.source = Cow::Borrowed("--marking");
         self.rules.push(rule);
         Ok(())
