@@ -15,8 +15,7 @@ use cordon_dlp::action::Actions;
 use cordon_dlp::scan::Scanner;
 use cordon_hook::World;
 use cordon_hook::claude::{self, Context, Dlp, MAX_INPUT_BYTES, Permission, Settings};
-use cordon_policy::path::Expansion;
-use cordon_policy::pdp::{CompileOptions, Pdp, Principal};
+use cordon_policy::pdp::Principal;
 use serde_json::json;
 
 use super::manifest::Enforced;
@@ -152,17 +151,7 @@ fn claude_code(a: &Args) -> Outcome {
     let now = io::now_or(None)?;
     let verified = a.signed.verify(now)?;
     let (user, home) = io::current_user();
-    let pdp = Pdp::compile(
-        &verified.manifest,
-        &CompileOptions {
-            expansion: Some(Expansion {
-                user: user.clone(),
-                home: home.clone(),
-            }),
-            policies: Vec::new(),
-        },
-    )
-    .map_err(|e| Fail::input_msg(format!("`{}`: {e}", a.signed.manifest)))?;
+    let pdp = a.signed.pdp(&verified, &user, &home)?;
     let scanner = Scanner::builtin()
         .map_err(|e| Fail::check_msg(format!("the DLP rules do not compile: {e}")))?;
     let actions = match &verified.manifest.dlp {

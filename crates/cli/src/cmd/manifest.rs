@@ -720,6 +720,27 @@ impl Enforced {
             Err(VerifyFail::Input(f)) => Err(f),
         }
     }
+
+    /// The decision point for a verified manifest, its paths expanded for `user` at `home`
+    /// (the enforcement points' common start).
+    pub fn pdp(
+        &self,
+        verified: &VerifiedManifest,
+        user: &str,
+        home: &str,
+    ) -> Result<cordon_policy::pdp::Pdp, Fail> {
+        cordon_policy::pdp::Pdp::compile(
+            &verified.manifest,
+            &cordon_policy::pdp::CompileOptions {
+                expansion: Some(cordon_policy::path::Expansion {
+                    user: user.to_owned(),
+                    home: home.to_owned(),
+                }),
+                policies: Vec::new(),
+            },
+        )
+        .map_err(|e| Fail::input_msg(format!("`{}`: {e}", self.manifest)))
+    }
 }
 
 /// Where a command that only reads a manifest gets it: a signed one, verified against a trust

@@ -10,8 +10,7 @@ use std::time::Duration;
 
 use cordon_dlp::action::Actions;
 use cordon_dlp::scan::Scanner;
-use cordon_policy::path::Expansion;
-use cordon_policy::pdp::{CompileOptions, Pdp, Principal};
+use cordon_policy::pdp::Principal;
 use cordon_proxy::body::{BodyInspector, Oversized};
 use cordon_proxy::ca::Authority;
 use cordon_proxy::credential::Credentials;
@@ -322,17 +321,7 @@ pub fn run(a: &Args) -> Outcome {
     let now = io::now_or(None)?;
     let verified = a.signed.verify(now)?;
     let (user, home) = io::current_user();
-    let pdp = Pdp::compile(
-        &verified.manifest,
-        &CompileOptions {
-            expansion: Some(Expansion {
-                user: user.clone(),
-                home: home.clone(),
-            }),
-            policies: Vec::new(),
-        },
-    )
-    .map_err(|e| Fail::input_msg(format!("`{}`: {e}", a.signed.manifest)))?;
+    let pdp = a.signed.pdp(&verified, &user, &home)?;
     let gate = Gate::new(
         pdp,
         Principal {
