@@ -270,21 +270,7 @@ fn every_failure_blocks_with_a_reason() {
     );
 
     // The signing key revoked.
-    std::fs::copy(s.path("trust.json"), s.path("trust-revoked.json")).unwrap();
-    let keyid = s.expect(0, &["keys", "id", "keys/a.pub"]);
-    s.expect(
-        0,
-        &[
-            "trust",
-            "revoke-key",
-            "--trust",
-            "trust-revoked.json",
-            "--keyid",
-            &keyid.trim()[..12],
-            "--reason",
-            "lost",
-        ],
-    );
+    s.trust_with_signer_revoked("trust-revoked.json");
     blocked(
         hook_with(&s, &s.path("trust-revoked.json"), good.as_bytes()),
         "revoked",

@@ -93,6 +93,26 @@ impl Sandbox {
         String::from_utf8(out.stderr).unwrap()
     }
 
+    /// A copy of `trust.json` named `out` in which key `a` (the manifest signer) is revoked.
+    fn trust_with_signer_revoked(&self, out: &str) {
+        std::fs::copy(self.path("trust.json"), self.path(out)).unwrap();
+        let keyid = self.expect(0, &["keys", "id", "keys/a.pub"]);
+        let keyid = &keyid.trim()[..12];
+        self.expect(
+            0,
+            &[
+                "trust",
+                "revoke-key",
+                "--trust",
+                out,
+                "--keyid",
+                keyid,
+                "--reason",
+                "laptop lost",
+            ],
+        );
+    }
+
     /// Keys `a`, `b`, `c`, and a trust store trusting `a` as manifest signer.
     fn keys_and_trust(&self) {
         for k in ["a", "b", "c"] {
@@ -289,21 +309,7 @@ fn verify_refuses_each_kind_of_bad_manifest() {
     seen.push(refusal(&s, "by-b.json", &trust));
 
     // Revoked key.
-    std::fs::copy(s.path("trust.json"), s.path("trust-revoked.json")).unwrap();
-    let keyid = s.expect(0, &["keys", "id", "keys/a.pub"]);
-    s.expect(
-        0,
-        &[
-            "trust",
-            "revoke-key",
-            "--trust",
-            "trust-revoked.json",
-            "--keyid",
-            &keyid.trim()[..12],
-            "--reason",
-            "laptop lost",
-        ],
-    );
+    s.trust_with_signer_revoked("trust-revoked.json");
     seen.push(refusal(
         &s,
         "m.signed.json",
