@@ -1,0 +1,88 @@
+//! Canonical JSON: the one byte sequence a value is hashed as.
+//!
+//! Object keys sorted by their UTF-8 bytes (the same order as RFC 8785 for the ASCII keys events
+//! use), no whitespace, strings escaped as `serde_json` escapes them, numbers as `serde_json`
+//! writes them. The order does not depend on how a `serde_json::Map` keeps its keys, so a
+//! dependency turning on `preserve_order` cannot change a hash.
+
+use serde_json::Value;
+
+/// `value` as canonical JSON.
+pub fn to_vec(value: &Value) -> Vec<u8> {
+    let mut out = Vec::with_capacity(256);
+    write(value, &mut out);
+    out
+}
+
+/// Append `value` as canonical JSON to `out`.
+pub fn write(value: &Value, out: &mut Vec<u8>) {
+    match value {
+        Value::Object(map) => {
+            let mut entries: Vec<(&String, &Value)> = map.iter().collect();
+            entries.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+            out.push(b'{');
+            for (i, (k, v)) in entries.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                string(k, out);
+                out.push(b':');
+                write(v, out);
+            }
+            out.push(b'}');
+        }
+        Value::Array(items) => {
+            out.push(b'[');
+            for (i, v) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write(v, out);
+            }
+            out.push(b']');
+        }
+        Value::String(s) => string(s, out),
+        // Numbers, booleans and null: serde_json's own form (it writes nothing else).
+        other => out.extend_from_slice(other.to_string().as_bytes()),
+    }
+}
+
+fn string(s: &str, out: &mut Vec<u8>) {
+    // Serialising a `&str` cannot fail; an empty string is the fallback that cannot happen.
+    match serde_json::to_vec(s) {
+        Ok(bytes) => out.extend_from_slice(&bytes),
+        Err(_) => out.extend_from_slice(b"\"\""),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn keys_are_sorted_at_every_depth_and_nothing_else_changes() {
+        let v = json!({"b": 1, "a": {"z": [3, {"y": true, "x": null}], "c": "é\n\""}});
+        assert_eq!(
+            String::from_utf8(to_vec(&v)).unwrap(),
+            r#"{"a":{"c":"é\n\"","z":[3,{"x":null,"y":true}]},"b":1}"#
+        );
+    }
+
+    proptest::proptest! {
+        /// Canonical JSON is JSON that reads back as the same value, and canonicalising that
+        /// again gives the same bytes.
+        #[test]
+        fn round_trips_and_is_stable(keys in proptest::collection::vec("[a-zé\\\\\"]{0,6}", 0..8), n in 0i64..1000) {
+            let mut map = serde_json::Map::new();
+            for (i, k) in keys.iter().enumerate() {
+                map.insert(k.clone(), json!([i, n, k]));
+            }
+            let v = Value::Object(map);
+            let bytes = to_vec(&v);
+            let back: Value = serde_json::from_slice(&bytes).unwrap();
+            proptest::prop_assert_eq!(&back, &v);
+            proptest::prop_assert_eq!(to_vec(&back), bytes);
+        }
+    }
+}
