@@ -10,8 +10,9 @@
 //! A hash chain alone shows tampering only by someone who did not rewrite everything after it;
 //! signed checkpoints (a later step of the audit issue) anchor the chain against that.
 //!
-//! What this crate does not do: read or write files, read the clock, or sign. Callers hand it
-//! events and times, and lines to verify.
+//! [`store`] keeps the chain in segment files with group commit; it is the only module that does
+//! I/O. What this crate does not do: read the clock or sign. Callers hand it events and times,
+//! and lines to verify.
 //!
 //! ```
 //! use cordon_audit::chain::Chain;
@@ -29,4 +30,5 @@
 
 pub mod canonical;
 pub mod chain;
+pub mod store;
 pub mod verify;

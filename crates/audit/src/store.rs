@@ -1,0 +1,262 @@
+//! The log on disk — the one part of this crate that does I/O.
+//!
+//! Records are lines in a segment file under the log directory (`00000001.jsonl`; rotation
+//! across segments is a later step). A batch of events is sealed, written with one `write` and
+//! made durable with one `fsync` before [`Log::append`] returns: what it acknowledges survives
+//! a crash of the writer or the machine. Several processes may append to one log (every hook
+//! call is a process): each append holds an exclusive lock on the segment and first catches up
+//! with what others appended since. A line cut short by a crash mid-`write` was never
+//! acknowledged; opening the log removes it.
+
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use crate::chain::Chain;
+
+/// The first (and, until rotation lands, only) segment.
+pub const SEGMENT: &str = "00000001.jsonl";
+
+/// Bytes read back from the end of a segment to find its last record.
+const TAIL: u64 = 64 << 10;
+
+/// Why the log cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A file system operation failed.
+    #[error("{what} `{path}`: {source}")]
+    Io {
+        /// What was being done.
+        what: &'static str,
+        /// Where.
+        path: PathBuf,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// The last record cannot be read back, so the chain cannot continue from it.
+    #[error("`{path}`: the last record is not readable ({why}); run `cordon audit verify`")]
+    Tail {
+        /// The segment.
+        path: PathBuf,
+        /// What is wrong.
+        why: String,
+    },
+}
+
+/// An open log.
+#[derive(Debug)]
+pub struct Log {
+    path: PathBuf,
+    file: File,
+    chain: Chain,
+    /// The segment's length after our last append or catch-up.
+    len: u64,
+}
+
+impl Log {
+    /// Open (or create) the log in `dir`.
+    pub fn open(dir: &Path) -> Result<Self, StoreError> {
+        let io = |what, path: &Path| {
+            let path = path.to_owned();
+            move |source| StoreError::Io { what, path, source }
+        };
+        std::fs::create_dir_all(dir).map_err(io("cannot create", dir))?;
+        let path = dir.join(SEGMENT);
+        let file = OpenOptions::new()
+            .read(true)
+            .append(true)
+            .create(true)
+            .open(&path)
+            .map_err(io("cannot open", &path))?;
+        let mut log = Self {
+            path,
+            file,
+            chain: Chain::new(),
+            len: 0,
+        };
+        log.file.lock().map_err(io("cannot lock", &log.path))?;
+        let caught_up = log.catch_up();
+        let _ = log.file.unlock();
+        caught_up?;
+        Ok(log)
+    }
+
+    /// The segment's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Seal `events` at `time` and make them durable. Returns the last record's sequence
+    /// number (none for no events): everything up to it is acknowledged.
+    pub fn append(
+        &mut self,
+        time: &str,
+        events: impl IntoIterator<Item = Value>,
+    ) -> Result<Option<u64>, StoreError> {
+        let io = |what, path: &Path| {
+            let path = path.to_owned();
+            move |source| StoreError::Io { what, path, source }
+        };
+        self.file.lock().map_err(io("cannot lock", &self.path))?;
+        let result = self.append_locked(time, events);
+        let _ = self.file.unlock();
+        result
+    }
+
+    fn append_locked(
+        &mut self,
+        time: &str,
+        events: impl IntoIterator<Item = Value>,
+    ) -> Result<Option<u64>, StoreError> {
+        let io = |what, path: &Path| {
+            let path = path.to_owned();
+            move |source| StoreError::Io { what, path, source }
+        };
+        let len = self
+            .file
+            .metadata()
+            .map_err(io("cannot stat", &self.path))?
+            .len();
+        if len != self.len {
+            self.catch_up()?;
+        }
+        let mut batch = Vec::new();
+        let mut last = None;
+        for event in events {
+            let record = self.chain.seal(time, event);
+            batch.extend_from_slice(record.line.as_bytes());
+            batch.push(b'\n');
+            last = Some(record.seq);
+        }
+        if batch.is_empty() {
+            return Ok(None);
+        }
+        self.file
+            .write_all(&batch)
+            .map_err(io("cannot append to", &self.path))?;
+        self.file
+            .sync_data()
+            .map_err(io("cannot flush", &self.path))?;
+        self.len += batch.len() as u64;
+        Ok(last)
+    }
+
+    /// Read the segment's end: drop a line a crash cut short, and continue the chain from the
+    /// last record.
+    fn catch_up(&mut self) -> Result<(), StoreError> {
+        let io = |what, path: &Path| {
+            let path = path.to_owned();
+            move |source| StoreError::Io { what, path, source }
+        };
+        let len = self
+            .file
+            .metadata()
+            .map_err(io("cannot stat", &self.path))?
+            .len();
+        let from = len.saturating_sub(TAIL);
+        let mut reader = &self.file;
+        reader
+            .seek(SeekFrom::Start(from))
+            .map_err(io("cannot read", &self.path))?;
+        let mut tail = Vec::new();
+        reader
+            .read_to_end(&mut tail)
+            .map_err(io("cannot read", &self.path))?;
+        // Everything after the last newline was never acknowledged.
+        let complete = tail.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+        if complete < tail.len() {
+            let keep = from + complete as u64;
+            self.file
+                .set_len(keep)
+                .map_err(io("cannot cut a torn line from", &self.path))?;
+            tail.truncate(complete);
+        }
+        self.len = from + tail.len() as u64;
+        let body = tail.strip_suffix(b"\n").unwrap_or(&tail);
+        let last_line = match body.iter().rposition(|&b| b == b'\n') {
+            Some(i) => body.get(i + 1..).unwrap_or_default(),
+            None if from == 0 => body,
+            None => {
+                return Err(StoreError::Tail {
+                    path: self.path.clone(),
+                    why: format!("no line break in its last {TAIL} bytes"),
+                });
+            }
+        };
+        if last_line.is_empty() {
+            self.chain = Chain::new();
+            return Ok(());
+        }
+        let tail_error = |why: String| StoreError::Tail {
+            path: self.path.clone(),
+            why,
+        };
+        let record: Value =
+            serde_json::from_slice(last_line).map_err(|e| tail_error(e.to_string()))?;
+        let seq = record
+            .get("seq")
+            .and_then(Value::as_u64)
+            .ok_or_else(|| tail_error("no `seq`".into()))?;
+        let hash = record
+            .get("hash")
+            .and_then(Value::as_str)
+            .ok_or_else(|| tail_error("no `hash`".into()))?;
+        self.chain = Chain::after(seq, hash);
+        Ok(())
+    }
+}
+
+/// Every record line of the log in `dir`, in order (a line cut short at the end is left out,
+/// as the writer would remove it).
+pub fn read_lines(dir: &Path) -> Result<Vec<String>, StoreError> {
+    let path = dir.join(SEGMENT);
+    let text = std::fs::read_to_string(&path).map_err(|source| StoreError::Io {
+        what: "cannot read",
+        path: path.clone(),
+        source,
+    })?;
+    let complete = text.rfind('\n').map_or(0, |i| i + 1);
+    Ok(text
+        .get(..complete)
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_owned)
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::verify::verify;
+    use serde_json::json;
+
+    fn events(from: u64, n: u64) -> Vec<Value> {
+        (from..from + n).map(|i| json!({"n": i})).collect()
+    }
+
+    #[test]
+    fn appends_continue_the_chain_across_reopens_and_writers() {
+        let dir = std::env::temp_dir().join(format!("cordon-audit-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let mut a = Log::open(&dir).unwrap();
+        assert_eq!(a.append("t", events(0, 3)).unwrap(), Some(2));
+        assert_eq!(a.append("t", Vec::new()).unwrap(), None);
+        // A second writer on the same log, as concurrent hook calls are.
+        let mut b = Log::open(&dir).unwrap();
+        assert_eq!(b.append("t", events(3, 2)).unwrap(), Some(4));
+        assert_eq!(a.append("t", events(5, 1)).unwrap(), Some(5));
+        drop((a, b));
+        // A torn line at the end (a crash mid-write) is dropped when the log is opened.
+        let path = dir.join(SEGMENT);
+        let mut f = OpenOptions::new().append(true).open(&path).unwrap();
+        f.write_all(b"{\"event\":{\"n\":6},\"ha").unwrap();
+        let mut c = Log::open(&dir).unwrap();
+        assert_eq!(c.append("t", events(6, 1)).unwrap(), Some(6));
+        let lines = read_lines(&dir).unwrap();
+        let report = verify(lines.iter().map(String::as_str));
+        assert_eq!((report.records, report.problem), (7, None));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
