@@ -80,6 +80,9 @@ enum Command {
     /// Hooks for coding agents: cordon as the gate on every tool call.
     #[command(subcommand)]
     Hook(cmd::hook::Command),
+    /// The tamper-evident audit log: verify its hash chain, append events.
+    #[command(subcommand)]
+    Audit(cmd::audit::Command),
     /// Create the CA the egress proxy inspects TLS with.
     #[command(subcommand)]
     Ca(cmd::ca::Command),
@@ -112,6 +115,7 @@ fn main() -> ExitCode {
         Command::Run(args) => cmd::run::run(&args),
         Command::Proxy(args) => cmd::proxy::run(&args),
         Command::Hook(c) => cmd::hook::run(c),
+        Command::Audit(c) => cmd::audit::run(c),
         Command::ClaudeCode(c) => cmd::claude_code::run(c),
         Command::Keys(c) => cmd::keys::run(c),
         Command::Ca(c) => cmd::ca::run(c),

@@ -1,5 +1,6 @@
 //! One module per command group.
 
+pub mod audit;
 pub mod ca;
 pub mod claude_code;
 pub mod dlp;

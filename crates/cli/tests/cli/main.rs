@@ -9,6 +9,7 @@
     clippy::indexing_slicing
 )]
 
+mod audit;
 mod claude;
 mod dlp;
 mod hook;
