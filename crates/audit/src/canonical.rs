@@ -19,7 +19,11 @@ pub fn write(value: &Value, out: &mut Vec<u8>) {
     match value {
         Value::Object(map) => {
             let mut entries: Vec<(&String, &Value)> = map.iter().collect();
-            entries.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+            // `serde_json::Map` is already sorted unless a dependency turns on
+            // `preserve_order`: then this sort is what keeps the form canonical.
+            if !entries.is_sorted_by(|a, b| a.0.as_bytes() <= b.0.as_bytes()) {
+                entries.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+            }
             out.push(b'{');
             for (i, (k, v)) in entries.into_iter().enumerate() {
                 if i > 0 {
@@ -48,11 +52,9 @@ pub fn write(value: &Value, out: &mut Vec<u8>) {
 }
 
 fn string(s: &str, out: &mut Vec<u8>) {
-    // Serialising a `&str` cannot fail; an empty string is the fallback that cannot happen.
-    match serde_json::to_vec(s) {
-        Ok(bytes) => out.extend_from_slice(&bytes),
-        Err(_) => out.extend_from_slice(b"\"\""),
-    }
+    // Writing a `&str` into a Vec cannot fail; should it, the string is left out and the hash
+    // will not match (failing closed).
+    let _ = serde_json::to_writer(&mut *out, s);
 }
 
 #[cfg(test)]
