@@ -45,6 +45,12 @@ pub enum StoreError {
     },
 }
 
+/// The error of a file system operation `what` on `path`.
+fn io(what: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> StoreError {
+    let path = path.to_owned();
+    move |source| StoreError::Io { what, path, source }
+}
+
 /// An open log.
 #[derive(Debug)]
 pub struct Log {
@@ -58,10 +64,6 @@ pub struct Log {
 impl Log {
     /// Open (or create) the log in `dir`.
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
-        let io = |what, path: &Path| {
-            let path = path.to_owned();
-            move |source| StoreError::Io { what, path, source }
-        };
         std::fs::create_dir_all(dir).map_err(io("cannot create", dir))?;
         let path = dir.join(SEGMENT);
         let file = OpenOptions::new()
@@ -95,10 +97,6 @@ impl Log {
         time: &str,
         events: impl IntoIterator<Item = Value>,
     ) -> Result<Option<u64>, StoreError> {
-        let io = |what, path: &Path| {
-            let path = path.to_owned();
-            move |source| StoreError::Io { what, path, source }
-        };
         self.file.lock().map_err(io("cannot lock", &self.path))?;
         let result = self.append_locked(time, events);
         let _ = self.file.unlock();
@@ -110,16 +108,7 @@ impl Log {
         time: &str,
         events: impl IntoIterator<Item = Value>,
     ) -> Result<Option<u64>, StoreError> {
-        let io = |what, path: &Path| {
-            let path = path.to_owned();
-            move |source| StoreError::Io { what, path, source }
-        };
-        let len = self
-            .file
-            .metadata()
-            .map_err(io("cannot stat", &self.path))?
-            .len();
-        if len != self.len {
+        if self.file_len()? != self.len {
             self.catch_up()?;
         }
         let mut batch = Vec::new();
@@ -143,19 +132,18 @@ impl Log {
         Ok(last)
     }
 
-    /// Read the segment's end: drop a line a crash cut short, and continue the chain from the
-    /// last record.
-    fn catch_up(&mut self) -> Result<(), StoreError> {
-        let io = |what, path: &Path| {
-            let path = path.to_owned();
-            move |source| StoreError::Io { what, path, source }
-        };
-        let len = self
+    fn file_len(&self) -> Result<u64, StoreError> {
+        Ok(self
             .file
             .metadata()
             .map_err(io("cannot stat", &self.path))?
-            .len();
-        let from = len.saturating_sub(TAIL);
+            .len())
+    }
+
+    /// Read the segment's end: drop a line a crash cut short, and continue the chain from the
+    /// last record.
+    fn catch_up(&mut self) -> Result<(), StoreError> {
+        let from = self.file_len()?.saturating_sub(TAIL);
         let mut reader = &self.file;
         reader
             .seek(SeekFrom::Start(from))
