@@ -1,9 +1,9 @@
 //! Walking a chain and naming the first record that does not follow.
 
-use std::collections::HashMap;
 use std::fmt;
 
 use serde_json::Value;
+use sha2::{Digest, Sha256};
 
 use crate::chain::{GENESIS, digest};
 
@@ -88,6 +88,73 @@ struct Parsed {
 }
 
 fn parse(line: &str) -> Result<Parsed, String> {
+    match parse_canonical(line) {
+        Some(p) => Ok(p),
+        None => parse_general(line),
+    }
+}
+
+/// A line laid out exactly as the writer lays it out — `{"event":E,"hash":"H","prev":"P",
+/// "seq":N,"time":"T"}` — read without parsing `E`: the hash input is the line without its
+/// `,"hash":"H"` member, hashed in place. Read from the end, where no member can be confused
+/// with text inside `E` (a string cannot hold an unescaped quote). `None` for any other layout,
+/// which the general reader then explains.
+fn parse_canonical(line: &str) -> Option<Parsed> {
+    const HASH: &str = ",\"hash\":\"";
+    const PREV: &str = ",\"prev\":\"";
+    const SEQ: &str = ",\"seq\":";
+    const TIME: &str = ",\"time\":\"";
+    let hex = |s: &str| s.len() == 64 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+    let body = line.strip_prefix("{\"event\":")?.strip_suffix("\"}")?;
+    let t = body.rfind(TIME)?;
+    let time = body.get(t + TIME.len()..)?;
+    if time.contains(['"', '\\']) {
+        return None;
+    }
+    let s = body.get(..t)?.rfind(SEQ)?;
+    let seq_text = body.get(s + SEQ.len()..t)?;
+    if seq_text.is_empty()
+        || !seq_text.bytes().all(|b| b.is_ascii_digit())
+        || (seq_text.len() > 1 && seq_text.starts_with('0'))
+    {
+        return None;
+    }
+    let seq: u64 = seq_text.parse().ok()?;
+    let p = s.checked_sub(PREV.len() + 64 + 1)?;
+    let prev = body.get(p..s)?.strip_prefix(PREV)?.strip_suffix('"')?;
+    let h = p.checked_sub(HASH.len() + 64 + 1)?;
+    let hash = body.get(h..p)?.strip_prefix(HASH)?.strip_suffix('"')?;
+    if !hex(prev) || !hex(hash) || h == 0 {
+        return None;
+    }
+    // The line's offsets of the `hash` member: after `{"event":` (9 bytes).
+    let (from, to) = (h + 9, p + 9);
+    let mut sum = Sha256::new();
+    sum.update(line.get(..from)?.as_bytes());
+    sum.update(line.get(to..)?.as_bytes());
+    let hash_ok = hex_eq(&sum.finalize(), hash);
+    Some(Parsed {
+        seq,
+        prev: prev.to_owned(),
+        hash: hash.to_owned(),
+        hash_ok,
+    })
+}
+
+/// Whether `hex` is `bytes` in lowercase hex.
+fn hex_eq(bytes: &[u8], hex: &str) -> bool {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    hex.len() == bytes.len() * 2
+        && bytes
+            .iter()
+            .zip(hex.as_bytes().chunks_exact(2))
+            .all(|(b, pair)| {
+                DIGITS.get(usize::from(b >> 4)) == pair.first()
+                    && DIGITS.get(usize::from(b & 15)) == pair.get(1)
+            })
+}
+
+fn parse_general(line: &str) -> Result<Parsed, String> {
     let mut v: Value = serde_json::from_str(line).map_err(|e| e.to_string())?;
     let fields = v.as_object_mut().ok_or("not a JSON object")?;
     let hash = match fields.remove("hash") {
@@ -130,8 +197,8 @@ pub fn verify_from<'a>(lines: impl IntoIterator<Item = &'a str>, seq: u64, prev:
         problem: None,
     };
     let mut expected = seq;
-    // Where each sequence number was seen, to tell an insertion from a reordering.
-    let mut seen: HashMap<u64, usize> = HashMap::new();
+    // Records verify in sequence from `seq`, so the numbers seen so far are `seq..expected`.
+    let start = seq;
     for (i, line) in lines.iter().enumerate() {
         let at = i + 1;
         let fail = |seq, kind| {
@@ -153,8 +220,9 @@ pub fn verify_from<'a>(lines: impl IntoIterator<Item = &'a str>, seq: u64, prev:
             return report;
         }
         if p.seq != expected {
-            let kind = if seen.contains_key(&p.seq) || p.seq < expected {
-                if seen.contains_key(&p.seq) {
+            let seen = (start..expected).contains(&p.seq);
+            let kind = if seen || p.seq < expected {
+                if seen {
                     Tampering::Inserted { seq: p.seq }
                 } else {
                     Tampering::Reordered
@@ -181,7 +249,6 @@ pub fn verify_from<'a>(lines: impl IntoIterator<Item = &'a str>, seq: u64, prev:
             report.problem = fail(Some(p.seq), Tampering::Unlinked);
             return report;
         }
-        seen.insert(p.seq, at);
         report.records += 1;
         report.last_hash = p.hash;
         expected = expected.saturating_add(1);
