@@ -2,6 +2,8 @@
 
 use std::fmt;
 
+use std::borrow::Cow;
+
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
@@ -80,14 +82,14 @@ pub struct Report {
     pub problem: Option<Problem>,
 }
 
-struct Parsed {
+struct Parsed<'a> {
     seq: u64,
-    prev: String,
-    hash: String,
+    prev: Cow<'a, str>,
+    hash: Cow<'a, str>,
     hash_ok: bool,
 }
 
-fn parse(line: &str) -> Result<Parsed, String> {
+fn parse(line: &str) -> Result<Parsed<'_>, String> {
     match parse_canonical(line) {
         Some(p) => Ok(p),
         None => parse_general(line),
@@ -99,7 +101,7 @@ fn parse(line: &str) -> Result<Parsed, String> {
 /// `,"hash":"H"` member, hashed in place. Read from the end, where no member can be confused
 /// with text inside `E` (a string cannot hold an unescaped quote). `None` for any other layout,
 /// which the general reader then explains.
-fn parse_canonical(line: &str) -> Option<Parsed> {
+fn parse_canonical(line: &str) -> Option<Parsed<'_>> {
     const HASH: &str = ",\"hash\":\"";
     const PREV: &str = ",\"prev\":\"";
     const SEQ: &str = ",\"seq\":";
@@ -135,8 +137,8 @@ fn parse_canonical(line: &str) -> Option<Parsed> {
     let hash_ok = hex_eq(&sum.finalize(), hash);
     Some(Parsed {
         seq,
-        prev: prev.to_owned(),
-        hash: hash.to_owned(),
+        prev: Cow::Borrowed(prev),
+        hash: Cow::Borrowed(hash),
         hash_ok,
     })
 }
@@ -154,7 +156,7 @@ fn hex_eq(bytes: &[u8], hex: &str) -> bool {
             })
 }
 
-fn parse_general(line: &str) -> Result<Parsed, String> {
+fn parse_general(line: &str) -> Result<Parsed<'static>, String> {
     let mut v: Value = serde_json::from_str(line).map_err(|e| e.to_string())?;
     let fields = v.as_object_mut().ok_or("not a JSON object")?;
     let hash = match fields.remove("hash") {
@@ -176,8 +178,8 @@ fn parse_general(line: &str) -> Result<Parsed, String> {
     let hash_ok = digest(&v) == hash;
     Ok(Parsed {
         seq,
-        prev,
-        hash,
+        prev: Cow::Owned(prev),
+        hash: Cow::Owned(hash),
         hash_ok,
     })
 }
@@ -250,7 +252,8 @@ pub fn verify_from<'a>(lines: impl IntoIterator<Item = &'a str>, seq: u64, prev:
             return report;
         }
         report.records += 1;
-        report.last_hash = p.hash;
+        report.last_hash.clear();
+        report.last_hash.push_str(&p.hash);
         expected = expected.saturating_add(1);
     }
     report
