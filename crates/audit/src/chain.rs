@@ -1,6 +1,6 @@
 //! Sealing events into hash-chained records.
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::canonical;
@@ -63,36 +63,44 @@ impl Chain {
     /// record.
     pub fn seal(&mut self, time: &str, event: Value) -> Record {
         let seq = self.next_seq;
-        let mut fields = Map::new();
-        fields.insert("event".into(), event);
-        fields.insert("prev".into(), Value::String(std::mem::take(&mut self.prev)));
-        fields.insert("seq".into(), Value::from(seq));
-        fields.insert("time".into(), Value::String(time.to_owned()));
-        let mut record = Value::Object(fields);
-        let hash = digest(&record);
-        if let Value::Object(fields) = &mut record {
-            fields.insert("hash".into(), Value::String(hash.clone()));
-        }
+        // The members in canonical order (`event` < `hash` < `prev` < `seq` < `time`), the
+        // event made canonical once: the hash covers the line without its `hash` member.
+        let mut line = Vec::with_capacity(512);
+        line.extend_from_slice(b"{\"event\":");
+        canonical::write(&event, &mut line);
+        let hash_at = line.len();
+        line.extend_from_slice(b",\"prev\":");
+        canonical::write(&Value::String(std::mem::take(&mut self.prev)), &mut line);
+        line.extend_from_slice(b",\"seq\":");
+        line.extend_from_slice(seq.to_string().as_bytes());
+        line.extend_from_slice(b",\"time\":");
+        canonical::write(&Value::String(time.to_owned()), &mut line);
+        line.push(b'}');
+        let hash = hex(&Sha256::digest(&line));
+        let member = format!(",\"hash\":\"{hash}\"");
+        line.splice(hash_at..hash_at, member.bytes());
         self.prev = hash.clone();
         self.next_seq = seq.saturating_add(1);
         Record {
             seq,
-            line: String::from_utf8(canonical::to_vec(&record)).unwrap_or_default(),
+            line: String::from_utf8(line).unwrap_or_default(),
             hash,
         }
     }
 }
 
+fn hex(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        use std::fmt::Write as _;
+        let _ = write!(out, "{b:02x}");
+    }
+    out
+}
+
 /// The hash of a record: SHA-256 of its canonical JSON without `hash`, lowercase hex.
 pub fn digest(record_without_hash: &Value) -> String {
-    let bytes = canonical::to_vec(record_without_hash);
-    let sum = Sha256::digest(&bytes);
-    let mut hex = String::with_capacity(64);
-    for b in sum {
-        use std::fmt::Write as _;
-        let _ = write!(hex, "{b:02x}");
-    }
-    hex
+    hex(&Sha256::digest(canonical::to_vec(record_without_hash)))
 }
 
 #[cfg(test)]
