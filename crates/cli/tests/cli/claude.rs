@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use crate::run::signed;
-use crate::{Sandbox, repo};
+use crate::{Background, Sandbox, repo, wait_for_port};
 
 /// The Claude Code release the tests drive.
 pub(crate) const CLAUDE_VERSION: &str = "2.1.332";
@@ -46,16 +46,6 @@ pub(crate) fn claude_binary() -> Option<PathBuf> {
     None
 }
 
-/// A child process killed when dropped.
-struct Background(std::process::Child);
-
-impl Drop for Background {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// The scripted Messages API: started with its script, its requests read back from its log.
 pub(crate) struct Api {
     _child: Background,
@@ -74,17 +64,7 @@ impl Api {
             .spawn()
             .unwrap();
         let child = Background(child);
-        let started = Instant::now();
-        let port = loop {
-            if let Ok(p) = std::fs::read_to_string(&port_file) {
-                break p.trim().parse().unwrap();
-            }
-            assert!(
-                started.elapsed() < Duration::from_secs(10),
-                "the API stand-in did not start"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        };
+        let port = wait_for_port(&port_file, "the API stand-in", 10);
         Self {
             _child: child,
             port,

@@ -138,6 +138,29 @@ impl Sandbox {
     }
 }
 
+/// A child process killed when dropped.
+struct Background(std::process::Child);
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The port a test server wrote to `port_file` once it listens (it writes the file whole, by
+/// renaming it into place); fails after `seconds`.
+fn wait_for_port(port_file: &str, what: &str, seconds: u64) -> u16 {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(seconds);
+    loop {
+        if let Ok(p) = std::fs::read_to_string(port_file) {
+            return p.trim().parse().unwrap();
+        }
+        assert!(std::time::Instant::now() < deadline, "{what} did not start");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
 /// Require a successful exit, showing stderr otherwise.
 fn assert_success(out: &Output) {
     assert!(

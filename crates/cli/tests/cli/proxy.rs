@@ -4,12 +4,12 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::{Sandbox, json};
+use crate::{Background, Sandbox, json, wait_for_port};
 
 /// An upstream HTTP server that logs each request (and, with TLS, each server name a ClientHello
 /// carries) as a JSON line, and answers `hello from upstream` with a session cookie.
@@ -47,16 +47,6 @@ os.rename(port_file + ".tmp", port_file)
 server.serve_forever()
 "#;
 
-/// A child process killed when dropped.
-struct Background(Child);
-
-impl Drop for Background {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 struct Upstream {
     _process: Background,
     port: u16,
@@ -83,14 +73,7 @@ impl Upstream {
             cmd.args([s.path("srv.pem"), s.path("srv.key")]);
         }
         let process = Background(cmd.stdout(Stdio::null()).spawn().unwrap());
-        let deadline = Instant::now() + Duration::from_secs(20);
-        let port = loop {
-            if let Ok(p) = std::fs::read_to_string(&port_file) {
-                break p.trim().parse().unwrap();
-            }
-            assert!(Instant::now() < deadline, "upstream {name} did not start");
-            std::thread::sleep(Duration::from_millis(20));
-        };
+        let port = wait_for_port(&port_file, &format!("upstream {name}"), 20);
         Self {
             _process: process,
             port,
@@ -1182,12 +1165,7 @@ fn credentials_are_added_by_the_proxy_never_held_by_the_agent() {
             .spawn()
             .unwrap(),
     );
-    let vault_port = loop {
-        if let Ok(p) = std::fs::read_to_string(s.path("vault.port")) {
-            break p.trim().to_owned();
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let vault_port = wait_for_port(&s.path("vault.port"), "the Vault stand-in", 20);
     let (p, t) = (plain.port, tls.port);
     let manifest = format!(
         r#"{{"agentName":"net","version":"1.0.0","apiScopes":["crm:read","mail:send","vault:read","gone:read"],
