@@ -227,9 +227,9 @@ impl Rule {
             .as_ref()
     }
 
-    fn compile(spec: SpecRef, source_name: &str, analyse: Analyse) -> Result<Self, RuleError> {
+    fn compile(spec: SpecRef, source: Text, analyse: Analyse) -> Result<Self, RuleError> {
         let fail = |message: String| RuleError {
-            source_name: source_name.to_owned(),
+            source_name: source.to_string(),
             rule: Some(spec.id.to_string()),
             message,
         };
@@ -313,7 +313,7 @@ impl Rule {
             ));
         }
         Ok(Self {
-            source: Cow::Owned(String::new()),
+            source,
             spec,
             trigger,
             lazy: Arc::new(lazy),
@@ -450,9 +450,11 @@ impl RuleSet {
             // table with the rule files, which load with every check).
             for (name, specs) in BUILTIN_SCAN {
                 for spec in specs.iter() {
-                    let mut rule = Rule::compile(SpecRef::Builtin(spec), name, analyse)?;
-                    rule.source = Cow::Borrowed(*name);
-                    set.rules.push(rule);
+                    set.rules.push(Rule::compile(
+                        SpecRef::Builtin(spec),
+                        Cow::Borrowed(*name),
+                        analyse,
+                    )?);
                 }
             }
             return Ok(set);
@@ -493,9 +495,11 @@ impl RuleSet {
                 });
             }
             self.sources.insert(spec.id.clone(), source_name.clone());
-            let mut rule = Rule::compile(SpecRef::Loaded(Arc::new(spec)), &source_name, analyse)?;
-            rule.source = source_name.clone();
-            self.rules.push(rule);
+            self.rules.push(Rule::compile(
+                SpecRef::Loaded(Arc::new(spec)),
+                source_name.clone(),
+                analyse,
+            )?);
         }
         Ok(())
     }
@@ -589,9 +593,11 @@ impl RuleSet {
         }
         self.sources
             .insert(spec.id.clone(), Cow::Borrowed("--marking"));
-        let mut rule = Rule::compile(SpecRef::Loaded(Arc::new(spec)), "--marking", Analyse::Now)?;
-        rule.source = Cow::Borrowed("--marking");
-        self.rules.push(rule);
+        self.rules.push(Rule::compile(
+            SpecRef::Loaded(Arc::new(spec)),
+            Cow::Borrowed("--marking"),
+            Analyse::Now,
+        )?);
         Ok(())
     }
 
