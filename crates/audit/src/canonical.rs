@@ -29,7 +29,7 @@ pub fn write(value: &Value, out: &mut Vec<u8>) {
                 if i > 0 {
                     out.push(b',');
                 }
-                string(k, out);
+                write_str(k, out);
                 out.push(b':');
                 write(v, out);
             }
@@ -45,13 +45,14 @@ pub fn write(value: &Value, out: &mut Vec<u8>) {
             }
             out.push(b']');
         }
-        Value::String(s) => string(s, out),
+        Value::String(s) => write_str(s, out),
         // Numbers, booleans and null: serde_json's own form (it writes nothing else).
         other => out.extend_from_slice(other.to_string().as_bytes()),
     }
 }
 
-fn string(s: &str, out: &mut Vec<u8>) {
+/// Append the string `s` as canonical JSON to `out`.
+pub fn write_str(s: &str, out: &mut Vec<u8>) {
     // Writing a `&str` into a Vec cannot fail; should it, the string is left out and the hash
     // will not match (failing closed).
     let _ = serde_json::to_writer(&mut *out, s);

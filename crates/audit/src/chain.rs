@@ -70,11 +70,11 @@ impl Chain {
         canonical::write(&event, &mut line);
         let hash_at = line.len();
         line.extend_from_slice(b",\"prev\":");
-        canonical::write(&Value::String(std::mem::take(&mut self.prev)), &mut line);
+        canonical::write_str(&self.prev, &mut line);
         line.extend_from_slice(b",\"seq\":");
         line.extend_from_slice(seq.to_string().as_bytes());
         line.extend_from_slice(b",\"time\":");
-        canonical::write(&Value::String(time.to_owned()), &mut line);
+        canonical::write_str(time, &mut line);
         line.push(b'}');
         let hash = hex(&Sha256::digest(&line));
         let member = format!(",\"hash\":\"{hash}\"");
@@ -89,13 +89,20 @@ impl Chain {
     }
 }
 
-fn hex(bytes: &[u8]) -> String {
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        use std::fmt::Write as _;
-        let _ = write!(out, "{b:02x}");
-    }
-    out
+/// `bytes` in lowercase hex.
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    bytes
+        .iter()
+        .flat_map(|&b| hex_pair(b))
+        .map(char::from)
+        .collect()
+}
+
+/// One byte as two lowercase hex digits.
+pub(crate) fn hex_pair(b: u8) -> [u8; 2] {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let digit = |n: u8| DIGITS.get(usize::from(n)).copied().unwrap_or(b'?');
+    [digit(b >> 4), digit(b & 15)]
 }
 
 /// The hash of a record: SHA-256 of its canonical JSON without `hash`, lowercase hex.

@@ -7,7 +7,7 @@ use std::borrow::Cow;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::chain::{GENESIS, digest};
+use crate::chain::{GENESIS, digest, hex_pair};
 
 /// What is wrong with a record.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -145,15 +145,11 @@ fn parse_canonical(line: &str) -> Option<Parsed<'_>> {
 
 /// Whether `hex` is `bytes` in lowercase hex.
 fn hex_eq(bytes: &[u8], hex: &str) -> bool {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
     hex.len() == bytes.len() * 2
         && bytes
             .iter()
             .zip(hex.as_bytes().chunks_exact(2))
-            .all(|(b, pair)| {
-                DIGITS.get(usize::from(b >> 4)) == pair.first()
-                    && DIGITS.get(usize::from(b & 15)) == pair.get(1)
-            })
+            .all(|(&b, pair)| hex_pair(b) == pair)
 }
 
 fn parse_general(line: &str) -> Result<Parsed<'static>, String> {
