@@ -434,29 +434,26 @@ fn judge(
         req.time = Some(ctx.time);
         let d = pdp.decide(&req);
         let rule = d.rule.map(|r| pdp.describe(r));
-        let line = match &rule {
+        let request = short(&req);
+        // Only what is not allowed is spelled out in the reason.
+        let line = || match &rule {
             Some(r) => format!(
-                "{}: {} `{}` ({})",
+                "{}: {} `{request}` ({r})",
                 check.what,
-                req.resource.action(),
-                short(&req),
-                r
+                req.resource.action()
             ),
-            None => format!(
-                "{}: {} `{}`",
-                check.what,
-                req.resource.action(),
-                short(&req)
-            ),
+            None => format!("{}: {} `{request}`", check.what, req.resource.action()),
         };
         match d.effect {
-            Effect::Deny => denied.push(format!("{line} is not allowed: {}", d.reason.as_str())),
-            Effect::ApprovalRequired => approval.push(line),
+            Effect::Deny => {
+                denied.push(format!("{} is not allowed: {}", line(), d.reason.as_str()))
+            }
+            Effect::ApprovalRequired => approval.push(line()),
             Effect::Allow => {}
         }
         answer.decisions.push(Decided {
             what: check.what,
-            request: short(&req),
+            request,
             effect: d.effect,
             reason: d.reason.as_str(),
             rule,
