@@ -30,5 +30,7 @@
 
 pub mod canonical;
 pub mod chain;
+pub mod ocsf;
 pub mod store;
 pub mod verify;
+pub mod writer;

@@ -1,0 +1,624 @@
+//! The event model (SPEC A-1): every decision cordon makes, as an OCSF 1.8 event.
+//!
+//! An [`Event`] is built from an [`Activity`] (which fixes the OCSF class, category and activity
+//! ids), the class's own attributes, and the [`Verdict`] of the enforcement point; [`Event::finish`]
+//! adds what every event carries — `metadata` (product, schema version, profiles), `time`,
+//! `severity`, `status`, the `host` profile's `actor` and `device`, and the `security_control`
+//! profile's `action`, `disposition` and `policy` — and returns the JSON object the log seals.
+//!
+//! cordon's own fields sit in one place in every class, `unmapped.cordon`: `agent`,
+//! `manifest_digest`, `component`, `decision`, `reason`, `rule`, and the approval and token ids
+//! once approvals exist. Queries and detections read them there; OCSF consumers also find the
+//! standard mapping (`actor.app_name` is the agent, `policy.uid` the manifest digest,
+//! `action_id`/`disposition_id` the decision).
+//!
+//! Every event shape is checked against the OCSF 1.8 schema in the tests (required attributes,
+//! types, enum ids and their captions, constraints).
+
+use serde_json::{Map, Value, json};
+
+/// The OCSF schema version events follow.
+pub const SCHEMA_VERSION: &str = "1.8.0";
+
+/// The OCSF profiles every event declares.
+const PROFILES: [&str; 2] = ["host", "security_control"];
+
+/// An OCSF event class cordon emits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Class {
+    /// File System Activity (1001).
+    FileSystem,
+    /// Process Activity (1007).
+    Process,
+    /// Detection Finding (2004).
+    DetectionFinding,
+    /// Authorize Session (3003): the privileges a manifest grants an agent's session.
+    AuthorizeSession,
+    /// Network Activity (4001): tunnels the proxy does not look into.
+    Network,
+    /// HTTP Activity (4002): requests the proxy sees.
+    Http,
+    /// Application Lifecycle (6002): manifest verification.
+    ApplicationLifecycle,
+    /// API Activity (6003): tool and API calls that are neither files, processes nor HTTP.
+    Api,
+}
+
+impl Class {
+    /// Every class, for tests and documentation.
+    pub const ALL: [Self; 8] = [
+        Self::FileSystem,
+        Self::Process,
+        Self::DetectionFinding,
+        Self::AuthorizeSession,
+        Self::Network,
+        Self::Http,
+        Self::ApplicationLifecycle,
+        Self::Api,
+    ];
+
+    /// `class_uid`.
+    pub fn uid(self) -> u32 {
+        match self {
+            Self::FileSystem => 1001,
+            Self::Process => 1007,
+            Self::DetectionFinding => 2004,
+            Self::AuthorizeSession => 3003,
+            Self::Network => 4001,
+            Self::Http => 4002,
+            Self::ApplicationLifecycle => 6002,
+            Self::Api => 6003,
+        }
+    }
+
+    /// `class_name`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::FileSystem => "File System Activity",
+            Self::Process => "Process Activity",
+            Self::DetectionFinding => "Detection Finding",
+            Self::AuthorizeSession => "Authorize Session",
+            Self::Network => "Network Activity",
+            Self::Http => "HTTP Activity",
+            Self::ApplicationLifecycle => "Application Lifecycle",
+            Self::Api => "API Activity",
+        }
+    }
+
+    /// `category_uid` and `category_name`.
+    pub fn category(self) -> (u32, &'static str) {
+        match self {
+            Self::FileSystem | Self::Process => (1, "System Activity"),
+            Self::DetectionFinding => (2, "Findings"),
+            Self::AuthorizeSession => (3, "Identity & Access Management"),
+            Self::Network | Self::Http => (4, "Network Activity"),
+            Self::ApplicationLifecycle | Self::Api => (6, "Application Activity"),
+        }
+    }
+
+    /// The class a name given on the command line means: its OCSF name in snake case
+    /// (`http_activity`), a short name (`http`, `file`, `process`, `network`, `api`,
+    /// `authorization`, `lifecycle`, `finding`) or its `class_uid`.
+    pub fn parse(text: &str) -> Option<Self> {
+        let t = text.trim().to_ascii_lowercase();
+        Self::ALL.into_iter().find(|c| {
+            let short = match c {
+                Self::FileSystem => ["file", "file_activity"],
+                Self::Process => ["process", "process_activity"],
+                Self::DetectionFinding => ["finding", "detection_finding"],
+                Self::AuthorizeSession => ["authorization", "authorize_session"],
+                Self::Network => ["network", "network_activity"],
+                Self::Http => ["http", "http_activity"],
+                Self::ApplicationLifecycle => ["lifecycle", "application_lifecycle"],
+                Self::Api => ["api", "api_activity"],
+            };
+            short.contains(&t.as_str()) || c.uid().to_string() == t
+        })
+    }
+}
+
+/// What happened, as OCSF names it: the class and its `activity_id`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Activity {
+    /// A file is created.
+    FileCreate,
+    /// A file is read (or a directory listed).
+    FileRead,
+    /// A file is written.
+    FileUpdate,
+    /// A file is deleted.
+    FileDelete,
+    /// A process is started.
+    ProcessLaunch,
+    /// A process ended.
+    ProcessTerminate,
+    /// A finding is raised.
+    FindingCreate,
+    /// Privileges are assigned to a session.
+    AssignPrivileges,
+    /// A connection was opened and has ended: its traffic.
+    NetworkClose,
+    /// A connection was refused.
+    NetworkRefuse,
+    /// An HTTP request, by method (`CONNECT` included).
+    Http(HttpMethod),
+    /// An API call that creates something.
+    ApiCreate,
+    /// An API call that reads something.
+    ApiRead,
+    /// An API call that changes something.
+    ApiUpdate,
+    /// An API call that deletes something.
+    ApiDelete,
+    /// An API call OCSF has no verb for; `activity_name` says what.
+    ApiOther(&'static str),
+    /// An application (here: an agent's manifest) was checked before it runs.
+    Verify,
+    /// An application started.
+    AppStart,
+    /// An application stopped.
+    AppStop,
+}
+
+/// HTTP methods as OCSF HTTP Activity knows them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HttpMethod {
+    /// CONNECT.
+    Connect,
+    /// DELETE.
+    Delete,
+    /// GET.
+    Get,
+    /// HEAD.
+    Head,
+    /// OPTIONS.
+    Options,
+    /// POST.
+    Post,
+    /// PUT.
+    Put,
+    /// TRACE.
+    Trace,
+    /// PATCH.
+    Patch,
+    /// Any other method (the event keeps its name in `http_request.http_method`).
+    Other,
+}
+
+impl HttpMethod {
+    /// The method `name` is (case-sensitive, as HTTP methods are).
+    pub fn of(name: &str) -> Self {
+        match name {
+            "CONNECT" => Self::Connect,
+            "DELETE" => Self::Delete,
+            "GET" => Self::Get,
+            "HEAD" => Self::Head,
+            "OPTIONS" => Self::Options,
+            "POST" => Self::Post,
+            "PUT" => Self::Put,
+            "TRACE" => Self::Trace,
+            "PATCH" => Self::Patch,
+            _ => Self::Other,
+        }
+    }
+
+    fn id_and_name(self) -> (u32, &'static str) {
+        match self {
+            Self::Connect => (1, "Connect"),
+            Self::Delete => (2, "Delete"),
+            Self::Get => (3, "Get"),
+            Self::Head => (4, "Head"),
+            Self::Options => (5, "Options"),
+            Self::Post => (6, "Post"),
+            Self::Put => (7, "Put"),
+            Self::Trace => (8, "Trace"),
+            Self::Patch => (9, "Patch"),
+            Self::Other => (99, "Other"),
+        }
+    }
+}
+
+impl Activity {
+    /// The class the activity belongs to.
+    pub fn class(self) -> Class {
+        match self {
+            Self::FileCreate | Self::FileRead | Self::FileUpdate | Self::FileDelete => {
+                Class::FileSystem
+            }
+            Self::ProcessLaunch | Self::ProcessTerminate => Class::Process,
+            Self::FindingCreate => Class::DetectionFinding,
+            Self::AssignPrivileges => Class::AuthorizeSession,
+            Self::NetworkClose | Self::NetworkRefuse => Class::Network,
+            Self::Http(_) => Class::Http,
+            Self::ApiCreate
+            | Self::ApiRead
+            | Self::ApiUpdate
+            | Self::ApiDelete
+            | Self::ApiOther(_) => Class::Api,
+            Self::Verify | Self::AppStart | Self::AppStop => Class::ApplicationLifecycle,
+        }
+    }
+
+    /// `activity_id` and `activity_name`.
+    pub fn id_and_name(self) -> (u32, &'static str) {
+        match self {
+            Self::FileCreate | Self::ApiCreate | Self::FindingCreate => (1, "Create"),
+            Self::FileRead | Self::ApiRead => (2, "Read"),
+            Self::FileUpdate | Self::ApiUpdate => (3, "Update"),
+            Self::FileDelete | Self::ApiDelete => (4, "Delete"),
+            Self::ProcessLaunch => (1, "Launch"),
+            Self::ProcessTerminate => (2, "Terminate"),
+            Self::AssignPrivileges => (1, "Assign Privileges"),
+            Self::NetworkClose => (2, "Close"),
+            Self::NetworkRefuse => (5, "Refuse"),
+            Self::Http(m) => m.id_and_name(),
+            Self::ApiOther(name) => (99, name),
+            Self::Verify => (99, "Verify"),
+            Self::AppStart => (3, "Start"),
+            Self::AppStop => (4, "Stop"),
+        }
+    }
+}
+
+/// What the enforcement point decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// It went ahead.
+    Allow,
+    /// It was refused.
+    Deny,
+    /// It waits for a person's approval.
+    Ask,
+    /// It went ahead with content replaced (DLP redaction).
+    Redact,
+    /// It went ahead and raised an alert (a DLP `alert` rule).
+    Alert,
+    /// Nothing was decided: the event reports a fact (a process ended, a finding).
+    None,
+}
+
+impl Verdict {
+    /// The wire name in `unmapped.cordon.decision`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Allow => "allow",
+            Self::Deny => "deny",
+            Self::Ask => "ask",
+            Self::Redact => "redact",
+            Self::Alert => "alert",
+            Self::None => "none",
+        }
+    }
+
+    /// The verdict a wire name means.
+    pub fn parse(text: &str) -> Option<Self> {
+        [
+            Self::Allow,
+            Self::Deny,
+            Self::Ask,
+            Self::Redact,
+            Self::Alert,
+            Self::None,
+        ]
+        .into_iter()
+        .find(|v| v.as_str() == text)
+    }
+
+    /// `action_id`/`action` and `disposition_id`/`disposition` of the security control
+    /// profile.
+    fn action_and_disposition(self) -> ((u32, &'static str), (u32, &'static str)) {
+        match self {
+            Self::Allow => ((1, "Allowed"), (1, "Allowed")),
+            Self::Deny => ((2, "Denied"), (2, "Blocked")),
+            Self::Ask => ((2, "Denied"), (23, "Challenge")),
+            Self::Redact => ((4, "Modified"), (11, "Corrected")),
+            Self::Alert => ((1, "Allowed"), (19, "Alert")),
+            Self::None => ((3, "Observed"), (17, "Logged")),
+        }
+    }
+
+    /// The severity an event with this verdict gets unless its emitter says otherwise.
+    fn severity(self) -> Severity {
+        match self {
+            Self::Allow | Self::None => Severity::Informational,
+            Self::Ask | Self::Redact | Self::Alert => Severity::Low,
+            Self::Deny => Severity::Medium,
+        }
+    }
+}
+
+/// `severity_id`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Severity {
+    /// 1.
+    Informational,
+    /// 2.
+    Low,
+    /// 3.
+    Medium,
+    /// 4.
+    High,
+    /// 5.
+    Critical,
+}
+
+impl Severity {
+    fn id_and_name(self) -> (u32, &'static str) {
+        match self {
+            Self::Informational => (1, "Informational"),
+            Self::Low => (2, "Low"),
+            Self::Medium => (3, "Medium"),
+            Self::High => (4, "High"),
+            Self::Critical => (5, "Critical"),
+        }
+    }
+
+    /// The severity a name (`low`, `high` …, as Sigma levels are written) means.
+    pub fn parse(text: &str) -> Option<Self> {
+        match text.to_ascii_lowercase().as_str() {
+            "informational" | "info" => Some(Self::Informational),
+            "low" => Some(Self::Low),
+            "medium" => Some(Self::Medium),
+            "high" => Some(Self::High),
+            "critical" => Some(Self::Critical),
+            _ => None,
+        }
+    }
+}
+
+/// Who and where an event is about: the same for every event one process emits for an agent.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Subject {
+    /// The component emitting (`run`, `proxy`, `hook`, `detect` …).
+    pub component: &'static str,
+    /// The agent, as its manifest names it (empty when no manifest could be read).
+    pub agent: String,
+    /// The user the agent acts for.
+    pub user: String,
+    /// The machine's host name.
+    pub host: String,
+    /// The verified manifest's digest (`sha256:…`), when one was verified.
+    pub manifest_digest: Option<String>,
+    /// What ties this process's events together (a `cordon run` id, a Claude Code session).
+    pub correlation: Option<String>,
+}
+
+/// One event being built.
+#[derive(Debug, Clone)]
+pub struct Event {
+    activity: Activity,
+    time_ms: i64,
+    verdict: Verdict,
+    severity: Option<Severity>,
+    failure: Option<String>,
+    message: Option<String>,
+    attributes: Map<String, Value>,
+    cordon: Map<String, Value>,
+}
+
+impl Event {
+    /// An event for `activity` that happened at `time_ms` (milliseconds since the epoch).
+    pub fn new(activity: Activity, time_ms: i64) -> Self {
+        Self {
+            activity,
+            time_ms,
+            verdict: Verdict::None,
+            severity: None,
+            failure: None,
+            message: None,
+            attributes: Map::new(),
+            cordon: Map::new(),
+        }
+    }
+
+    /// The decision, its reason (a wire name such as `path_denied`) and the deciding rule.
+    #[must_use]
+    pub fn decided(mut self, verdict: Verdict, reason: &str, rule: Option<&str>) -> Self {
+        self.verdict = verdict;
+        self.cordon.insert("reason".into(), reason.into());
+        if let Some(rule) = rule {
+            self.cordon.insert("rule".into(), rule.into());
+        }
+        self
+    }
+
+    /// Mark the activity failed (`status_id` 2), with what went wrong.
+    #[must_use]
+    pub fn failed(mut self, detail: impl Into<String>) -> Self {
+        self.failure = Some(detail.into());
+        self
+    }
+
+    /// Override the severity the verdict implies.
+    #[must_use]
+    pub fn severity(mut self, severity: Severity) -> Self {
+        self.severity = Some(severity);
+        self
+    }
+
+    /// A sentence for people (`message`).
+    #[must_use]
+    pub fn message(mut self, text: impl Into<String>) -> Self {
+        self.message = Some(text.into());
+        self
+    }
+
+    /// An OCSF attribute of the class (`file`, `process`, `http_request` …).
+    #[must_use]
+    pub fn with(mut self, name: &str, value: Value) -> Self {
+        self.attributes.insert(name.into(), value);
+        self
+    }
+
+    /// A cordon field under `unmapped.cordon`.
+    #[must_use]
+    pub fn cordon(mut self, name: &str, value: Value) -> Self {
+        self.cordon.insert(name.into(), value);
+        self
+    }
+
+    /// The activity.
+    pub fn activity(&self) -> Activity {
+        self.activity
+    }
+
+    /// The finished OCSF event.
+    pub fn finish(self, subject: &Subject, product_version: &str) -> Value {
+        let class = self.activity.class();
+        let (category_uid, category_name) = class.category();
+        let (activity_id, activity_name) = self.activity.id_and_name();
+        let (severity_id, severity) = self
+            .severity
+            .unwrap_or_else(|| self.verdict.severity())
+            .id_and_name();
+        let ((action_id, action), (disposition_id, disposition)) =
+            self.verdict.action_and_disposition();
+        let mut metadata = json!({
+            "version": SCHEMA_VERSION,
+            "product": {"name": "cordon", "vendor_name": "cordon", "version": product_version,
+                        "feature": {"name": subject.component}},
+            "profiles": PROFILES,
+            "log_name": "cordon",
+        });
+        if let (Some(c), Some(m)) = (&subject.correlation, metadata.as_object_mut()) {
+            m.insert("correlation_uid".into(), c.as_str().into());
+        }
+        let mut actor = json!({"user": {"name": subject.user}});
+        if !subject.agent.is_empty()
+            && let Some(a) = actor.as_object_mut()
+        {
+            a.insert("app_name".into(), subject.agent.as_str().into());
+        }
+        let mut event = Map::new();
+        let mut put = |k: &str, v: Value| {
+            event.insert(k.into(), v);
+        };
+        put("class_uid", class.uid().into());
+        put("class_name", class.name().into());
+        put("category_uid", category_uid.into());
+        put("category_name", category_name.into());
+        put("activity_id", activity_id.into());
+        put("activity_name", activity_name.into());
+        let type_uid = u64::from(class.uid()) * 100 + u64::from(activity_id);
+        put("type_uid", type_uid.into());
+        // The schema's caption of the type: an activity OCSF has no name for is `Other` here
+        // (its own name is in `activity_name`).
+        let type_activity = if activity_id == 99 {
+            "Other"
+        } else {
+            activity_name
+        };
+        put(
+            "type_name",
+            format!("{}: {type_activity}", class.name()).into(),
+        );
+        put("time", self.time_ms.into());
+        put("severity_id", severity_id.into());
+        put("severity", severity.into());
+        // A finding's status is its triage state (new, in progress …), not an outcome.
+        let (status_id, status) = match (class, &self.failure) {
+            (Class::DetectionFinding, _) => (1, "New"),
+            (_, Some(_)) => (2, "Failure"),
+            (_, None) => (1, "Success"),
+        };
+        put("status_id", status_id.into());
+        put("status", status.into());
+        if let Some(detail) = self.failure {
+            put("status_detail", detail.into());
+        }
+        if let Some(text) = self.message {
+            put("message", text.into());
+        }
+        put("metadata", metadata);
+        put("actor", actor);
+        put(
+            "device",
+            json!({"hostname": subject.host, "name": subject.host, "type_id": 0, "type": "Unknown"}),
+        );
+        put("action_id", action_id.into());
+        put("action", action.into());
+        put("disposition_id", disposition_id.into());
+        put("disposition", disposition.into());
+        if let Some(digest) = &subject.manifest_digest {
+            let mut policy = json!({"uid": digest, "type": "cordon manifest"});
+            if !subject.agent.is_empty()
+                && let Some(p) = policy.as_object_mut()
+            {
+                p.insert("name".into(), subject.agent.as_str().into());
+            }
+            put("policy", policy);
+        }
+        let mut cordon = self.cordon;
+        cordon.insert("component".into(), subject.component.into());
+        cordon.insert("decision".into(), self.verdict.as_str().into());
+        if !subject.agent.is_empty() {
+            cordon.insert("agent".into(), subject.agent.as_str().into());
+        }
+        if let Some(digest) = &subject.manifest_digest {
+            cordon.insert("manifest_digest".into(), digest.as_str().into());
+        }
+        put("unmapped", json!({ "cordon": cordon }));
+        // The class's own attributes last: they may refine `actor` (its process) but never
+        // replace the envelope's ids.
+        for (k, v) in self.attributes {
+            match (k.as_str(), event.get_mut(&k)) {
+                ("actor", Some(Value::Object(base))) => {
+                    if let Value::Object(extra) = v {
+                        base.extend(extra);
+                    }
+                }
+                (_, Some(_)) => {}
+                (_, None) => {
+                    event.insert(k, v);
+                }
+            }
+        }
+        Value::Object(event)
+    }
+}
+
+/// A file as OCSF describes it: `path`, `name` (its last component) and `type_id`.
+pub fn file(path: &str, directory: bool) -> Value {
+    let name = path
+        .trim_end_matches('/')
+        .rsplit('/')
+        .next()
+        .filter(|n| !n.is_empty())
+        .unwrap_or(path);
+    let (type_id, kind) = if directory {
+        (2, "Folder")
+    } else {
+        (1, "Regular File")
+    };
+    json!({"path": path, "name": name, "type_id": type_id, "type": kind})
+}
+
+/// A process that a decision is about: its command line, the program's name, and an id (`uid`:
+/// OCSF wants one of `pid`, `uid`, `cpid`, and a process that was refused never had a pid).
+pub fn process(cmd_line: &str, program: &str, uid: &str, pid: Option<u32>) -> Value {
+    let name = program.rsplit('/').next().unwrap_or(program);
+    let mut p = json!({"cmd_line": cmd_line, "name": name, "uid": uid});
+    if let Some(obj) = p.as_object_mut() {
+        if program.starts_with('/') {
+            obj.insert("path".into(), program.into());
+        }
+        if let Some(pid) = pid {
+            obj.insert("pid".into(), pid.into());
+        }
+    }
+    p
+}
+
+/// An OCSF `http_headers` list from name/value pairs (the values already redacted).
+pub fn headers(pairs: &[(String, String)]) -> Value {
+    pairs
+        .iter()
+        .map(|(name, value)| json!({"name": name, "value": value}))
+        .collect()
+}
+
+#[cfg(any(test, feature = "schema"))]
+pub mod schema;
+
+#[cfg(test)]
+mod tests;
