@@ -81,4 +81,4 @@ for name, t in times.items():
     med = statistics.median(t)
     print(f"{name:24} {med:10.2f} {t[int(len(t) * 0.95) - 1]:8.2f} {med - floor:7.2f} {med - base:+16.2f}  {len(t)}")
 PY
-echo "cordon recorded $(wc -l < "$work/state/audit.jsonl") hook decisions" >&2
+echo "cordon recorded $(wc -l < "$work/state/audit/00000001.jsonl") hook decisions" >&2

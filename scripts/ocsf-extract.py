@@ -34,7 +34,7 @@ CLASSES = [
 ]
 
 
-def attributes(raw):
+def attributes(raw, profile_of=lambda attr, compiled: compiled):
     out = {}
     for name, a in sorted(raw.items()):
         entry = {"type": a["type"]}
@@ -44,16 +44,17 @@ def attributes(raw):
             entry["array"] = True
         if a.get("enum"):
             entry["enum"] = {k: v["caption"] for k, v in sorted(a["enum"].items())}
-        if a.get("profile"):
-            entry["profile"] = a["profile"]
+        profile = profile_of(name, a.get("profile"))
+        if profile:
+            entry["profile"] = profile
         if a.get("sibling"):
             entry["sibling"] = a["sibling"]
         out[name] = entry
     return out
 
 
-def raw_constraints(repo):
-    """Each object's and class's constraints as its own file, or the nearest parent's, says."""
+def raw_files(repo):
+    """Each object's and class's own file, and a walk up its `extends` chain."""
     raw = {}
     for kind, pattern in (("objects", "objects/*.json"), ("events", "events/**/*.json")):
         for f in glob.glob(os.path.join(repo, pattern), recursive=True):
@@ -61,33 +62,51 @@ def raw_constraints(repo):
             if "name" in d:
                 raw[(kind, d["name"])] = d
 
-    def find(kind, name):
+    def chain(kind, name):
         seen = set()
         while (kind, name) in raw and name not in seen:
             seen.add(name)
-            d = raw[(kind, name)]
-            if "constraints" in d:
-                return d["constraints"]
-            name = d.get("extends")
-        return {}
+            yield raw[(kind, name)]
+            name = raw[(kind, name)].get("extends")
 
-    return find
+    return chain
+
+
+def constraints(chain, kind, name):
+    """The constraints the nearest file in the chain states."""
+    for d in chain(kind, name):
+        if "constraints" in d:
+            return d["constraints"]
+    return {}
+
+
+def own_profile(chain, kind, name, attr, compiled):
+    """An attribute's profile as the nearest file that mentions it says: the compiler drops a
+    class's `"profile": null`, which makes a profile's attribute part of the class itself
+    (`actor` and `device` of File System and Process Activity)."""
+    for d in chain(kind, name):
+        a = (d.get("attributes") or {}).get(attr)
+        if isinstance(a, dict) and "profile" in a:
+            return a["profile"]
+    return compiled
 
 
 def main(repo, path):
-    constraints = raw_constraints(repo)
+    chain = raw_files(repo)
     schema = json.load(open(path))
     objects = schema["objects"]
     out = {"version": schema["version"], "types": {}, "classes": {}, "objects": {}}
     todo = []
     for name in CLASSES:
         c = schema["classes"][name]
-        attrs = attributes(c["attributes"])
+        attrs = attributes(
+            c["attributes"], lambda attr, p, name=name: own_profile(chain, "events", name, attr, p)
+        )
         out["classes"][name] = {
             "uid": c["uid"],
             "caption": c["caption"],
             "category_uid": c["category_uid"] if "category_uid" in c else None,
-            "constraints": constraints("events", name),
+            "constraints": constraints(chain, "events", name),
             "attributes": attrs,
         }
         todo += [a["type"] for a in attrs.values() if a["type"] in objects]
@@ -97,7 +116,7 @@ def main(repo, path):
             continue
         o = objects[name]
         attrs = attributes(o["attributes"])
-        out["objects"][name] = {"constraints": constraints("objects", name), "attributes": attrs}
+        out["objects"][name] = {"constraints": constraints(chain, "objects", name), "attributes": attrs}
         todo += [a["type"] for a in attrs.values() if a["type"] in objects]
     for name, t in sorted(schema["types"].items()):
         out["types"][name] = t.get("type") or name

@@ -55,6 +55,11 @@ impl Fail {
         }
     }
 
+    /// The diagnostic's message (for the audit trail).
+    pub fn message(&self) -> String {
+        self.report.to_string()
+    }
+
     /// The same failure with another exit code.
     pub fn with_exit(self, exit: u8) -> Self {
         Self { exit, ..self }

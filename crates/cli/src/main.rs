@@ -10,6 +10,7 @@ mod cmd;
 mod embedded;
 mod fail;
 mod io;
+mod trail;
 
 use std::process::ExitCode;
 
@@ -55,8 +56,8 @@ enum Command {
     ///
     /// The manifest is verified first (as `manifest verify` does); the agent's own program must
     /// be in `commandsAllowed`. cordon exits with the agent's exit status, or 125 when it refused
-    /// or failed to start the agent. Launch and exit are recorded in the state directory's
-    /// `audit.jsonl`.
+    /// or failed to start the agent. The verified manifest, the privileges granted, the launch
+    /// and the exit are OCSF events in the state directory's audit log (`audit/`).
     ///
     /// Example: `cordon run --manifest alice.signed.json --trust trust.json -- /usr/bin/python3 agent.py`
     Run(cmd::run::Args),
@@ -69,7 +70,7 @@ enum Command {
     /// and a JSON reason. With `--ca` (from `cordon ca init`) it inspects TLS where the manifest
     /// needs it: path and method rules, DLP on request bodies per the `dlp` section, credentials
     /// of `apis` entries added so the agent never holds them. Every request and tunnel is an
-    /// audit event in `audit.jsonl`.
+    /// OCSF event in the state directory's audit log (`audit/`).
     ///
     /// Example: `cordon proxy --manifest alice.signed.json --trust trust.json --listen 127.0.0.1:3128`
     /// then `https_proxy=http://127.0.0.1:3128 curl https://api.example.com/`

@@ -141,6 +141,9 @@ pub struct Input {
     /// How the session started, for `SessionStart`.
     #[serde(default)]
     pub source: Option<String>,
+    /// Claude Code's id of the tool call, for tool events.
+    #[serde(default)]
+    pub tool_use_id: Option<String>,
 }
 
 /// Hook input that cannot be decided on. The hook refuses (exit code 2) with this message.
@@ -267,6 +270,10 @@ pub struct Answer {
     /// What could not be resolved.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub unresolved: Vec<String>,
+    /// What the tool acts on: the absolute path, the command line or the URL (scrubbed like
+    /// the rest).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
 }
 
 impl Answer {
@@ -316,6 +323,7 @@ pub fn decide(
         decisions: Vec::new(),
         findings: Vec::new(),
         unresolved: Vec::new(),
+        target: target(input, world.home()),
     };
     match input.hook_event_name.as_str() {
         "PreToolUse" => {
@@ -407,6 +415,9 @@ impl Answer {
         }
         for u in &mut self.unresolved {
             clean(u);
+        }
+        if let Some(t) = &mut self.target {
+            clean(t);
         }
     }
 }
@@ -631,6 +642,24 @@ fn glob_base(pattern: &str) -> String {
     }
 }
 
+/// What a tool call acts on, for the audit trail: the absolute path of a file tool, the command
+/// line, the URL; none for other tools or input of the wrong shape (which is denied anyway).
+fn target(input: &Input, home: &str) -> Option<String> {
+    let tool = input.tool_name.as_deref()?;
+    let ti = input.tool_input.as_ref()?;
+    let text = |name: &str| ti.get(name).and_then(Value::as_str);
+    let cwd = input.cwd.as_deref().unwrap_or("/");
+    let path = |name: &str| text(name).map(|p| absolute(p, cwd, home));
+    match tool {
+        "Read" | "Write" | "Edit" | "MultiEdit" => path("file_path"),
+        "NotebookRead" | "NotebookEdit" => path("notebook_path"),
+        "LS" | "Glob" | "Grep" => path("path").or_else(|| Some(cwd.to_owned())),
+        "Bash" => text("command").map(str::to_owned),
+        "WebFetch" => text("url").map(str::to_owned),
+        _ => None,
+    }
+}
+
 fn call(input: &Input, world: &dyn World, settings: &Settings) -> Result<Call, String> {
     let tool = input.tool_name.as_deref().unwrap_or_default();
     let empty = Value::Null;
@@ -763,6 +792,8 @@ fn call(input: &Input, world: &dyn World, settings: &Settings) -> Result<Call, S
     }
     Ok(c)
 }
+
+mod audit;
 
 #[cfg(test)]
 mod tests;

@@ -10,7 +10,10 @@ use aho_corasick::AhoCorasick;
 use http::HeaderMap;
 use serde::Serialize;
 
+use cordon_audit::ocsf::{self, Activity, HttpMethod, Severity, Verdict};
+use cordon_dlp::action::Action;
 use cordon_policy::pdp::Reason;
+use serde_json::{Map, Value, json};
 
 use crate::addr::Class;
 
@@ -55,6 +58,8 @@ pub enum Refusal {
     CredentialUnavailable,
     /// The request body is larger than the proxy inspects, and such bodies are refused.
     BodyTooLarge,
+    /// The audit log cannot be written: nothing leaves without its event.
+    AuditUnavailable,
 }
 
 impl Refusal {
@@ -79,6 +84,7 @@ impl Refusal {
             Self::DlpBlocked => "dlp_blocked",
             Self::CredentialUnavailable => "credential_unavailable",
             Self::BodyTooLarge => "body_too_large",
+            Self::AuditUnavailable => "audit_unavailable",
         }
     }
 
@@ -89,7 +95,7 @@ impl Refusal {
             Self::Unresolved | Self::Unreachable | Self::UpstreamError => 502,
             Self::CredentialUnavailable => 503,
             Self::UpstreamTimeout => 504,
-            Self::Overloaded => 503,
+            Self::Overloaded | Self::AuditUnavailable => 503,
             Self::BodyTooLarge => 413,
             Self::Policy(_)
             | Self::Address(_)
@@ -108,10 +114,8 @@ impl Refusal {
 /// One audit event.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Event {
-    /// When the request arrived (RFC 3339, UTC).
-    pub time: String,
-    /// Always `egress`.
-    pub kind: &'static str,
+    /// When the request arrived, in milliseconds since the epoch.
+    pub time_ms: i64,
     /// The agent the manifest is for.
     pub agent: String,
     /// The client's address as the proxy saw it.
@@ -172,10 +176,129 @@ pub struct Event {
     pub response_headers: Vec<(String, String)>,
 }
 
+impl Event {
+    /// The event in cordon's audit model: a tunnel (`CONNECT`) is OCSF Network Activity (its
+    /// traffic when it ran, a refusal when it did not), a request the proxy sees is HTTP
+    /// Activity.
+    pub fn to_ocsf(&self) -> ocsf::Event {
+        let tunnel = self.method == "CONNECT";
+        let allowed = self.decision == "allow";
+        let activity = match (tunnel, allowed) {
+            (true, true) => Activity::NetworkClose,
+            (true, false) => Activity::NetworkRefuse,
+            (false, _) => Activity::Http(HttpMethod::of(&self.method)),
+        };
+        let strictest = self.dlp.iter().map(|f| f.action).max();
+        let verdict = match (allowed, strictest) {
+            (false, _) => Verdict::Deny,
+            (true, Some(Action::Redact | Action::Block)) => Verdict::Redact,
+            (true, Some(Action::Alert)) => Verdict::Alert,
+            (true, None) => Verdict::Allow,
+        };
+        let mut e = ocsf::Event::new(activity, self.time_ms)
+            .decided(verdict, self.reason, self.rule.as_deref())
+            .with("src_endpoint", endpoint(&self.client, None))
+            .with("duration", self.duration_ms.into())
+            .with(
+                "traffic",
+                json!({"bytes_out": self.bytes_up, "bytes_in": self.bytes_down}),
+            );
+        if let Some(host) = &self.host {
+            let mut dst = endpoint(self.address.as_deref().unwrap_or_default(), Some(host));
+            if let (Some(port), Some(d)) = (self.port, dst.as_object_mut()) {
+                d.insert("port".into(), port.into());
+            }
+            e = e.with("dst_endpoint", dst);
+        }
+        if !tunnel {
+            let mut url = Map::new();
+            url.insert("path".into(), self.path.as_deref().unwrap_or("/").into());
+            for (k, v) in [("scheme", &self.scheme), ("hostname", &self.host)] {
+                if let Some(v) = v {
+                    url.insert(k.into(), v.as_str().into());
+                }
+            }
+            if let Some(port) = self.port {
+                url.insert("port".into(), port.into());
+            }
+            let mut request = json!({"http_method": self.method, "url": url});
+            if !self.request_headers.is_empty()
+                && let Some(r) = request.as_object_mut()
+            {
+                r.insert("http_headers".into(), ocsf::headers(&self.request_headers));
+            }
+            e = e.with("http_request", request);
+        }
+        if let (Some(code), true) = (self.status, tunnel) {
+            // Network Activity has no HTTP response: the answer to `CONNECT` is cordon's field.
+            e = e.cordon("status", code.into());
+        } else if let Some(code) = self.status {
+            let mut response = json!({"code": code});
+            if !self.response_headers.is_empty()
+                && let Some(r) = response.as_object_mut()
+            {
+                r.insert("http_headers".into(), ocsf::headers(&self.response_headers));
+            }
+            e = e.with("http_response", response);
+        }
+        if self.decision != "allow" {
+            e = e.failed(
+                self.detail
+                    .clone()
+                    .unwrap_or_else(|| self.reason.to_owned()),
+            );
+        }
+        if strictest == Some(Action::Block) {
+            e = e.severity(Severity::High);
+        }
+        if self.inspected {
+            e = e.cordon("inspected", true.into());
+        }
+        for (k, v) in [
+            ("server_name", &self.server_name),
+            ("credential_header", &self.credential),
+            ("address", &self.address),
+        ] {
+            if let Some(v) = v {
+                e = e.cordon(k, v.as_str().into());
+            }
+        }
+        if !self.dlp.is_empty() {
+            e = e.cordon("dlp", json!(self.dlp));
+        }
+        e
+    }
+}
+
+/// An OCSF network endpoint from `ip:port` text (and a host name, for the destination).
+fn endpoint(addr: &str, host: Option<&str>) -> Value {
+    let mut out = Map::new();
+    if let Ok(sock) = addr.parse::<std::net::SocketAddr>() {
+        out.insert("ip".into(), sock.ip().to_string().into());
+        out.insert("port".into(), sock.port().into());
+    }
+    match host {
+        Some(h) => {
+            out.insert("hostname".into(), h.into());
+        }
+        None if out.is_empty() => {
+            out.insert("name".into(), addr.into());
+        }
+        None => {}
+    }
+    Value::Object(out)
+}
+
 /// Where events go.
 pub trait Sink: Send + Sync + 'static {
     /// Record one event. Must not block for long: it runs on the proxy's workers.
     fn record(&self, event: &Event);
+
+    /// Whether events can be recorded now. While they cannot, the proxy refuses new requests:
+    /// nothing leaves without its audit event.
+    fn healthy(&self) -> bool {
+        true
+    }
 }
 
 /// Header values never written to an audit event.

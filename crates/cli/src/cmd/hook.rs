@@ -16,12 +16,12 @@ use cordon_dlp::scan::Scanner;
 use cordon_hook::World;
 use cordon_hook::claude::{self, Context, Dlp, MAX_INPUT_BYTES, Permission, Settings};
 use cordon_policy::pdp::Principal;
-use serde_json::json;
 
 use super::manifest::Enforced;
-use super::run::{audit, state_dir};
+use super::run::state_dir;
 use crate::fail::{Fail, Outcome};
 use crate::io;
+use crate::trail::{self, Trail};
 
 /// Exit status that makes Claude Code block the call and show standard error.
 pub const BLOCK: u8 = 2;
@@ -37,8 +37,8 @@ pub enum Command {
     /// network; `mcp__server__tool` the MCP tool) and its text is scanned by DLP; the answer is
     /// allow, deny or ask with a reason. UserPromptSubmit: a prompt carrying content the
     /// manifest's `dlp` section blocks is stopped. PostToolUse: the tool's result is scanned
-    /// and blocked content reported to the model. Every event is recorded in the state
-    /// directory's `audit.jsonl`.
+    /// and blocked content reported to the model. Every event is an OCSF event in the state
+    /// directory's audit log (`audit/`).
     ///
     /// Anything that goes wrong — malformed or oversized input, an unknown event, a manifest
     /// that is missing, unverifiable or revoked, a policy error, running out of time — exits
@@ -149,8 +149,11 @@ fn claude_code(a: &Args) -> Outcome {
         .map_err(|e| Fail::input_msg(format!("cannot read the hook input: {e}")))?;
     let input = claude::parse(&bytes).map_err(|e| Fail::input_msg(format!("cordon: {e}")))?;
     let now = io::now_or(None)?;
-    let verified = a.signed.verify(now)?;
     let (user, home) = io::current_user();
+    let mut trail = Trail::new(&state_dir(a.state_dir.as_deref(), &home), "hook", &user);
+    trail.subject.correlation = input.session_id.clone();
+    // A verified manifest is not recorded on every call: the decision's event names it.
+    let (verified, _) = trail.verify(&a.signed, now)?;
     let pdp = a.signed.pdp(&verified, &user, &home)?;
     let scanner = Scanner::builtin()
         .map_err(|e| Fail::check_msg(format!("the DLP rules do not compile: {e}")))?;
@@ -180,25 +183,7 @@ fn claude_code(a: &Args) -> Outcome {
             time: now,
         },
     );
-    audit(
-        &state_dir(a.state_dir.as_deref(), &home),
-        json!({
-            "time": cordon_policy::trust::format_time(now),
-            "event": "hook",
-            "hook": "claude-code",
-            "agent": verified.manifest.agent_name,
-            "user": user,
-            "manifestDigest": verified.digest,
-            "session": input.session_id,
-            "hookEvent": answer.event,
-            "tool": answer.tool,
-            "decision": answer.permission,
-            "reason": answer.reason,
-            "decisions": answer.decisions,
-            "findings": answer.findings,
-            "unresolved": answer.unresolved,
-        }),
-    )?;
+    trail.record([answer.event(&input, trail::millis(now))])?;
     if let Some(out) = answer.output() {
         let mut stdout = std::io::stdout().lock();
         writeln!(stdout, "{out}")

@@ -709,16 +709,21 @@ impl Enforced {
     /// The verified manifest, or the refusal as a failed check (a file that cannot be read as
     /// bad input).
     pub fn verify(&self, now: time::OffsetDateTime) -> Result<VerifiedManifest, Fail> {
-        match verify(
-            &self.manifest,
-            &self.trust,
-            self.revocations.as_deref(),
-            now,
-        ) {
+        match self.verify_why(now) {
             Ok(v) => Ok(v),
             Err(VerifyFail::Refused(_, d)) => Err(Fail::check_report(d)),
             Err(VerifyFail::Input(f)) => Err(f),
         }
+    }
+
+    /// The verified manifest, or why not (for the audit trail, which records the kind).
+    pub fn verify_why(&self, now: time::OffsetDateTime) -> Result<VerifiedManifest, VerifyFail> {
+        verify(
+            &self.manifest,
+            &self.trust,
+            self.revocations.as_deref(),
+            now,
+        )
     }
 
     /// The decision point for a verified manifest, its paths expanded for `user` at `home`

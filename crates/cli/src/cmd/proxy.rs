@@ -3,10 +3,13 @@
 use std::collections::HashMap;
 use std::io::Write as _;
 use std::net::IpAddr;
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, mpsc};
-use std::thread::JoinHandle;
+use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
+
+use cordon_audit::ocsf::{Activity, Event as Ocsf, Subject};
+use cordon_audit::store::Log;
+use cordon_audit::writer::{Handle, Writer};
 
 use cordon_dlp::action::Actions;
 use cordon_dlp::scan::Scanner;
@@ -28,6 +31,7 @@ use super::manifest::Enforced;
 use super::run::state_dir;
 use crate::fail::{Fail, Outcome};
 use crate::io;
+use crate::trail::{self, Trail};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -45,13 +49,16 @@ pub struct Args {
     /// Stop when the process that started the proxy ends (`cordon run` sets this).
     #[arg(long, hide = true)]
     stop_with_parent: bool,
-    /// Where audit events go (default: `$XDG_STATE_HOME/cordon`, or `~/.local/state/cordon`):
-    /// one JSON line per request or tunnel in `audit.jsonl`.
+    /// The state directory whose audit log (`audit/`) gets an OCSF event per request or tunnel
+    /// (default: `$XDG_STATE_HOME/cordon`, or `~/.local/state/cordon`).
     #[arg(long)]
     state_dir: Option<String>,
-    /// Also write each audit event to standard output.
+    /// Also write each audit event to standard output, one JSON object per line.
     #[arg(long)]
     print_events: bool,
+    /// What ties the events to others (`cordon run` passes its run id).
+    #[arg(long, hide = true)]
+    correlation: Option<String>,
     /// Inspect TLS with the CA in this directory (`ca.pem`, `ca.key`, made by `cordon ca init`),
     /// for tunnels whose grants need it: a manifest asking for content inspection, or grants that
     /// reach a host only at some paths or with some methods.
@@ -105,58 +112,31 @@ enum OversizedBody {
     Pass,
 }
 
-/// How long the audit writer waits for more events after one arrives.
+/// How long the audit writer waits for more events after one arrives (group commit: one
+/// `write` and one `fsync` per batch).
 const BATCH_WINDOW: Duration = Duration::from_millis(2);
 
-/// Audit events as JSON lines, appended to the state directory's `audit.jsonl` (the audit issue
-/// replaces this sink with the hash-chained log), and to stdout when asked. One writer thread
-/// takes every event queued since its last write, waits 2 ms for more, and writes them with one
-/// `write(2)`: the proxy's workers never wait for the file, lines never interleave, and an event
-/// reaches the file within milliseconds.
-struct JsonLines {
-    queue: mpsc::Sender<String>,
+/// The proxy's events, as OCSF, into the hash-chained audit log through a group-commit writer
+/// thread (the proxy's workers never wait for the disk), and to stdout when asked.
+struct Chained {
+    handle: Handle,
+    subject: Subject,
+    print: bool,
 }
 
-impl JsonLines {
-    /// The sink, and the writer thread to join once every sender is gone.
-    fn start(mut file: std::fs::File, path: PathBuf, print: bool) -> (Self, JoinHandle<()>) {
-        let (queue, lines) = mpsc::channel::<String>();
-        let writer = std::thread::spawn(move || {
-            let mut batch = String::new();
-            while let Ok(first) = lines.recv() {
-                batch.clear();
-                batch.push_str(&first);
-                // Gather what else arrives within a moment: one write (and no wake-up of this
-                // thread) per batch instead of per event under load.
-                std::thread::sleep(BATCH_WINDOW);
-                while let Ok(more) = lines.try_recv() {
-                    batch.push_str(&more);
-                }
-                if let Err(e) = file.write_all(batch.as_bytes()) {
-                    eprintln!(
-                        "cordon proxy: cannot write audit events to `{}`: {e}",
-                        path.display()
-                    );
-                }
-                if print {
-                    let mut out = std::io::stdout().lock();
-                    let _ = out.write_all(batch.as_bytes());
-                    let _ = out.flush();
-                }
-            }
-        });
-        (Self { queue }, writer)
-    }
-}
-
-impl Sink for JsonLines {
+impl Sink for Chained {
     fn record(&self, event: &Event) {
-        let Ok(mut line) = serde_json::to_string(event) else {
-            return;
-        };
-        line.push('\n');
-        // Fails only once the writer has stopped, at exit.
-        let _ = self.queue.send(line);
+        let event = event.to_ocsf().finish(&self.subject, trail::VERSION);
+        if self.print {
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(out, "{event}");
+            let _ = out.flush();
+        }
+        self.handle.record(event);
+    }
+
+    fn healthy(&self) -> bool {
+        self.handle.healthy()
     }
 }
 
@@ -319,8 +299,11 @@ async fn bind(listen: &str) -> Result<(Listener, String), Fail> {
 
 pub fn run(a: &Args) -> Outcome {
     let now = io::now_or(None)?;
-    let verified = a.signed.verify(now)?;
     let (user, home) = io::current_user();
+    let state = state_dir(a.state_dir.as_deref(), &home);
+    let mut trail = Trail::new(&state, "proxy", &user);
+    trail.subject.correlation = a.correlation.clone();
+    let (verified, verify_event) = trail.verify(&a.signed, now)?;
     let pdp = a.signed.pdp(&verified, &user, &home)?;
     let gate = Gate::new(
         pdp,
@@ -377,17 +360,30 @@ pub fn run(a: &Args) -> Outcome {
             limits.connect_timeout,
         )?,
     };
-    let state = state_dir(a.state_dir.as_deref(), &home);
-    std::fs::create_dir_all(&state)
-        .map_err(|e| Fail::input_msg(format!("cannot create `{}`: {e}", state.display())))?;
-    let path = state.join("audit.jsonl");
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&path)
-        .map_err(|e| Fail::input_msg(format!("cannot open `{}`: {e}", path.display())))?;
-    let (sink, writer) = JsonLines::start(file, path, a.print_events);
-    let sink = Arc::new(sink);
+    let lifecycle = |activity: Activity| {
+        Ocsf::new(activity, trail::millis(time::OffsetDateTime::now_utc())).with(
+            "app",
+            serde_json::json!({"name": "cordon proxy", "version": trail::VERSION}),
+        )
+    };
+    trail.record([verify_event, lifecycle(Activity::AppStart)])?;
+    let log = Log::open(trail.dir())
+        .map_err(|e| Fail::check_msg(format!("cannot write the audit log: {e}")))?;
+    let (handle, writer) = Writer::start(
+        log,
+        || trail::stamp(time::OffsetDateTime::now_utc()),
+        BATCH_WINDOW,
+        Box::new(|e| {
+            eprintln!(
+                "cordon proxy: cannot write audit events: {e}; refusing requests until it can"
+            )
+        }),
+    );
+    let sink = Arc::new(Chained {
+        handle: handle.clone(),
+        subject: trail.subject.clone(),
+        print: a.print_events,
+    });
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -415,9 +411,11 @@ pub fn run(a: &Args) -> Outcome {
         Ok(0)
     });
     // Dropping the runtime drops the exchanges still open, which records their events; then the
-    // writer drains the queue and ends.
+    // writer drains the queue and ends, and the stop is recorded after everything else.
     drop(runtime);
-    let _ = writer.join();
+    drop(handle);
+    writer.finish();
+    trail.record([lifecycle(Activity::AppStop)])?;
     if !a.quiet {
         eprintln!("cordon proxy: stopped");
     }

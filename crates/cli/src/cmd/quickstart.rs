@@ -212,7 +212,9 @@ pub fn run(args: &Args) -> Outcome {
     );
     match super::run::run(&args) {
         Ok(code) => {
-            println!("    the agent exited with status {code}; audit events: {state}/audit.jsonl")
+            println!(
+                "    the agent exited with status {code}; audit events: {state}/audit/ (`cordon audit verify --state-dir {state}`)"
+            )
         }
         Err(fail) => {
             println!("    the sandbox refused to start here (see `cordon sandbox check`):");

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Instant;
 
+use cordon_audit::ocsf::{self, Activity, Event, Verdict};
 use cordon_policy::manifest::Manifest;
 use cordon_policy::path::{self, Expansion, PathSet};
 use cordon_sandbox::bridge::Bridge;
@@ -17,6 +18,7 @@ use serde_json::json;
 use super::manifest::Enforced;
 use crate::fail::{Fail, Outcome, RUN_REFUSED};
 use crate::io;
+use crate::trail::{self, Trail};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -86,31 +88,6 @@ pub fn state_dir(arg: Option<&str>, home: &str) -> PathBuf {
         Ok(x) if x.starts_with('/') => PathBuf::from(x).join("cordon"),
         _ => Path::new(home).join(".local/state/cordon"),
     }
-}
-
-/// Append one JSON line to the state dir's audit file (the audit issue replaces this sink with
-/// the hash-chained log and group commit). Each event is one `write(2)` of a whole line: it
-/// survives cordon or the agent being killed, not a power loss (no fsync; two fsyncs cost
-/// about 2.5 ms of every launch, a quarter of the start-up budget).
-pub fn audit(dir: &Path, event: serde_json::Value) -> Result<(), Fail> {
-    use std::io::Write as _;
-    let fail = |path: &Path, e: std::io::Error| {
-        Fail::input_msg(format!("cannot write `{}`: {e}", path.display()))
-    };
-    std::fs::create_dir_all(dir).map_err(|e| fail(dir, e))?;
-    let path = dir.join("audit.jsonl");
-    let mut f = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&path)
-        .map_err(|e| fail(&path, e))?;
-    let mut line = event.to_string();
-    line.push('\n');
-    f.write_all(line.as_bytes()).map_err(|e| fail(&path, e))
-}
-
-fn now_text() -> String {
-    cordon_policy::trust::format_time(time::OffsetDateTime::now_utc())
 }
 
 /// A manifest's file grants as concrete paths.
@@ -238,7 +215,7 @@ fn resolve_program(cmd: &str) -> Result<PathBuf, Fail> {
 
 /// Start `cordon proxy` for the agent on a unix socket bound here, so the bridge's first
 /// connection queues until the proxy accepts it: the agent never waits for the proxy to start.
-fn start_proxy(a: &Args, state: &Path, socket: &Path) -> Result<Child, Fail> {
+fn start_proxy(a: &Args, state: &Path, socket: &Path, run_id: &str) -> Result<Child, Fail> {
     let fail = |what: &str, e: std::io::Error| {
         Fail::check_msg(format!("cannot start the egress proxy: {what}: {e}"))
     };
@@ -275,7 +252,8 @@ fn start_proxy(a: &Args, state: &Path, socket: &Path) -> Result<Child, Fail> {
         .args(["--trust", &a.signed.trust])
         .arg("--state-dir")
         .arg(state)
-        .args(["--listen", "stdin", "--quiet", "--stop-with-parent"]);
+        .args(["--listen", "stdin", "--quiet", "--stop-with-parent"])
+        .args(["--correlation", run_id]);
     if let Some(r) = &a.signed.revocations {
         cmd.args(["--revocations", r]);
     }
@@ -347,9 +325,13 @@ pub fn run(a: &Args) -> Outcome {
 fn run_agent(a: &Args) -> Outcome {
     let started = Instant::now();
     let now = io::now_or(None)?;
-    let verified = a.signed.verify(now)?;
-    let m = &verified.manifest;
     let (user, home) = io::current_user();
+    let state = state_dir(a.state_dir.as_deref(), &home);
+    let mut trail = Trail::new(&state, "run", &user);
+    let run_id = trail::new_id();
+    trail.subject.correlation = Some(run_id.clone());
+    let (verified, verify_event) = trail.verify(&a.signed, now)?;
+    let m = &verified.manifest;
     let ctx = Expansion {
         user: user.clone(),
         home: home.clone(),
@@ -386,7 +368,18 @@ fn run_agent(a: &Args) -> Outcome {
         .split_first()
         .ok_or_else(|| Fail::input_msg("give the command to run after `--`"))?;
     let program = resolve_program(cmd)?;
+    let cmd_line = trail::scrubbed(&a.command.join(" "));
+    let launch_event = || {
+        Event::new(Activity::ProcessLaunch, trail::millis(now)).with(
+            "process",
+            ocsf::process(&cmd_line, &program.to_string_lossy(), &run_id, None),
+        )
+    };
     if !exec.execute.contains(&program) {
+        trail.record([
+            verify_event,
+            launch_event().decided(Verdict::Deny, "exec_denied", None),
+        ])?;
         return Err(Fail::check_msg(format!(
             "`{}` is not granted in `commandsAllowed` of `{}`; the agent's own program must be granted",
             program.display(),
@@ -457,34 +450,46 @@ fn run_agent(a: &Args) -> Outcome {
             ),
         }),
     };
-    let state = state_dir(a.state_dir.as_deref(), &home);
-    audit(
-        &state,
-        json!({"time": now_text(), "event": "launch", "agent": m.agent_name, "user": user, "manifestDigest": verified.digest,
-               "program": program, "enforced": layers.enforced, "degraded": layers.degraded}),
-    )?;
+    let granted = Event::new(Activity::AssignPrivileges, trail::millis(now))
+        .decided(Verdict::Allow, "manifest_verified", None)
+        .with("user", json!({"name": user}))
+        .with("session", json!({"uid": run_id}))
+        .with("privileges", json!(privileges(&spec, m)));
+    trail.record([
+        verify_event,
+        granted,
+        launch_event()
+            .decided(Verdict::Allow, "granted", None)
+            .cordon(
+                "sandbox",
+                json!({"enforced": layers.enforced, "degraded": layers.degraded}),
+            ),
+    ])?;
     let proxy = match (&spec.bridge, a.external_proxy) {
-        (Some(bridge), false) => Some(start_proxy(a, &state, &bridge.socket)?),
+        (Some(bridge), false) => Some(start_proxy(a, &state, &bridge.socket, &run_id)?),
         _ => None,
     };
     let result = launch::launch(&spec, &layers);
     if let Some(p) = proxy {
         stop_proxy(p);
     }
-    let elapsed = started.elapsed().as_millis();
+    let elapsed = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    let ended = Event::new(
+        Activity::ProcessTerminate,
+        trail::millis(time::OffsetDateTime::now_utc()),
+    )
+    .with(
+        "process",
+        ocsf::process(&cmd_line, &program.to_string_lossy(), &run_id, None),
+    )
+    .with("duration", elapsed.into());
     match result {
         Ok(exit) => {
-            audit(
-                &state,
-                json!({"time": now_text(), "event": "exit", "agent": m.agent_name, "status": exit.code(), "durationMs": elapsed}),
-            )?;
+            trail.record([ended.with("exit_code", exit.code().into())])?;
             Ok(u8::try_from(exit.code()).unwrap_or(u8::MAX))
         }
         Err(e) => {
-            audit(
-                &state,
-                json!({"time": now_text(), "event": "setup-failed", "agent": m.agent_name, "error": e.to_string()}),
-            )?;
+            trail.record([ended.failed(e.to_string())])?;
             // Namespaces were taken as available without trying (a fork saved per launch):
             // when setting up failed, say which layer the kernel refuses, as a probe would.
             if !a.allow_degraded
@@ -497,4 +502,22 @@ fn run_agent(a: &Args) -> Outcome {
             Err(Fail::check_msg(format!("{e}; the agent did not run")))
         }
     }
+}
+
+/// The privileges a run grants the agent, as its Authorize Session event lists them:
+/// `read:`, `write:`, `deny:` and `exec:` paths as the sandbox enforces them, and the manifest's
+/// network and API scopes.
+fn privileges(spec: &Spec, m: &Manifest) -> Vec<String> {
+    fn paths<'a>(kind: &str, list: impl IntoIterator<Item = &'a PathBuf>) -> Vec<String> {
+        list.into_iter()
+            .map(|p| format!("{kind}:{}", p.display()))
+            .collect()
+    }
+    let mut out = paths("read", &spec.read);
+    out.extend(paths("write", &spec.write));
+    out.extend(paths("deny", &spec.deny));
+    out.extend(paths("exec", &spec.exec.execute));
+    out.extend(m.network_scopes.iter().map(|s| format!("net:{s}")));
+    out.extend(m.api_scopes.iter().map(|s| format!("api:{s}")));
+    out
 }

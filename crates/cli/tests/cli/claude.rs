@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use crate::run::signed;
-use crate::{Background, Sandbox, repo, wait_for_port};
+use crate::{Background, Sandbox, audit_events, cordon, repo, wait_for_port};
 
 /// The Claude Code release the tests drive.
 pub(crate) const CLAUDE_VERSION: &str = "2.1.332";
@@ -375,16 +375,15 @@ fn the_hook_decides_every_tool_call_of_the_real_cli() {
     );
 
     // Every decision is in the audit log, none with the key.
-    let log = s.read("state/audit.jsonl");
+    let log = s.read("state/audit/00000001.jsonl");
     assert!(!log.contains(KEY) && !log.contains("test-key-material"));
-    let pre: Vec<Value> = log
-        .lines()
-        .map(|l| serde_json::from_str::<Value>(l).unwrap())
-        .filter(|e| e["hookEvent"] == "PreToolUse")
+    let pre: Vec<Value> = audit_events(s.path("state"))
+        .into_iter()
+        .filter(|e| cordon(e)["hook_event"] == "PreToolUse")
         .collect();
     let decisions: Vec<&str> = pre
         .iter()
-        .map(|e| e["decision"].as_str().unwrap())
+        .map(|e| cordon(e)["decision"].as_str().unwrap())
         .collect();
     assert_eq!(
         decisions,
@@ -450,7 +449,7 @@ fn the_sandbox_holds_when_the_hook_allows_or_is_skipped() {
     );
     assert_eq!(result["result"], "done", "{result}");
     let results = api.tool_results();
-    let audit = std::fs::read_to_string(s.path("state/audit.jsonl")).unwrap_or_default();
+    let audit = std::fs::read_to_string(s.path("state/audit/00000001.jsonl")).unwrap_or_default();
     assert_eq!(results.len(), 2, "{results:?}\naudit:\n{audit}");
     let (error, text) = &results[0];
     assert!(
@@ -467,12 +466,13 @@ fn the_sandbox_holds_when_the_hook_allows_or_is_skipped() {
         listener.accept().is_err(),
         "the sandboxed code reached a host listener"
     );
-    let log = s.read("state/audit.jsonl");
-    let allowed_python = log
-        .lines()
-        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+    let events = audit_events(s.path("state"));
+    let log = format!("{events:#?}");
+    let allowed_python = events
+        .iter()
         .filter(|e| {
-            e["hookEvent"] == "PreToolUse" && e["tool"] == "Bash" && e["decision"] == "allow"
+            let c = cordon(e);
+            c["hook_event"] == "PreToolUse" && c["tool"] == "Bash" && c["decision"] == "allow"
         })
         .count();
     assert_eq!(
@@ -491,7 +491,7 @@ fn the_sandbox_holds_when_the_hook_allows_or_is_skipped() {
     ]);
     let api = Api::start(&s, "bare", &script);
     signed(&s, &sandbox_manifest(&s, &claude, &api));
-    let before = s.read("state/audit.jsonl").lines().count();
+    let before = audit_events(s.path("state")).len();
     let result = session_with(
         &s,
         &claude,
@@ -521,11 +521,10 @@ fn the_sandbox_holds_when_the_hook_allows_or_is_skipped() {
         !Path::new(&outside).exists(),
         "the write outside writePaths happened"
     );
-    let hook_events = s
-        .read("state/audit.jsonl")
-        .lines()
+    let hook_events = audit_events(s.path("state"))
+        .iter()
         .skip(before)
-        .filter(|l| l.contains("\"event\":\"hook\""))
+        .filter(|e| cordon(e)["component"] == "hook")
         .count();
     assert_eq!(hook_events, 0, "no hook was to run under --bare");
 }

@@ -193,6 +193,34 @@ fn playbook_manifest() -> String {
     std::fs::read_to_string(repo("examples/playbook-manifest.json")).unwrap()
 }
 
+/// The events of the audit log in `state` (a state directory), after checking that the hash
+/// chain verifies and that every event meets the OCSF 1.8 schema.
+fn audit_events(state: impl AsRef<Path>) -> Vec<Value> {
+    let path = state
+        .as_ref()
+        .join("audit")
+        .join(cordon_audit::store::SEGMENT);
+    let text = std::fs::read_to_string(&path).unwrap_or_default();
+    let complete = text.rfind('\n').map_or(0, |i| i + 1);
+    let lines: Vec<&str> = text[..complete].lines().collect();
+    let report = cordon_audit::verify::verify(lines.iter().copied());
+    assert_eq!(report.problem, None, "{}", path.display());
+    lines
+        .iter()
+        .map(|l| {
+            let event = json(l)["event"].clone();
+            let problems = cordon_audit::ocsf::schema::check(&event);
+            assert!(problems.is_empty(), "{problems:#?}\nin {event:#}");
+            event
+        })
+        .collect()
+}
+
+/// cordon's own fields of an OCSF event.
+fn cordon(event: &Value) -> &Value {
+    &event["unmapped"]["cordon"]
+}
+
 fn json(s: &str) -> Value {
     serde_json::from_str(s.trim()).unwrap_or_else(|e| panic!("not JSON ({e}): {s}"))
 }

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::{Background, Sandbox, json, wait_for_port};
+use crate::{Background, Sandbox, audit_events, cordon, json, wait_for_port};
 
 /// An upstream HTTP server that logs each request (and, with TLS, each server name a ClientHello
 /// carries) as a JSON line, and answers `hello from upstream` with a session cookie.
@@ -163,7 +163,7 @@ fn test_ca(s: &Sandbox) {
 struct Proxy {
     _process: Background,
     port: u16,
-    audit: String,
+    state: String,
 }
 
 impl Proxy {
@@ -205,7 +205,7 @@ impl Proxy {
         Self {
             _process: process,
             port,
-            audit: format!("{state}/audit.jsonl"),
+            state,
         }
     }
 
@@ -215,7 +215,8 @@ impl Proxy {
 
     /// The audit log, after checking that none of `values` is in it.
     fn audit_lacks(&self, values: &[&str]) -> String {
-        let audit = std::fs::read_to_string(&self.audit).unwrap();
+        let audit =
+            std::fs::read_to_string(format!("{}/audit/00000001.jsonl", self.state)).unwrap();
         for value in values {
             assert!(!audit.contains(value), "`{value}` reached the audit log");
         }
@@ -226,17 +227,22 @@ impl Proxy {
     fn events(&self, at_least: usize) -> Vec<Value> {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
-            let events: Vec<Value> = std::fs::read_to_string(&self.audit)
-                .unwrap_or_default()
-                .lines()
-                .map(json)
-                .collect();
+            let events = egress(&self.state);
             if events.len() >= at_least || Instant::now() > deadline {
                 return events;
             }
             std::thread::sleep(Duration::from_millis(20));
         }
     }
+}
+
+/// The proxy's request and tunnel events in the audit log of `state` (HTTP and Network
+/// Activity; not its own start and stop), checked as `audit_events` checks them.
+fn egress(state: &str) -> Vec<Value> {
+    audit_events(state)
+        .into_iter()
+        .filter(|e| e["category_uid"] == 4)
+        .collect()
 }
 
 /// curl through the proxy: (exit code, stdout, stderr).
@@ -393,21 +399,21 @@ fn plain_http_goes_only_to_granted_destinations() {
     let events = proxy.events(6);
     assert_eq!(events.len(), 6, "{events:#?}");
     let first = &events[0];
-    assert_eq!(first["decision"], "allow");
-    assert_eq!(first["method"], "GET");
-    assert_eq!(first["path"], "/api/items");
-    assert_eq!(first["status"], 200);
-    assert_eq!(first["bytes_down"], 20);
+    assert_eq!(cordon(first)["decision"], "allow");
+    assert_eq!(first["http_request"]["http_method"], "GET");
+    assert_eq!(first["http_request"]["url"]["path"], "/api/items");
+    assert_eq!(first["http_response"]["code"], 200);
+    assert_eq!(first["traffic"]["bytes_in"], 20);
     assert!(
-        first["rule"]
+        cordon(first)["rule"]
             .as_str()
             .unwrap()
             .starts_with("networkScopes[0]")
     );
-    assert_eq!(events[1]["bytes_up"], 3);
+    assert_eq!(events[1]["traffic"]["bytes_out"], 3);
     let reasons: Vec<&str> = events
         .iter()
-        .map(|e| e["reason"].as_str().unwrap())
+        .map(|e| cordon(e)["reason"].as_str().unwrap())
         .collect();
     assert_eq!(
         reasons,
@@ -547,8 +553,8 @@ fn tunnels_carry_tls_only_to_the_granted_server_name() {
         .iter()
         .map(|e| {
             (
-                e["decision"].as_str().unwrap(),
-                e["reason"].as_str().unwrap(),
+                cordon(e)["decision"].as_str().unwrap(),
+                cordon(e)["reason"].as_str().unwrap(),
             )
         })
         .collect();
@@ -564,11 +570,11 @@ fn tunnels_carry_tls_only_to_the_granted_server_name() {
         ],
         "{events:#?}"
     );
-    assert_eq!(events[0]["server_name"], "upstream.test");
-    assert_eq!(events[0]["address"], format!("127.0.0.1:{port}"));
-    assert!(events[0]["bytes_up"].as_u64().unwrap() > 200);
-    assert!(events[0]["bytes_down"].as_u64().unwrap() > 500);
-    assert_eq!(events[3]["server_name"], "other.test");
+    assert_eq!(cordon(&events[0])["server_name"], "upstream.test");
+    assert_eq!(cordon(&events[0])["address"], format!("127.0.0.1:{port}"));
+    assert!(events[0]["traffic"]["bytes_out"].as_u64().unwrap() > 200);
+    assert!(events[0]["traffic"]["bytes_in"].as_u64().unwrap() > 500);
+    assert_eq!(cordon(&events[3])["server_name"], "other.test");
 }
 
 /// Send raw bytes to the proxy and read until it closes (or `wait` passes): what came back.
@@ -738,7 +744,7 @@ fn addresses_approvals_and_inspection_are_enforced() {
     assert_eq!(up.seen().len(), 1, "{:?}", up.seen());
     let events = proxy.events(7);
     assert_eq!(
-        events[0]["detail"].as_str().unwrap(),
+        events[0]["status_detail"].as_str().unwrap(),
         "`169.254.169.254` is 169.254.169.254, a cloud metadata address; a grant must name that address literally to reach it"
     );
 
@@ -756,7 +762,10 @@ fn addresses_approvals_and_inspection_are_enforced() {
     let (code, _, err) = curl(&proxy, &["-k", &format!("https://127.0.0.2:{port}/")]);
     assert_ne!(code, 0);
     assert!(err.contains("403"), "{err}");
-    assert_eq!(proxy.events(1)[0]["reason"], "inspection_unavailable");
+    assert_eq!(
+        cordon(&proxy.events(1)[0])["reason"],
+        "inspection_unavailable"
+    );
     assert_eq!(up.seen().len(), 1);
 }
 
@@ -895,15 +904,15 @@ fn dlp_blocks_redacts_and_reports_request_bodies() {
     let events = proxy.events(10);
     let blocked = events
         .iter()
-        .find(|e| e["reason"] == "dlp_blocked")
+        .find(|e| cordon(e)["reason"] == "dlp_blocked")
         .unwrap();
-    assert_eq!(blocked["dlp"][0]["classification"], "secret");
-    assert_eq!(blocked["dlp"][0]["action"], "block");
+    assert_eq!(cordon(blocked)["dlp"][0]["classification"], "secret");
+    assert_eq!(cordon(blocked)["dlp"][0]["action"], "block");
     let redacted = events
         .iter()
-        .find(|e| e["dlp"].as_array().is_some_and(|d| d.len() == 2))
+        .find(|e| cordon(e)["dlp"].as_array().is_some_and(|d| d.len() == 2))
         .unwrap();
-    assert_eq!(redacted["decision"], "allow");
+    assert_eq!(cordon(redacted)["decision"], "redact");
     proxy.audit_lacks(&[
         "AKIAQYLPMN5HHHFPZAM2",
         "4111 1111",
@@ -969,15 +978,13 @@ fn cordon_run_sends_the_agent_through_its_own_proxy() {
     assert!(other.seen().is_empty());
 
     // The proxy's events sit beside the launch and exit events, and it is gone with the agent.
-    let audit = std::fs::read_to_string(format!("{state}/audit.jsonl")).unwrap();
-    let egress: Vec<Value> = audit
-        .lines()
-        .map(json)
-        .filter(|e| e["kind"] == "egress")
-        .collect();
-    assert_eq!(egress.len(), 2, "{audit}");
+    let egress = egress(&state);
+    assert_eq!(egress.len(), 2, "{egress:#?}");
     assert_eq!(
-        (egress[0]["decision"].as_str(), egress[1]["reason"].as_str()),
+        (
+            cordon(&egress[0])["decision"].as_str(),
+            cordon(&egress[1])["reason"].as_str()
+        ),
         (Some("allow"), Some("no_grant"))
     );
     let marker = format!("--state-dir\0{state}\0--listen\0stdin");
@@ -1085,12 +1092,15 @@ fn inspection_decides_each_request_inside_tls() {
     let events = proxy.events(11);
     let inner: Vec<(String, String, bool)> = events
         .iter()
-        .filter(|e| e["method"] != "CONNECT")
+        .filter(|e| e["class_uid"] == 4002)
         .map(|e| {
             (
-                e["path"].as_str().unwrap().to_owned(),
-                e["reason"].as_str().unwrap().to_owned(),
-                e["inspected"] == true,
+                e["http_request"]["url"]["path"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned(),
+                cordon(e)["reason"].as_str().unwrap().to_owned(),
+                cordon(e)["inspected"] == true,
             )
         })
         .collect();
@@ -1105,12 +1115,17 @@ fn inspection_decides_each_request_inside_tls() {
         ]
     );
     assert!(
-        events.iter().any(|e| e["reason"] == "certificate_rejected"),
+        events
+            .iter()
+            .any(|e| cordon(e)["reason"] == "certificate_rejected"),
         "{events:#?}"
     );
-    let tunnel = events.iter().find(|e| e["method"] == "CONNECT").unwrap();
+    let tunnel = events.iter().find(|e| e["class_uid"] == 4001).unwrap();
     assert_eq!(
-        (tunnel["decision"].as_str(), tunnel["reason"].as_str()),
+        (
+            cordon(tunnel)["decision"].as_str(),
+            cordon(tunnel)["reason"].as_str()
+        ),
         (Some("allow"), Some("partial_grant"))
     );
 }
@@ -1270,9 +1285,9 @@ fn credentials_are_added_by_the_proxy_never_held_by_the_agent() {
     let events = proxy.events(6);
     let crm = events
         .iter()
-        .find(|e| e["path"] == "/crm/accounts")
+        .find(|e| e["http_request"]["url"]["path"] == "/crm/accounts")
         .unwrap();
-    assert_eq!(crm["credential"], "authorization");
+    assert_eq!(cordon(crm)["credential_header"], "authorization");
     proxy.audit_lacks(&[
         "env-held-value",
         "file-held-value",
@@ -1331,14 +1346,12 @@ fn cordon_run_inspects_tls_with_the_ca_it_is_given() {
         .filter(|e| e.get("line").is_some())
         .collect();
     assert_eq!(lines.len(), 1);
-    let audit = std::fs::read_to_string(format!("{state}/audit.jsonl")).unwrap();
-    let inner: Vec<Value> = audit
-        .lines()
-        .map(json)
-        .filter(|e| e["kind"] == "egress" && e["method"] == "GET")
+    let inner: Vec<Value> = egress(&state)
+        .into_iter()
+        .filter(|e| e["http_request"]["http_method"] == "GET")
         .collect();
-    assert_eq!(inner.len(), 2, "{audit}");
-    assert!(inner.iter().all(|e| e["inspected"] == true));
+    assert_eq!(inner.len(), 2, "{inner:#?}");
+    assert!(inner.iter().all(|e| cordon(e)["inspected"] == true));
 }
 
 #[test]

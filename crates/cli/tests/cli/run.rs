@@ -5,7 +5,7 @@ use std::net::TcpListener;
 use std::os::linux::net::SocketAddrExt;
 use std::os::unix::net::{SocketAddr, UnixListener};
 
-use crate::{Sandbox, assert_success, command_lines, is_root, json, repo};
+use crate::{Sandbox, assert_success, audit_events, command_lines, cordon, is_root, json, repo};
 
 /// A signed manifest in the sandbox directory, trusted by `trust.json` (keys made on first use;
 /// a second call re-signs with them).
@@ -170,19 +170,66 @@ fn escape_attempts_are_blocked() {
         survivors.is_empty(),
         "processes outlived the agent: {survivors:?}"
     );
-    // Launch and exit were recorded.
-    let audit = std::fs::read_to_string(format!("{state}/audit.jsonl")).unwrap();
-    let events: Vec<serde_json::Value> = audit.lines().map(json).collect();
-    assert_eq!(events[0]["event"], "launch");
-    assert_eq!(events[0]["agent"], "escape-test");
+    // The verified manifest, the privileges it grants, the launch and the exit were recorded,
+    // all under one run id.
+    let (events, proxy): (Vec<_>, Vec<_>) = audit_events(&state)
+        .into_iter()
+        .partition(|e| cordon(e)["component"] == "run");
+    let kinds: Vec<&str> = events
+        .iter()
+        .map(|e| e["type_name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "Application Lifecycle: Other",
+            "Authorize Session: Assign Privileges",
+            "Process Activity: Launch",
+            "Process Activity: Terminate",
+        ]
+    );
+    assert_eq!(events[0]["activity_name"], "Verify");
+    assert_eq!(cordon(&events[0])["decision"], "allow");
+    assert_eq!(events[0]["app"]["name"], "escape-test");
     assert!(
-        events[0]["manifestDigest"]
+        events[0]["policy"]["uid"]
             .as_str()
             .unwrap()
             .starts_with("sha256:")
     );
-    assert_eq!(events[1]["event"], "exit");
-    assert_eq!(events[1]["status"], 0);
+    let privileges = events[1]["privileges"].as_array().unwrap();
+    assert!(
+        privileges.contains(&serde_json::json!(format!("write:{writable_s}"))),
+        "{privileges:?}"
+    );
+    assert_eq!(events[2]["actor"]["app_name"], "escape-test");
+    assert_eq!(events[3]["exit_code"], 0);
+    let run_id = &events[0]["metadata"]["correlation_uid"];
+    assert!(run_id.is_string());
+    assert!(
+        events
+            .iter()
+            .all(|e| &e["metadata"]["correlation_uid"] == run_id)
+    );
+    // The run's proxy verified the manifest too, started and stopped, under the same id.
+    let proxy_kinds: Vec<&str> = proxy
+        .iter()
+        .map(|e| e["type_name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        proxy_kinds,
+        [
+            "Application Lifecycle: Other",
+            "Application Lifecycle: Start",
+            "Application Lifecycle: Stop"
+        ]
+    );
+    assert!(
+        proxy
+            .iter()
+            .all(|e| &e["metadata"]["correlation_uid"] == run_id)
+    );
+    assert_eq!(events[2]["process"]["uid"], *run_id);
 }
 
 #[test]
@@ -504,8 +551,16 @@ fn a_missing_layer_refuses_unless_degraded_running_is_allowed() {
         stderr.contains("user-namespace") && stderr.contains("--allow-degraded"),
         "{stderr}"
     );
-    let audit = std::fs::read_to_string(format!("{state}/audit.jsonl")).unwrap();
-    assert_eq!(json(audit.lines().last().unwrap())["event"], "setup-failed");
+    let ended = audit_events(&state).pop().unwrap();
+    assert_eq!(ended["type_name"], "Process Activity: Terminate");
+    assert_eq!(ended["status"], "Failure");
+    assert!(
+        ended["status_detail"]
+            .as_str()
+            .unwrap()
+            .contains("sandbox setup failed"),
+        "{ended}"
+    );
 
     // Told to run degraded: it says so loudly, records it, and every other layer still holds.
     let state = s.path("state-degraded");
@@ -523,11 +578,14 @@ fn a_missing_layer_refuses_unless_degraded_running_is_allowed() {
     );
     assert!(stderr.contains("Permission denied"), "{stderr}");
     assert!(!String::from_utf8_lossy(&out.stdout).contains("top secret"));
-    let audit = std::fs::read_to_string(format!("{state}/audit.jsonl")).unwrap();
-    let launch = json(audit.lines().next().unwrap());
-    assert_eq!(launch["degraded"], serde_json::json!(["user-namespace"]));
+    let launch = audit_events(&state)
+        .into_iter()
+        .find(|e| e["type_name"] == "Process Activity: Launch")
+        .unwrap();
+    let sandbox = &cordon(&launch)["sandbox"];
+    assert_eq!(sandbox["degraded"], serde_json::json!(["user-namespace"]));
     assert!(
-        launch["enforced"]
+        sandbox["enforced"]
             .as_array()
             .unwrap()
             .contains(&serde_json::json!("landlock-fs"))

@@ -256,6 +256,10 @@ impl Proxy {
             }
         };
         describe_destination(&mut event, &target);
+        if !self.sink.healthy() {
+            let detail = "the audit log cannot be written; the proxy refuses requests until it can";
+            return self.refuse(event, started, Refusal::AuditUnavailable, detail.to_owned());
+        }
         let verdict = self.gate.decide(&method, target.url());
         event.rule.clone_from(&verdict.rule);
         match target {
@@ -319,8 +323,7 @@ impl Proxy {
 
     fn event(&self, peer: &str, method: &str) -> Event {
         Event {
-            time: cordon_policy::trust::format_time(time::OffsetDateTime::now_utc()),
-            kind: "egress",
+            time_ms: now_ms(),
             agent: self.gate.agent().to_owned(),
             client: peer.to_owned(),
             method: method.to_owned(),
@@ -432,4 +435,10 @@ pub(super) fn describe_destination(event: &mut Event, target: &Target) {
 
 pub(super) fn millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// Milliseconds since the epoch, now.
+fn now_ms() -> i64 {
+    i64::try_from(time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000)
+        .unwrap_or(i64::MAX)
 }
