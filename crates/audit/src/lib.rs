@@ -8,11 +8,11 @@
 //! first record that does not follow.
 //!
 //! A hash chain alone shows tampering only by someone who did not rewrite everything after it;
-//! signed checkpoints (a later step of the audit issue) anchor the chain against that.
+//! signed [`checkpoint`]s anchor the chain against that, and against truncation.
 //!
 //! [`store`] keeps the chain in segment files with group commit; it is the only module that does
-//! I/O. What this crate does not do: read the clock or sign. Callers hand it events and times,
-//! and lines to verify.
+//! I/O. What this crate does not do: read the clock, hold keys or know the trust store. Callers
+//! hand it events and times, a signer, and a check of signatures.
 //!
 //! ```
 //! use cordon_audit::chain::Chain;
@@ -30,6 +30,7 @@
 
 pub mod canonical;
 pub mod chain;
+pub mod checkpoint;
 pub mod ocsf;
 pub mod store;
 pub mod verify;

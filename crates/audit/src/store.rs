@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use crate::chain::Chain;
+use crate::checkpoint::{Checkpoint, LATEST, Signer};
 
 /// The first (and, until rotation lands, only) segment.
 pub const SEGMENT: &str = "00000001.jsonl";
@@ -35,8 +36,8 @@ pub enum StoreError {
         /// The error.
         source: std::io::Error,
     },
-    /// The last record cannot be read back, so the chain cannot continue from it.
-    #[error("`{path}`: the last record is not readable ({why}); run `cordon audit verify`")]
+    /// A record or the latest checkpoint cannot be read back.
+    #[error("`{path}`: not readable ({why}); run `cordon audit verify`")]
     Tail {
         /// The segment.
         path: PathBuf,
@@ -59,6 +60,8 @@ pub struct Log {
     chain: Chain,
     /// The segment's length after our last append or catch-up.
     len: u64,
+    /// Whether the last record is a checkpoint (a second one would cover nothing new).
+    last_is_checkpoint: bool,
 }
 
 impl Log {
@@ -77,6 +80,7 @@ impl Log {
             file,
             chain: Chain::new(),
             len: 0,
+            last_is_checkpoint: false,
         };
         log.file.lock().map_err(io("cannot lock", &log.path))?;
         let caught_up = log.catch_up();
@@ -122,14 +126,71 @@ impl Log {
         if batch.is_empty() {
             return Ok(None);
         }
+        self.write_durably(&batch)?;
+        self.last_is_checkpoint = false;
+        Ok(last)
+    }
+
+    fn write_durably(&mut self, bytes: &[u8]) -> Result<(), StoreError> {
         self.file
-            .write_all(&batch)
+            .write_all(bytes)
             .map_err(io("cannot append to", &self.path))?;
         self.file
             .sync_data()
             .map_err(io("cannot flush", &self.path))?;
-        self.len += batch.len() as u64;
-        Ok(last)
+        self.len += bytes.len() as u64;
+        Ok(())
+    }
+
+    /// Sign a checkpoint of the chain's last record at `time`, append it and keep it as the
+    /// latest (`checkpoint.json`, replaced atomically). `None` when there is nothing new to
+    /// cover: no records, or a checkpoint is already the last one.
+    pub fn checkpoint(
+        &mut self,
+        time: &str,
+        signer: &dyn Signer,
+    ) -> Result<Option<Checkpoint>, StoreError> {
+        self.file.lock().map_err(io("cannot lock", &self.path))?;
+        let result = self.checkpoint_locked(time, signer);
+        let _ = self.file.unlock();
+        result
+    }
+
+    fn checkpoint_locked(
+        &mut self,
+        time: &str,
+        signer: &dyn Signer,
+    ) -> Result<Option<Checkpoint>, StoreError> {
+        if self.file_len()? != self.len {
+            self.catch_up()?;
+        }
+        let Some(last) = self.chain.next_seq().checked_sub(1) else {
+            return Ok(None);
+        };
+        if self.last_is_checkpoint {
+            return Ok(None);
+        }
+        let cp = Checkpoint::sign(last, self.chain.prev(), time, signer);
+        let mut line = self.chain.seal(time, cp.to_event()).line.into_bytes();
+        line.push(b'\n');
+        self.write_durably(&line)?;
+        self.last_is_checkpoint = true;
+        // The latest checkpoint beside the segments: written whole, then renamed over the old
+        // one, so a crash leaves the old or the new, never half of one.
+        let dir = self.path.parent().unwrap_or(Path::new("."));
+        let latest = dir.join(LATEST);
+        let tmp = dir.join(format!("{LATEST}.tmp"));
+        let mut text = cp.to_value().to_string();
+        text.push('\n');
+        let mut f = File::create(&tmp).map_err(io("cannot create", &tmp))?;
+        f.write_all(text.as_bytes())
+            .and_then(|()| f.sync_all())
+            .map_err(io("cannot write", &tmp))?;
+        std::fs::rename(&tmp, &latest).map_err(io("cannot replace", &latest))?;
+        File::open(dir)
+            .and_then(|d| d.sync_all())
+            .map_err(io("cannot flush", dir))?;
+        Ok(Some(cp))
     }
 
     fn file_len(&self) -> Result<u64, StoreError> {
@@ -192,8 +253,35 @@ impl Log {
             .and_then(Value::as_str)
             .ok_or_else(|| tail_error("no `hash`".into()))?;
         self.chain = Chain::after(seq, hash);
+        self.last_is_checkpoint = record
+            .get("event")
+            .and_then(Checkpoint::from_event)
+            .is_some();
         Ok(())
     }
+}
+
+/// The latest checkpoint kept beside the log in `dir`, if any.
+pub fn latest_checkpoint(dir: &Path) -> Result<Option<Checkpoint>, StoreError> {
+    let path = dir.join(LATEST);
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(source) => {
+            return Err(StoreError::Io {
+                what: "cannot read",
+                path,
+                source,
+            });
+        }
+    };
+    let value: Value = serde_json::from_str(&text).map_err(|e| StoreError::Tail {
+        path: path.clone(),
+        why: e.to_string(),
+    })?;
+    Checkpoint::from_value(&value)
+        .map(Some)
+        .map_err(|why| StoreError::Tail { path, why })
 }
 
 /// Every record line of the log in `dir`, in order (a line cut short at the end is left out,

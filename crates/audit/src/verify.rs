@@ -30,6 +30,32 @@ pub enum Tampering {
     Reordered,
     /// Its hash is right but it does not point back to the record before it.
     Unlinked,
+    /// The log ends before a signed checkpoint says it reached: records were cut off its end.
+    Truncated {
+        /// Records the log has.
+        records: u64,
+        /// Records a signed checkpoint shows it had at least.
+        signed: u64,
+    },
+    /// A checkpoint whose signature does not verify, or that does not match the chain or the
+    /// latest checkpoint kept beside the log (the chain was rewritten).
+    ForgedCheckpoint(String),
+}
+
+impl Tampering {
+    /// The kind's name, for JSON output.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Malformed(_) => "malformed",
+            Self::Edited => "edited",
+            Self::Deleted { .. } => "deleted",
+            Self::Inserted { .. } => "inserted",
+            Self::Reordered => "reordered",
+            Self::Unlinked => "unlinked",
+            Self::Truncated { .. } => "truncated",
+            Self::ForgedCheckpoint(_) => "forged-checkpoint",
+        }
+    }
 }
 
 impl fmt::Display for Tampering {
@@ -47,6 +73,12 @@ impl fmt::Display for Tampering {
             Self::Unlinked => {
                 f.write_str("unlinked: it does not point back to the record before it")
             }
+            Self::Truncated { records, signed } => write!(
+                f,
+                "truncated after a checkpoint: the log has {records} record(s), a signed \
+                 checkpoint shows it had at least {signed}"
+            ),
+            Self::ForgedCheckpoint(why) => write!(f, "forged checkpoint: {why}"),
         }
     }
 }

@@ -10,10 +10,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+use crate::checkpoint::Signer;
 use crate::store::{Log, StoreError};
 
 /// Events committed per batch at most.
@@ -55,6 +56,48 @@ impl Handle {
     }
 }
 
+/// When the writer signs checkpoints: after `every_records` records or `every` since the last
+/// one (whichever comes first, once there is something to cover), and when it stops.
+pub struct Checkpoints {
+    /// Signs them.
+    pub signer: Box<dyn Signer>,
+    /// Records between checkpoints at most.
+    pub every_records: u64,
+    /// Time between checkpoints at most, while records arrive.
+    pub every: Duration,
+}
+
+impl std::fmt::Debug for Checkpoints {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Checkpoints")
+            .field("key", &self.signer.key_id())
+            .field("every_records", &self.every_records)
+            .field("every", &self.every)
+            .finish()
+    }
+}
+
+/// How the writer commits.
+pub struct Config {
+    /// The time records are stamped with.
+    pub clock: Box<dyn Fn() -> String + Send>,
+    /// How long to wait after an event for more to batch with it.
+    pub window: Duration,
+    /// Where failures are reported.
+    pub on_error: OnError,
+    /// Signed checkpoints, when there is a key.
+    pub checkpoints: Option<Checkpoints>,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("window", &self.window)
+            .field("checkpoints", &self.checkpoints)
+            .finish_non_exhaustive()
+    }
+}
+
 /// The writer thread.
 #[derive(Debug)]
 pub struct Writer {
@@ -62,48 +105,89 @@ pub struct Writer {
 }
 
 impl Writer {
-    /// Start committing to `log`, stamping records with `clock()` and waiting `window` after an
-    /// event for more to batch with it.
-    pub fn start(
-        mut log: Log,
-        clock: impl Fn() -> String + Send + 'static,
-        window: Duration,
-        on_error: OnError,
-    ) -> (Handle, Self) {
+    /// Start committing to `log`.
+    pub fn start(log: Log, config: Config) -> (Handle, Self) {
         let (queue, events) = mpsc::channel::<Value>();
         let state = Arc::new(State::default());
         let shared = Arc::clone(&state);
-        let thread = std::thread::spawn(move || {
-            let mut batch = Vec::new();
-            while let Ok(first) = events.recv() {
-                batch.push(first);
-                std::thread::sleep(window);
-                while batch.len() < MAX_BATCH {
-                    match events.try_recv() {
-                        Ok(more) => batch.push(more),
-                        Err(_) => break,
-                    }
-                }
-                match log.append(&clock(), batch.drain(..)) {
-                    Ok(last) => {
-                        if let Some(seq) = last {
-                            shared.acked.store(seq.saturating_add(1), Ordering::Release);
-                        }
-                        shared.broken.store(false, Ordering::Release);
-                    }
-                    Err(e) => {
-                        shared.broken.store(true, Ordering::Release);
-                        on_error(&e);
-                    }
-                }
-            }
-        });
+        let thread = std::thread::spawn(move || commit(log, &config, &events, &shared));
         (Handle { queue, state }, Self { thread })
     }
 
     /// Wait until every event queued before each [`Handle`] was dropped is committed.
     pub fn finish(self) {
         let _ = self.thread.join();
+    }
+}
+
+/// The writer's loop: batches until every sender is gone, checkpoints as configured.
+fn commit(mut log: Log, config: &Config, events: &mpsc::Receiver<Value>, shared: &State) {
+    let mut batch = Vec::new();
+    // Records since the last checkpoint, and when the first of them came.
+    let mut pending: u64 = 0;
+    let mut since: Option<Instant> = None;
+    let checkpoint = |log: &mut Log, pending: &mut u64, since: &mut Option<Instant>| {
+        let Some(c) = &config.checkpoints else {
+            return;
+        };
+        match log.checkpoint(&(config.clock)(), c.signer.as_ref()) {
+            Ok(_) => {
+                *pending = 0;
+                *since = None;
+            }
+            Err(e) => {
+                shared.broken.store(true, Ordering::Release);
+                (config.on_error)(&e);
+            }
+        }
+    };
+    loop {
+        // With records to cover, wake up in time to sign them even if nothing else arrives.
+        let first = match (&config.checkpoints, since) {
+            (Some(c), Some(t)) => match events.recv_timeout(c.every.saturating_sub(t.elapsed())) {
+                Ok(e) => Some(e),
+                Err(mpsc::RecvTimeoutError::Timeout) => None,
+                Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            },
+            _ => match events.recv() {
+                Ok(e) => Some(e),
+                Err(_) => break,
+            },
+        };
+        if let Some(first) = first {
+            batch.push(first);
+            std::thread::sleep(config.window);
+            while batch.len() < MAX_BATCH {
+                match events.try_recv() {
+                    Ok(more) => batch.push(more),
+                    Err(_) => break,
+                }
+            }
+            let n = batch.len() as u64;
+            match log.append(&(config.clock)(), batch.drain(..)) {
+                Ok(last) => {
+                    if let Some(seq) = last {
+                        shared.acked.store(seq.saturating_add(1), Ordering::Release);
+                    }
+                    shared.broken.store(false, Ordering::Release);
+                    pending = pending.saturating_add(n);
+                    since.get_or_insert_with(Instant::now);
+                }
+                Err(e) => {
+                    shared.broken.store(true, Ordering::Release);
+                    (config.on_error)(&e);
+                }
+            }
+        }
+        if let (Some(c), Some(t)) = (&config.checkpoints, since)
+            && (pending >= c.every_records || t.elapsed() >= c.every)
+        {
+            checkpoint(&mut log, &mut pending, &mut since);
+        }
+    }
+    // A clean stop: cover what came since the last checkpoint.
+    if pending > 0 {
+        checkpoint(&mut log, &mut pending, &mut since);
     }
 }
 
@@ -120,9 +204,16 @@ mod tests {
         let log = Log::open(&dir).unwrap();
         let (handle, writer) = Writer::start(
             log,
-            || "2026-11-26T00:00:00Z".into(),
-            Duration::from_millis(1),
-            Box::new(|e| panic!("{e}")),
+            Config {
+                clock: Box::new(|| "2026-11-26T00:00:00Z".into()),
+                window: Duration::from_millis(1),
+                on_error: Box::new(|e| panic!("{e}")),
+                checkpoints: Some(Checkpoints {
+                    signer: Box::new(Fake),
+                    every_records: 300,
+                    every: Duration::from_secs(60),
+                }),
+            },
         );
         let workers: Vec<_> = (0..4)
             .map(|t| {
@@ -142,7 +233,59 @@ mod tests {
         writer.finish();
         let lines = read_lines(&dir).unwrap();
         let report = verify(lines.iter().map(String::as_str));
-        assert_eq!((report.records, report.problem), (1000, None));
+        assert_eq!(report.problem, None);
+        // 1000 events, a checkpoint after batches that bring 300 or more, and one at the stop
+        // unless the last batch was just covered: the last one covers everything.
+        let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
+        let latest = crate::store::latest_checkpoint(&dir).unwrap();
+        let anchors = crate::checkpoint::anchors(&refs, &report, latest.as_ref(), &|_| Ok(()));
+        assert_eq!(anchors.problem, None);
+        assert!((1..=4).contains(&anchors.checkpoints), "{anchors:?}");
+        assert_eq!(report.records, 1000 + anchors.checkpoints);
+        assert_eq!(anchors.through, Some(report.records - 2));
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_quiet_writer_signs_what_it_holds_in_time() {
+        let dir = std::env::temp_dir().join(format!("cordon-writer-t-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let (handle, writer) = Writer::start(
+            Log::open(&dir).unwrap(),
+            Config {
+                clock: Box::new(|| "2026-11-26T00:00:00Z".into()),
+                window: Duration::from_millis(1),
+                on_error: Box::new(|e| panic!("{e}")),
+                checkpoints: Some(Checkpoints {
+                    signer: Box::new(Fake),
+                    every_records: 1_000_000,
+                    every: Duration::from_millis(50),
+                }),
+            },
+        );
+        handle.record(serde_json::json!({"n": 1}));
+        // No more events, the writer still running: the checkpoint comes from the timer.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut latest = None;
+        while latest.is_none() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+            latest = crate::store::latest_checkpoint(&dir).unwrap();
+        }
+        assert_eq!(latest.map(|c| c.seq), Some(0));
+        drop(handle);
+        writer.finish();
+        // Nothing new since: no second checkpoint at the stop.
+        assert_eq!(read_lines(&dir).unwrap().len(), 2);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    struct Fake;
+    impl Signer for Fake {
+        fn key_id(&self) -> &str {
+            "k"
+        }
+        fn sign(&self, _: &[u8]) -> String {
+            "s".into()
+        }
     }
 }

@@ -76,6 +76,15 @@ impl Trail {
         &self.dir
     }
 
+    /// Sign a checkpoint of everything the log holds now (a clean stop).
+    pub fn checkpoint(&self, signer: &KeySigner) -> Result<(), Fail> {
+        let mut log = Log::open(&self.dir)
+            .map_err(|e| Fail::check_msg(format!("cannot write the audit log: {e}")))?;
+        log.checkpoint(&stamp(OffsetDateTime::now_utc()), signer)
+            .map_err(|e| Fail::check_msg(format!("cannot write an audit checkpoint: {e}")))?;
+        Ok(())
+    }
+
     /// Seal `events` into the log and wait until they are durable.
     pub fn record(&self, events: impl IntoIterator<Item = Event>) -> Result<(), Fail> {
         let finished: Vec<_> = events
@@ -165,4 +174,39 @@ pub fn scrubbed(text: &str) -> String {
     }
     let redacted = cordon_dlp::redact::Redactor::new().redact(&scanner, text.as_bytes(), &found);
     String::from_utf8_lossy(&redacted).into_owned()
+}
+
+/// Signs audit checkpoints with a key from a cordon key file (`cordon keys generate`), whose
+/// public half the trust store lists in the `audit-signer` role.
+pub struct KeySigner {
+    key: cordon_policy::crypto::SigningKey,
+    id: String,
+}
+
+impl std::fmt::Debug for KeySigner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeySigner")
+            .field("id", &self.id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl KeySigner {
+    /// The signer of the private key file `path`.
+    pub fn load(path: &str) -> Result<Self, Fail> {
+        let key = crate::cmd::manifest::load_key(path)
+            .map_err(|f| Fail::input_msg(format!("`--audit-key`: {}", f.message())))?;
+        let id = cordon_policy::crypto::key_id(&key.verifying_key());
+        Ok(Self { key, id })
+    }
+}
+
+impl cordon_audit::checkpoint::Signer for KeySigner {
+    fn key_id(&self) -> &str {
+        &self.id
+    }
+
+    fn sign(&self, message: &[u8]) -> String {
+        cordon_policy::crypto::sign_detached(&self.key, message)
+    }
 }

@@ -48,6 +48,12 @@ pub fn encode_base64(bytes: &[u8]) -> String {
     STANDARD.encode(bytes)
 }
 
+/// An Ed25519 signature over `message`, base64 (as envelopes and audit checkpoints carry them).
+pub fn sign_detached(key: &SigningKey, message: &[u8]) -> String {
+    use ed25519_dalek::Signer as _;
+    encode_base64(&key.sign(message).to_bytes())
+}
+
 /// A key file could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum KeyFileError {

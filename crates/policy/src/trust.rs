@@ -273,6 +273,19 @@ impl TrustStore {
         self.thresholds.get(&role).copied().unwrap_or(1)
     }
 
+    /// Verify one signature (base64) over `message` by the key `keyid` for `role` at time
+    /// `now`: the key must be known, unrevoked, in the role and valid then (audit checkpoints).
+    pub fn verify_detached(
+        &self,
+        keyid: &str,
+        sig_b64: &str,
+        message: &[u8],
+        role: Role,
+        now: OffsetDateTime,
+    ) -> Result<(), SignatureFailure> {
+        self.check_one(keyid, sig_b64, message, role, now)
+    }
+
     /// Verify an envelope's signatures for `role` at time `now`, and return its payload bytes.
     pub fn verify(
         &self,

@@ -3,23 +3,30 @@
 use std::io::{BufRead, Write};
 use std::path::PathBuf;
 
+use cordon_audit::checkpoint::{Anchors, Checkpoint, anchors};
 use cordon_audit::store::{self, Log};
 use cordon_audit::verify::verify;
+use cordon_policy::trust::{Role, TrustStore};
 use serde_json::{Value, json};
+use time::format_description::well_known::Rfc3339;
 
+use super::manifest::DEFAULT_TRUST;
 use super::run::state_dir;
 use crate::fail::{CHECK_FAILED, Fail, Outcome};
 use crate::io;
+use crate::trail::{self, KeySigner};
 
 /// Events appended per batch at most (one write and one fsync each).
 const MAX_BATCH: usize = 1024;
 
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
-    /// Check the hash chain of the audit log and name the first record that does not follow:
-    /// edited, deleted, inserted, reordered, unlinked or malformed.
+    /// Check the hash chain of the audit log and its signed checkpoints, and name the first
+    /// record that does not follow: edited, deleted, inserted, reordered, unlinked, malformed,
+    /// truncated after a checkpoint, or a forged checkpoint.
     ///
-    /// Exit 0 when every record verifies, 1 at the first bad one.
+    /// Checkpoint signatures are checked against the trust store's `audit-signer` keys. Exit 0
+    /// when everything verifies, 1 at the first problem.
     ///
     /// Example: `cordon audit verify --state-dir /var/lib/cordon`
     Verify(VerifyArgs),
@@ -29,6 +36,23 @@ pub enum Command {
     ///
     /// Example: `echo '{"class_uid":3001}' | cordon audit append --state-dir /var/lib/cordon`
     Append(AppendArgs),
+    /// Sign a checkpoint of the audit log now, with a key the trust store lists as
+    /// `audit-signer`: records up to it can no longer be rewritten, nor the log cut before it,
+    /// without `verify` saying so. The proxy and `cordon run` sign their own with `--audit-key`;
+    /// this is for logs written by other means and for an administrator's "seal it now".
+    ///
+    /// Example: `cordon audit checkpoint --audit-key /etc/cordon/audit.key --state-dir /var/lib/cordon`
+    Checkpoint(CheckpointArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct CheckpointArgs {
+    /// The state directory whose `audit/` log to sign.
+    #[arg(long)]
+    state_dir: Option<String>,
+    /// The private key (`cordon keys generate`) to sign with.
+    #[arg(long, value_name = "FILE")]
+    audit_key: String,
 }
 
 #[derive(Debug, clap::Args)]
@@ -37,6 +61,10 @@ pub struct VerifyArgs {
     /// `~/.local/state/cordon`).
     #[arg(long)]
     state_dir: Option<String>,
+    /// The trust store whose `audit-signer` keys the checkpoints must be signed by (read only
+    /// when the log has checkpoints).
+    #[arg(long, default_value = DEFAULT_TRUST)]
+    trust: String,
     /// Print the result as one JSON object.
     #[arg(long)]
     json: bool,
@@ -53,6 +81,7 @@ pub fn run(c: Command) -> Outcome {
     match c {
         Command::Verify(a) => verify_log(&a),
         Command::Append(a) => append(&a),
+        Command::Checkpoint(a) => checkpoint(&a),
     }
 }
 
@@ -63,30 +92,61 @@ fn log_dir(state: Option<&str>) -> PathBuf {
 
 fn verify_log(a: &VerifyArgs) -> Outcome {
     let dir = log_dir(a.state_dir.as_deref());
+    let segment = dir.join(store::SEGMENT);
     let lines = store::read_lines(&dir).map_err(|e| Fail::input_msg(e.to_string()))?;
-    let report = verify(lines.iter().map(String::as_str));
+    let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
+    let chain = verify(refs.iter().copied());
+    let latest = store::latest_checkpoint(&dir).map_err(|e| Fail::input_msg(e.to_string()))?;
+    let signed = latest.is_some() || refs.iter().any(|l| l.starts_with(CHECKPOINT_PREFIX));
+    // The trust store is needed only to check signatures; one that cannot be read fails every
+    // checkpoint, and so the verification.
+    let store = signed.then(|| {
+        io::read(&a.trust)
+            .map_err(|e| e.to_string())
+            .and_then(|b| TrustStore::parse(&b, &a.trust).map_err(|p| p.to_string()))
+    });
+    let check_sig = |cp: &Checkpoint| -> Result<(), String> {
+        let store = match &store {
+            Some(Ok(s)) => s,
+            Some(Err(e)) => return Err(format!("trust store `{}`: {e}", a.trust)),
+            None => return Err("no trust store".into()),
+        };
+        let at = time::OffsetDateTime::parse(&cp.time, &Rfc3339)
+            .map_err(|e| format!("its time `{}`: {e}", cp.time))?;
+        store
+            .verify_detached(&cp.key, &cp.sig, &cp.message(), Role::AuditSigner, at)
+            .map_err(|f| f.to_string())
+    };
+    let anchors = anchors(&refs, &chain, latest.as_ref(), &check_sig);
+    let problem = chain.problem.clone().or_else(|| anchors.problem.clone());
     if a.json {
         println!(
             "{}",
             json!({
-                "log": dir.join(store::SEGMENT),
-                "records": report.records,
-                "lastHash": report.last_hash,
-                "problem": report.problem.as_ref().map(|p| json!({
-                    "line": p.line, "seq": p.seq, "kind": p.kind.to_string(),
+                "log": segment,
+                "records": chain.records,
+                "lastHash": chain.last_hash,
+                "checkpoints": anchors.checkpoints,
+                "anchoredThrough": anchors.through,
+                "lastCheckpoint": anchors.last.as_ref().map(|c| json!({
+                    "seq": c.seq, "key": c.key, "time": c.time,
+                })),
+                "problem": problem.as_ref().map(|p| json!({
+                    "line": p.line, "seq": p.seq, "kind": p.kind.name(), "detail": p.kind.to_string(),
                 })),
             })
         );
     }
-    match report.problem {
+    match problem {
         None => {
             if !a.json {
                 println!(
                     "{}: {} records verified, last hash {}",
-                    dir.join(store::SEGMENT).display(),
-                    report.records,
-                    report.last_hash
+                    segment.display(),
+                    chain.records,
+                    chain.last_hash
                 );
+                println!("{}", anchored(&anchors, chain.records));
             }
             Ok(0)
         }
@@ -94,12 +154,43 @@ fn verify_log(a: &VerifyArgs) -> Outcome {
             if a.json {
                 return Ok(CHECK_FAILED);
             }
+            let verified = if chain.problem.is_some() {
+                format!("; the {} records before it verify", chain.records)
+            } else {
+                String::new()
+            };
             Err(Fail::check_msg(format!(
-                "{}: {p}; the {} records before it verify",
-                dir.join(store::SEGMENT).display(),
-                report.records
+                "{}: {p}{verified}",
+                segment.display()
             )))
         }
+    }
+}
+
+/// How a record event that is a checkpoint starts, as the writer lays it out.
+const CHECKPOINT_PREFIX: &str = "{\"event\":{\"checkpoint\":";
+
+/// What the checkpoints cover, for people.
+fn anchored(anchors: &Anchors, records: u64) -> String {
+    match (&anchors.last, anchors.through) {
+        (Some(cp), Some(through)) => {
+            // The records after the one covered, less the checkpoint's own.
+            let after = records.saturating_sub(through.saturating_add(2));
+            let tail = if after == 0 {
+                "every record is covered".to_owned()
+            } else {
+                format!("{after} record(s) after it are not yet covered")
+            };
+            format!(
+                "{} signed checkpoint(s); the last, by key {} at {}, covers records 0–{through}; {tail}",
+                anchors.checkpoints,
+                cordon_policy::crypto::short_id(&cp.key),
+                cp.time
+            )
+        }
+        _ => "no signed checkpoint: the hash chain alone does not show a rewrite by someone who \
+              can write the whole log (run the proxy or `cordon run` with `--audit-key`)"
+            .to_owned(),
     }
 }
 
@@ -144,4 +235,28 @@ fn append(a: &AppendArgs) -> Outcome {
             return Ok(0);
         }
     }
+}
+
+fn checkpoint(a: &CheckpointArgs) -> Outcome {
+    let dir = log_dir(a.state_dir.as_deref());
+    let signer = KeySigner::load(&a.audit_key)?;
+    let mut log = Log::open(&dir).map_err(|e| Fail::input_msg(e.to_string()))?;
+    let time = trail::stamp(io::now_or(None)?);
+    match log
+        .checkpoint(&time, &signer)
+        .map_err(|e| Fail::check_msg(e.to_string()))?
+    {
+        Some(cp) => println!(
+            "{}: checkpoint of records 0–{} signed by key {} at {}",
+            dir.join(store::SEGMENT).display(),
+            cp.seq,
+            cordon_policy::crypto::short_id(&cp.key),
+            cp.time
+        ),
+        None => println!(
+            "{}: nothing to sign (no records, or the last one is a checkpoint)",
+            dir.join(store::SEGMENT).display()
+        ),
+    }
+    Ok(0)
 }

@@ -548,7 +548,7 @@ fn check_examples(
     Ok(())
 }
 
-fn load_key(path: &str) -> Result<crypto::SigningKey, Fail> {
+pub fn load_key(path: &str) -> Result<crypto::SigningKey, Fail> {
     let key = crypto::parse_private_key(&io::read(path)?)
         .map_err(|e| Fail::input_msg(format!("`{path}`: {e}")))?;
     Ok(key)

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use cordon_audit::ocsf::{Activity, Event as Ocsf, Subject};
 use cordon_audit::store::Log;
-use cordon_audit::writer::{Handle, Writer};
+use cordon_audit::writer::{Checkpoints, Config, Handle, Writer};
 
 use cordon_dlp::action::Actions;
 use cordon_dlp::scan::Scanner;
@@ -31,7 +31,7 @@ use super::manifest::Enforced;
 use super::run::state_dir;
 use crate::fail::{Fail, Outcome};
 use crate::io;
-use crate::trail::{self, Trail};
+use crate::trail::{self, KeySigner, Trail};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -59,6 +59,22 @@ pub struct Args {
     /// What ties the events to others (`cordon run` passes its run id).
     #[arg(long, hide = true)]
     correlation: Option<String>,
+    /// Sign audit checkpoints with this private key (`cordon keys generate`; the trust store
+    /// lists its public half as `audit-signer`): every `--checkpoint-records` records or
+    /// `--checkpoint-seconds`, and when the proxy stops. Keep it where agents cannot read it.
+    #[arg(long, value_name = "FILE")]
+    audit_key: Option<String>,
+    /// Records between signed checkpoints at most.
+    #[arg(
+        long,
+        default_value_t = 10_000,
+        value_name = "N",
+        requires = "audit_key"
+    )]
+    checkpoint_records: u64,
+    /// Seconds between signed checkpoints at most, while events arrive.
+    #[arg(long, default_value_t = 60, value_name = "S", requires = "audit_key")]
+    checkpoint_seconds: u64,
     /// Inspect TLS with the CA in this directory (`ca.pem`, `ca.key`, made by `cordon ca init`),
     /// for tunnels whose grants need it: a manifest asking for content inspection, or grants that
     /// reach a host only at some paths or with some methods.
@@ -366,18 +382,35 @@ pub fn run(a: &Args) -> Outcome {
             serde_json::json!({"name": "cordon proxy", "version": trail::VERSION}),
         )
     };
-    trail.record([verify_event, lifecycle(Activity::AppStart)])?;
+    // The proxy `cordon run` starts is part of the run, whose events say when it began and
+    // ended (and that the manifest verified): it records only its requests, and nothing of
+    // its own on the launch path. A standalone proxy records its start and stop.
+    let standalone = !a.stop_with_parent;
+    if standalone {
+        trail.record([verify_event, lifecycle(Activity::AppStart)])?;
+    }
     let log = Log::open(trail.dir())
         .map_err(|e| Fail::check_msg(format!("cannot write the audit log: {e}")))?;
+    let checkpoints = match &a.audit_key {
+        Some(path) => Some(Checkpoints {
+            signer: Box::new(KeySigner::load(path)?),
+            every_records: a.checkpoint_records.max(1),
+            every: Duration::from_secs(a.checkpoint_seconds.max(1)),
+        }),
+        None => None,
+    };
     let (handle, writer) = Writer::start(
         log,
-        || trail::stamp(time::OffsetDateTime::now_utc()),
-        BATCH_WINDOW,
-        Box::new(|e| {
-            eprintln!(
-                "cordon proxy: cannot write audit events: {e}; refusing requests until it can"
-            )
-        }),
+        Config {
+            clock: Box::new(|| trail::stamp(time::OffsetDateTime::now_utc())),
+            window: BATCH_WINDOW,
+            on_error: Box::new(|e| {
+                eprintln!(
+                    "cordon proxy: cannot write audit events: {e}; refusing requests until it can"
+                );
+            }),
+            checkpoints,
+        },
     );
     let sink = Arc::new(Chained {
         handle: handle.clone(),
@@ -410,12 +443,15 @@ pub fn run(a: &Args) -> Outcome {
             .map_err(|e| Fail::check_msg(format!("the proxy stopped: {e}")))?;
         Ok(0)
     });
-    // Dropping the runtime drops the exchanges still open, which records their events; then the
-    // writer drains the queue and ends, and the stop is recorded after everything else.
+    // Dropping the runtime drops the exchanges still open, which records their events; the stop
+    // is recorded after everything else; then the writer drains the queue, signs a last
+    // checkpoint over all of it, and ends.
     drop(runtime);
+    if standalone {
+        handle.record(lifecycle(Activity::AppStop).finish(&trail.subject, trail::VERSION));
+    }
     drop(handle);
     writer.finish();
-    trail.record([lifecycle(Activity::AppStop)])?;
     if !a.quiet {
         eprintln!("cordon proxy: stopped");
     }

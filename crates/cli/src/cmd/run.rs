@@ -18,7 +18,7 @@ use serde_json::json;
 use super::manifest::Enforced;
 use crate::fail::{Fail, Outcome, RUN_REFUSED};
 use crate::io;
-use crate::trail::{self, Trail};
+use crate::trail::{self, KeySigner, Trail};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -53,6 +53,11 @@ pub struct Args {
     /// Port of the bridge on the sandbox's loopback; the agent's proxy variables point here.
     #[arg(long, default_value_t = 3128)]
     proxy_port: u16,
+    /// Sign audit checkpoints with this private key (its public half is an `audit-signer` in
+    /// the trust store): the run signs one when the agent ends, its proxy periodically and when
+    /// it stops. Refused when the manifest lets the agent read or write the key file.
+    #[arg(long, value_name = "FILE")]
+    audit_key: Option<String>,
     /// The agent's command and its arguments (the program must be in `commandsAllowed`).
     #[arg(required = true, last = true, value_name = "CMD")]
     command: Vec<String>,
@@ -75,6 +80,7 @@ impl Args {
             upstream_ca: Vec::new(),
             vault_addr: None,
             proxy_port: 3128,
+            audit_key: None,
             command,
         }
     }
@@ -254,6 +260,9 @@ fn start_proxy(a: &Args, state: &Path, socket: &Path, run_id: &str) -> Result<Ch
         .arg(state)
         .args(["--listen", "stdin", "--quiet", "--stop-with-parent"])
         .args(["--correlation", run_id]);
+    if let Some(key) = &a.audit_key {
+        cmd.args(["--audit-key", key]);
+    }
     if let Some(r) = &a.signed.revocations {
         cmd.args(["--revocations", r]);
     }
@@ -332,6 +341,11 @@ fn run_agent(a: &Args) -> Outcome {
     trail.subject.correlation = Some(run_id.clone());
     let (verified, verify_event) = trail.verify(&a.signed, now)?;
     let m = &verified.manifest;
+    // The command line goes through the DLP classifier before it is recorded; building the
+    // classifier takes about a millisecond, spent on the other core while the sandbox is
+    // planned.
+    let line = a.command.join(" ");
+    let scrubbing = std::thread::spawn(move || trail::scrubbed(&line));
     let ctx = Expansion {
         user: user.clone(),
         home: home.clone(),
@@ -368,7 +382,9 @@ fn run_agent(a: &Args) -> Outcome {
         .split_first()
         .ok_or_else(|| Fail::input_msg("give the command to run after `--`"))?;
     let program = resolve_program(cmd)?;
-    let cmd_line = trail::scrubbed(&a.command.join(" "));
+    let cmd_line = scrubbing
+        .join()
+        .unwrap_or_else(|_| "[REDACTED:unscanned]".to_owned());
     let launch_event = || {
         Event::new(Activity::ProcessLaunch, trail::millis(now)).with(
             "process",
@@ -450,6 +466,10 @@ fn run_agent(a: &Args) -> Outcome {
             ),
         }),
     };
+    let signer = match &a.audit_key {
+        Some(path) => Some(audit_signer(path, &spec)?),
+        None => None,
+    };
     let granted = Event::new(Activity::AssignPrivileges, trail::millis(now))
         .decided(Verdict::Allow, "manifest_verified", None)
         .with("user", json!({"name": user}))
@@ -486,6 +506,9 @@ fn run_agent(a: &Args) -> Outcome {
     match result {
         Ok(exit) => {
             trail.record([ended.with("exit_code", exit.code().into())])?;
+            if let Some(signer) = &signer {
+                trail.checkpoint(signer)?;
+            }
             Ok(u8::try_from(exit.code()).unwrap_or(u8::MAX))
         }
         Err(e) => {
@@ -520,4 +543,25 @@ fn privileges(spec: &Spec, m: &Manifest) -> Vec<String> {
     out.extend(m.network_scopes.iter().map(|s| format!("net:{s}")));
     out.extend(m.api_scopes.iter().map(|s| format!("api:{s}")));
     out
+}
+
+/// The checkpoint signer of the key file `path`, unless the sandbox would let the agent read
+/// or write it (an agent holding the key could sign a rewritten log).
+fn audit_signer(path: &str, spec: &Spec) -> Result<KeySigner, Fail> {
+    let key = std::fs::canonicalize(path)
+        .map_err(|e| Fail::input_msg(format!("`--audit-key {path}`: {e}")))?;
+    let denied = spec.deny.iter().any(|d| key.starts_with(d));
+    if let Some(grant) = spec
+        .read
+        .iter()
+        .chain(&spec.write)
+        .find(|g| key.starts_with(g))
+        && !denied
+    {
+        return Err(Fail::check_msg(format!(
+            "`--audit-key {path}` is inside `{}`, which the manifest lets the agent reach; keep the key outside every grant (or in `denyPaths`)",
+            grant.display()
+        )));
+    }
+    KeySigner::load(path)
 }

@@ -141,6 +141,24 @@ impl Sandbox {
 /// A child process killed when dropped.
 struct Background(std::process::Child);
 
+impl Background {
+    /// Ask the process to stop (SIGTERM) and wait for it, at most 20 seconds.
+    fn terminate(&mut self) {
+        let pid = self.0.id().to_string();
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while std::time::Instant::now() < deadline {
+            if let Ok(Some(_)) = self.0.try_wait() {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        panic!("process {pid} did not stop on SIGTERM");
+    }
+}
+
 impl Drop for Background {
     fn drop(&mut self) {
         let _ = self.0.kill();

@@ -161,7 +161,7 @@ fn test_ca(s: &Sandbox) {
 
 /// A running `cordon proxy`.
 struct Proxy {
-    _process: Background,
+    process: Background,
     port: u16,
     state: String,
 }
@@ -203,7 +203,7 @@ impl Proxy {
         // Keep draining stderr so the proxy never blocks on it.
         std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
         Self {
-            _process: process,
+            process,
             port,
             state,
         }
@@ -234,6 +234,48 @@ impl Proxy {
             std::thread::sleep(Duration::from_millis(20));
         }
     }
+}
+
+/// Seal `lines` (records of a log) again from the start with `edit` applied to each event, as
+/// someone who can write the whole log would: an independent implementation (Python), so the
+/// forged chain itself verifies.
+fn reseal(lines: &[&str], edit: &str) -> String {
+    const RESEAL: &str = r#"
+import hashlib, json, sys
+edit = sys.argv[1]
+prev, seq, out = "0" * 64, 0, []
+for line in sys.stdin.read().splitlines():
+    r = json.loads(line)
+    event = r["event"]
+    if edit == "drop-checkpoints" and list(event) == ["checkpoint"]:
+        continue
+    if edit == "repoint-checkpoints" and list(event) == ["checkpoint"]:
+        event["checkpoint"]["hash"] = prev
+        event["checkpoint"]["seq"] = seq - 1
+    if event.get("unmapped", {}).get("cordon", {}).get("decision") == "deny":
+        event["unmapped"]["cordon"]["decision"] = "allow"
+    rec = {"event": event, "prev": prev, "seq": seq, "time": r["time"]}
+    canon = lambda v: json.dumps(v, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    rec["hash"] = hashlib.sha256(canon(rec).encode()).hexdigest()
+    out.append(canon(rec))
+    prev, seq = rec["hash"], seq + 1
+print("\n".join(out))
+"#;
+    let mut child = Command::new("python3")
+        .args(["-c", RESEAL, edit])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(lines.join("\n").as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    String::from_utf8(out.stdout).unwrap()
 }
 
 /// The proxy's request and tunnel events in the audit log of `state` (HTTP and Network
@@ -1384,4 +1426,123 @@ fn ca_init_keeps_an_existing_key_unless_forced() {
     assert!(text.contains("Certificate Sign"), "{text}");
     let err = s.stderr_of(2, &["ca", "init", "--out", "ca2", "--days", "0"]);
     assert!(err.contains("--days"), "{err}");
+}
+
+#[test]
+fn signed_checkpoints_anchor_the_log_against_truncation_and_rewrites() {
+    let s = Sandbox::new();
+    let up = Upstream::start(&s, "up", false);
+    let manifest = format!(
+        r#"{{"agentName":"net","version":"1.0.0","networkScopes":["http://127.0.0.1:{}/api"]}}"#,
+        up.port
+    );
+    crate::run::signed(&s, &manifest);
+    s.expect(0, &["keys", "generate", "--out", "keys/audit"]);
+    s.expect(
+        0,
+        &[
+            "trust",
+            "add",
+            "--trust",
+            "trust.json",
+            "--key",
+            "keys/audit.pub",
+            "--role",
+            "audit-signer",
+        ],
+    );
+    let mut proxy = Proxy::start(
+        &s,
+        &manifest,
+        &["--audit-key", "keys/audit.key", "--checkpoint-records", "2"],
+    );
+    for path in ["api/a", "api/b", "other", "api/c", "nope"] {
+        let (code, _, err) = curl(&proxy, &[&format!("http://127.0.0.1:{}/{path}", up.port)]);
+        assert_eq!(code, 0, "{err}");
+    }
+    // A clean stop signs what came since the last checkpoint.
+    proxy.process.terminate();
+    let verify = |trust: &str| {
+        let out = s.run(&[
+            "audit",
+            "verify",
+            "--state-dir",
+            &s.path("state"),
+            "--trust",
+            trust,
+            "--json",
+        ]);
+        (
+            out.status.code(),
+            serde_json::from_slice::<Value>(&out.stdout).unwrap_or(Value::Null),
+        )
+    };
+    let (code, report) = verify("trust.json");
+    assert_eq!(code, Some(0), "{report}");
+    let records = report["records"].as_u64().unwrap();
+    // Verify, start, 5 requests, stop: 8 events, and checkpoints between them and at the end.
+    let checkpoints = report["checkpoints"].as_u64().unwrap();
+    assert!(checkpoints >= 2, "{report}");
+    assert_eq!(records, 8 + checkpoints, "{report}");
+    assert_eq!(report["anchoredThrough"], records - 2, "{report}");
+    let human = s.expect(
+        0,
+        &[
+            "audit",
+            "verify",
+            "--state-dir",
+            &s.path("state"),
+            "--trust",
+            "trust.json",
+        ],
+    );
+    assert!(human.contains("every record is covered"), "{human}");
+
+    let log = s.path("state/audit/00000001.jsonl");
+    let original = std::fs::read_to_string(&log).unwrap();
+    let lines: Vec<&str> = original.lines().collect();
+    let kind = |tampered: String, trust: &str| {
+        std::fs::write(&log, tampered).unwrap();
+        let (code, report) = verify(trust);
+        assert_eq!(code, Some(1), "{report}");
+        report["problem"]["kind"].as_str().unwrap().to_owned()
+    };
+    // The end cut off: the chain that is left verifies, the kept checkpoint says it was longer.
+    let cut = lines[..lines.len() - 3].join("\n") + "\n";
+    assert_eq!(kind(cut, "trust.json"), "truncated");
+    let err = s.stderr_of(
+        1,
+        &[
+            "audit",
+            "verify",
+            "--state-dir",
+            &s.path("state"),
+            "--trust",
+            "trust.json",
+        ],
+    );
+    assert!(err.contains("truncated after a checkpoint"), "{err}");
+    // The whole log rewritten (a denial turned into an allow) and sealed again: checkpoint
+    // records cannot be signed again; without them the forged log is shorter than the kept
+    // checkpoint proves it was.
+    assert_eq!(
+        kind(reseal(&lines, "repoint-checkpoints"), "trust.json"),
+        "forged-checkpoint"
+    );
+    assert_eq!(
+        kind(reseal(&lines, "drop-checkpoints"), "trust.json"),
+        "truncated"
+    );
+    // A trust store without the audit key fails every checkpoint: nothing unverifiable passes.
+    std::fs::write(&log, &original).unwrap();
+    s.expect(0, &["trust", "init", "--out", "other-trust.json"]);
+    assert_eq!(
+        verify("other-trust.json").1["problem"]["kind"],
+        "forged-checkpoint"
+    );
+    assert_eq!(
+        verify("missing.json").1["problem"]["kind"],
+        "forged-checkpoint"
+    );
+    assert_eq!(verify("trust.json").0, Some(0));
 }

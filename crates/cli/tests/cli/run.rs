@@ -211,19 +211,9 @@ fn escape_attempts_are_blocked() {
             .iter()
             .all(|e| &e["metadata"]["correlation_uid"] == run_id)
     );
-    // The run's proxy verified the manifest too, started and stopped, under the same id.
-    let proxy_kinds: Vec<&str> = proxy
-        .iter()
-        .map(|e| e["type_name"].as_str().unwrap())
-        .collect();
-    assert_eq!(
-        proxy_kinds,
-        [
-            "Application Lifecycle: Other",
-            "Application Lifecycle: Start",
-            "Application Lifecycle: Stop"
-        ]
-    );
+    // The run's proxy records only requests (the run's events cover its start and end), under
+    // the same id.
+    assert!(proxy.iter().all(|e| e["category_uid"] == 4), "{proxy:#?}");
     assert!(
         proxy
             .iter()
@@ -282,6 +272,59 @@ fn granted_work_gets_done() {
     let out = s.run(&run_args(&state, &["/usr/bin/id"]));
     assert_eq!(out.status.code(), Some(125));
     assert!(String::from_utf8_lossy(&out.stderr).contains("not granted in `commandsAllowed`"));
+    let refused = audit_events(&state).pop().unwrap();
+    assert_eq!(refused["type_name"], "Process Activity: Launch");
+    assert_eq!(cordon(&refused)["reason"], "exec_denied");
+    assert_eq!(refused["process"]["path"], "/usr/bin/id");
+
+    // With an audit key the run signs a checkpoint over everything when the agent ends; a key
+    // the agent could read is refused.
+    s.expect(0, &["keys", "generate", "--out", "keys/audit"]);
+    s.expect(
+        0,
+        &[
+            "trust",
+            "add",
+            "--trust",
+            "trust.json",
+            "--key",
+            "keys/audit.pub",
+            "--role",
+            "audit-signer",
+        ],
+    );
+    let key = s.path("keys/audit.key");
+    let out = s.run(&run_args_with(
+        &state,
+        &["--audit-key", &key],
+        &["/bin/sh", "-c", "exit 0"],
+    ));
+    assert_success(&out);
+    let verified = s.expect(
+        0,
+        &[
+            "audit",
+            "verify",
+            "--state-dir",
+            &state,
+            "--trust",
+            "trust.json",
+        ],
+    );
+    assert!(verified.contains("every record is covered"), "{verified}");
+    std::fs::copy(&key, work.join("audit.key")).unwrap();
+    let inside = format!("{w}/audit.key");
+    let out = s.run(&run_args_with(
+        &state,
+        &["--audit-key", &inside],
+        &["/bin/sh", "-c", "exit 0"],
+    ));
+    assert_eq!(out.status.code(), Some(125));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("which the manifest lets the agent reach"),
+        "{err}"
+    );
 }
 
 #[test]
