@@ -20,8 +20,9 @@ use crate::checkpoint::{Checkpoint, LATEST, Signer};
 /// The first (and, until rotation lands, only) segment.
 pub const SEGMENT: &str = "00000001.jsonl";
 
-/// Bytes read back from the end of a segment to find its last record.
-const TAIL: u64 = 64 << 10;
+/// Bytes first read back from the end of a segment to find its last record (more when the
+/// record is longer).
+const TAIL: u64 = 8 << 10;
 
 /// Why the log cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -204,17 +205,34 @@ impl Log {
     /// Read the segment's end: drop a line a crash cut short, and continue the chain from the
     /// last record.
     fn catch_up(&mut self) -> Result<(), StoreError> {
-        let from = self.file_len()?.saturating_sub(TAIL);
-        let mut reader = &self.file;
-        reader
-            .seek(SeekFrom::Start(from))
-            .map_err(io("cannot read", &self.path))?;
-        let mut tail = Vec::new();
-        reader
-            .read_to_end(&mut tail)
-            .map_err(io("cannot read", &self.path))?;
-        // Everything after the last newline was never acknowledged.
-        let complete = tail.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+        let len = self.file_len()?;
+        // Read back from the end, more each time, until the last complete record is in view:
+        // records are a few kilobytes, but nothing bounds one (a hook event may quote a long
+        // command line), and a log must never get stuck behind a large one.
+        let mut window = TAIL;
+        let (from, mut tail, complete, start) = loop {
+            let from = len.saturating_sub(window);
+            let mut reader = &self.file;
+            reader
+                .seek(SeekFrom::Start(from))
+                .map_err(io("cannot read", &self.path))?;
+            let mut tail = Vec::new();
+            reader
+                .take(len - from)
+                .read_to_end(&mut tail)
+                .map_err(io("cannot read", &self.path))?;
+            // Everything after the last newline was never acknowledged.
+            let complete = tail.iter().rposition(|&b| b == b'\n').map(|i| i + 1);
+            let start = complete.and_then(|c| {
+                let body = tail.get(..c.saturating_sub(1)).unwrap_or_default();
+                body.iter().rposition(|&b| b == b'\n').map(|i| i + 1)
+            });
+            match (complete, start) {
+                (Some(c), Some(s)) => break (from, tail, c, s),
+                _ if from == 0 => break (from, tail, complete.unwrap_or(0), 0),
+                _ => window = window.saturating_mul(4),
+            }
+        };
         if complete < tail.len() {
             let keep = from + complete as u64;
             self.file
@@ -223,17 +241,9 @@ impl Log {
             tail.truncate(complete);
         }
         self.len = from + tail.len() as u64;
-        let body = tail.strip_suffix(b"\n").unwrap_or(&tail);
-        let last_line = match body.iter().rposition(|&b| b == b'\n') {
-            Some(i) => body.get(i + 1..).unwrap_or_default(),
-            None if from == 0 => body,
-            None => {
-                return Err(StoreError::Tail {
-                    path: self.path.clone(),
-                    why: format!("no line break in its last {TAIL} bytes"),
-                });
-            }
-        };
+        let last_line = tail
+            .get(start..complete.saturating_sub(1))
+            .unwrap_or_default();
         if last_line.is_empty() {
             self.chain = Chain::new();
             return Ok(());
@@ -333,6 +343,31 @@ mod tests {
         let lines = read_lines(&dir).unwrap();
         let report = verify(lines.iter().map(String::as_str));
         assert_eq!((report.records, report.problem), (7, None));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_record_far_larger_than_the_tail_read_does_not_stop_the_log() {
+        let dir = std::env::temp_dir().join(format!("cordon-audit-big-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let big = "x".repeat(300 << 10);
+        let mut a = Log::open(&dir).unwrap();
+        a.append("t", vec![json!({"n": 0}), json!({"cmd": big})])
+            .unwrap();
+        // A new writer finds the end of the chain behind the large record, and after a torn
+        // large line too.
+        let mut b = Log::open(&dir).unwrap();
+        assert_eq!(b.append("t", events(2, 1)).unwrap(), Some(2));
+        let mut f = OpenOptions::new()
+            .append(true)
+            .open(dir.join(SEGMENT))
+            .unwrap();
+        f.write_all(big.as_bytes()).unwrap();
+        let mut c = Log::open(&dir).unwrap();
+        assert_eq!(c.append("t", events(3, 1)).unwrap(), Some(3));
+        let lines = read_lines(&dir).unwrap();
+        let report = verify(lines.iter().map(String::as_str));
+        assert_eq!((report.records, report.problem), (4, None));
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

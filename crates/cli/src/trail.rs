@@ -16,6 +16,11 @@ use cordon_policy::verify::VerifiedManifest;
 use crate::cmd::manifest::{Enforced, VerifyFail};
 use crate::fail::Fail;
 
+/// A log that cannot be written, as the enforcement points report it.
+fn unwritable(e: &dyn std::fmt::Display) -> Fail {
+    Fail::check_msg(format!("cannot write the audit log: {e}"))
+}
+
 /// The version events name as the product's.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
@@ -50,9 +55,11 @@ pub fn host_name() -> String {
 }
 
 /// Where one process's events go, and who they are about.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Trail {
     dir: PathBuf,
+    /// The log, once opened (kept for the process's later events: one open and catch-up).
+    log: Option<Log>,
     /// Who and where; the agent and manifest digest are filled in once a manifest verifies.
     pub subject: Subject,
 }
@@ -62,6 +69,7 @@ impl Trail {
     pub fn new(state: &Path, component: &'static str, user: &str) -> Self {
         Self {
             dir: log_dir(state),
+            log: None,
             subject: Subject {
                 component,
                 user: user.to_owned(),
@@ -77,26 +85,32 @@ impl Trail {
     }
 
     /// Sign a checkpoint of everything the log holds now (a clean stop).
-    pub fn checkpoint(&self, signer: &KeySigner) -> Result<(), Fail> {
-        let mut log = Log::open(&self.dir)
-            .map_err(|e| Fail::check_msg(format!("cannot write the audit log: {e}")))?;
-        log.checkpoint(&stamp(OffsetDateTime::now_utc()), signer)
+    pub fn checkpoint(&mut self, signer: &KeySigner) -> Result<(), Fail> {
+        self.log()?
+            .checkpoint(&stamp(OffsetDateTime::now_utc()), signer)
             .map_err(|e| Fail::check_msg(format!("cannot write an audit checkpoint: {e}")))?;
         Ok(())
     }
 
     /// Seal `events` into the log and wait until they are durable.
-    pub fn record(&self, events: impl IntoIterator<Item = Event>) -> Result<(), Fail> {
+    pub fn record(&mut self, events: impl IntoIterator<Item = Event>) -> Result<(), Fail> {
         let finished: Vec<_> = events
             .into_iter()
             .map(|e| e.finish(&self.subject, VERSION))
             .collect();
-        let unwritable =
-            |e: &dyn std::fmt::Display| Fail::check_msg(format!("cannot write the audit log: {e}"));
-        let mut log = Log::open(&self.dir).map_err(|e| unwritable(&e))?;
-        log.append(&stamp(OffsetDateTime::now_utc()), finished)
+        self.log()?
+            .append(&stamp(OffsetDateTime::now_utc()), finished)
             .map_err(|e| unwritable(&e))?;
         Ok(())
+    }
+
+    fn log(&mut self) -> Result<&mut Log, Fail> {
+        if self.log.is_none() {
+            self.log = Some(Log::open(&self.dir).map_err(|e| unwritable(&e))?);
+        }
+        self.log
+            .as_mut()
+            .ok_or_else(|| unwritable(&"the log is not open"))
     }
 
     /// Verify the manifest `signed` names. A failure is recorded at once (Application Lifecycle

@@ -17,7 +17,8 @@ impl Answer {
     /// The audit event of this answer to `input`, at `time_ms`.
     pub fn event(&self, input: &Input, time_ms: i64) -> Event {
         let tool = self.tool.as_deref().unwrap_or_default();
-        let target = self.target.as_deref();
+        let clipped = self.target.as_deref().map(clip);
+        let target = clipped.as_deref();
         let id = input
             .tool_use_id
             .as_deref()
@@ -108,8 +109,23 @@ impl Answer {
         if let Some(id) = &input.tool_use_id {
             e = e.cordon("tool_use_id", id.as_str().into());
         }
+        let requests: Vec<_> = self
+            .decisions
+            .iter()
+            .take(MAX_REQUESTS)
+            .map(|d| {
+                json!({"what": clip(&d.what), "request": clip(&d.request), "effect": d.effect,
+                       "reason": d.reason, "rule": d.rule})
+            })
+            .collect();
+        if self.decisions.len() > MAX_REQUESTS {
+            e = e.cordon(
+                "requests_left_out",
+                (self.decisions.len() - MAX_REQUESTS).into(),
+            );
+        }
         for (name, value) in [
-            ("requests", json!(self.decisions)),
+            ("requests", json!(requests)),
             ("dlp", json!(self.findings)),
             ("unresolved", json!(self.unresolved)),
         ] {
@@ -118,5 +134,46 @@ impl Answer {
             }
         }
         e
+    }
+}
+
+/// Most requests of one call an event lists.
+const MAX_REQUESTS: usize = 64;
+
+/// Most bytes of a path, command line or URL an event keeps: the agent shapes them, and the
+/// audit trail must not grow by megabytes per call.
+const MAX_TARGET: usize = 8 << 10;
+
+/// `text` cut to [`MAX_TARGET`] bytes (at a character boundary), saying how much was left out.
+fn clip(text: &str) -> String {
+    if text.len() <= MAX_TARGET {
+        return text.to_owned();
+    }
+    let mut end = MAX_TARGET;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!(
+        "{}…[{} more bytes]",
+        text.get(..end).unwrap_or_default(),
+        text.len() - end
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_agent_text_is_clipped_at_a_character_boundary() {
+        assert_eq!(clip("ls -la"), "ls -la");
+        let long = format!("echo {}", "é".repeat(MAX_TARGET));
+        let c = clip(&long);
+        // "echo " is 5 bytes and each "é" 2: the last whole character ends at byte 8191.
+        let kept = 8191;
+        assert_eq!(
+            c,
+            format!("{}…[{} more bytes]", &long[..kept], long.len() - kept)
+        );
     }
 }
