@@ -127,6 +127,7 @@ pub struct Anchors {
 pub fn anchors(
     lines: &[&str],
     chain: &Report,
+    start: u64,
     latest: Option<&Checkpoint>,
     check_sig: &dyn Fn(&Checkpoint) -> Result<(), String>,
 ) -> Anchors {
@@ -141,7 +142,7 @@ pub fn anchors(
         let fail = |kind| {
             Some(Problem {
                 line: i + 1,
-                seq: u64::try_from(i).ok(),
+                seq: start.checked_add(u64::try_from(i).ok()?),
                 kind,
             })
         };
@@ -193,7 +194,8 @@ pub fn anchors(
     if let Some(l) = latest
         && !found_latest
     {
-        let records = chain.records;
+        // Counted from record 0, including any that retention removed.
+        let records = start.saturating_add(chain.records);
         let kind = match check_sig(l) {
             Err(why) => Tampering::ForgedCheckpoint(format!("`{LATEST}`: {why}")),
             // The checkpoint's own record is `l.seq + 1`: a log without it lost its end.
@@ -209,9 +211,13 @@ pub fn anchors(
             )),
         };
         out.problem = Some(Problem {
-            line: usize::try_from(records.min(l.seq.saturating_add(1)))
-                .unwrap_or(usize::MAX)
-                .saturating_add(1),
+            line: usize::try_from(
+                chain
+                    .records
+                    .min(l.seq.saturating_add(1).saturating_sub(start)),
+            )
+            .unwrap_or(usize::MAX)
+            .saturating_add(1),
             seq: Some(l.seq.saturating_add(1)),
             kind,
         });
@@ -262,7 +268,7 @@ mod tests {
     fn run(lines: &[String], latest: Option<&Checkpoint>) -> Anchors {
         let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
         let chain = verify(refs.iter().copied());
-        anchors(&refs, &chain, latest, &good)
+        anchors(&refs, &chain, 0, latest, &good)
     }
 
     #[test]

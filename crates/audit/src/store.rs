@@ -1,12 +1,19 @@
 //! The log on disk — the one part of this crate that does I/O.
 //!
-//! Records are lines in a segment file under the log directory (`00000001.jsonl`; rotation
-//! across segments is a later step). A batch of events is sealed, written with one `write` and
-//! made durable with one `fsync` before [`Log::append`] returns: what it acknowledges survives
-//! a crash of the writer or the machine. Several processes may append to one log (every hook
-//! call is a process): each append holds an exclusive lock on the segment and first catches up
-//! with what others appended since. A line cut short by a crash mid-`write` was never
-//! acknowledged; opening the log removes it.
+//! Records are lines in numbered segment files under the log directory (`00000001.jsonl`,
+//! `00000002.jsonl` …); the chain runs on from one segment to the next (a segment's first record
+//! points back to the last hash of the one before). A batch of events is sealed, written with
+//! one `write` and made durable with one `fsync` before [`Log::append`] returns: what it
+//! acknowledges survives a crash of the writer or the machine. Several processes may append to
+//! one log (every hook call is a process): each append holds an exclusive lock on the current
+//! segment and first catches up with what others appended since. A line cut short by a crash
+//! mid-`write` was never acknowledged; opening the log removes it.
+//!
+//! A segment is full once it reaches [`Policy::segment_bytes`]: every writer then moves on to
+//! the next (all agree, as a segment only grows). When a new segment starts, [`Policy`]'s
+//! retention removes the oldest segments past an age or a total size, after recording in the
+//! chain what it removed (a `{"retention":…}` record), so that verification can tell retention
+//! from deletion.
 
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
@@ -17,8 +24,67 @@ use serde_json::Value;
 use crate::chain::Chain;
 use crate::checkpoint::{Checkpoint, LATEST, Signer};
 
-/// The first (and, until rotation lands, only) segment.
+/// The first segment.
 pub const SEGMENT: &str = "00000001.jsonl";
+
+/// When segments rotate and how long they are kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Policy {
+    /// A segment this large is full: the next record starts a new one.
+    pub segment_bytes: u64,
+    /// Remove the oldest segments while all of them together are larger than this.
+    pub retain_bytes: Option<u64>,
+    /// Remove segments whose last write is older than this.
+    pub retain_age: Option<std::time::Duration>,
+}
+
+impl Default for Policy {
+    /// 64 MiB segments, kept until an administrator says otherwise.
+    fn default() -> Self {
+        Self {
+            segment_bytes: 64 << 20,
+            retain_bytes: None,
+            retain_age: None,
+        }
+    }
+}
+
+/// The name of segment `n` (from 1).
+fn segment_name(n: u32) -> String {
+    format!("{n:08}.jsonl")
+}
+
+/// The number of a segment file name, if it is one.
+fn segment_number(name: &str) -> Option<u32> {
+    let digits = name.strip_suffix(".jsonl")?;
+    (digits.len() == 8 && digits.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| digits.parse().ok())
+        .flatten()
+}
+
+/// The segments of the log in `dir`, oldest first: (number, path).
+pub fn segments(dir: &Path) -> Result<Vec<(u32, PathBuf)>, StoreError> {
+    let mut out = Vec::new();
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
+        Err(source) => {
+            return Err(StoreError::Io {
+                what: "cannot list",
+                path: dir.to_owned(),
+                source,
+            });
+        }
+    };
+    for entry in entries {
+        let entry = entry.map_err(io("cannot list", dir))?;
+        if let Some(n) = entry.file_name().to_str().and_then(segment_number) {
+            out.push((n, entry.path()));
+        }
+    }
+    out.sort_unstable();
+    Ok(out)
+}
 
 /// Bytes first read back from the end of a segment to find its last record (more when the
 /// record is longer).
@@ -56,6 +122,10 @@ fn io(what: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> StoreEr
 /// An open log.
 #[derive(Debug)]
 pub struct Log {
+    dir: PathBuf,
+    policy: Policy,
+    /// The current segment's number, path and file.
+    number: u32,
     path: PathBuf,
     file: File,
     chain: Chain,
@@ -66,17 +136,21 @@ pub struct Log {
 }
 
 impl Log {
-    /// Open (or create) the log in `dir`.
+    /// Open (or create) the log in `dir`, with the default [`Policy`].
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
+        Self::open_with(dir, Policy::default())
+    }
+
+    /// Open (or create) the log in `dir`, rotating and keeping segments as `policy` says.
+    pub fn open_with(dir: &Path, policy: Policy) -> Result<Self, StoreError> {
         std::fs::create_dir_all(dir).map_err(io("cannot create", dir))?;
-        let path = dir.join(SEGMENT);
-        let file = OpenOptions::new()
-            .read(true)
-            .append(true)
-            .create(true)
-            .open(&path)
-            .map_err(io("cannot open", &path))?;
+        let number = segments(dir)?.last().map_or(1, |(n, _)| *n);
+        let path = dir.join(segment_name(number));
+        let file = open_segment(&path)?;
         let mut log = Self {
+            dir: dir.to_owned(),
+            policy,
+            number,
             path,
             file,
             chain: Chain::new(),
@@ -84,12 +158,48 @@ impl Log {
             last_is_checkpoint: false,
         };
         log.file.lock().map_err(io("cannot lock", &log.path))?;
-        let caught_up = log.catch_up();
+        let caught_up = log.settle(None);
         let _ = log.file.unlock();
         caught_up?;
         Ok(log)
     }
 
+    /// Under the lock: catch up with what others wrote, and move on from full segments; when
+    /// `writing` at a time, start a new segment when the current one is full (and apply
+    /// retention, recorded at that time).
+    fn settle(&mut self, writing: Option<&str>) -> Result<(), StoreError> {
+        if self.file_len()? != self.len || self.len == 0 {
+            self.catch_up()?;
+        }
+        // Bounded: each step moves to a segment that exists already, or creates the last one.
+        for _ in 0..u32::MAX {
+            if self.len < self.policy.segment_bytes.max(1) {
+                return Ok(());
+            }
+            let next = self.number.saturating_add(1);
+            let path = self.dir.join(segment_name(next));
+            let exists = path.exists();
+            let time = match (exists, writing) {
+                (false, None) => return Ok(()),
+                (_, time) => time.unwrap_or_default(),
+            };
+            let file = open_segment(&path)?;
+            file.lock().map_err(io("cannot lock", &path))?;
+            let _ = self.file.unlock();
+            self.file = file;
+            self.path = path;
+            self.number = next;
+            self.len = 0;
+            if exists {
+                self.catch_up()?;
+            } else {
+                // A new segment: the chain runs on from the last record of the one before.
+                self.retain(time)?;
+                return Ok(());
+            }
+        }
+        Ok(())
+    }
     /// The segment's path.
     pub fn path(&self) -> &Path {
         &self.path
@@ -113,9 +223,7 @@ impl Log {
         time: &str,
         events: impl IntoIterator<Item = Value>,
     ) -> Result<Option<u64>, StoreError> {
-        if self.file_len()? != self.len {
-            self.catch_up()?;
-        }
+        self.settle(Some(time))?;
         let mut batch = Vec::new();
         let mut last = None;
         for event in events {
@@ -162,9 +270,7 @@ impl Log {
         time: &str,
         signer: &dyn Signer,
     ) -> Result<Option<Checkpoint>, StoreError> {
-        if self.file_len()? != self.len {
-            self.catch_up()?;
-        }
+        self.settle(Some(time))?;
         let Some(last) = self.chain.next_seq().checked_sub(1) else {
             return Ok(None);
         };
@@ -203,57 +309,32 @@ impl Log {
     }
 
     /// Read the segment's end: drop a line a crash cut short, and continue the chain from the
-    /// last record.
+    /// last record (of an earlier segment when this one has none yet).
     fn catch_up(&mut self) -> Result<(), StoreError> {
-        let len = self.file_len()?;
-        // Read back from the end, more each time, until the last complete record is in view:
-        // records are a few kilobytes, but nothing bounds one (a hook event may quote a long
-        // command line), and a log must never get stuck behind a large one.
-        let mut window = TAIL;
-        let (from, mut tail, complete, start) = loop {
-            let from = len.saturating_sub(window);
-            let mut reader = &self.file;
-            reader
-                .seek(SeekFrom::Start(from))
-                .map_err(io("cannot read", &self.path))?;
-            let mut tail = Vec::new();
-            reader
-                .take(len - from)
-                .read_to_end(&mut tail)
-                .map_err(io("cannot read", &self.path))?;
-            // Everything after the last newline was never acknowledged.
-            let complete = tail.iter().rposition(|&b| b == b'\n').map(|i| i + 1);
-            let start = complete.and_then(|c| {
-                let body = tail.get(..c.saturating_sub(1)).unwrap_or_default();
-                body.iter().rposition(|&b| b == b'\n').map(|i| i + 1)
-            });
-            match (complete, start) {
-                (Some(c), Some(s)) => break (from, tail, c, s),
-                _ if from == 0 => break (from, tail, complete.unwrap_or(0), 0),
-                _ => window = window.saturating_mul(4),
+        let (len, mut line) = last_line(&self.file, &self.path, true)?;
+        self.len = len;
+        if line.is_none() {
+            for (n, path) in segments(&self.dir)?.into_iter().rev() {
+                if n >= self.number {
+                    continue;
+                }
+                let file = File::open(&path).map_err(io("cannot open", &path))?;
+                line = last_line(&file, &path, false)?.1;
+                if line.is_some() {
+                    break;
+                }
             }
-        };
-        if complete < tail.len() {
-            let keep = from + complete as u64;
-            self.file
-                .set_len(keep)
-                .map_err(io("cannot cut a torn line from", &self.path))?;
-            tail.truncate(complete);
         }
-        self.len = from + tail.len() as u64;
-        let last_line = tail
-            .get(start..complete.saturating_sub(1))
-            .unwrap_or_default();
-        if last_line.is_empty() {
+        let Some(line) = line else {
             self.chain = Chain::new();
+            self.last_is_checkpoint = false;
             return Ok(());
-        }
+        };
         let tail_error = |why: String| StoreError::Tail {
             path: self.path.clone(),
             why,
         };
-        let record: Value =
-            serde_json::from_slice(last_line).map_err(|e| tail_error(e.to_string()))?;
+        let record: Value = serde_json::from_slice(&line).map_err(|e| tail_error(e.to_string()))?;
         let seq = record
             .get("seq")
             .and_then(Value::as_u64)
@@ -269,6 +350,162 @@ impl Log {
             .is_some();
         Ok(())
     }
+
+    /// Apply retention, at the start of a new segment (which is empty, so never removed):
+    /// record what goes, then remove it.
+    fn retain(&mut self, time: &str) -> Result<(), StoreError> {
+        if self.policy.retain_bytes.is_none() && self.policy.retain_age.is_none() {
+            return Ok(());
+        }
+        let all = segments(&self.dir)?;
+        let mut sizes = Vec::new();
+        for (n, path) in &all {
+            let meta = std::fs::metadata(path).map_err(io("cannot stat", path))?;
+            let age = meta
+                .modified()
+                .ok()
+                .and_then(|m| m.elapsed().ok())
+                .unwrap_or_default();
+            sizes.push((*n, path.clone(), meta.len(), age));
+        }
+        let mut total: u64 = sizes.iter().map(|s| s.2).sum();
+        let mut remove = Vec::new();
+        for (n, path, len, age) in &sizes {
+            if *n >= self.number {
+                break;
+            }
+            let too_old = self.policy.retain_age.is_some_and(|max| *age > max);
+            let too_big = self.policy.retain_bytes.is_some_and(|max| total > max);
+            if !(too_old || too_big) {
+                break;
+            }
+            total = total.saturating_sub(*len);
+            remove.push((*n, path.clone()));
+        }
+        let Some(&(last_removed, _)) = remove.last() else {
+            return Ok(());
+        };
+        // The first record kept is the first of the segment after the last one removed.
+        let kept = self.dir.join(segment_name(last_removed.saturating_add(1)));
+        let first = first_record(&kept)?;
+        let (first_seq, prev) = match &first {
+            Some(r) => (
+                r.get("seq").and_then(Value::as_u64),
+                r.get("prev").and_then(Value::as_str).map(str::to_owned),
+            ),
+            // The kept segment is the new, empty one: the chain runs on from here.
+            None => (
+                Some(self.chain.next_seq()),
+                Some(self.chain.prev().to_owned()),
+            ),
+        };
+        let (Some(first_seq), Some(prev)) = (first_seq, prev) else {
+            return Err(StoreError::Tail {
+                path: kept,
+                why: "its first record has no `seq` or `prev`".into(),
+            });
+        };
+        let names: Vec<String> = remove.iter().map(|(n, _)| segment_name(*n)).collect();
+        let event = serde_json::json!({"retention": {
+            "removed": names, "first_kept_seq": first_seq, "prev": prev,
+        }});
+        // Recorded (and made durable) before anything is removed.
+        let mut line = self.chain.seal(time, event).line.into_bytes();
+        line.push(b'\n');
+        self.write_durably(&line)?;
+        self.last_is_checkpoint = false;
+        for (_, path) in remove {
+            std::fs::remove_file(&path).map_err(io("cannot remove", &path))?;
+        }
+        Ok(())
+    }
+}
+
+/// Open a segment for reading and appending, creating it if needed.
+fn open_segment(path: &Path) -> Result<File, StoreError> {
+    OpenOptions::new()
+        .read(true)
+        .append(true)
+        .create(true)
+        .open(path)
+        .map_err(io("cannot open", path))
+}
+
+/// The first record of a segment, if it has one.
+fn first_record(path: &Path) -> Result<Option<Value>, StoreError> {
+    use std::io::BufRead as _;
+    let file = match File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(source) => {
+            return Err(StoreError::Io {
+                what: "cannot open",
+                path: path.to_owned(),
+                source,
+            });
+        }
+    };
+    let mut line = String::new();
+    std::io::BufReader::new(file)
+        .read_line(&mut line)
+        .map_err(io("cannot read", path))?;
+    if !line.ends_with('\n') {
+        return Ok(None);
+    }
+    serde_json::from_str(&line)
+        .map(Some)
+        .map_err(|e| StoreError::Tail {
+            path: path.to_owned(),
+            why: e.to_string(),
+        })
+}
+
+/// A segment's length once a line a crash cut short is dropped (with `truncate`, dropped from
+/// the file too), and its last complete line. Reads back from the end, more each time, until the
+/// last complete record is in view: records are a few kilobytes, but nothing bounds one (a hook
+/// event may quote a long command line), and a log must never get stuck behind a large one.
+fn last_line(
+    file: &File,
+    path: &Path,
+    truncate: bool,
+) -> Result<(u64, Option<Vec<u8>>), StoreError> {
+    let len = file.metadata().map_err(io("cannot stat", path))?.len();
+    let mut window = TAIL;
+    let (from, mut tail, complete, start) = loop {
+        let from = len.saturating_sub(window);
+        let mut reader = file;
+        reader
+            .seek(SeekFrom::Start(from))
+            .map_err(io("cannot read", path))?;
+        let mut tail = Vec::new();
+        reader
+            .take(len - from)
+            .read_to_end(&mut tail)
+            .map_err(io("cannot read", path))?;
+        // Everything after the last newline was never acknowledged.
+        let complete = tail.iter().rposition(|&b| b == b'\n').map(|i| i + 1);
+        let start = complete.and_then(|c| {
+            let body = tail.get(..c.saturating_sub(1)).unwrap_or_default();
+            body.iter().rposition(|&b| b == b'\n').map(|i| i + 1)
+        });
+        match (complete, start) {
+            (Some(c), Some(s)) => break (from, tail, c, s),
+            _ if from == 0 => break (from, tail, complete.unwrap_or(0), 0),
+            _ => window = window.saturating_mul(4),
+        }
+    };
+    if complete < tail.len() {
+        if truncate {
+            file.set_len(from + complete as u64)
+                .map_err(io("cannot cut a torn line from", path))?;
+        }
+        tail.truncate(complete);
+    }
+    let line = tail
+        .get(start..complete.saturating_sub(1))
+        .filter(|l| !l.is_empty())
+        .map(<[u8]>::to_vec);
+    Ok((from + tail.len() as u64, line))
 }
 
 /// The latest checkpoint kept beside the log in `dir`, if any.
@@ -294,22 +531,31 @@ pub fn latest_checkpoint(dir: &Path) -> Result<Option<Checkpoint>, StoreError> {
         .map_err(|why| StoreError::Tail { path, why })
 }
 
-/// Every record line of the log in `dir`, in order (a line cut short at the end is left out,
-/// as the writer would remove it).
+/// Every record line of the log in `dir`, across its segments in order (a line cut short at
+/// the end of the last one is left out, as the writer would remove it).
 pub fn read_lines(dir: &Path) -> Result<Vec<String>, StoreError> {
-    let path = dir.join(SEGMENT);
-    let text = std::fs::read_to_string(&path).map_err(|source| StoreError::Io {
-        what: "cannot read",
-        path: path.clone(),
-        source,
-    })?;
-    let complete = text.rfind('\n').map_or(0, |i| i + 1);
-    Ok(text
-        .get(..complete)
-        .unwrap_or_default()
-        .lines()
-        .map(str::to_owned)
-        .collect())
+    let mut out = Vec::new();
+    let all = segments(dir)?;
+    if all.is_empty() {
+        // A log never written: reading it is reading nothing, but say where it was looked for.
+        let path = dir.join(SEGMENT);
+        return Err(StoreError::Io {
+            what: "cannot read",
+            path,
+            source: std::io::Error::from(std::io::ErrorKind::NotFound),
+        });
+    }
+    for (_, path) in all {
+        let text = std::fs::read_to_string(&path).map_err(io("cannot read", &path))?;
+        let complete = text.rfind('\n').map_or(0, |i| i + 1);
+        out.extend(
+            text.get(..complete)
+                .unwrap_or_default()
+                .lines()
+                .map(str::to_owned),
+        );
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -343,6 +589,65 @@ mod tests {
         let lines = read_lines(&dir).unwrap();
         let report = verify(lines.iter().map(String::as_str));
         assert_eq!((report.records, report.problem), (7, None));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn segments_rotate_and_retention_is_recorded_so_verification_tells_it_from_deletion() {
+        use crate::verify::{Tampering, verify_log};
+        let dir = std::env::temp_dir().join(format!("cordon-audit-rot-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let small = Policy {
+            segment_bytes: 2_000,
+            retain_bytes: None,
+            retain_age: None,
+        };
+        let mut a = Log::open_with(&dir, small).unwrap();
+        let mut b = Log::open_with(&dir, small).unwrap();
+        // Two writers take turns across several segments.
+        for i in 0..40 {
+            let w = if i % 2 == 0 { &mut a } else { &mut b };
+            w.append("t", events(i * 5, 5)).unwrap();
+        }
+        let segs = segments(&dir).unwrap();
+        assert!(segs.len() >= 5, "{segs:?}");
+        let lines = read_lines(&dir).unwrap();
+        let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
+        let (report, start) = verify_log(&refs);
+        assert_eq!((report.records, report.problem, start), (200, None, 0));
+
+        // Removing the oldest segments by hand is deletion.
+        std::fs::remove_file(&segs[0].1).unwrap();
+        let lines = read_lines(&dir).unwrap();
+        let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
+        let (report, _) = verify_log(&refs);
+        assert!(matches!(
+            report.problem.map(|p| p.kind),
+            Some(Tampering::Deleted { .. })
+        ));
+
+        // Retention removes them and says so in the chain: verification starts where it kept.
+        let _ = std::fs::remove_dir_all(&dir);
+        let keep = Policy {
+            retain_bytes: Some(5_000),
+            ..small
+        };
+        let mut c = Log::open_with(&dir, keep).unwrap();
+        for i in 0..40 {
+            c.append("t", events(i * 5, 5)).unwrap();
+        }
+        let total: u64 = segments(&dir)
+            .unwrap()
+            .iter()
+            .map(|(_, p)| std::fs::metadata(p).unwrap().len())
+            .sum();
+        assert!(total <= 5_000 + 2 * 2_000, "{total}");
+        assert!(segments(&dir).unwrap()[0].0 > 1);
+        let lines = read_lines(&dir).unwrap();
+        let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
+        let (report, start) = verify_log(&refs);
+        assert_eq!(report.problem, None);
+        assert!(start > 0);
         let _ = std::fs::remove_dir_all(&dir);
     }
 

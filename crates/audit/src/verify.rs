@@ -75,8 +75,8 @@ impl fmt::Display for Tampering {
             }
             Self::Truncated { records, signed } => write!(
                 f,
-                "truncated after a checkpoint: the log has {records} record(s), a signed \
-                 checkpoint shows it had at least {signed}"
+                "truncated after a checkpoint: the log ends after {records} record(s), a \
+                 signed checkpoint shows it had at least {signed}"
             ),
             Self::ForgedCheckpoint(why) => write!(f, "forged checkpoint: {why}"),
         }
@@ -216,6 +216,33 @@ fn parse_general(line: &str) -> Result<Parsed<'static>, String> {
 /// one); the walk stops at the first problem.
 pub fn verify<'a>(lines: impl IntoIterator<Item = &'a str>) -> Report {
     verify_from(lines, 0, GENESIS)
+}
+
+/// Verify a whole log: from record 0, or — when retention removed its oldest segments — from
+/// the first record kept, provided a retention record later in the chain accounts for exactly
+/// that start (its `first_kept_seq` and `prev`). Returns the report and where the log starts.
+/// Without such a record, a log that does not start at 0 was cut at the front: deleted.
+pub fn verify_log(lines: &[&str]) -> (Report, u64) {
+    let start = lines.first().and_then(|l| parse(l).ok()).and_then(|first| {
+        if first.seq == 0 {
+            return None;
+        }
+        let accounted = lines
+            .iter()
+            .filter(|l| l.starts_with("{\"event\":{\"retention\":"))
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .any(|r| {
+                let kept = r.get("event").and_then(|e| e.get("retention"));
+                let field = |k: &str| kept.and_then(|v| v.get(k));
+                field("first_kept_seq").and_then(Value::as_u64) == Some(first.seq)
+                    && field("prev").and_then(Value::as_str) == Some(&*first.prev)
+            });
+        accounted.then(|| (first.seq, first.prev.into_owned()))
+    });
+    match start {
+        Some((seq, prev)) => (verify_from(lines.iter().copied(), seq, &prev), seq),
+        None => (verify(lines.iter().copied()), 0),
+    }
 }
 
 /// Verify records that continue a chain whose last good record was `seq - 1` with `prev`.

@@ -238,7 +238,7 @@ mod tests {
         // unless the last batch was just covered: the last one covers everything.
         let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
         let latest = crate::store::latest_checkpoint(&dir).unwrap();
-        let anchors = crate::checkpoint::anchors(&refs, &report, latest.as_ref(), &|_| Ok(()));
+        let anchors = crate::checkpoint::anchors(&refs, &report, 0, latest.as_ref(), &|_| Ok(()));
         assert_eq!(anchors.problem, None);
         assert!((1..=4).contains(&anchors.checkpoints), "{anchors:?}");
         assert_eq!(report.records, 1000 + anchors.checkpoints);

@@ -7,6 +7,7 @@
 //! - 3: `policy eval` only: the decision is approval_required
 
 mod cmd;
+mod config;
 mod embedded;
 mod fail;
 mod io;
@@ -34,6 +35,9 @@ struct Cli {
     /// How errors are printed: `human` (with source excerpts) or `json` (one object on stderr).
     #[arg(long, global = true, value_enum, default_value_t = ErrorFormat::Human)]
     error_format: ErrorFormat,
+    /// The configuration file (audit rotation, retention and checkpoints; see `docs/audit.md`).
+    #[arg(long, global = true, value_name = "FILE", default_value = config::DEFAULT_PATH)]
+    config: std::path::PathBuf,
     #[command(subcommand)]
     command: Command,
 }
@@ -111,6 +115,7 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    config::set_path(cli.config.clone());
     let result = match cli.command {
         Command::Quickstart(args) => cmd::quickstart::run(&args),
         Command::Run(args) => cmd::run::run(&args),

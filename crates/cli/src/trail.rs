@@ -62,21 +62,30 @@ pub struct Trail {
     log: Option<Log>,
     /// Who and where; the agent and manifest digest are filled in once a manifest verifies.
     pub subject: Subject,
+    /// The audit settings of the configuration file.
+    pub config: crate::config::Audit,
 }
 
 impl Trail {
-    /// The trail of `component` acting for `user`, into `state`'s log.
-    pub fn new(state: &Path, component: &'static str, user: &str) -> Self {
-        Self {
+    /// The trail of `component` acting for `user`, into `state`'s log, as the configuration
+    /// file says (an unreadable one is an error).
+    pub fn new(state: &Path, component: &'static str, user: &str) -> Result<Self, Fail> {
+        Ok(Self {
             dir: log_dir(state),
             log: None,
+            config: crate::config::load()?.audit,
             subject: Subject {
                 component,
                 user: user.to_owned(),
                 host: host_name(),
                 ..Subject::default()
             },
-        }
+        })
+    }
+
+    /// The checkpoint key: the one a flag names, else the configuration's.
+    pub fn checkpoint_key(&self, flag: Option<&String>) -> Option<String> {
+        flag.cloned().or_else(|| self.config.checkpoint_key.clone())
     }
 
     /// The log directory.
@@ -106,7 +115,8 @@ impl Trail {
 
     fn log(&mut self) -> Result<&mut Log, Fail> {
         if self.log.is_none() {
-            self.log = Some(Log::open(&self.dir).map_err(|e| unwritable(&e))?);
+            self.log =
+                Some(Log::open_with(&self.dir, self.config.policy()).map_err(|e| unwritable(&e))?);
         }
         self.log
             .as_mut()

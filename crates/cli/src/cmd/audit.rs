@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use cordon_audit::checkpoint::{Anchors, Checkpoint, anchors};
 use cordon_audit::store::{self, Log};
-use cordon_audit::verify::verify;
+use cordon_audit::verify::verify_log;
 use cordon_policy::trust::{Role, TrustStore};
 use serde_json::{Value, json};
 use time::format_description::well_known::Rfc3339;
@@ -79,7 +79,7 @@ pub struct AppendArgs {
 
 pub fn run(c: Command) -> Outcome {
     match c {
-        Command::Verify(a) => verify_log(&a),
+        Command::Verify(a) => verify_command(&a),
         Command::Append(a) => append(&a),
         Command::Checkpoint(a) => checkpoint(&a),
     }
@@ -90,12 +90,12 @@ fn log_dir(state: Option<&str>) -> PathBuf {
     state_dir(state, &home).join("audit")
 }
 
-fn verify_log(a: &VerifyArgs) -> Outcome {
+fn verify_command(a: &VerifyArgs) -> Outcome {
     let dir = log_dir(a.state_dir.as_deref());
-    let segment = dir.join(store::SEGMENT);
+    let segment = dir.clone();
     let lines = store::read_lines(&dir).map_err(|e| Fail::input_msg(e.to_string()))?;
     let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
-    let chain = verify(refs.iter().copied());
+    let (chain, start) = verify_log(&refs);
     let latest = store::latest_checkpoint(&dir).map_err(|e| Fail::input_msg(e.to_string()))?;
     let signed = latest.is_some() || refs.iter().any(|l| l.starts_with(CHECKPOINT_PREFIX));
     // The trust store is needed only to check signatures; one that cannot be read fails every
@@ -117,7 +117,7 @@ fn verify_log(a: &VerifyArgs) -> Outcome {
             .verify_detached(&cp.key, &cp.sig, &cp.message(), Role::AuditSigner, at)
             .map_err(|f| f.to_string())
     };
-    let anchors = anchors(&refs, &chain, latest.as_ref(), &check_sig);
+    let anchors = anchors(&refs, &chain, start, latest.as_ref(), &check_sig);
     let problem = chain.problem.clone().or_else(|| anchors.problem.clone());
     if a.json {
         println!(
@@ -125,6 +125,7 @@ fn verify_log(a: &VerifyArgs) -> Outcome {
             json!({
                 "log": segment,
                 "records": chain.records,
+                "firstSeq": start,
                 "lastHash": chain.last_hash,
                 "checkpoints": anchors.checkpoints,
                 "anchoredThrough": anchors.through,
@@ -140,8 +141,15 @@ fn verify_log(a: &VerifyArgs) -> Outcome {
     match problem {
         None => {
             if !a.json {
+                let retained = if start > 0 {
+                    format!(
+                        " (from record {start}: retention removed the ones before, as the chain records)"
+                    )
+                } else {
+                    String::new()
+                };
                 println!(
-                    "{}: {} records verified, last hash {}",
+                    "{}: {} records verified{retained}, last hash {}",
                     segment.display(),
                     chain.records,
                     chain.last_hash
@@ -196,7 +204,8 @@ fn anchored(anchors: &Anchors, records: u64) -> String {
 
 fn append(a: &AppendArgs) -> Outcome {
     let dir = log_dir(a.state_dir.as_deref());
-    let mut log = Log::open(&dir).map_err(|e| Fail::input_msg(e.to_string()))?;
+    let mut log = Log::open_with(&dir, crate::config::load()?.audit.policy())
+        .map_err(|e| Fail::input_msg(e.to_string()))?;
     let mut input = std::io::BufReader::with_capacity(64 << 10, std::io::stdin().lock());
     let mut out = std::io::stdout().lock();
     let mut batch: Vec<Value> = Vec::new();
@@ -240,7 +249,8 @@ fn append(a: &AppendArgs) -> Outcome {
 fn checkpoint(a: &CheckpointArgs) -> Outcome {
     let dir = log_dir(a.state_dir.as_deref());
     let signer = KeySigner::load(&a.audit_key)?;
-    let mut log = Log::open(&dir).map_err(|e| Fail::input_msg(e.to_string()))?;
+    let mut log = Log::open_with(&dir, crate::config::load()?.audit.policy())
+        .map_err(|e| Fail::input_msg(e.to_string()))?;
     let time = trail::stamp(io::now_or(None)?);
     match log
         .checkpoint(&time, &signer)
@@ -248,14 +258,14 @@ fn checkpoint(a: &CheckpointArgs) -> Outcome {
     {
         Some(cp) => println!(
             "{}: checkpoint of records 0–{} signed by key {} at {}",
-            dir.join(store::SEGMENT).display(),
+            dir.display(),
             cp.seq,
             cordon_policy::crypto::short_id(&cp.key),
             cp.time
         ),
         None => println!(
             "{}: nothing to sign (no records, or the last one is a checkpoint)",
-            dir.join(store::SEGMENT).display()
+            dir.display()
         ),
     }
     Ok(0)

@@ -150,7 +150,7 @@ fn claude_code(a: &Args) -> Outcome {
     let input = claude::parse(&bytes).map_err(|e| Fail::input_msg(format!("cordon: {e}")))?;
     let now = io::now_or(None)?;
     let (user, home) = io::current_user();
-    let mut trail = Trail::new(&state_dir(a.state_dir.as_deref(), &home), "hook", &user);
+    let mut trail = Trail::new(&state_dir(a.state_dir.as_deref(), &home), "hook", &user)?;
     trail.subject.correlation = input.session_id.clone();
     // A verified manifest is not recorded on every call: the decision's event names it.
     let (verified, _) = trail.verify(&a.signed, now)?;

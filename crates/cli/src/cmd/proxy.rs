@@ -317,7 +317,7 @@ pub fn run(a: &Args) -> Outcome {
     let now = io::now_or(None)?;
     let (user, home) = io::current_user();
     let state = state_dir(a.state_dir.as_deref(), &home);
-    let mut trail = Trail::new(&state, "proxy", &user);
+    let mut trail = Trail::new(&state, "proxy", &user)?;
     trail.subject.correlation = a.correlation.clone();
     let (verified, verify_event) = trail.verify(&a.signed, now)?;
     let pdp = a.signed.pdp(&verified, &user, &home)?;

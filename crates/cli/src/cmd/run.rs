@@ -55,7 +55,8 @@ pub struct Args {
     proxy_port: u16,
     /// Sign audit checkpoints with this private key (its public half is an `audit-signer` in
     /// the trust store): the run signs one when the agent ends, its proxy periodically and when
-    /// it stops. Refused when the manifest lets the agent read or write the key file.
+    /// it stops. Default: the configuration's `audit.checkpointKey`. Refused when the manifest
+    /// lets the agent read or write the key file.
     #[arg(long, value_name = "FILE")]
     audit_key: Option<String>,
     /// The agent's command and its arguments (the program must be in `commandsAllowed`).
@@ -260,9 +261,11 @@ fn start_proxy(a: &Args, state: &Path, socket: &Path, run_id: &str) -> Result<Ch
         .arg(state)
         .args(["--listen", "stdin", "--quiet", "--stop-with-parent"])
         .args(["--correlation", run_id]);
+    // The proxy reads the same configuration (and so the same checkpoint key) itself.
     if let Some(key) = &a.audit_key {
         cmd.args(["--audit-key", key]);
     }
+    cmd.arg("--config").arg(crate::config::path());
     if let Some(r) = &a.signed.revocations {
         cmd.args(["--revocations", r]);
     }
@@ -336,7 +339,7 @@ fn run_agent(a: &Args) -> Outcome {
     let now = io::now_or(None)?;
     let (user, home) = io::current_user();
     let state = state_dir(a.state_dir.as_deref(), &home);
-    let mut trail = Trail::new(&state, "run", &user);
+    let mut trail = Trail::new(&state, "run", &user)?;
     let run_id = trail::new_id();
     trail.subject.correlation = Some(run_id.clone());
     let (verified, verify_event) = trail.verify(&a.signed, now)?;
@@ -466,7 +469,8 @@ fn run_agent(a: &Args) -> Outcome {
             ),
         }),
     };
-    let signer = match &a.audit_key {
+    let audit_key = trail.checkpoint_key(a.audit_key.as_ref());
+    let signer = match &audit_key {
         Some(path) => Some(audit_signer(path, &spec)?),
         None => None,
     };
