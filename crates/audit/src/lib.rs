@@ -31,7 +31,9 @@
 pub mod canonical;
 pub mod chain;
 pub mod checkpoint;
+pub mod ecs;
 pub mod ocsf;
+pub mod query;
 pub mod store;
 pub mod verify;
 pub mod writer;

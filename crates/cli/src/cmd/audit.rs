@@ -3,7 +3,12 @@
 use std::io::{BufRead, Write};
 use std::path::PathBuf;
 
+use std::path::Path;
+
 use cordon_audit::checkpoint::{Anchors, Checkpoint, anchors};
+use cordon_audit::ecs;
+use cordon_audit::ocsf::{Class, Verdict};
+use cordon_audit::query::{Filter, summary};
 use cordon_audit::store::{self, Log};
 use cordon_audit::verify::verify_log;
 use cordon_policy::trust::{Role, TrustStore};
@@ -43,6 +48,99 @@ pub enum Command {
     ///
     /// Example: `cordon audit checkpoint --audit-key /etc/cordon/audit.key --state-dir /var/lib/cordon`
     Checkpoint(CheckpointArgs),
+    /// Show the last events, one line each (or OCSF JSON with `--json`); with `-f`, keep
+    /// showing new ones as they are written, across segment rotation, until interrupted.
+    ///
+    /// Example: `cordon audit tail -n 20 -f --decision deny`
+    Tail(TailArgs),
+    /// Find events: by time (`--since 2h`, `--until 2026-11-26T12:00:00Z`), class, decision,
+    /// agent, path prefix and destination host. One line each, or OCSF JSON with `--json`.
+    ///
+    /// Example: `cordon audit query --since 24h --decision deny --agent claude-code-agent`
+    Query(QueryArgs),
+    /// Write events out for a SIEM or an archive: `ocsf` (one OCSF event per line), `ecs`
+    /// (Elastic Common Schema documents, one per line) or `jsonl` (the log's records as they
+    /// are, hash chain included). Takes the same filters as `query`.
+    ///
+    /// Example: `cordon audit export --format ecs --since 7d --out cordon-week.ndjson`
+    Export(ExportArgs),
+}
+
+/// Which events: the filters `tail`, `query` and `export` share.
+#[derive(Debug, clap::Args)]
+pub struct Selection {
+    /// The state directory whose `audit/` log to read.
+    #[arg(long)]
+    state_dir: Option<String>,
+    /// Events at or after this time: RFC 3339 (`2026-11-26T08:00:00Z`) or an age (`90s`, `15m`,
+    /// `2h`, `7d`).
+    #[arg(long, value_name = "TIME")]
+    since: Option<String>,
+    /// Events before this time (same forms as `--since`).
+    #[arg(long, value_name = "TIME")]
+    until: Option<String>,
+    /// Only this OCSF class: `file`, `process`, `network`, `http`, `api`, `authorization`,
+    /// `lifecycle`, `finding`, or a `class_uid` (repeatable).
+    #[arg(long = "class", value_name = "CLASS")]
+    classes: Vec<String>,
+    /// Only this decision: `allow`, `deny`, `ask`, `redact`, `alert`, `none`.
+    #[arg(long)]
+    decision: Option<String>,
+    /// Only this agent (as its manifest names it).
+    #[arg(long)]
+    agent: Option<String>,
+    /// Only events about a path at or below this one (a file, a program, a URL path).
+    #[arg(long, value_name = "PATH")]
+    path_prefix: Option<String>,
+    /// Only events whose destination is this host.
+    #[arg(long)]
+    host: Option<String>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct TailArgs {
+    #[command(flatten)]
+    select: Selection,
+    /// How many of the last events to show first.
+    #[arg(short = 'n', long, default_value_t = 10)]
+    lines: usize,
+    /// Keep showing new events until interrupted.
+    #[arg(short = 'f', long)]
+    follow: bool,
+    /// OCSF JSON, one event per line.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct QueryArgs {
+    #[command(flatten)]
+    select: Selection,
+    /// OCSF JSON, one event per line.
+    #[arg(long)]
+    json: bool,
+    /// Stop after this many events.
+    #[arg(long, value_name = "N")]
+    limit: Option<usize>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum ExportFormat {
+    Ocsf,
+    Ecs,
+    Jsonl,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ExportArgs {
+    #[command(flatten)]
+    select: Selection,
+    /// `ocsf`, `ecs` or `jsonl`.
+    #[arg(long, value_enum)]
+    format: ExportFormat,
+    /// Write here instead of standard output (replaced whole once written).
+    #[arg(long, value_name = "FILE")]
+    out: Option<String>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -82,6 +180,9 @@ pub fn run(c: Command) -> Outcome {
         Command::Verify(a) => verify_command(&a),
         Command::Append(a) => append(&a),
         Command::Checkpoint(a) => checkpoint(&a),
+        Command::Tail(a) => tail(&a),
+        Command::Query(a) => query(&a),
+        Command::Export(a) => export(&a),
     }
 }
 
@@ -267,6 +368,251 @@ fn checkpoint(a: &CheckpointArgs) -> Outcome {
             "{}: nothing to sign (no records, or the last one is a checkpoint)",
             dir.display()
         ),
+    }
+    Ok(0)
+}
+
+impl Selection {
+    fn filter(&self, now: time::OffsetDateTime) -> Result<Filter, Fail> {
+        let classes = self
+            .classes
+            .iter()
+            .map(|c| {
+                Class::parse(c).ok_or_else(|| {
+                    Fail::input_msg(format!(
+                        "`--class {c}`: not a class; use file, process, network, http, api, authorization, lifecycle, finding or a class_uid"
+                    ))
+                })
+            })
+            .collect::<Result<_, _>>()?;
+        let decision = match &self.decision {
+            None => None,
+            Some(d) => Some(Verdict::parse(d).ok_or_else(|| {
+                Fail::input_msg(format!(
+                    "`--decision {d}`: use allow, deny, ask, redact, alert or none"
+                ))
+            })?),
+        };
+        Ok(Filter {
+            since: self
+                .since
+                .as_deref()
+                .map(|t| when("--since", t, now))
+                .transpose()?,
+            until: self
+                .until
+                .as_deref()
+                .map(|t| when("--until", t, now))
+                .transpose()?,
+            classes,
+            decision,
+            agent: self.agent.clone(),
+            path_prefix: self.path_prefix.clone(),
+            host: self.host.clone(),
+        })
+    }
+}
+
+/// A time a filter names: RFC 3339, or an age before `now` (`90s`, `15m`, `2h`, `7d`).
+fn when(flag: &str, text: &str, now: time::OffsetDateTime) -> Result<i64, Fail> {
+    if let Ok(t) = time::OffsetDateTime::parse(text, &Rfc3339) {
+        return Ok(trail::millis(t));
+    }
+    let bad = || {
+        Fail::input_msg(format!(
+            "`{flag} {text}`: give an RFC 3339 time (2026-11-26T08:00:00Z) or an age such as 90s, 15m, 2h, 7d"
+        ))
+    };
+    let split = text.len().checked_sub(1).ok_or_else(bad)?;
+    let (number, unit) = (
+        text.get(..split).ok_or_else(bad)?,
+        text.get(split..).ok_or_else(bad)?,
+    );
+    let n: i64 = number.parse().map_err(|_| bad())?;
+    let unit_ms: i64 = match unit {
+        "s" => 1_000,
+        "m" => 60_000,
+        "h" => 3_600_000,
+        "d" => 86_400_000,
+        _ => return Err(bad()),
+    };
+    Ok(trail::millis(now).saturating_sub(n.saturating_mul(unit_ms)))
+}
+
+/// One record read back: its line, its event and its time.
+struct Read {
+    line: String,
+    event: Value,
+    time: String,
+}
+
+/// Where reading stopped: a segment and the offset after its last complete line.
+#[derive(Debug, Clone, Default)]
+struct Position {
+    segment: u32,
+    offset: u64,
+}
+
+/// Read the records of the log in `dir` from `from`, calling `each` for every one; returns
+/// where reading stopped (a line still being written is left for next time).
+fn read_from(
+    dir: &Path,
+    from: &Position,
+    mut each: impl FnMut(Read) -> Result<bool, Fail>,
+) -> Result<Position, Fail> {
+    use std::io::Seek as _;
+    let mut at = from.clone();
+    let segments = store::segments(dir).map_err(|e| Fail::input_msg(e.to_string()))?;
+    for (n, path) in segments {
+        if n < at.segment {
+            continue;
+        }
+        if n > at.segment {
+            at = Position {
+                segment: n,
+                offset: 0,
+            };
+        }
+        let mut file = std::fs::File::open(&path)
+            .map_err(|e| Fail::input_msg(format!("cannot read `{}`: {e}", path.display())))?;
+        file.seek(std::io::SeekFrom::Start(at.offset))
+            .map_err(|e| Fail::input_msg(format!("cannot read `{}`: {e}", path.display())))?;
+        let mut reader = std::io::BufReader::with_capacity(256 << 10, file);
+        let mut line = String::new();
+        loop {
+            line.clear();
+            let got = reader
+                .read_line(&mut line)
+                .map_err(|e| Fail::input_msg(format!("cannot read `{}`: {e}", path.display())))?;
+            if got == 0 || !line.ends_with('\n') {
+                break;
+            }
+            at.offset += got as u64;
+            let record: Value = match serde_json::from_str(line.trim_end()) {
+                Ok(v) => v,
+                // Not a record: `verify` says what is wrong; readers go on.
+                Err(_) => continue,
+            };
+            let time = record
+                .get("time")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned();
+            let event = record.get("event").cloned().unwrap_or(Value::Null);
+            let keep_going = each(Read {
+                line: line.trim_end().to_owned(),
+                event,
+                time,
+            })?;
+            if !keep_going {
+                return Ok(at);
+            }
+        }
+    }
+    Ok(at)
+}
+
+/// Print one event: a summary line, or its OCSF JSON.
+fn show(out: &mut impl Write, r: &Read, json: bool) -> Result<(), Fail> {
+    let text = if json {
+        r.event.to_string()
+    } else {
+        summary(&r.event, &r.time)
+    };
+    writeln!(out, "{text}").map_err(|e| Fail::input_msg(format!("cannot write: {e}")))
+}
+
+fn tail(a: &TailArgs) -> Outcome {
+    let dir = log_dir(a.select.state_dir.as_deref());
+    let filter = a.select.filter(io::now_or(None)?)?;
+    let mut last = std::collections::VecDeque::with_capacity(a.lines.min(4096));
+    let mut at = read_from(&dir, &Position::default(), |r| {
+        if filter.matches(&r.event) {
+            if last.len() == a.lines {
+                last.pop_front();
+            }
+            if a.lines > 0 {
+                last.push_back(r);
+            }
+        }
+        Ok(true)
+    })?;
+    let mut out = std::io::stdout().lock();
+    for r in &last {
+        show(&mut out, r, a.json)?;
+    }
+    out.flush()
+        .map_err(|e| Fail::input_msg(format!("cannot write: {e}")))?;
+    if !a.follow {
+        return Ok(0);
+    }
+    drop(out);
+    // Until interrupted: a command a person or a pipeline stops.
+    loop {
+        std::thread::sleep(std::time::Duration::from_millis(250));
+        let mut out = std::io::stdout().lock();
+        at = read_from(&dir, &at, |r| {
+            if filter.matches(&r.event) {
+                show(&mut out, &r, a.json)?;
+            }
+            Ok(true)
+        })?;
+        if out.flush().is_err() {
+            // The reader went away (a closed pipe): stop following.
+            return Ok(0);
+        }
+    }
+}
+
+fn query(a: &QueryArgs) -> Outcome {
+    let dir = log_dir(a.select.state_dir.as_deref());
+    let filter = a.select.filter(io::now_or(None)?)?;
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let mut found = 0usize;
+    read_from(&dir, &Position::default(), |r| {
+        if filter.matches(&r.event) {
+            show(&mut out, &r, a.json)?;
+            found += 1;
+        }
+        Ok(a.limit.is_none_or(|l| found < l))
+    })?;
+    out.flush()
+        .map_err(|e| Fail::input_msg(format!("cannot write: {e}")))?;
+    Ok(0)
+}
+
+fn export(a: &ExportArgs) -> Outcome {
+    let dir = log_dir(a.select.state_dir.as_deref());
+    let filter = a.select.filter(io::now_or(None)?)?;
+    let mut buffer = String::new();
+    let mut stdout = std::io::BufWriter::new(std::io::stdout().lock());
+    let mut count = 0u64;
+    let to_file = a.out.is_some();
+    read_from(&dir, &Position::default(), |r| {
+        if !filter.matches(&r.event) {
+            return Ok(true);
+        }
+        let text = match a.format {
+            ExportFormat::Ocsf => r.event.to_string(),
+            ExportFormat::Ecs => ecs::to_ecs(&r.event).to_string(),
+            ExportFormat::Jsonl => r.line,
+        };
+        count += 1;
+        if to_file {
+            buffer.push_str(&text);
+            buffer.push('\n');
+        } else {
+            writeln!(stdout, "{text}")
+                .map_err(|e| Fail::input_msg(format!("cannot write: {e}")))?;
+        }
+        Ok(true)
+    })?;
+    stdout
+        .flush()
+        .map_err(|e| Fail::input_msg(format!("cannot write: {e}")))?;
+    if let Some(path) = &a.out {
+        io::write(path, &buffer)?;
+        eprintln!("cordon: {count} event(s) written to `{path}`");
     }
     Ok(0)
 }

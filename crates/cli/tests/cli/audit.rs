@@ -246,3 +246,205 @@ fn retention_records(s: &Sandbox) -> u64 {
         .map(|t| t.matches("{\"event\":{\"retention\":").count() as u64)
         .sum()
 }
+
+/// Append `events` (JSON lines) to the sandbox's log.
+fn append(s: &Sandbox, events: &str) {
+    let out = Command::new(env!("CARGO_BIN_EXE_cordon"))
+        .args(["audit", "append", "--state-dir", &s.path("state")])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .and_then(|mut c| {
+            c.stdin.take().unwrap().write_all(events.as_bytes())?;
+            c.wait_with_output()
+        })
+        .unwrap();
+    assert!(out.status.success());
+}
+
+/// An OCSF-shaped event as the enforcement points write them (the fields queries read).
+fn event(time: i64, class: u64, decision: &str, agent: &str, extra: &str) -> String {
+    format!(
+        r#"{{"class_uid":{class},"activity_id":2,"time":{time},"type_name":"T","status_id":1,"severity_id":1,{extra}"unmapped":{{"cordon":{{"decision":"{decision}","agent":"{agent}","component":"test","reason":"r"}}}}}}"#
+    ) + "\n"
+}
+
+#[test]
+fn query_tail_and_export_select_and_shape_events() {
+    let s = Sandbox::new();
+    let now = 1_750_000_000_000i64;
+    let events = [
+        event(now - 7_200_000, 1001, "deny", "coder", r#""file":{"path":"/home/alice/.ssh/id_rsa","name":"id_rsa","type_id":1},"#),
+        event(now - 3_600_000, 4002, "allow", "coder", r#""http_request":{"http_method":"GET","url":{"hostname":"API.example.com","path":"/v1/x"}},"dst_endpoint":{"hostname":"api.example.com","port":443},"#),
+        event(now - 60_000, 4002, "deny", "other", r#""http_request":{"http_method":"POST","url":{"hostname":"evil.test","path":"/"}},"#),
+        event(now - 1_000, 1007, "allow", "coder", r#""process":{"cmd_line":"ls -la","name":"ls","uid":"u"},"#),
+    ]
+    .concat();
+    append(&s, &events);
+    let state = s.path("state");
+    let at = "2025-06-15T15:06:40Z"; // `now`
+    let q = |args: &[&str]| -> Vec<Value> {
+        let mut all = vec!["audit", "query", "--state-dir", &state, "--json"];
+        all.extend_from_slice(args);
+        s.expect(0, &all)
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    };
+    assert_eq!(q(&[]).len(), 4);
+    assert_eq!(q(&["--decision", "deny"]).len(), 2);
+    assert_eq!(q(&["--agent", "other"]).len(), 1);
+    assert_eq!(q(&["--class", "http"]).len(), 2);
+    assert_eq!(q(&["--class", "4002", "--class", "file"]).len(), 3);
+    assert_eq!(q(&["--path-prefix", "/home/alice"]).len(), 1);
+    assert_eq!(q(&["--path-prefix", "/v1/"]).len(), 1);
+    assert_eq!(q(&["--host", "api.example.com"]).len(), 1);
+    assert_eq!(
+        q(&["--since", "2025-06-15T14:36:40Z"]).len(),
+        2,
+        "the last 30 minutes of `now`"
+    );
+    assert_eq!(
+        q(&["--until", at, "--since", "2025-06-15T13:06:40Z"]).len(),
+        4
+    );
+    assert_eq!(q(&["--limit", "1"]).len(), 1);
+    // An age counts back from the clock: these events are from 2025.
+    assert_eq!(q(&["--since", "1h"]).len(), 0);
+    let human = s.expect(
+        0,
+        &[
+            "audit",
+            "query",
+            "--state-dir",
+            &state,
+            "--decision",
+            "deny",
+        ],
+    );
+    assert!(
+        human.contains("deny   T: /home/alice/.ssh/id_rsa [r] agent=coder"),
+        "{human}"
+    );
+    let err = s.stderr_of(
+        2,
+        &["audit", "query", "--state-dir", &state, "--class", "nope"],
+    );
+    assert!(err.contains("`--class nope`: not a class"), "{err}");
+    let err = s.stderr_of(
+        2,
+        &[
+            "audit",
+            "query",
+            "--state-dir",
+            &state,
+            "--since",
+            "yesterday",
+        ],
+    );
+    assert!(err.contains("or an age such as"), "{err}");
+
+    // tail: the last N.
+    let tail = s.expect(
+        0,
+        &["audit", "tail", "--state-dir", &state, "-n", "2", "--json"],
+    );
+    let kinds: Vec<u64> = tail
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["class_uid"]
+                .as_u64()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(kinds, [4002, 1007]);
+
+    // export: OCSF, ECS and the raw records, which still verify as a chain.
+    let ocsf = s.expect(
+        0,
+        &[
+            "audit",
+            "export",
+            "--state-dir",
+            &state,
+            "--format",
+            "ocsf",
+            "--decision",
+            "deny",
+        ],
+    );
+    assert_eq!(ocsf.lines().count(), 2);
+    let ecs = s.expect(
+        0,
+        &["audit", "export", "--state-dir", &state, "--format", "ecs"],
+    );
+    let docs: Vec<Value> = ecs
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(docs[0]["@timestamp"], "2025-06-15T13:06:40.000Z");
+    assert_eq!(docs[0]["file"]["path"], "/home/alice/.ssh/id_rsa");
+    assert_eq!(
+        docs[2]["event"]["type"],
+        serde_json::json!(["access", "denied"])
+    );
+    assert_eq!(docs[3]["process"]["command_line"], "ls -la");
+    std::fs::create_dir_all(s.path("copy/audit")).unwrap();
+    s.expect(
+        0,
+        &[
+            "audit",
+            "export",
+            "--state-dir",
+            &state,
+            "--format",
+            "jsonl",
+            "--out",
+            &s.path("copy/audit/00000001.jsonl.out"),
+        ],
+    );
+    std::fs::rename(
+        s.path("copy/audit/00000001.jsonl.out"),
+        s.path("copy/audit/00000001.jsonl"),
+    )
+    .unwrap();
+    let out = s.expect(0, &["audit", "verify", "--state-dir", &s.path("copy")]);
+    assert!(out.contains("4 records verified"), "{out}");
+}
+
+#[test]
+fn tail_follows_new_events() {
+    let s = Sandbox::new();
+    append(&s, &event(1, 1001, "allow", "coder", ""));
+    let mut child = Command::new(env!("CARGO_BIN_EXE_cordon"))
+        .args([
+            "audit",
+            "tail",
+            "-f",
+            "-n",
+            "1",
+            "--json",
+            "--state-dir",
+            &s.path("state"),
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let next = || rx.recv_timeout(Duration::from_secs(20)).unwrap();
+    let first: Value = serde_json::from_str(&next()).unwrap();
+    assert_eq!(first["time"], 1);
+    append(&s, &event(2, 4002, "deny", "coder", ""));
+    let second: Value = serde_json::from_str(&next()).unwrap();
+    assert_eq!(second["time"], 2);
+    let _ = child.kill();
+    let _ = child.wait();
+}
