@@ -36,4 +36,5 @@ pub mod ocsf;
 pub mod query;
 pub mod store;
 pub mod verify;
+pub mod wire;
 pub mod writer;
