@@ -234,6 +234,8 @@ pub fn otlp_body(items: &[Item<'_>], host: &str, version: &str, observed_ns: u12
                     "ocsf.class_uid",
                     get(e, "class_uid").cloned().unwrap_or(Value::Null),
                 ),
+                // Not the record's `eventName`: collectors built on protos before 1.5 refuse it.
+                attr("ocsf.type_name", text(e, "type_name").into()),
             ];
             for k in ["decision", "reason", "agent", "component"] {
                 if let Some(v) = get(e, &format!("unmapped.cordon.{k}")) {
@@ -245,7 +247,6 @@ pub fn otlp_body(items: &[Item<'_>], host: &str, version: &str, observed_ns: u12
                 "observedTimeUnixNano": observed_ns.to_string(),
                 "severityNumber": number,
                 "severityText": name,
-                "eventName": text(e, "type_name"),
                 "body": any_value(e),
                 "attributes": attributes,
             })

@@ -58,6 +58,107 @@ pub struct Audit {
     pub checkpoint_records: Option<u64>,
     /// Seconds between the proxy's checkpoints at most (default 60).
     pub checkpoint_seconds: Option<u64>,
+    /// Where `cordon audit ship` delivers events.
+    #[serde(default)]
+    pub sinks: Vec<Sink>,
+}
+
+/// One destination of the audit trail. `type` says which fields apply:
+///
+/// - `file`: `path`, `format` (`ocsf` or `ecs`): JSON lines appended to a file;
+/// - `syslog`: `address` (`host:port`), `tls`, `facility` (default 10, authpriv), `appName`,
+///   `enterpriseNumber`: RFC 5424 over TCP with octet counting, or over TLS (RFC 5425);
+/// - `hec`: `url` (…`/services/collector/event`), `token`, `index`, `sourcetype`, `tls`: Splunk
+///   HTTP Event Collector;
+/// - `otlp`: `url` (…`/v1/logs`), `headers`, `tls`: OpenTelemetry logs over HTTP, JSON;
+/// - `webhook`: `url`, `secret`, `headers`, `tls`: a JSON body signed with HMAC-SHA256
+///   (Standard Webhooks headers).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Sink {
+    /// A name, unique among the sinks: it names the sink's cursor.
+    pub name: String,
+    /// `file`, `syslog`, `hec`, `otlp` or `webhook`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// `file`: where.
+    pub path: Option<String>,
+    /// `file`: `ocsf` (default) or `ecs`.
+    pub format: Option<String>,
+    /// `syslog`: `host:port`.
+    pub address: Option<String>,
+    /// `hec`, `otlp`, `webhook`: where to POST.
+    pub url: Option<String>,
+    /// `hec`: the HEC token.
+    pub token: Option<Secret>,
+    /// `webhook`: the signing secret.
+    pub secret: Option<Secret>,
+    /// `otlp`, `webhook`: more request headers (values may be secrets).
+    #[serde(default)]
+    pub headers: std::collections::BTreeMap<String, Secret>,
+    /// `hec`: the index.
+    pub index: Option<String>,
+    /// `hec`: the sourcetype (default `ocsf:cordon`).
+    pub sourcetype: Option<String>,
+    /// `syslog`: the facility, 0–23 (default 10, authpriv).
+    pub facility: Option<u8>,
+    /// `syslog`: APP-NAME (default `cordon`).
+    pub app_name: Option<String>,
+    /// `syslog`: the private enterprise number of the structured-data ID (default 32473, the
+    /// documentation number).
+    pub enterprise_number: Option<u32>,
+    /// TLS for `syslog` (required for TLS) and the HTTP sinks (`https` URLs).
+    pub tls: Option<Tls>,
+    /// Events per delivery at most (default 500).
+    pub batch: Option<usize>,
+}
+
+/// TLS settings of a sink.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Tls {
+    /// More CA certificates (PEM) to verify the server with, besides the system's.
+    pub ca: Option<String>,
+    /// A client certificate chain (PEM), for servers that require one.
+    pub cert: Option<String>,
+    /// The client certificate's private key (PEM).
+    pub key: Option<String>,
+    /// The name to verify the server's certificate for (default: the address's host).
+    pub server_name: Option<String>,
+}
+
+/// A secret a sink needs, never written in the configuration itself: the value of an
+/// environment variable of `cordon audit ship`, or the content of a file (trailing newline
+/// removed). A plain string is allowed for header values that are not secret.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum Secret {
+    /// `{"env": "NAME"}`.
+    Env {
+        /// The variable.
+        env: String,
+    },
+    /// `{"file": "/path"}`.
+    File {
+        /// The file.
+        file: String,
+    },
+    /// A literal (for headers that are not secret).
+    Plain(String),
+}
+
+impl Secret {
+    /// The value, or why it cannot be read (naming where it was looked for, never the value).
+    pub fn read(&self) -> Result<String, String> {
+        match self {
+            Self::Env { env } => std::env::var(env)
+                .map_err(|_| format!("the environment variable `{env}` is not set")),
+            Self::File { file } => std::fs::read_to_string(file)
+                .map(|t| t.trim_end_matches(['\n', '\r']).to_owned())
+                .map_err(|e| format!("`{file}`: {e}")),
+            Self::Plain(v) => Ok(v.clone()),
+        }
+    }
 }
 
 impl Audit {

@@ -11,6 +11,7 @@ mod config;
 mod embedded;
 mod fail;
 mod io;
+mod ship;
 mod trail;
 
 use std::process::ExitCode;

@@ -45,6 +45,19 @@ fn provider() -> Arc<rustls::crypto::CryptoProvider> {
 pub fn verifying_client(
     extra_roots: Vec<CertificateDer<'static>>,
 ) -> Result<Arc<ClientConfig>, InspectionError> {
+    tls_client(extra_roots, None, &[b"http/1.1"])
+}
+
+/// A TLS client that verifies servers against the system's roots and `extra_roots`, presents
+/// `identity` (a certificate chain and its key) when given, and offers `alpn`.
+pub fn tls_client(
+    extra_roots: Vec<CertificateDer<'static>>,
+    identity: Option<(
+        Vec<CertificateDer<'static>>,
+        rustls::pki_types::PrivateKeyDer<'static>,
+    )>,
+    alpn: &[&[u8]],
+) -> Result<Arc<ClientConfig>, InspectionError> {
     let mut roots = RootCertStore::empty();
     let native = rustls_native_certs::load_native_certs();
     let (_, _) = roots.add_parsable_certificates(native.certs);
@@ -58,11 +71,14 @@ pub fn verifying_client(
             "the system has none and none were given".to_owned(),
         ));
     }
-    let mut config = ClientConfig::builder_with_provider(provider())
+    let builder = ClientConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        .with_root_certificates(roots);
+    let mut config = match identity {
+        Some((chain, key)) => builder.with_client_auth_cert(chain, key)?,
+        None => builder.with_no_client_auth(),
+    };
+    config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
     Ok(Arc::new(config))
 }
 

@@ -64,6 +64,27 @@ pub enum Command {
     ///
     /// Example: `cordon audit export --format ecs --since 7d --out cordon-week.ndjson`
     Export(ExportArgs),
+    /// Deliver the audit trail to the sinks of the configuration (`audit.sinks`): syslog over
+    /// TCP or TLS, Splunk HEC, OTLP/HTTP, a signed webhook, a JSON-lines file. Each sink keeps a
+    /// durable cursor: nothing is lost when a sink or the shipper stops, and at most one batch
+    /// is delivered twice. Runs until stopped; `--once` delivers what is there and exits.
+    ///
+    /// Example: `cordon audit ship --state-dir /var/lib/cordon` (as a service)
+    Ship(ShipArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ShipArgs {
+    /// The state directory whose `audit/` log to deliver.
+    #[arg(long)]
+    state_dir: Option<String>,
+    /// Deliver what the log holds now and exit; exit 1 if a sink cannot take it within
+    /// `--deadline` seconds.
+    #[arg(long)]
+    once: bool,
+    /// With `--once`: how long to keep retrying a sink that fails.
+    #[arg(long, default_value_t = 60, value_name = "SECONDS", requires = "once")]
+    deadline: u64,
 }
 
 /// Which events: the filters `tail`, `query` and `export` share.
@@ -183,6 +204,7 @@ pub fn run(c: Command) -> Outcome {
         Command::Tail(a) => tail(&a),
         Command::Query(a) => query(&a),
         Command::Export(a) => export(&a),
+        Command::Ship(a) => ship(&a),
     }
 }
 
@@ -614,5 +636,17 @@ fn export(a: &ExportArgs) -> Outcome {
         io::write(path, &buffer)?;
         eprintln!("cordon: {count} event(s) written to `{path}`");
     }
+    Ok(0)
+}
+
+fn ship(a: &ShipArgs) -> Outcome {
+    let config = crate::config::load()?;
+    let dir = log_dir(a.state_dir.as_deref());
+    let mode = if a.once {
+        crate::ship::Mode::Once(std::time::Duration::from_secs(a.deadline))
+    } else {
+        crate::ship::Mode::Follow
+    };
+    crate::ship::ship(&dir, &config.audit.sinks, mode)?;
     Ok(0)
 }

@@ -248,7 +248,7 @@ fn retention_records(s: &Sandbox) -> u64 {
 }
 
 /// Append `events` (JSON lines) to the sandbox's log.
-fn append(s: &Sandbox, events: &str) {
+pub(crate) fn append(s: &Sandbox, events: &str) {
     let out = Command::new(env!("CARGO_BIN_EXE_cordon"))
         .args(["audit", "append", "--state-dir", &s.path("state")])
         .stdin(Stdio::piped())
@@ -263,7 +263,7 @@ fn append(s: &Sandbox, events: &str) {
 }
 
 /// An OCSF-shaped event as the enforcement points write them (the fields queries read).
-fn event(time: i64, class: u64, decision: &str, agent: &str, extra: &str) -> String {
+pub(crate) fn event(time: i64, class: u64, decision: &str, agent: &str, extra: &str) -> String {
     format!(
         r#"{{"class_uid":{class},"activity_id":2,"time":{time},"type_name":"T","status_id":1,"severity_id":1,{extra}"unmapped":{{"cordon":{{"decision":"{decision}","agent":"{agent}","component":"test","reason":"r"}}}}}}"#
     ) + "\n"

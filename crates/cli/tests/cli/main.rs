@@ -15,6 +15,7 @@ mod dlp;
 mod hook;
 mod proxy;
 mod run;
+mod ship;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};

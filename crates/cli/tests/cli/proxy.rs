@@ -92,7 +92,7 @@ impl Upstream {
 }
 
 /// A test CA and a server certificate for `upstream.test` and `other.test`, made by openssl.
-fn test_ca(s: &Sandbox) {
+pub(crate) fn test_ca(s: &Sandbox) {
     s.write(
         "ext.cnf",
         "subjectAltName=DNS:upstream.test,DNS:other.test,IP:127.0.0.1\nbasicConstraints=CA:FALSE\n",
