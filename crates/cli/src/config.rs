@@ -37,6 +37,29 @@ pub struct Config {
     /// The audit log.
     #[serde(default)]
     pub audit: Audit,
+    /// Detections.
+    #[serde(default)]
+    pub detect: Detect,
+}
+
+/// What `cordon detect` adds to events before the rules run.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Detect {
+    /// Business hours, `START-END` (default `08-18`).
+    pub business_hours: Option<String>,
+    /// Working days (default `mon` … `fri`).
+    pub business_days: Option<Vec<String>>,
+    /// The organisation's UTC offset, `±HH:MM` (default `+00:00`; daylight saving time is not
+    /// followed).
+    pub time_zone: Option<String>,
+    /// Paths tagged sensitive (globs; default: keys, cloud credentials, `.env` files …).
+    pub sensitive_paths: Option<Vec<String>>,
+    /// An access is rare when the agent touched the path fewer times than this in the
+    /// baseline window (default 3).
+    pub rare_below: Option<usize>,
+    /// The baseline window in days (default 30).
+    pub baseline_days: Option<u64>,
 }
 
 /// The audit log's settings.

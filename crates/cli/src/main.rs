@@ -89,6 +89,12 @@ enum Command {
     /// The tamper-evident audit log: verify its hash chain, append events.
     #[command(subcommand)]
     Audit(cmd::audit::Command),
+    /// Run Sigma detection rules over the audit trail: the stored log, or new events as they
+    /// are written (`--follow`); findings are printed, and with `--record` appended to the log
+    /// as Detection Finding events, which the sinks deliver.
+    ///
+    /// Example: `cordon detect --since 24h` or, as a service, `cordon detect --follow --record`
+    Detect(cmd::detect::Args),
     /// Create the CA the egress proxy inspects TLS with.
     #[command(subcommand)]
     Ca(cmd::ca::Command),
@@ -123,6 +129,7 @@ fn main() -> ExitCode {
         Command::Proxy(args) => cmd::proxy::run(&args),
         Command::Hook(c) => cmd::hook::run(c),
         Command::Audit(c) => cmd::audit::run(c),
+        Command::Detect(a) => cmd::detect::run(&a),
         Command::ClaudeCode(c) => cmd::claude_code::run(c),
         Command::Keys(c) => cmd::keys::run(c),
         Command::Ca(c) => cmd::ca::run(c),

@@ -48,11 +48,11 @@ pub struct Position {
 }
 
 /// A sink's cursor file.
-fn cursor_path(log: &Path, name: &str) -> PathBuf {
+pub(crate) fn cursor_path(log: &Path, name: &str) -> PathBuf {
     log.join("cursors").join(format!("{name}.json"))
 }
 
-fn load_cursor(path: &Path) -> Result<Position, String> {
+pub(crate) fn load_cursor(path: &Path) -> Result<Position, String> {
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Position::default()),
@@ -68,7 +68,7 @@ fn load_cursor(path: &Path) -> Result<Position, String> {
 }
 
 /// Write the cursor whole and durably (a crash leaves the old one or the new one).
-fn save_cursor(path: &Path, at: Position, seq: Option<u64>) -> Result<(), String> {
+pub(crate) fn save_cursor(path: &Path, at: Position, seq: Option<u64>) -> Result<(), String> {
     let dir = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).map_err(|e| format!("`{}`: {e}", dir.display()))?;
     let tmp = path.with_extension("json.tmp");
@@ -84,18 +84,18 @@ fn save_cursor(path: &Path, at: Position, seq: Option<u64>) -> Result<(), String
 }
 
 /// Records read from a position on.
-struct Batch {
+pub(crate) struct Batch {
     /// (sequence number, event) of each event.
-    events: Vec<(u64, Value)>,
+    pub events: Vec<(u64, Value)>,
     /// The position after the last record read (events or not).
-    end: Position,
+    pub end: Position,
     /// Records a removed segment held that this sink never delivered (0 normally).
-    missed_segments: u32,
+    pub missed_segments: u32,
 }
 
 /// Read up to `max` events from `from`; records that are not events (checkpoints, retention)
 /// are passed over.
-fn read_batch(log: &Path, from: Position, max: usize) -> Result<Batch, String> {
+pub(crate) fn read_batch(log: &Path, from: Position, max: usize) -> Result<Batch, String> {
     let segments = store::segments(log).map_err(|e| e.to_string())?;
     let mut at = from;
     let mut missed = 0;

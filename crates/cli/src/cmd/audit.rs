@@ -436,7 +436,7 @@ impl Selection {
 }
 
 /// A time a filter names: RFC 3339, or an age before `now` (`90s`, `15m`, `2h`, `7d`).
-fn when(flag: &str, text: &str, now: time::OffsetDateTime) -> Result<i64, Fail> {
+pub fn when(flag: &str, text: &str, now: time::OffsetDateTime) -> Result<i64, Fail> {
     if let Ok(t) = time::OffsetDateTime::parse(text, &Rfc3339) {
         return Ok(trail::millis(t));
     }

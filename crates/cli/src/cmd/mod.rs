@@ -3,6 +3,7 @@
 pub mod audit;
 pub mod ca;
 pub mod claude_code;
+pub mod detect;
 pub mod dlp;
 pub mod dlp_report;
 pub mod hook;

@@ -11,6 +11,7 @@
 
 mod audit;
 mod claude;
+mod detect;
 mod dlp;
 mod hook;
 mod proxy;
