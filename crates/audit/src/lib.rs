@@ -34,6 +34,7 @@ pub mod checkpoint;
 pub mod ecs;
 pub mod ocsf;
 pub mod query;
+pub mod stats;
 pub mod store;
 pub mod verify;
 pub mod wire;

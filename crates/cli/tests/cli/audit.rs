@@ -448,3 +448,83 @@ fn tail_follows_new_events() {
     let _ = child.kill();
     let _ = child.wait();
 }
+
+#[test]
+fn stats_count_what_the_kpis_need_in_prometheus_format() {
+    let s = Sandbox::new();
+    let ev = |class: u64, activity: &str, decision: &str, reason: &str, status: u64| {
+        serde_json::json!({"class_uid": class, "activity_name": activity, "status_id": status, "time": 1_750_000_000_000i64,
+            "unmapped": {"cordon": {"component": "proxy", "decision": decision, "reason": reason, "agent": "coder"}}})
+        .to_string()
+            + "\n"
+    };
+    let events = [
+        ev(4002, "Post", "deny", "dlp_blocked", 2),
+        ev(4002, "Get", "deny", "no_grant", 2),
+        ev(4002, "Get", "allow", "granted", 1),
+        ev(4001, "Refuse", "deny", "server_name_mismatch", 2),
+        ev(1001, "Read", "deny", "path_denied", 2),
+        ev(6002, "Verify", "deny", "revoked-manifest", 2),
+        ev(6002, "Verify", "deny", "signature", 2),
+    ]
+    .concat();
+    append(&s, &events);
+    let prom = s.expect(
+        0,
+        &[
+            "audit",
+            "stats",
+            "--format",
+            "prometheus",
+            "--state-dir",
+            &s.path("state"),
+        ],
+    );
+    // Parsed by the Prometheus project's own Python client, which refuses malformed exposition.
+    const PARSE: &str = "import json,sys\nfrom prometheus_client.parser import text_string_to_metric_families as f\nprint(json.dumps({s.name + json.dumps(s.labels, sort_keys=True): s.value for fam in f(sys.stdin.read()) for s in fam.samples}))";
+    let mut child = Command::new("python3")
+        .args(["-c", PARSE])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(prom.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}\n{prom}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let samples: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let get = |k: &str| {
+        samples[k]
+            .as_f64()
+            .unwrap_or_else(|| panic!("{k} in {samples}"))
+    };
+    assert_eq!(
+        get(r#"cordon_egress_blocked_total{"reason": "dlp_blocked"}"#),
+        1.0
+    );
+    assert_eq!(
+        get(r#"cordon_egress_blocked_total{"reason": "server_name_mismatch"}"#),
+        1.0
+    );
+    assert_eq!(get(r#"cordon_dlp_blocks_total{"component": "proxy"}"#), 1.0);
+    assert_eq!(get(r#"cordon_denials_total{"action": "file_read"}"#), 1.0);
+    assert_eq!(
+        get(r#"cordon_manifest_verification_failures_total{"reason": "revoked-manifest"}"#),
+        1.0
+    );
+    assert_eq!(get("cordon_revoked_manifest_refusals_total{}"), 1.0);
+    let text = s.expect(0, &["audit", "stats", "--state-dir", &s.path("state")]);
+    assert!(
+        text.contains("7 events") && text.contains("blocked egress attempts: 3"),
+        "{text}"
+    );
+}
