@@ -5,6 +5,8 @@
 //! writes them. The order does not depend on how a `serde_json::Map` keeps its keys, so a
 //! dependency turning on `preserve_order` cannot change a hash.
 
+use std::sync::LazyLock;
+
 use serde_json::Value;
 
 /// `value` as canonical JSON.
@@ -14,24 +16,40 @@ pub fn to_vec(value: &Value) -> Vec<u8> {
     out
 }
 
+/// Whether `serde_json::Map` keeps its keys sorted by their bytes (a `BTreeMap`, as it is
+/// unless a dependency turns on `preserve_order`): found out once, by experiment. When it does
+/// not, every object is sorted as it is written, and the form stays canonical.
+static MAP_SORTS: LazyLock<bool> = LazyLock::new(|| {
+    let mut m = serde_json::Map::new();
+    for k in ["b", "a", "B", "ab"] {
+        m.insert(k.to_owned(), Value::Null);
+    }
+    m.keys().map(String::as_str).eq(["B", "a", "ab", "b"])
+});
+
 /// Append `value` as canonical JSON to `out`.
 pub fn write(value: &Value, out: &mut Vec<u8>) {
     match value {
         Value::Object(map) => {
-            let mut entries: Vec<(&String, &Value)> = map.iter().collect();
-            // `serde_json::Map` is already sorted unless a dependency turns on
-            // `preserve_order`: then this sort is what keeps the form canonical.
-            if !entries.is_sorted_by(|a, b| a.0.as_bytes() <= b.0.as_bytes()) {
-                entries.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
-            }
             out.push(b'{');
-            for (i, (k, v)) in entries.into_iter().enumerate() {
+            let member = |i: usize, k: &String, v: &Value, out: &mut Vec<u8>| {
                 if i > 0 {
                     out.push(b',');
                 }
                 write_str(k, out);
                 out.push(b':');
                 write(v, out);
+            };
+            if *MAP_SORTS {
+                for (i, (k, v)) in map.iter().enumerate() {
+                    member(i, k, v, out);
+                }
+            } else {
+                let mut entries: Vec<(&String, &Value)> = map.iter().collect();
+                entries.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+                for (i, (k, v)) in entries.into_iter().enumerate() {
+                    member(i, k, v, out);
+                }
             }
             out.push(b'}');
         }
@@ -47,12 +65,23 @@ pub fn write(value: &Value, out: &mut Vec<u8>) {
         }
         Value::String(s) => write_str(s, out),
         // Numbers, booleans and null: serde_json's own form (it writes nothing else).
-        other => out.extend_from_slice(other.to_string().as_bytes()),
+        other => {
+            let _ = serde_json::to_writer(&mut *out, other);
+        }
     }
 }
 
 /// Append the string `s` as canonical JSON to `out`.
 pub fn write_str(s: &str, out: &mut Vec<u8>) {
+    // Most strings need no escape (no `"`, `\` or control character): copied as they are,
+    // which is exactly what serde_json writes for them.
+    if !s.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') {
+        out.reserve(s.len() + 2);
+        out.push(b'"');
+        out.extend_from_slice(s.as_bytes());
+        out.push(b'"');
+        return;
+    }
     // Writing a `&str` into a Vec cannot fail; should it, the string is left out and the hash
     // will not match (failing closed).
     let _ = serde_json::to_writer(&mut *out, s);

@@ -61,24 +61,31 @@ impl Chain {
 
     /// Seal `event`, recorded at `time` (RFC 3339, from the caller's clock), as the next
     /// record.
-    pub fn seal(&mut self, time: &str, event: Value) -> Record {
+    pub fn seal(&mut self, time: &str, event: impl std::borrow::Borrow<Value>) -> Record {
+        let event = event.borrow();
         let seq = self.next_seq;
         // The members in canonical order (`event` < `hash` < `prev` < `seq` < `time`), the
         // event made canonical once: the hash covers the line without its `hash` member.
-        let mut line = Vec::with_capacity(512);
+        let mut line = Vec::with_capacity(2048);
         line.extend_from_slice(b"{\"event\":");
-        canonical::write(&event, &mut line);
-        let hash_at = line.len();
-        line.extend_from_slice(b",\"prev\":");
-        canonical::write_str(&self.prev, &mut line);
-        line.extend_from_slice(b",\"seq\":");
-        line.extend_from_slice(seq.to_string().as_bytes());
-        line.extend_from_slice(b",\"time\":");
-        canonical::write_str(time, &mut line);
-        line.push(b'}');
-        let hash = hex(&Sha256::digest(&line));
-        let member = format!(",\"hash\":\"{hash}\"");
-        line.splice(hash_at..hash_at, member.bytes());
+        canonical::write(event, &mut line);
+        // What follows `hash` in the record; hashed after the event, written after the hash.
+        let mut tail = Vec::with_capacity(160);
+        tail.extend_from_slice(b",\"prev\":");
+        canonical::write_str(&self.prev, &mut tail);
+        tail.extend_from_slice(b",\"seq\":");
+        tail.extend_from_slice(seq.to_string().as_bytes());
+        tail.extend_from_slice(b",\"time\":");
+        canonical::write_str(time, &mut tail);
+        tail.push(b'}');
+        let mut sum = Sha256::new();
+        sum.update(&line);
+        sum.update(&tail);
+        let hash = hex(&sum.finalize());
+        line.extend_from_slice(b",\"hash\":\"");
+        line.extend_from_slice(hash.as_bytes());
+        line.push(b'"');
+        line.extend_from_slice(&tail);
         self.prev = hash.clone();
         self.next_seq = seq.saturating_add(1);
         Record {

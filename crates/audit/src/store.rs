@@ -207,10 +207,10 @@ impl Log {
 
     /// Seal `events` at `time` and make them durable. Returns the last record's sequence
     /// number (none for no events): everything up to it is acknowledged.
-    pub fn append(
+    pub fn append<E: std::borrow::Borrow<Value>>(
         &mut self,
         time: &str,
-        events: impl IntoIterator<Item = Value>,
+        events: impl IntoIterator<Item = E>,
     ) -> Result<Option<u64>, StoreError> {
         self.file.lock().map_err(io("cannot lock", &self.path))?;
         let result = self.append_locked(time, events);
@@ -218,10 +218,10 @@ impl Log {
         result
     }
 
-    fn append_locked(
+    fn append_locked<E: std::borrow::Borrow<Value>>(
         &mut self,
         time: &str,
-        events: impl IntoIterator<Item = Value>,
+        events: impl IntoIterator<Item = E>,
     ) -> Result<Option<u64>, StoreError> {
         self.settle(Some(time))?;
         let mut batch = Vec::new();
@@ -574,7 +574,7 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
         let mut a = Log::open(&dir).unwrap();
         assert_eq!(a.append("t", events(0, 3)).unwrap(), Some(2));
-        assert_eq!(a.append("t", Vec::new()).unwrap(), None);
+        assert_eq!(a.append("t", Vec::<Value>::new()).unwrap(), None);
         // A second writer on the same log, as concurrent hook calls are.
         let mut b = Log::open(&dir).unwrap();
         assert_eq!(b.append("t", events(3, 2)).unwrap(), Some(4));

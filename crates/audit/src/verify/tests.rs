@@ -169,3 +169,21 @@ fn the_in_place_reading_agrees_with_the_general_one() {
     assert!(parse_canonical(&spaced).is_none());
     assert!(parse_general(&spaced).is_ok_and(|p| p.hash_ok));
 }
+
+#[test]
+fn long_logs_verified_on_every_core_name_the_same_records() {
+    let mut l = log(9_000);
+    assert_eq!(check(&l).records, 9_000);
+    // An edit late in the log, in another thread's share.
+    l[7_777] = l[7_777].replace("\"allow\"", "\"deny\"");
+    let p = problem(&l);
+    assert_eq!(
+        (p.line, p.seq, p.kind),
+        (7_778, Some(7_777), Tampering::Edited)
+    );
+    // A deletion near a boundary between shares.
+    let mut l = log(9_000);
+    l.remove(4_500);
+    let p = problem(&l);
+    assert_eq!((p.line, p.seq), (4_501, Some(4_501)));
+}
