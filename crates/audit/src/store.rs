@@ -330,6 +330,15 @@ impl Log {
             self.last_is_checkpoint = false;
             return Ok(());
         };
+        // The writer's own layout is read from the end, without parsing the event.
+        if let Some((seq, hash)) = std::str::from_utf8(&line)
+            .ok()
+            .and_then(crate::verify::seq_and_hash)
+        {
+            self.chain = Chain::after(seq, hash);
+            self.last_is_checkpoint = line.starts_with(b"{\"event\":{\"checkpoint\":");
+            return Ok(());
+        }
         let tail_error = |why: String| StoreError::Tail {
             path: self.path.clone(),
             why,

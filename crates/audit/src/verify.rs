@@ -134,6 +134,30 @@ fn parse(line: &str) -> Result<Parsed<'_>, String> {
 /// with text inside `E` (a string cannot hold an unescaped quote). `None` for any other layout,
 /// which the general reader then explains.
 fn parse_canonical(line: &str) -> Option<Parsed<'_>> {
+    let f = fields(line)?;
+    let mut sum = Sha256::new();
+    sum.update(line.get(..f.hash_from)?.as_bytes());
+    sum.update(line.get(f.hash_to..)?.as_bytes());
+    let hash_ok = hex_eq(&sum.finalize(), f.hash);
+    Some(Parsed {
+        seq: f.seq,
+        prev: Cow::Borrowed(f.prev),
+        hash: Cow::Borrowed(f.hash),
+        hash_ok,
+    })
+}
+
+/// The members of a record laid out as the writer lays it out, read from the end.
+struct Fields<'a> {
+    seq: u64,
+    prev: &'a str,
+    hash: &'a str,
+    /// Where the `,"hash":"…"` member starts and ends in the line.
+    hash_from: usize,
+    hash_to: usize,
+}
+
+fn fields(line: &str) -> Option<Fields<'_>> {
     const HASH: &str = ",\"hash\":\"";
     const PREV: &str = ",\"prev\":\"";
     const SEQ: &str = ",\"seq\":";
@@ -162,17 +186,19 @@ fn parse_canonical(line: &str) -> Option<Parsed<'_>> {
         return None;
     }
     // The line's offsets of the `hash` member: after `{"event":` (9 bytes).
-    let (from, to) = (h + 9, p + 9);
-    let mut sum = Sha256::new();
-    sum.update(line.get(..from)?.as_bytes());
-    sum.update(line.get(to..)?.as_bytes());
-    let hash_ok = hex_eq(&sum.finalize(), hash);
-    Some(Parsed {
+    Some(Fields {
         seq,
-        prev: Cow::Borrowed(prev),
-        hash: Cow::Borrowed(hash),
-        hash_ok,
+        prev,
+        hash,
+        hash_from: h + 9,
+        hash_to: p + 9,
     })
+}
+
+/// The sequence number and hash of a record laid out as the writer lays it out, read without
+/// parsing its event (a writer continuing the chain needs no more); `None` for another layout.
+pub(crate) fn seq_and_hash(line: &str) -> Option<(u64, &str)> {
+    fields(line).map(|f| (f.seq, f.hash))
 }
 
 /// Whether `hex` is `bytes` in lowercase hex.

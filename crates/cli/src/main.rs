@@ -120,7 +120,41 @@ enum Command {
     Sandbox(cmd::sandbox::Command),
 }
 
+// `cordon hook …` alone: Claude Code starts the hook for every tool call, and building the
+// whole command tree costs a sixth of the call's instructions. Same options, same meaning.
+#[derive(Debug, Parser)]
+#[command(
+    name = "cordon hook",
+    bin_name = "cordon hook",
+    about = "Hooks for coding agents: cordon as the gate on every tool call.",
+    version,
+    max_term_width = 100
+)]
+struct HookCli {
+    /// How errors are printed: `human` (with source excerpts) or `json` (one object on stderr).
+    #[arg(long, global = true, value_enum, default_value_t = ErrorFormat::Human)]
+    error_format: ErrorFormat,
+    /// The configuration file.
+    #[arg(long, global = true, value_name = "FILE", default_value = config::DEFAULT_PATH)]
+    config: std::path::PathBuf,
+    #[command(subcommand)]
+    command: cmd::hook::Command,
+}
+
 fn main() -> ExitCode {
+    // The hook's fast path: `cordon hook …` as the managed settings start it.
+    if std::env::args_os().nth(1).is_some_and(|a| a == "hook") {
+        let args = std::env::args_os()
+            .enumerate()
+            .filter(|(i, _)| *i != 1)
+            .map(|(_, a)| a);
+        let cli = HookCli::parse_from(args);
+        config::set_path(cli.config.clone());
+        return match cmd::hook::run(cli.command) {
+            Ok(code) => ExitCode::from(code),
+            Err(fail) => fail.report(cli.error_format == ErrorFormat::Json),
+        };
+    }
     let cli = Cli::parse();
     config::set_path(cli.config.clone());
     let result = match cli.command {
