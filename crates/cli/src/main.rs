@@ -141,16 +141,55 @@ struct HookCli {
     command: cmd::hook::Command,
 }
 
+// `cordon run …` alone, for the same reason: its start-up is an agent's.
+#[derive(Debug, Parser)]
+#[command(
+    name = "cordon run",
+    bin_name = "cordon run",
+    about = "Run an agent under the kernel sandbox its signed manifest describes: namespaces, \
+             Landlock file/exec/network rights, seccomp, no capabilities, scrubbed environment, \
+             limits. The verified manifest, the privileges granted, the launch and the exit are \
+             OCSF events in the state directory's audit log.\n\nExample: `cordon run --manifest \
+             alice.signed.json --trust trust.json -- /usr/bin/python3 agent.py`",
+    long_about = None,
+    version,
+    max_term_width = 100
+)]
+struct RunCli {
+    /// How errors are printed: `human` (with source excerpts) or `json` (one object on stderr).
+    #[arg(long, global = true, value_enum, default_value_t = ErrorFormat::Human)]
+    error_format: ErrorFormat,
+    /// The configuration file.
+    #[arg(long, global = true, value_name = "FILE", default_value = config::DEFAULT_PATH)]
+    config: std::path::PathBuf,
+    #[command(flatten)]
+    args: cmd::run::Args,
+}
+
+/// The arguments without the subcommand's name (the second).
+fn without_subcommand() -> impl Iterator<Item = std::ffi::OsString> {
+    std::env::args_os()
+        .enumerate()
+        .filter(|(i, _)| *i != 1)
+        .map(|(_, a)| a)
+}
+
 fn main() -> ExitCode {
-    // The hook's fast path: `cordon hook …` as the managed settings start it.
-    if std::env::args_os().nth(1).is_some_and(|a| a == "hook") {
-        let args = std::env::args_os()
-            .enumerate()
-            .filter(|(i, _)| *i != 1)
-            .map(|(_, a)| a);
-        let cli = HookCli::parse_from(args);
+    // Fast paths for the commands on an agent's critical path: `cordon hook …` as the managed
+    // settings start it, `cordon run …` as a launcher does.
+    let first = std::env::args_os().nth(1);
+    if first.as_deref().is_some_and(|a| a == "hook") {
+        let cli = HookCli::parse_from(without_subcommand());
         config::set_path(cli.config.clone());
         return match cmd::hook::run(cli.command) {
+            Ok(code) => ExitCode::from(code),
+            Err(fail) => fail.report(cli.error_format == ErrorFormat::Json),
+        };
+    }
+    if first.as_deref().is_some_and(|a| a == "run") {
+        let cli = RunCli::parse_from(without_subcommand());
+        config::set_path(cli.config.clone());
+        return match cmd::run::run(&cli.args) {
             Ok(code) => ExitCode::from(code),
             Err(fail) => fail.report(cli.error_format == ErrorFormat::Json),
         };

@@ -875,6 +875,15 @@ fn every_command_teaches_with_an_example() {
         &["policy", "eval"],
         &["policy", "test"],
         &["sandbox", "check"],
+        &["audit", "verify"],
+        &["audit", "checkpoint"],
+        &["audit", "tail"],
+        &["audit", "query"],
+        &["audit", "export"],
+        &["audit", "ship"],
+        &["audit", "stats"],
+        &["detect"],
+        &["hook", "claude-code"],
     ];
     for c in commands {
         let mut args = c.to_vec();
