@@ -102,18 +102,38 @@ impl Class {
     pub fn parse(text: &str) -> Option<Self> {
         let t = text.trim().to_ascii_lowercase();
         Self::ALL.into_iter().find(|c| {
-            let short = match c {
-                Self::FileSystem => ["file", "file_activity"],
-                Self::Process => ["process", "process_activity"],
-                Self::DetectionFinding => ["finding", "detection_finding"],
-                Self::AuthorizeSession => ["authorization", "authorize_session"],
-                Self::Network => ["network", "network_activity"],
-                Self::Http => ["http", "http_activity"],
-                Self::ApplicationLifecycle => ["lifecycle", "application_lifecycle"],
-                Self::Api => ["api", "api_activity"],
+            let snake = match c {
+                Self::FileSystem => "file_activity",
+                Self::Process => "process_activity",
+                Self::DetectionFinding => "detection_finding",
+                Self::AuthorizeSession => "authorize_session",
+                Self::Network => "network_activity",
+                Self::Http => "http_activity",
+                Self::ApplicationLifecycle => "application_lifecycle",
+                Self::Api => "api_activity",
             };
-            short.contains(&t.as_str()) || c.uid().to_string() == t
+            [c.short_name(), snake].contains(&t.as_str()) || c.uid().to_string() == t
         })
+    }
+
+    /// The short name cordon uses for the class: on the command line, in metric labels, as the
+    /// syslog MSGID.
+    pub fn short_name(self) -> &'static str {
+        match self {
+            Self::FileSystem => "file",
+            Self::Process => "process",
+            Self::DetectionFinding => "finding",
+            Self::AuthorizeSession => "authorization",
+            Self::Network => "network",
+            Self::Http => "http",
+            Self::ApplicationLifecycle => "lifecycle",
+            Self::Api => "api",
+        }
+    }
+
+    /// The class with this `class_uid`, if cordon emits it.
+    pub fn of_uid(uid: u64) -> Option<Self> {
+        Self::ALL.into_iter().find(|c| u64::from(c.uid()) == uid)
     }
 }
 

@@ -8,23 +8,15 @@ use std::fmt::Write as _;
 
 use serde_json::{Value, json};
 
+use crate::ocsf::Class;
+
 fn text<'a>(e: &'a Value, pointer: &str) -> &'a str {
     e.pointer(pointer).and_then(Value::as_str).unwrap_or("")
 }
 
 /// The short name of an OCSF class, as metric labels carry it.
 fn class_name(uid: u64) -> &'static str {
-    match uid {
-        1001 => "file",
-        1007 => "process",
-        2004 => "finding",
-        3003 => "authorization",
-        4001 => "network",
-        4002 => "http",
-        6002 => "lifecycle",
-        6003 => "api",
-        _ => "other",
-    }
+    Class::of_uid(uid).map_or("other", Class::short_name)
 }
 
 /// The counts.

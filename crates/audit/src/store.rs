@@ -517,6 +517,86 @@ fn last_line(
     Ok((from + tail.len() as u64, line))
 }
 
+/// Where a reader stands in the log: the segment and the offset after the last complete record
+/// it has read. The default is the log's start.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Position {
+    /// The segment's number (0: before the first).
+    pub segment: u32,
+    /// The offset in it.
+    pub offset: u64,
+}
+
+/// Where a reading stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reading {
+    /// The position after the last record handed out.
+    pub end: Position,
+    /// Segments retention removed between the starting position and the oldest one left.
+    pub missed_segments: u32,
+}
+
+/// Hand the complete records of the log in `dir` from `from` on to `each`, one line at a time,
+/// across segments, until `each` returns `false` or the log ends (a line still being written is
+/// left for the next reading). A starting segment retention has removed is passed over to the
+/// oldest one left, and counted.
+pub fn read_records<E: From<StoreError>>(
+    dir: &Path,
+    from: Position,
+    mut each: impl FnMut(&str) -> Result<bool, E>,
+) -> Result<Reading, E> {
+    use std::io::BufRead as _;
+    let segments = segments(dir)?;
+    let mut at = from;
+    let mut missed = 0;
+    if let Some((first, _)) = segments.first()
+        && at.segment != 0
+        && at.segment < *first
+    {
+        missed = first - at.segment;
+        at = Position {
+            segment: *first,
+            offset: 0,
+        };
+    }
+    for (n, path) in segments {
+        if n < at.segment {
+            continue;
+        }
+        if n > at.segment {
+            at = Position {
+                segment: n,
+                offset: 0,
+            };
+        }
+        let mut file = File::open(&path).map_err(io("cannot read", &path))?;
+        file.seek(SeekFrom::Start(at.offset))
+            .map_err(io("cannot read", &path))?;
+        let mut reader = std::io::BufReader::with_capacity(256 << 10, file);
+        let mut line = String::new();
+        loop {
+            line.clear();
+            let got = reader
+                .read_line(&mut line)
+                .map_err(io("cannot read", &path))?;
+            if got == 0 || !line.ends_with('\n') {
+                break;
+            }
+            at.offset += got as u64;
+            if !each(line.trim_end())? {
+                return Ok(Reading {
+                    end: at,
+                    missed_segments: missed,
+                });
+            }
+        }
+    }
+    Ok(Reading {
+        end: at,
+        missed_segments: missed,
+    })
+}
+
 /// The latest checkpoint kept beside the log in `dir`, if any.
 pub fn latest_checkpoint(dir: &Path) -> Result<Option<Checkpoint>, StoreError> {
     let path = dir.join(LATEST);

@@ -7,6 +7,7 @@ use serde_json::{Map, Value, json};
 use sha2::Sha256;
 
 use crate::ecs::timestamp;
+use crate::ocsf::Class;
 
 /// The IANA private enterprise number in cordon's structured-data ID. 32473 is the number
 /// RFC 5612 reserves for documentation: an operator who needs a registered one sets it per sink.
@@ -65,19 +66,9 @@ fn param(value: &str) -> String {
     out
 }
 
-/// The short name of an OCSF class, as the syslog MSGID.
+/// The syslog MSGID of an OCSF class: its short name.
 fn msgid(class: u64) -> &'static str {
-    match class {
-        1001 => "file",
-        1007 => "process",
-        2004 => "finding",
-        3003 => "authorization",
-        4001 => "network",
-        4002 => "http",
-        6002 => "lifecycle",
-        6003 => "api",
-        _ => "event",
-    }
+    Class::of_uid(class).map_or("event", Class::short_name)
 }
 
 /// Syslog settings of a sink.

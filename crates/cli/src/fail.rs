@@ -96,3 +96,10 @@ impl From<anyhow::Error> for Fail {
 
 /// The result of a command: the exit code on success.
 pub type Outcome = Result<u8, Fail>;
+
+impl From<cordon_audit::store::StoreError> for Fail {
+    /// The log cannot be read or written: bad input (its path and the reason are in the message).
+    fn from(e: cordon_audit::store::StoreError) -> Self {
+        Self::input_msg(e.to_string())
+    }
+}

@@ -10,7 +10,7 @@
 //! is the log itself, on disk and bounded by its retention: a cursor whose segment retention has
 //! removed continues at the oldest one left and says how much it missed.
 
-use std::io::{BufRead as _, Read, Seek as _, Write};
+use std::io::{Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -39,13 +39,7 @@ const BACKOFF_MAX: Duration = Duration::from_secs(30);
 /// How long a connection or an answer may take.
 const IO_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Where a sink stands in the log: the segment and the offset after the last record it has
-/// delivered.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Position {
-    segment: u32,
-    offset: u64,
-}
+pub(crate) use cordon_audit::store::Position;
 
 /// A sink's cursor file.
 pub(crate) fn cursor_path(log: &Path, name: &str) -> PathBuf {
@@ -96,57 +90,11 @@ pub(crate) struct Batch {
 /// Read up to `max` events from `from`; records that are not events (checkpoints, retention)
 /// are passed over.
 pub(crate) fn read_batch(log: &Path, from: Position, max: usize) -> Result<Batch, String> {
-    let segments = store::segments(log).map_err(|e| e.to_string())?;
-    let mut at = from;
-    let mut missed = 0;
-    if let Some((first, _)) = segments.first()
-        && at.segment != 0
-        && at.segment < *first
-    {
-        missed = first - at.segment;
-        at = Position {
-            segment: *first,
-            offset: 0,
-        };
-    }
     let mut events = Vec::new();
     let mut bytes = 0usize;
-    for (n, path) in segments {
-        if n < at.segment {
-            continue;
-        }
-        if n > at.segment {
-            at = Position {
-                segment: n,
-                offset: 0,
-            };
-        }
-        let mut file =
-            std::fs::File::open(&path).map_err(|e| format!("`{}`: {e}", path.display()))?;
-        file.seek(std::io::SeekFrom::Start(at.offset))
-            .map_err(|e| format!("`{}`: {e}", path.display()))?;
-        let mut reader = std::io::BufReader::new(file);
-        let mut line = String::new();
-        loop {
-            if events.len() >= max || bytes >= MAX_BATCH_BYTES {
-                return Ok(Batch {
-                    events,
-                    end: at,
-                    missed_segments: missed,
-                });
-            }
-            line.clear();
-            let got = reader
-                .read_line(&mut line)
-                .map_err(|e| format!("`{}`: {e}", path.display()))?;
-            if got == 0 || !line.ends_with('\n') {
-                break;
-            }
-            at.offset += got as u64;
-            bytes += got;
-            let Ok(record) = serde_json::from_str::<Value>(line.trim_end()) else {
-                continue;
-            };
+    let reading = store::read_records(log, from, |line| -> Result<bool, store::StoreError> {
+        bytes += line.len() + 1;
+        if let Ok(record) = serde_json::from_str::<Value>(line) {
             let seq = record
                 .get("seq")
                 .and_then(Value::as_u64)
@@ -157,11 +105,13 @@ pub(crate) fn read_batch(log: &Path, from: Position, max: usize) -> Result<Batch
                 events.push((seq, event.clone()));
             }
         }
-    }
+        Ok(events.len() < max && bytes < MAX_BATCH_BYTES)
+    })
+    .map_err(|e| e.to_string())?;
     Ok(Batch {
         events,
-        end: at,
-        missed_segments: missed,
+        end: reading.end,
+        missed_segments: reading.missed_segments,
     })
 }
 

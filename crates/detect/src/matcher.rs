@@ -19,6 +19,8 @@ use std::net::IpAddr;
 
 use regex::Regex;
 use serde_json::Value;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
 use yaml_rust2::Yaml;
 
 /// A search identifier: alternatives, each a conjunction of field matches; or keywords.
@@ -271,86 +273,34 @@ pub fn epoch_ms(v: &Value) -> Option<i64> {
     }
 }
 
-/// `YYYY-MM-DDTHH:MM:SS[.fff](Z|±HH:MM)` as milliseconds since the epoch.
+/// An RFC 3339 time as milliseconds since the epoch.
 fn rfc3339_ms(s: &str) -> Option<i64> {
-    let num = |a: usize, b: usize| s.get(a..b).and_then(|t| t.parse::<i64>().ok());
-    let (y, mo, d, h, mi, se) = (
-        num(0, 4)?,
-        num(5, 7)?,
-        num(8, 10)?,
-        num(11, 13)?,
-        num(14, 16)?,
-        num(17, 19)?,
-    );
-    let mut rest = s.get(19..)?;
-    let mut ms = 0;
-    if let Some(frac) = rest.strip_prefix('.') {
-        let digits: String = frac.chars().take_while(char::is_ascii_digit).collect();
-        ms = format!("{digits:0<3}").get(..3)?.parse().ok()?;
-        rest = frac.get(digits.len()..)?;
-    }
-    let offset = match rest {
-        "Z" | "z" => 0,
-        o => {
-            let sign = if o.starts_with('-') { -1 } else { 1 };
-            let hh: i64 = o.get(1..3)?.parse().ok()?;
-            let mm: i64 = o.get(4..6)?.parse().ok()?;
-            sign * (hh * 60 + mm) * 60_000
-        }
-    };
-    let days = days_from_civil(y, mo, d);
-    Some(((days * 86_400 + h * 3600 + mi * 60 + se) * 1000 + ms) - offset)
+    let t = OffsetDateTime::parse(s, &Rfc3339).ok()?;
+    i64::try_from(t.unix_timestamp_nanos() / 1_000_000).ok()
 }
 
-/// Days since 1970-01-01 of a civil date (Howard Hinnant's algorithm).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-/// (year, month, day) of days since the epoch.
-fn civil(days: i64) -> (i64, i64, i64) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
+/// The UTC time of `ms` (milliseconds since the epoch); the epoch for a time out of range.
+fn utc(ms: i64) -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
 }
 
 /// A part of the UTC time `ms` (milliseconds since the epoch).
 pub fn time_part(ms: i64, part: TimePart) -> i64 {
-    let secs = ms.div_euclid(1000);
-    let days = secs.div_euclid(86_400);
-    let (y, m, d) = civil(days);
+    let t = utc(ms);
     match part {
-        TimePart::Minute => secs.rem_euclid(3600) / 60,
-        TimePart::Hour => secs.rem_euclid(86_400) / 3600,
-        TimePart::Day => d,
-        TimePart::Month => m,
-        TimePart::Year => y,
-        TimePart::Week => {
-            // ISO 8601: the week with the year's first Thursday is week 1.
-            let weekday = (days + 3).rem_euclid(7); // Monday 0
-            let thursday = days - weekday + 3;
-            let (ty, _, _) = civil(thursday);
-            let jan1 = days_from_civil(ty, 1, 1);
-            (thursday - jan1) / 7 + 1
-        }
+        TimePart::Minute => i64::from(t.minute()),
+        TimePart::Hour => i64::from(t.hour()),
+        TimePart::Day => i64::from(t.day()),
+        TimePart::Week => i64::from(t.iso_week()),
+        TimePart::Month => i64::from(u8::from(t.month())),
+        TimePart::Year => i64::from(t.year()),
     }
 }
 
 /// The day of the week of `ms`, Monday 0 … Sunday 6 (UTC).
 pub fn weekday(ms: i64) -> i64 {
-    (ms.div_euclid(86_400_000) + 3).rem_euclid(7)
+    i64::from(utc(ms).weekday().number_days_from_monday())
 }
 
 impl Search {

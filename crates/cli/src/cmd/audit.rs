@@ -9,7 +9,7 @@ use cordon_audit::checkpoint::{Anchors, Checkpoint, anchors};
 use cordon_audit::ecs;
 use cordon_audit::ocsf::{Class, Verdict};
 use cordon_audit::query::{Filter, summary};
-use cordon_audit::store::{self, Log};
+use cordon_audit::store::{self, Log, Position};
 use cordon_audit::verify::verify_log;
 use cordon_policy::trust::{Role, TrustStore};
 use serde_json::{Value, json};
@@ -492,13 +492,6 @@ struct Read {
     time: String,
 }
 
-/// Where reading stopped: a segment and the offset after its last complete line.
-#[derive(Debug, Clone, Default)]
-struct Position {
-    segment: u32,
-    offset: u64,
-}
-
 /// Read the records of the log in `dir` from `from`, calling `each` for every one; returns
 /// where reading stopped (a line still being written is left for next time).
 fn read_from(
@@ -506,56 +499,24 @@ fn read_from(
     from: &Position,
     mut each: impl FnMut(Read) -> Result<bool, Fail>,
 ) -> Result<Position, Fail> {
-    use std::io::Seek as _;
-    let mut at = from.clone();
-    let segments = store::segments(dir).map_err(|e| Fail::input_msg(e.to_string()))?;
-    for (n, path) in segments {
-        if n < at.segment {
-            continue;
-        }
-        if n > at.segment {
-            at = Position {
-                segment: n,
-                offset: 0,
-            };
-        }
-        let mut file = std::fs::File::open(&path)
-            .map_err(|e| Fail::input_msg(format!("cannot read `{}`: {e}", path.display())))?;
-        file.seek(std::io::SeekFrom::Start(at.offset))
-            .map_err(|e| Fail::input_msg(format!("cannot read `{}`: {e}", path.display())))?;
-        let mut reader = std::io::BufReader::with_capacity(256 << 10, file);
-        let mut line = String::new();
-        loop {
-            line.clear();
-            let got = reader
-                .read_line(&mut line)
-                .map_err(|e| Fail::input_msg(format!("cannot read `{}`: {e}", path.display())))?;
-            if got == 0 || !line.ends_with('\n') {
-                break;
-            }
-            at.offset += got as u64;
-            let record: Value = match serde_json::from_str(line.trim_end()) {
-                Ok(v) => v,
-                // Not a record: `verify` says what is wrong; readers go on.
-                Err(_) => continue,
-            };
-            let time = record
-                .get("time")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_owned();
-            let event = record.get("event").cloned().unwrap_or(Value::Null);
-            let keep_going = each(Read {
-                line: line.trim_end().to_owned(),
-                event,
-                time,
-            })?;
-            if !keep_going {
-                return Ok(at);
-            }
-        }
-    }
-    Ok(at)
+    let reading = store::read_records(dir, *from, |line| {
+        let Ok(record) = serde_json::from_str::<Value>(line) else {
+            // Not a record: `verify` says what is wrong; readers go on.
+            return Ok(true);
+        };
+        let time = record
+            .get("time")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        let event = record.get("event").cloned().unwrap_or(Value::Null);
+        each(Read {
+            line: line.to_owned(),
+            event,
+            time,
+        })
+    })?;
+    Ok(reading.end)
 }
 
 /// Print one event: a summary line, or its OCSF JSON.

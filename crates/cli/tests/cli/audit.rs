@@ -86,16 +86,7 @@ fn verify_names_the_first_tampered_record() {
     let events: String = (0..20)
         .map(|n| format!("{{\"class_uid\":3001,\"n\":{n}}}\n"))
         .collect();
-    let out = Command::new(env!("CARGO_BIN_EXE_cordon"))
-        .args(["audit", "append", "--state-dir", &s.path("state")])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .and_then(|mut c| {
-            c.stdin.take().unwrap().write_all(events.as_bytes())?;
-            c.wait_with_output()
-        })
-        .unwrap();
+    let out = append_with(&s, &[], &events);
     assert!(String::from_utf8_lossy(&out.stdout).contains("ack 19"));
     let log = s.path("state/audit/00000001.jsonl");
     let original = std::fs::read_to_string(&log).unwrap();
@@ -144,23 +135,7 @@ fn segments_rotate_and_retention_is_told_from_deletion() {
     let events: String = (0..10_000)
         .map(|n| format!("{{\"class_uid\":3001,\"n\":{n},\"pad\":\"{pad}\"}}\n"))
         .collect();
-    let out = Command::new(env!("CARGO_BIN_EXE_cordon"))
-        .args([
-            "--config",
-            &config,
-            "audit",
-            "append",
-            "--state-dir",
-            &s.path("state"),
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .and_then(|mut c| {
-            c.stdin.take().unwrap().write_all(events.as_bytes())?;
-            c.wait_with_output()
-        })
-        .unwrap();
+    let out = append_with(&s, &["--config", &config], &events);
     // Retention records take sequence numbers too: the last acknowledged is past 9999.
     let last_ack: u64 = String::from_utf8_lossy(&out.stdout)
         .lines()
@@ -200,28 +175,8 @@ fn segments_rotate_and_retention_is_told_from_deletion() {
 #[test]
 fn a_configuration_with_a_typo_is_refused_naming_the_field() {
     let s = Sandbox::new();
-    let append = |config: &str| {
-        Command::new(env!("CARGO_BIN_EXE_cordon"))
-            .args([
-                "--config",
-                &s.path(config),
-                "audit",
-                "append",
-                "--state-dir",
-                &s.path("state"),
-            ])
-            .stdin(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .and_then(|mut c| {
-                c.stdin
-                    .take()
-                    .unwrap()
-                    .write_all(b"{\"class_uid\":3001}\n")?;
-                c.wait_with_output()
-            })
-            .unwrap()
-    };
+    let append =
+        |config: &str| append_with(&s, &["--config", &s.path(config)], "{\"class_uid\":3001}\n");
     s.write("bad.json", r#"{"audit": {"retainDay": 30}}"#);
     let out = append("bad.json");
     let err = String::from_utf8_lossy(&out.stderr);
@@ -249,17 +204,24 @@ fn retention_records(s: &Sandbox) -> u64 {
 
 /// Append `events` (JSON lines) to the sandbox's log.
 pub(crate) fn append(s: &Sandbox, events: &str) {
-    let out = Command::new(env!("CARGO_BIN_EXE_cordon"))
+    let out = append_with(s, &[], events);
+    assert!(out.status.success(), "{out:?}");
+}
+
+/// `cordon [OPTIONS] audit append` of `events` into the sandbox's log: its whole output.
+fn append_with(s: &Sandbox, options: &[&str], events: &str) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_cordon"))
+        .args(options)
         .args(["audit", "append", "--state-dir", &s.path("state")])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
         .spawn()
         .and_then(|mut c| {
             c.stdin.take().unwrap().write_all(events.as_bytes())?;
             c.wait_with_output()
         })
-        .unwrap();
-    assert!(out.status.success());
+        .unwrap()
 }
 
 /// An OCSF-shaped event as the enforcement points write them (the fields queries read).

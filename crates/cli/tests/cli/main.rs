@@ -117,6 +117,24 @@ impl Sandbox {
     }
 
     /// Keys `a`, `b`, `c`, and a trust store trusting `a` as manifest signer.
+    /// An audit checkpoint key, `keys/audit.key`, trusted as `audit-signer` in `trust.json`.
+    fn audit_signer(&self) {
+        self.expect(0, &["keys", "generate", "--out", "keys/audit"]);
+        self.expect(
+            0,
+            &[
+                "trust",
+                "add",
+                "--trust",
+                "trust.json",
+                "--key",
+                "keys/audit.pub",
+                "--role",
+                "audit-signer",
+            ],
+        );
+    }
+
     fn keys_and_trust(&self) {
         for k in ["a", "b", "c"] {
             self.expect(0, &["keys", "generate", "--out", &format!("keys/{k}")]);

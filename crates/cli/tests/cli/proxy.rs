@@ -1437,20 +1437,7 @@ fn signed_checkpoints_anchor_the_log_against_truncation_and_rewrites() {
         up.port
     );
     crate::run::signed(&s, &manifest);
-    s.expect(0, &["keys", "generate", "--out", "keys/audit"]);
-    s.expect(
-        0,
-        &[
-            "trust",
-            "add",
-            "--trust",
-            "trust.json",
-            "--key",
-            "keys/audit.pub",
-            "--role",
-            "audit-signer",
-        ],
-    );
+    s.audit_signer();
     let mut proxy = Proxy::start(
         &s,
         &manifest,

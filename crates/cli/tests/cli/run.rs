@@ -279,20 +279,7 @@ fn granted_work_gets_done() {
 
     // With an audit key the run signs a checkpoint over everything when the agent ends; a key
     // the agent could read is refused.
-    s.expect(0, &["keys", "generate", "--out", "keys/audit"]);
-    s.expect(
-        0,
-        &[
-            "trust",
-            "add",
-            "--trust",
-            "trust.json",
-            "--key",
-            "keys/audit.pub",
-            "--role",
-            "audit-signer",
-        ],
-    );
+    s.audit_signer();
     let key = s.path("keys/audit.key");
     let out = s.run(&run_args_with(
         &state,
