@@ -10,13 +10,13 @@
 //!   events, each cold in memory, measures the VM's memory latency three times over instead);
 //! - `log append`: the same (warm) events through `store::Log` into a segment file, in batches
 //!   of 1,000, each written once and fsynced (the disk's fsync latency included);
-//! - `verify`: walking the chain of 10,000 records.
+//! - `verify`: walking the chain of 10,000 records, read from one buffer as a segment file is.
 
 use cordon_audit::chain::Chain;
 use cordon_audit::checkpoint::{Checkpoint, Signer};
 use cordon_audit::ocsf::{Activity, Event, HttpMethod, Subject, Verdict};
 use cordon_audit::store::Log;
-use cordon_audit::verify::verify;
+use cordon_audit::verify::{Lines, verify_log};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use ed25519_dalek::Signer as _;
 use serde_json::{Value, json};
@@ -94,14 +94,15 @@ fn bench(c: &mut Criterion) {
         })
     });
     let _ = std::fs::remove_dir_all(&dir);
+    // A segment as `cordon audit verify` reads it: one buffer of lines.
     let mut chain = Chain::new();
-    let lines: Vec<String> = events
+    let segment: String = events
         .iter()
-        .map(|e| chain.seal("2026-11-26T10:00:00.000Z", e).line)
+        .map(|e| chain.seal("2026-11-26T10:00:00.000Z", e).line + "\n")
         .collect();
     g.bench_function("verify", |b| {
         b.iter(|| {
-            let r = verify(lines.iter().map(String::as_str));
+            let (r, _) = verify_log(&Lines::of_segments(&[segment.as_str()]));
             assert!(r.problem.is_none());
         })
     });

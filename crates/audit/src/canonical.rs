@@ -75,7 +75,7 @@ pub fn write(value: &Value, out: &mut Vec<u8>) {
 pub fn write_str(s: &str, out: &mut Vec<u8>) {
     // Most strings need no escape (no `"`, `\` or control character): copied as they are,
     // which is exactly what serde_json writes for them.
-    if !s.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') {
+    if !needs_escape(s.as_bytes()) {
         out.reserve(s.len() + 2);
         out.push(b'"');
         out.extend_from_slice(s.as_bytes());
@@ -85,6 +85,32 @@ pub fn write_str(s: &str, out: &mut Vec<u8>) {
     // Writing a `&str` into a Vec cannot fail; should it, the string is left out and the hash
     // will not match (failing closed).
     let _ = serde_json::to_writer(&mut *out, s);
+}
+
+/// Whether `bytes` hold a `"`, a backslash or a control character: eight bytes at a time
+/// (most strings are keys and short values, a word or two).
+fn needs_escape(bytes: &[u8]) -> bool {
+    let word = |w: &[u8]| {
+        let mut x = [0; 8];
+        x.copy_from_slice(w);
+        special_in(u64::from_le_bytes(x))
+    };
+    match bytes.len().checked_sub(8) {
+        // Shorter than a word: byte by byte.
+        None => bytes.iter().any(|&b| b < 0x20 || b == b'"' || b == b'\\'),
+        // Whole words, then the last eight bytes (overlapping the last word).
+        Some(last) => bytes.chunks_exact(8).any(word) || bytes.get(last..).is_some_and(word),
+    }
+}
+
+/// Whether one of the eight bytes of `w` is below 0x20, a `"` or a backslash (the classic
+/// "has a byte less than n" and "has a zero byte" word tests, exact for whether one exists).
+fn special_in(w: u64) -> bool {
+    const ONES: u64 = u64::from_le_bytes([1; 8]);
+    const HIGH: u64 = u64::from_le_bytes([0x80; 8]);
+    let below = |x: u64, n: u8| x.wrapping_sub(ONES * u64::from(n)) & !x & HIGH;
+    let zero = |x: u64| below(x, 1);
+    (below(w, 0x20) | zero(w ^ (ONES * u64::from(b'"'))) | zero(w ^ (ONES * u64::from(b'\\')))) != 0
 }
 
 #[cfg(test)]
@@ -102,6 +128,19 @@ mod tests {
     }
 
     proptest::proptest! {
+        /// The word-at-a-time test finds exactly the bytes that need escaping.
+        #[test]
+        fn escapes_are_found_wherever_they_are(
+            bytes in proptest::collection::vec(
+                // Mostly bytes that need no escape, so that both answers are common.
+                proptest::prop_oneof![30 => 0x23u8..=0x5b, 1 => proptest::prelude::any::<u8>()],
+                0..40,
+            )
+        ) {
+            let expected = bytes.iter().any(|&b| b < 0x20 || b == b'"' || b == b'\\');
+            proptest::prop_assert_eq!(needs_escape(&bytes), expected);
+        }
+
         /// Canonical JSON is JSON that reads back as the same value, and canonicalising that
         /// again gives the same bytes.
         #[test]

@@ -623,7 +623,18 @@ pub fn latest_checkpoint(dir: &Path) -> Result<Option<Checkpoint>, StoreError> {
 /// Every record line of the log in `dir`, across its segments in order (a line cut short at
 /// the end of the last one is left out, as the writer would remove it).
 pub fn read_lines(dir: &Path) -> Result<Vec<String>, StoreError> {
-    let mut out = Vec::new();
+    let segments = read_segments(dir)?;
+    let texts: Vec<&str> = segments.iter().map(String::as_str).collect();
+    Ok(crate::verify::lines(&texts)
+        .into_iter()
+        .map(str::to_owned)
+        .collect())
+}
+
+/// The text of every segment of the log in `dir`, oldest first, each cut after its last
+/// newline (a record still being written is not read); split them with
+/// [`verify::lines`](crate::verify::lines).
+pub fn read_segments(dir: &Path) -> Result<Vec<String>, StoreError> {
     let all = segments(dir)?;
     if all.is_empty() {
         // A log never written: reading it is reading nothing, but say where it was looked for.
@@ -634,15 +645,11 @@ pub fn read_lines(dir: &Path) -> Result<Vec<String>, StoreError> {
             source: std::io::Error::from(std::io::ErrorKind::NotFound),
         });
     }
+    let mut out = Vec::with_capacity(all.len());
     for (_, path) in all {
-        let text = std::fs::read_to_string(&path).map_err(io("cannot read", &path))?;
-        let complete = text.rfind('\n').map_or(0, |i| i + 1);
-        out.extend(
-            text.get(..complete)
-                .unwrap_or_default()
-                .lines()
-                .map(str::to_owned),
-        );
+        let mut text = std::fs::read_to_string(&path).map_err(io("cannot read", &path))?;
+        text.truncate(text.rfind('\n').map_or(0, |i| i + 1));
+        out.push(text);
     }
     Ok(out)
 }
@@ -683,7 +690,7 @@ mod tests {
 
     #[test]
     fn segments_rotate_and_retention_is_recorded_so_verification_tells_it_from_deletion() {
-        use crate::verify::{Tampering, verify_log};
+        use crate::verify::{Lines, Tampering, verify_log};
         let dir = std::env::temp_dir().join(format!("cordon-audit-rot-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         let small = Policy {
@@ -702,14 +709,14 @@ mod tests {
         assert!(segs.len() >= 5, "{segs:?}");
         let lines = read_lines(&dir).unwrap();
         let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
-        let (report, start) = verify_log(&refs);
+        let (report, start) = verify_log(&Lines::from_lines(refs));
         assert_eq!((report.records, report.problem, start), (200, None, 0));
 
         // Removing the oldest segments by hand is deletion.
         std::fs::remove_file(&segs[0].1).unwrap();
         let lines = read_lines(&dir).unwrap();
         let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
-        let (report, _) = verify_log(&refs);
+        let (report, _) = verify_log(&Lines::from_lines(refs));
         assert!(matches!(
             report.problem.map(|p| p.kind),
             Some(Tampering::Deleted { .. })
@@ -734,7 +741,7 @@ mod tests {
         assert!(segments(&dir).unwrap()[0].0 > 1);
         let lines = read_lines(&dir).unwrap();
         let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
-        let (report, start) = verify_log(&refs);
+        let (report, start) = verify_log(&Lines::from_lines(refs));
         assert_eq!(report.problem, None);
         assert!(start > 0);
         let _ = std::fs::remove_dir_all(&dir);

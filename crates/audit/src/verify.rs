@@ -114,11 +114,22 @@ pub struct Report {
     pub problem: Option<Problem>,
 }
 
+#[derive(Debug)]
 struct Parsed<'a> {
     seq: u64,
     prev: Cow<'a, str>,
     hash: Cow<'a, str>,
     hash_ok: bool,
+    /// Whether `prev` is the hash of the line before, when that line was read in the same
+    /// thread and is a record (the walk then need not compare them again).
+    linked: Option<bool>,
+}
+
+/// Note on `p` whether it points back to `before`, the line read before it.
+fn link(before: Option<&Checked<'_>>, p: &mut Checked<'_>) {
+    if let (Some(Ok(q)), Ok(p)) = (before, p) {
+        p.linked = Some(p.prev == q.hash);
+    }
 }
 
 fn parse(line: &str) -> Result<Parsed<'_>, String> {
@@ -144,6 +155,7 @@ fn parse_canonical(line: &str) -> Option<Parsed<'_>> {
         prev: Cow::Borrowed(f.prev),
         hash: Cow::Borrowed(f.hash),
         hash_ok,
+        linked: None,
     })
 }
 
@@ -158,40 +170,65 @@ struct Fields<'a> {
 }
 
 fn fields(line: &str) -> Option<Fields<'_>> {
-    const HASH: &str = ",\"hash\":\"";
-    const PREV: &str = ",\"prev\":\"";
-    const SEQ: &str = ",\"seq\":";
-    const TIME: &str = ",\"time\":\"";
-    let hex = |s: &str| s.len() == 64 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
-    let body = line.strip_prefix("{\"event\":")?.strip_suffix("\"}")?;
-    let t = body.rfind(TIME)?;
-    let time = body.get(t + TIME.len()..)?;
-    if time.contains(['"', '\\']) {
+    const HASH: &[u8] = b",\"hash\":\"";
+    const PREV: &[u8] = b",\"prev\":\"";
+    const SEQ: &[u8] = b",\"seq\":";
+    const TIME: &[u8] = b",\"time\":\"";
+    const HEX: usize = 64;
+    // Without an early exit, so it is checked in vector steps.
+    let hex = |s: &[u8]| {
+        s.len() == HEX
+            && s.iter().fold(true, |ok, &b| {
+                ok & (b.is_ascii_digit() | (b'a'..=b'f').contains(&b))
+            })
+    };
+    // Byte by byte from the end: the trailer has a fixed shape, so no substring search is
+    // needed (this runs once per record, beside hashing it).
+    let body = line
+        .as_bytes()
+        .strip_prefix(b"{\"event\":")?
+        .strip_suffix(b"\"}")?;
+    // `time` is the last string: everything after the body's last quote.
+    let q = body.iter().rposition(|&b| b == b'"')?;
+    if body.get(q + 1..)?.contains(&b'\\') {
         return None;
     }
-    let s = body.get(..t)?.rfind(SEQ)?;
-    let seq_text = body.get(s + SEQ.len()..t)?;
-    if seq_text.is_empty()
-        || !seq_text.bytes().all(|b| b.is_ascii_digit())
-        || (seq_text.len() > 1 && seq_text.starts_with('0'))
-    {
+    let before_time = body.get(..=q)?.strip_suffix(TIME)?;
+    let digits = before_time
+        .iter()
+        .rev()
+        .take_while(|b| b.is_ascii_digit())
+        .count();
+    let seq_at = before_time.len() - digits;
+    let seq_text = before_time.get(seq_at..)?;
+    if digits == 0 || (digits > 1 && seq_text.first() == Some(&b'0')) {
         return None;
     }
-    let seq: u64 = seq_text.parse().ok()?;
-    let p = s.checked_sub(PREV.len() + 64 + 1)?;
-    let prev = body.get(p..s)?.strip_prefix(PREV)?.strip_suffix('"')?;
-    let h = p.checked_sub(HASH.len() + 64 + 1)?;
-    let hash = body.get(h..p)?.strip_prefix(HASH)?.strip_suffix('"')?;
-    if !hex(prev) || !hex(hash) || h == 0 {
+    let seq = seq_text.iter().try_fold(0u64, |n, &d| {
+        n.checked_mul(10)?
+            .checked_add(u64::from(d.wrapping_sub(b'0')))
+    })?;
+    let before_seq = before_time.get(..seq_at)?.strip_suffix(SEQ)?;
+    let prev = before_seq.strip_suffix(b"\"")?;
+    let p = prev.len().checked_sub(HEX)?;
+    let (before_prev, prev) = (prev.get(..p)?.strip_suffix(PREV)?, prev.get(p..)?);
+    let hash = before_prev.strip_suffix(b"\"")?;
+    let h = hash.len().checked_sub(HEX)?;
+    let (event, hash) = (hash.get(..h)?.strip_suffix(HASH)?, hash.get(h..)?);
+    if !hex(prev) || !hex(hash) || event.is_empty() {
         return None;
     }
-    // The line's offsets of the `hash` member: after `{"event":` (9 bytes).
+    // The line's offsets of the `hash` member: after `{"event":` (9 bytes), from the end of the
+    // event to the start of `prev`. Both values are ASCII, so slicing the line at them is exact.
+    let hash_from = event.len() + 9;
+    let hash_to = before_prev.len() + 9;
+    let at = |from: usize| line.get(from..from + HEX);
     Some(Fields {
         seq,
-        prev,
-        hash,
-        hash_from: h + 9,
-        hash_to: p + 9,
+        prev: at(hash_to + PREV.len())?,
+        hash: at(hash_from + HASH.len())?,
+        hash_from,
+        hash_to,
     })
 }
 
@@ -235,24 +272,160 @@ fn parse_general(line: &str) -> Result<Parsed<'static>, String> {
         prev: Cow::Owned(prev),
         hash: Cow::Owned(hash),
         hash_ok,
+        linked: None,
     })
 }
 
-/// Records below which one thread parses and hashes them all.
-const PARALLEL_FROM: usize = 4096;
+/// Bytes of log below which one thread splits, parses and hashes it all.
+const PARALLEL_FROM: usize = 1 << 20;
+
+type Checked<'a> = Result<Parsed<'a>, String>;
+
+/// A log's lines, each parsed and checked against its own hash — the part of verification
+/// that does not depend on the other records, done on every core for long logs. What
+/// [`verify_log`] walks.
+#[derive(Debug, Default)]
+pub struct Lines<'a> {
+    lines: Vec<&'a str>,
+    checked: Vec<Checked<'a>>,
+}
+
+impl<'a> Lines<'a> {
+    /// The lines of a log from the text of its segments (each whole lines, as
+    /// [`store::read_segments`](crate::store::read_segments) returns them), split as
+    /// `str::lines` splits them. A thread splits its share and checks each line while it is
+    /// still in its cache.
+    pub fn of_segments(segments: &[&'a str]) -> Self {
+        Self::split(segments, true)
+    }
+
+    /// Split on every core for long logs; check each line too when `check`.
+    fn split(segments: &[&'a str], check: bool) -> Self {
+        let threads = threads();
+        let total: usize = segments.iter().map(|t| t.len()).sum();
+        if total < PARALLEL_FROM || threads < 2 {
+            return Self::of_share(segments, check);
+        }
+        let shares = shares(segments, total.div_ceil(threads));
+        let parts: Vec<Self> = std::thread::scope(|scope| {
+            let handles: Vec<_> = shares
+                .iter()
+                .map(|share| scope.spawn(move || Self::of_share(share, check)))
+                .collect();
+            handles
+                .into_iter()
+                .zip(&shares)
+                // A thread that failed checked nothing: its share is done here.
+                .map(|(h, share)| h.join().unwrap_or_else(|_| Self::of_share(share, check)))
+                .collect()
+        });
+        let mut out = Self::default();
+        let n = parts.iter().map(|p| p.lines.len()).sum();
+        out.lines.reserve_exact(n);
+        out.checked.reserve_exact(if check { n } else { 0 });
+        for part in parts {
+            out.lines.extend(part.lines);
+            out.checked.extend(part.checked);
+        }
+        out
+    }
+
+    /// Lines already split.
+    pub fn from_lines(lines: Vec<&'a str>) -> Self {
+        let checked = check_all(&lines);
+        Self { lines, checked }
+    }
+
+    /// The lines, in order.
+    pub fn as_slice(&self) -> &[&'a str] {
+        &self.lines
+    }
+
+    /// The pieces of text split as `str::lines` splits them (with a vectorised search for
+    /// newlines), each line checked when `check`.
+    fn of_share(pieces: &[&'a str], check: bool) -> Self {
+        let mut out = Self::default();
+        let mut push = |line: &'a str| {
+            out.lines.push(line);
+            if check {
+                let mut p = parse(line);
+                link(out.checked.last(), &mut p);
+                out.checked.push(p);
+            }
+        };
+        for text in pieces {
+            let mut from = 0;
+            for end in memchr::memchr_iter(b'\n', text.as_bytes()) {
+                let line = text.get(from..end).unwrap_or_default();
+                push(line.strip_suffix('\r').unwrap_or(line));
+                from = end + 1;
+            }
+            // A last line without a newline keeps a `\r` it ends with, as `str::lines` does.
+            if let Some(last) = text.get(from..).filter(|l| !l.is_empty()) {
+                push(last);
+            }
+        }
+        out
+    }
+}
+
+/// The lines of a log from the text of its segments, as [`Lines::of_segments`] splits them.
+pub fn lines<'a>(segments: &[&'a str]) -> Vec<&'a str> {
+    Lines::split(segments, false).lines
+}
+
+/// How many threads verification uses.
+fn threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get().min(16))
+}
+
+/// The segments' text cut into consecutive shares of about `per` bytes, each piece of a share
+/// ending after a newline or at the end of its segment.
+fn shares<'a>(segments: &[&'a str], per: usize) -> Vec<Vec<&'a str>> {
+    let mut shares: Vec<Vec<&str>> = vec![Vec::new()];
+    let mut size = 0;
+    for &text in segments {
+        let mut rest = text;
+        while !rest.is_empty() {
+            let room = per.saturating_sub(size);
+            let cut = if rest.len() <= room {
+                rest.len()
+            } else {
+                rest.as_bytes()
+                    .get(room..)
+                    .and_then(|tail| memchr::memchr(b'\n', tail))
+                    .map_or(rest.len(), |i| room + i + 1)
+            };
+            let (head, tail) = rest.split_at_checked(cut).unwrap_or((rest, ""));
+            if let Some(share) = shares.last_mut() {
+                share.push(head);
+            }
+            size += head.len();
+            rest = tail;
+            if size >= per {
+                shares.push(Vec::new());
+                size = 0;
+            }
+        }
+    }
+    shares
+}
+
+/// Lines below which one thread checks lines already split.
+const CHECK_PARALLEL_FROM: usize = 4096;
 
 /// Every line parsed and its hash checked, in order; on all cores for long logs.
-fn parse_all<'a>(lines: &[&'a str]) -> Vec<Result<Parsed<'a>, String>> {
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(16));
-    if lines.len() < PARALLEL_FROM || threads < 2 {
-        return lines.iter().map(|l| parse(l)).collect();
+fn check_all<'a>(lines: &[&'a str]) -> Vec<Checked<'a>> {
+    let threads = threads();
+    if lines.len() < CHECK_PARALLEL_FROM || threads < 2 {
+        return check_run(lines);
     }
     let chunk = lines.len().div_ceil(threads);
     std::thread::scope(|scope| {
         let parts: Vec<_> = lines
             .chunks(chunk)
             .map(|part| {
-                let handle = scope.spawn(move || part.iter().map(|l| parse(l)).collect::<Vec<_>>());
+                let handle = scope.spawn(move || check_run(part));
                 (part.len(), handle)
             })
             .collect();
@@ -270,6 +443,17 @@ fn parse_all<'a>(lines: &[&'a str]) -> Vec<Result<Parsed<'a>, String>> {
     })
 }
 
+/// Consecutive lines parsed, each hash checked and each link to the line before.
+fn check_run<'a>(lines: &[&'a str]) -> Vec<Checked<'a>> {
+    let mut out: Vec<Checked<'a>> = Vec::with_capacity(lines.len());
+    for line in lines {
+        let mut p = parse(line);
+        link(out.last(), &mut p);
+        out.push(p);
+    }
+    out
+}
+
 /// Verify a chain from its first record. Blank lines are not allowed (a writer never writes
 /// one); the walk stops at the first problem.
 pub fn verify<'a>(lines: impl IntoIterator<Item = &'a str>) -> Report {
@@ -280,12 +464,14 @@ pub fn verify<'a>(lines: impl IntoIterator<Item = &'a str>) -> Report {
 /// the first record kept, provided a retention record later in the chain accounts for exactly
 /// that start (its `first_kept_seq` and `prev`). Returns the report and where the log starts.
 /// Without such a record, a log that does not start at 0 was cut at the front: deleted.
-pub fn verify_log(lines: &[&str]) -> (Report, u64) {
-    let start = lines.first().and_then(|l| parse(l).ok()).and_then(|first| {
+pub fn verify_log(log: &Lines<'_>) -> (Report, u64) {
+    let start = log.checked.first().and_then(|first| {
+        let first = first.as_ref().ok()?;
         if first.seq == 0 {
             return None;
         }
-        let accounted = lines
+        let accounted = log
+            .lines
             .iter()
             .filter(|l| l.starts_with("{\"event\":{\"retention\":"))
             .filter_map(|l| serde_json::from_str::<Value>(l).ok())
@@ -295,29 +481,35 @@ pub fn verify_log(lines: &[&str]) -> (Report, u64) {
                 field("first_kept_seq").and_then(Value::as_u64) == Some(first.seq)
                     && field("prev").and_then(Value::as_str) == Some(&*first.prev)
             });
-        accounted.then(|| (first.seq, first.prev.into_owned()))
+        accounted.then(|| (first.seq, first.prev.to_string()))
     });
     match start {
-        Some((seq, prev)) => (verify_from(lines.iter().copied(), seq, &prev), seq),
-        None => (verify(lines.iter().copied()), 0),
+        Some((seq, prev)) => (verify_lines(log, seq, &prev), seq),
+        None => (verify_lines(log, 0, GENESIS), 0),
     }
 }
 
 /// Verify records that continue a chain whose last good record was `seq - 1` with `prev`.
 pub fn verify_from<'a>(lines: impl IntoIterator<Item = &'a str>, seq: u64, prev: &str) -> Report {
-    let lines: Vec<&str> = lines.into_iter().collect();
+    verify_lines(&Lines::from_lines(lines.into_iter().collect()), seq, prev)
+}
+
+/// Verify checked lines that continue a chain whose last good record was `seq - 1` with
+/// `prev`: the walk in order over the links between records.
+pub fn verify_lines(log: &Lines<'_>, seq: u64, prev: &str) -> Report {
     let mut report = Report {
         records: 0,
         last_hash: prev.to_owned(),
         problem: None,
     };
+    // The last good record: the line bytes are read again only for its hash.
+    let mut last: Option<&Parsed<'_>> = None;
     let mut expected = seq;
     // Records verify in sequence from `seq`, so the numbers seen so far are `seq..expected`.
     let start = seq;
-    // Each record's own hash does not depend on the others: they are checked on every core,
-    // and the links between them in order.
-    let parsed = parse_all(&lines);
-    for (i, p) in parsed.into_iter().enumerate() {
+    // Each record's own hash was checked already (on every core); the links are walked here,
+    // in order.
+    for (i, p) in log.checked.iter().enumerate() {
         let at = i + 1;
         let fail = |seq, kind| {
             Some(Problem {
@@ -329,13 +521,13 @@ pub fn verify_from<'a>(lines: impl IntoIterator<Item = &'a str>, seq: u64, prev:
         let p = match p {
             Ok(p) => p,
             Err(why) => {
-                report.problem = fail(None, Tampering::Malformed(why));
-                return report;
+                report.problem = fail(None, Tampering::Malformed(why.clone()));
+                break;
             }
         };
         if !p.hash_ok {
             report.problem = fail(Some(p.seq), Tampering::Edited);
-            return report;
+            break;
         }
         if p.seq != expected {
             let seen = (start..expected).contains(&p.seq);
@@ -347,10 +539,11 @@ pub fn verify_from<'a>(lines: impl IntoIterator<Item = &'a str>, seq: u64, prev:
                 }
             } else {
                 // Skipped records that turn up later mean reordering, not deletion.
-                let later = lines
+                let later = log
+                    .checked
                     .iter()
                     .skip(i + 1)
-                    .filter_map(|l| parse(l).ok())
+                    .filter_map(|q| q.as_ref().ok())
                     .any(|q| q.seq >= expected && q.seq < p.seq);
                 if later {
                     Tampering::Reordered
@@ -361,16 +554,21 @@ pub fn verify_from<'a>(lines: impl IntoIterator<Item = &'a str>, seq: u64, prev:
                 }
             };
             report.problem = fail(Some(p.seq), kind);
-            return report;
+            break;
         }
-        if p.prev != report.last_hash {
+        let linked = p
+            .linked
+            .unwrap_or_else(|| p.prev == last.map_or(prev, |q| &*q.hash));
+        if !linked {
             report.problem = fail(Some(p.seq), Tampering::Unlinked);
-            return report;
+            break;
         }
         report.records += 1;
-        report.last_hash.clear();
-        report.last_hash.push_str(&p.hash);
+        last = Some(p);
         expected = expected.saturating_add(1);
+    }
+    if let Some(q) = last {
+        report.last_hash = q.hash.to_string();
     }
     report
 }

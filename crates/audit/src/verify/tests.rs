@@ -15,8 +15,19 @@ fn log(n: u64) -> Vec<String> {
         .collect()
 }
 
+/// The report on `lines`, which must be the same whether they are verified as lines or as
+/// the text of two segments (split and checked on every core when long).
 fn check(lines: &[String]) -> Report {
-    verify(lines.iter().map(String::as_str))
+    let report = verify(lines.iter().map(String::as_str));
+    let half = lines.len() / 2;
+    let segment = |part: &[String]| -> String { part.iter().map(|l| format!("{l}\n")).collect() };
+    let segments = [segment(&lines[..half]), segment(&lines[half..])];
+    let texts: Vec<&str> = segments.iter().map(String::as_str).collect();
+    assert_eq!(
+        verify_lines(&Lines::of_segments(&texts), 0, GENESIS),
+        report
+    );
+    report
 }
 
 fn problem(lines: &[String]) -> Problem {
@@ -186,4 +197,24 @@ fn long_logs_verified_on_every_core_name_the_same_records() {
     l.remove(4_500);
     let p = problem(&l);
     assert_eq!((p.line, p.seq), (4_501, Some(4_501)));
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(48))]
+
+    /// Splitting a log's segments, on one core or several, gives exactly `str::lines`.
+    #[test]
+    fn lines_are_split_as_str_lines_splits_them(
+        parts in proptest::collection::vec("[a\r\n]{0,40}", 0..6),
+        big in 0usize..3,
+    ) {
+        let mut segments = parts.clone();
+        // Long enough to be split on several cores.
+        for _ in 0..big {
+            segments.push("r\n".repeat(PARALLEL_FROM / 2 + 7) + "\r\nx\r");
+        }
+        let texts: Vec<&str> = segments.iter().map(String::as_str).collect();
+        let expected: Vec<&str> = texts.iter().flat_map(|t| t.lines()).collect();
+        proptest::prop_assert_eq!(lines(&texts), expected);
+    }
 }

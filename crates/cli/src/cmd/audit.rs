@@ -10,7 +10,7 @@ use cordon_audit::ecs;
 use cordon_audit::ocsf::{Class, Verdict};
 use cordon_audit::query::{Filter, summary};
 use cordon_audit::store::{self, Log, Position};
-use cordon_audit::verify::verify_log;
+use cordon_audit::verify::{Lines, verify_log};
 use cordon_policy::trust::{Role, TrustStore};
 use serde_json::{Value, json};
 use time::format_description::well_known::Rfc3339;
@@ -240,9 +240,11 @@ fn log_dir(state: Option<&str>) -> PathBuf {
 fn verify_command(a: &VerifyArgs) -> Outcome {
     let dir = log_dir(a.state_dir.as_deref());
     let segment = dir.clone();
-    let lines = store::read_lines(&dir).map_err(|e| Fail::input_msg(e.to_string()))?;
-    let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
-    let (chain, start) = verify_log(&refs);
+    let segments = store::read_segments(&dir).map_err(|e| Fail::input_msg(e.to_string()))?;
+    let texts: Vec<&str> = segments.iter().map(String::as_str).collect();
+    let log = Lines::of_segments(&texts);
+    let (chain, start) = verify_log(&log);
+    let refs = log.as_slice();
     let latest = store::latest_checkpoint(&dir).map_err(|e| Fail::input_msg(e.to_string()))?;
     let signed = latest.is_some() || refs.iter().any(|l| l.starts_with(CHECKPOINT_PREFIX));
     // The trust store is needed only to check signatures; one that cannot be read fails every
@@ -264,7 +266,7 @@ fn verify_command(a: &VerifyArgs) -> Outcome {
             .verify_detached(&cp.key, &cp.sig, &cp.message(), Role::AuditSigner, at)
             .map_err(|f| f.to_string())
     };
-    let anchors = anchors(&refs, &chain, start, latest.as_ref(), &check_sig);
+    let anchors = anchors(refs, &chain, start, latest.as_ref(), &check_sig);
     let problem = chain.problem.clone().or_else(|| anchors.problem.clone());
     if a.json {
         println!(

@@ -237,7 +237,8 @@ fn audit_events(state: impl AsRef<Path>) -> Vec<Value> {
     let dir = state.as_ref().join("audit");
     let lines = cordon_audit::store::read_lines(&dir).unwrap_or_default();
     let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
-    let (report, _) = cordon_audit::verify::verify_log(&refs);
+    let (report, _) =
+        cordon_audit::verify::verify_log(&cordon_audit::verify::Lines::from_lines(refs.clone()));
     assert_eq!(report.problem, None, "{}", dir.display());
     refs.iter()
         .map(|l| json(l)["event"].clone())
