@@ -131,98 +131,138 @@ pub fn anchors(
     latest: Option<&Checkpoint>,
     check_sig: &dyn Fn(&Checkpoint) -> Result<(), String>,
 ) -> Anchors {
-    let mut out = Anchors::default();
+    let mut check = AnchorCheck::new(latest, check_sig);
     let verified = usize::try_from(chain.records).unwrap_or(usize::MAX);
-    let mut found_latest = false;
     for (i, line) in lines.iter().take(verified).enumerate() {
-        // Only the writer's layout is looked into: `{"event":{"checkpoint":…`.
-        if !line.starts_with("{\"event\":{\"checkpoint\":") {
-            continue;
+        check.see(i + 1, line);
+    }
+    check.finish(chain, start)
+}
+
+/// The checks of [`anchors`] made a verified record at a time, as a log is read in parts.
+pub struct AnchorCheck<'a> {
+    latest: Option<&'a Checkpoint>,
+    check_sig: &'a dyn Fn(&Checkpoint) -> Result<(), String>,
+    out: Anchors,
+    found_latest: bool,
+    /// Records seen.
+    seen: u64,
+}
+
+impl std::fmt::Debug for AnchorCheck<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AnchorCheck")
+            .field("out", &self.out)
+            .field("seen", &self.seen)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'a> AnchorCheck<'a> {
+    /// Checks against the `latest` checkpoint kept beside the log, with `check_sig` saying
+    /// whether a checkpoint's signature is valid (and why not).
+    pub fn new(
+        latest: Option<&'a Checkpoint>,
+        check_sig: &'a dyn Fn(&Checkpoint) -> Result<(), String>,
+    ) -> Self {
+        Self {
+            latest,
+            check_sig,
+            out: Anchors::default(),
+            found_latest: false,
+            seen: 0,
         }
-        let fail = |kind| {
-            Some(Problem {
-                line: i + 1,
-                seq: start.checked_add(u64::try_from(i).ok()?),
-                kind,
-            })
-        };
-        let record: Value = match serde_json::from_str(line) {
+    }
+
+    /// The next verified record: its line number (from 1) and text.
+    pub fn see(&mut self, line: usize, text: &str) {
+        self.seen += 1;
+        // Only the writer's layout is looked into: `{"event":{"checkpoint":…`.
+        if self.out.problem.is_some() || !text.starts_with("{\"event\":{\"checkpoint\":") {
+            return;
+        }
+        let record: Value = match serde_json::from_str(text) {
             Ok(v) => v,
-            Err(e) => {
-                out.problem = fail(Tampering::Malformed(e.to_string()));
-                return out;
-            }
+            Err(e) => return self.fail(line, None, Tampering::Malformed(e.to_string())),
         };
+        let seq = record.get("seq").and_then(Value::as_u64);
         let cp = match record.get("event").and_then(Checkpoint::from_event) {
             Some(Ok(cp)) => cp,
-            Some(Err(why)) => {
-                out.problem = fail(Tampering::Malformed(why));
-                return out;
-            }
-            None => continue,
+            Some(Err(why)) => return self.fail(line, seq, Tampering::Malformed(why)),
+            None => return,
         };
-        let seq = record
-            .get("seq")
-            .and_then(Value::as_u64)
-            .unwrap_or_default();
         let prev = record.get("prev").and_then(Value::as_str);
-        if seq == 0 || cp.seq != seq - 1 || prev != Some(cp.hash.as_str()) {
-            out.problem = fail(Tampering::ForgedCheckpoint(
-                "it does not name the record before it".into(),
-            ));
-            return out;
+        if seq.is_none_or(|s| s == 0 || cp.seq != s - 1) || prev != Some(cp.hash.as_str()) {
+            let why = "it does not name the record before it".into();
+            return self.fail(line, seq, Tampering::ForgedCheckpoint(why));
         }
-        if let Err(why) = check_sig(&cp) {
-            out.problem = fail(Tampering::ForgedCheckpoint(why));
-            return out;
+        if let Err(why) = (self.check_sig)(&cp) {
+            return self.fail(line, seq, Tampering::ForgedCheckpoint(why));
         }
-        if let Some(l) = latest
+        if let Some(l) = self.latest
             && l.seq == cp.seq
         {
             if *l != cp {
-                out.problem = fail(Tampering::ForgedCheckpoint(format!(
-                    "it differs from the latest checkpoint kept in `{LATEST}`"
-                )));
-                return out;
+                let why = format!("it differs from the latest checkpoint kept in `{LATEST}`");
+                return self.fail(line, seq, Tampering::ForgedCheckpoint(why));
             }
-            found_latest = true;
+            self.found_latest = true;
         }
-        out.checkpoints += 1;
-        out.through = Some(cp.seq);
-        out.last = Some(cp);
+        self.out.checkpoints += 1;
+        self.out.through = Some(cp.seq);
+        self.out.last = Some(cp);
     }
-    if let Some(l) = latest
-        && !found_latest
-    {
-        // Counted from record 0, including any that retention removed.
-        let records = start.saturating_add(chain.records);
-        let kind = match check_sig(l) {
-            Err(why) => Tampering::ForgedCheckpoint(format!("`{LATEST}`: {why}")),
-            // The checkpoint's own record is `l.seq + 1`: a log without it lost its end.
-            Ok(()) if records <= l.seq.saturating_add(1) && chain.problem.is_none() => {
-                Tampering::Truncated {
-                    records,
-                    signed: l.seq.saturating_add(2),
+
+    fn fail(&mut self, line: usize, seq: Option<u64>, kind: Tampering) {
+        self.out.problem = Some(Problem { line, seq, kind });
+    }
+
+    /// What the checkpoints anchor, once the chain's report `chain` is known and the log
+    /// starts at record `start`.
+    pub fn finish(mut self, chain: &Report, start: u64) -> Anchors {
+        if chain.records < self.seen {
+            // Records seen as verified turned out not to be (nothing accounted for where the
+            // log starts): none were.
+            self.out = Anchors::default();
+            self.found_latest = false;
+        }
+        let out = &mut self.out;
+        if out.problem.is_some() {
+            return self.out;
+        }
+        if let Some(l) = self.latest
+            && !self.found_latest
+        {
+            // Counted from record 0, including any that retention removed.
+            let records = start.saturating_add(chain.records);
+            let kind = match (self.check_sig)(l) {
+                Err(why) => Tampering::ForgedCheckpoint(format!("`{LATEST}`: {why}")),
+                // The checkpoint's own record is `l.seq + 1`: a log without it lost its end.
+                Ok(()) if records <= l.seq.saturating_add(1) && chain.problem.is_none() => {
+                    Tampering::Truncated {
+                        records,
+                        signed: l.seq.saturating_add(2),
+                    }
                 }
-            }
-            Ok(()) => Tampering::ForgedCheckpoint(format!(
-                "the log's record {} is not the checkpoint `{LATEST}` holds (rewritten)",
-                l.seq.saturating_add(1)
-            )),
-        };
-        out.problem = Some(Problem {
-            line: usize::try_from(
-                chain
-                    .records
-                    .min(l.seq.saturating_add(1).saturating_sub(start)),
-            )
-            .unwrap_or(usize::MAX)
-            .saturating_add(1),
-            seq: Some(l.seq.saturating_add(1)),
-            kind,
-        });
+                Ok(()) => Tampering::ForgedCheckpoint(format!(
+                    "the log's record {} is not the checkpoint `{LATEST}` holds (rewritten)",
+                    l.seq.saturating_add(1)
+                )),
+            };
+            out.problem = Some(Problem {
+                line: usize::try_from(
+                    chain
+                        .records
+                        .min(l.seq.saturating_add(1).saturating_sub(start)),
+                )
+                .unwrap_or(usize::MAX)
+                .saturating_add(1),
+                seq: Some(l.seq.saturating_add(1)),
+                kind,
+            });
+        }
+        self.out
     }
-    out
 }
 
 #[cfg(test)]

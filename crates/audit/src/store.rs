@@ -637,13 +637,7 @@ pub fn read_lines(dir: &Path) -> Result<Vec<String>, StoreError> {
 pub fn read_segments(dir: &Path) -> Result<Vec<String>, StoreError> {
     let all = segments(dir)?;
     if all.is_empty() {
-        // A log never written: reading it is reading nothing, but say where it was looked for.
-        let path = dir.join(SEGMENT);
-        return Err(StoreError::Io {
-            what: "cannot read",
-            path,
-            source: std::io::Error::from(std::io::ErrorKind::NotFound),
-        });
+        return Err(never_written(dir));
     }
     let mut out = Vec::with_capacity(all.len());
     for (_, path) in all {
@@ -652,6 +646,110 @@ pub fn read_segments(dir: &Path) -> Result<Vec<String>, StoreError> {
         out.push(text);
     }
     Ok(out)
+}
+
+/// Reading a log never written is reading nothing, but the error says where it was looked for.
+fn never_written(dir: &Path) -> StoreError {
+    StoreError::Io {
+        what: "cannot read",
+        path: dir.join(SEGMENT),
+        source: std::io::Error::from(std::io::ErrorKind::NotFound),
+    }
+}
+
+/// Bytes of a log that verification reads at a time.
+const VERIFY_PART: usize = 8 << 20;
+
+/// The longest record verification reads: a longer line is malformed.
+pub const MAX_RECORD: usize = 64 << 20;
+
+/// Verify the log in `dir` as [`verify_log`](crate::verify::verify_log) does, reading it a part
+/// at a time: memory stays bounded by the part, not the log, and each part is checked on every
+/// core. `verified` is called with the line number (from 1, across segments) and text of each
+/// record that verifies, in order. Reading stops once more lines cannot change the report.
+pub fn verify_dir(
+    dir: &Path,
+    verified: impl FnMut(usize, &str),
+) -> Result<(crate::verify::Report, u64), StoreError> {
+    verify_in_parts(dir, VERIFY_PART, MAX_RECORD, verified)
+}
+
+/// [`verify_dir`], reading `part` bytes at a time and refusing lines longer than `longest`.
+fn verify_in_parts(
+    dir: &Path,
+    part: usize,
+    longest: usize,
+    mut verified: impl FnMut(usize, &str),
+) -> Result<(crate::verify::Report, u64), StoreError> {
+    use crate::verify::Verifier;
+    let all = segments(dir)?;
+    if all.is_empty() {
+        return Err(never_written(dir));
+    }
+    let mut v = Verifier::new();
+    let mut buf: Vec<u8> = Vec::with_capacity(part);
+    for (_, path) in all {
+        if !v.wants_more() {
+            break;
+        }
+        let mut file = File::open(&path).map_err(io("cannot open", &path))?;
+        buf.clear();
+        loop {
+            let room = buf.capacity() - buf.len();
+            let read = (&mut file)
+                .take(room as u64)
+                .read_to_end(&mut buf)
+                .map_err(io("cannot read", &path))?;
+            let end = memchr::memrchr(b'\n', &buf).map_or(0, |i| i + 1);
+            verify_part(&mut v, buf.get(..end).unwrap_or_default(), &mut verified);
+            buf.drain(..end);
+            // At the end of the segment, a last line without a newline is a record still
+            // being written (or cut short by a crash), which the writer removes: not read.
+            if read < room || !v.wants_more() {
+                break;
+            }
+            if end == 0 {
+                // A line longer than the buffer: grow it, up to the longest record.
+                if buf.len() >= longest {
+                    v.unreadable(&format!("a line longer than {longest} bytes"));
+                    return Ok(v.finish());
+                }
+                buf.reserve(buf.capacity());
+            }
+        }
+    }
+    Ok(v.finish())
+}
+
+/// Feed whole lines (`bytes`) to `v`; a line that is not UTF-8 is malformed.
+fn verify_part(
+    v: &mut crate::verify::Verifier,
+    mut bytes: &[u8],
+    verified: &mut impl FnMut(usize, &str),
+) {
+    use crate::verify::Lines;
+    while !bytes.is_empty() && v.wants_more() {
+        let (good, rest) = match std::str::from_utf8(bytes) {
+            Ok(text) => (text, &[][..]),
+            Err(e) => {
+                // The lines before the bad one, then the bad line itself.
+                let valid = bytes.get(..e.valid_up_to()).unwrap_or_default();
+                let line_start = memchr::memrchr(b'\n', valid).map_or(0, |i| i + 1);
+                let line_end = bytes
+                    .get(e.valid_up_to()..)
+                    .and_then(|b| memchr::memchr(b'\n', b))
+                    .map_or(bytes.len(), |i| e.valid_up_to() + i + 1);
+                let before = std::str::from_utf8(bytes.get(..line_start).unwrap_or_default());
+                let text = before.unwrap_or_default();
+                v.feed(&Lines::of_segments(&[text]), &mut *verified);
+                v.unreadable("not UTF-8 text");
+                bytes = bytes.get(line_end..).unwrap_or_default();
+                continue;
+            }
+        };
+        v.feed(&Lines::of_segments(&[good]), &mut *verified);
+        bytes = rest;
+    }
 }
 
 #[cfg(test)]
@@ -685,6 +783,168 @@ mod tests {
         let lines = read_lines(&dir).unwrap();
         let report = verify(lines.iter().map(String::as_str));
         assert_eq!((report.records, report.problem), (7, None));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// The report on the log in `dir` read whole, and read in parts of several sizes (which
+    /// must be the same, with every verified line handed over once, in order).
+    fn verify_both_ways(dir: &Path) -> (crate::verify::Report, u64) {
+        use crate::verify::{Lines, verify_log};
+        let lines = read_lines(dir).unwrap();
+        let whole = verify_log(&Lines::from_lines(
+            lines.iter().map(String::as_str).collect(),
+        ));
+        for part in [16, 100, 333, 4096, VERIFY_PART] {
+            let mut seen = Vec::new();
+            let parts = verify_in_parts(dir, part, 1 << 20, |n, text| {
+                assert_eq!(lines.get(n - 1).map(String::as_str), Some(text));
+                seen.push(n);
+            })
+            .unwrap();
+            assert_eq!(parts, whole, "read {part} bytes at a time");
+            if parts.0.records > 0 {
+                let expected: Vec<usize> = (1..=parts.0.records as usize).collect();
+                assert_eq!(seen, expected, "read {part} bytes at a time");
+            }
+        }
+        whole
+    }
+
+    /// Change the lines of the `n`th segment of the log in `dir`.
+    fn tamper(dir: &Path, n: usize, change: impl FnOnce(&mut Vec<String>)) {
+        let path = &segments(dir).unwrap()[n].1;
+        let text = std::fs::read_to_string(path).unwrap();
+        let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
+        change(&mut lines);
+        std::fs::write(
+            path,
+            lines.iter().map(|l| format!("{l}\n")).collect::<String>(),
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn reading_a_log_in_parts_gives_the_report_of_reading_it_whole() {
+        use crate::verify::Tampering;
+        let base = std::env::temp_dir().join(format!("cordon-audit-parts-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&base);
+        let small = Policy {
+            segment_bytes: 2_000,
+            retain_bytes: None,
+            retain_age: None,
+        };
+        let fresh = |name: &str, policy: Policy| {
+            let dir = base.join(name);
+            let mut log = Log::open_with(&dir, policy).unwrap();
+            for i in 0..40 {
+                log.append("t", events(i * 5, 5)).unwrap();
+            }
+            dir
+        };
+        let kind = |dir: &Path| verify_both_ways(dir).0.problem.map(|p| (p.line, p.kind));
+
+        let dir = fresh("intact", small);
+        assert!(segments(&dir).unwrap().len() >= 5);
+        let (report, start) = verify_both_ways(&dir);
+        assert_eq!((report.records, report.problem, start), (200, None, 0));
+        // A record still being written at the end is not read.
+        let last = segments(&dir).unwrap().last().unwrap().1.clone();
+        let mut f = OpenOptions::new().append(true).open(&last).unwrap();
+        f.write_all(b"{\"event\":{\"n\":").unwrap();
+        assert_eq!(verify_both_ways(&dir).0.records, 200);
+
+        let dir = fresh("edited", small);
+        tamper(&dir, 2, |l| l[1] = l[1].replace("\"n\":", "\"m\":"));
+        assert!(matches!(kind(&dir), Some((_, Tampering::Edited))));
+
+        let dir = fresh("deleted", small);
+        tamper(&dir, 3, |l| {
+            l.remove(2);
+        });
+        assert!(matches!(
+            kind(&dir),
+            Some((_, Tampering::Deleted { count: 1 }))
+        ));
+
+        // Reordering across segments: the records skipped turn up parts later.
+        let dir = fresh("reordered", small);
+        let moved = std::fs::read_to_string(&segments(&dir).unwrap()[1].1).unwrap();
+        let moved: Vec<String> = moved.lines().map(str::to_owned).collect();
+        tamper(&dir, 1, |l| l.clear());
+        tamper(&dir, 4, |l| l.extend(moved));
+        assert!(matches!(kind(&dir), Some((_, Tampering::Reordered))));
+
+        let dir = fresh("inserted", small);
+        tamper(&dir, 2, |l| {
+            let copy = l[0].clone();
+            l.insert(3, copy);
+        });
+        assert!(matches!(kind(&dir), Some((_, Tampering::Inserted { .. }))));
+
+        // Retention removes the oldest segments and says so in the chain.
+        let kept = fresh(
+            "retained",
+            Policy {
+                retain_bytes: Some(5_000),
+                ..small
+            },
+        );
+        let (report, start) = verify_both_ways(&kept);
+        assert_eq!(report.problem, None);
+        assert!(start > 0);
+        // Without the retention records, the same start is a deletion.
+        for n in 0..segments(&kept).unwrap().len() {
+            tamper(&kept, n, |l| l.retain(|l| !l.contains("\"retention\"")));
+        }
+        assert!(matches!(kind(&kept), Some((1, Tampering::Deleted { .. }))));
+        let _ = std::fs::remove_dir_all(&base);
+    }
+
+    #[test]
+    fn lines_that_are_not_text_or_too_long_are_malformed() {
+        use crate::verify::Tampering;
+        let dir = std::env::temp_dir().join(format!("cordon-audit-bytes-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let mut log = Log::open(&dir).unwrap();
+        log.append("t", events(0, 10)).unwrap();
+        log.append("t", [json!({"long": "x".repeat(3_000)})])
+            .unwrap();
+        log.append("t", events(11, 10)).unwrap();
+        let problem = |part, longest| {
+            verify_in_parts(&dir, part, longest, |_, _| {})
+                .unwrap()
+                .0
+                .problem
+                .map(|p| (p.line, p.kind))
+        };
+        assert_eq!(problem(64, 1 << 20), None);
+        assert_eq!(
+            problem(64, 2_000),
+            Some((
+                11,
+                Tampering::Malformed("a line longer than 2000 bytes".into())
+            ))
+        );
+        // A byte that is not UTF-8 in the fifth record.
+        let path = &segments(&dir).unwrap()[0].1;
+        let mut bytes = std::fs::read(path).unwrap();
+        let fifth = bytes
+            .iter()
+            .enumerate()
+            .filter(|(_, b)| **b == b'\n')
+            .nth(3)
+            .unwrap()
+            .0;
+        bytes[fifth + 12] = 0xff;
+        std::fs::write(path, bytes).unwrap();
+        for part in [64, 4096] {
+            let (report, _) = verify_in_parts(&dir, part, 1 << 20, |_, _| {}).unwrap();
+            assert_eq!(report.records, 4);
+            assert_eq!(
+                report.problem.map(|p| (p.line, p.kind)),
+                Some((5, Tampering::Malformed("not UTF-8 text".into())))
+            );
+        }
         let _ = std::fs::remove_dir_all(&dir);
     }
 

@@ -465,28 +465,9 @@ pub fn verify<'a>(lines: impl IntoIterator<Item = &'a str>) -> Report {
 /// that start (its `first_kept_seq` and `prev`). Returns the report and where the log starts.
 /// Without such a record, a log that does not start at 0 was cut at the front: deleted.
 pub fn verify_log(log: &Lines<'_>) -> (Report, u64) {
-    let start = log.checked.first().and_then(|first| {
-        let first = first.as_ref().ok()?;
-        if first.seq == 0 {
-            return None;
-        }
-        let accounted = log
-            .lines
-            .iter()
-            .filter(|l| l.starts_with("{\"event\":{\"retention\":"))
-            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-            .any(|r| {
-                let kept = r.get("event").and_then(|e| e.get("retention"));
-                let field = |k: &str| kept.and_then(|v| v.get(k));
-                field("first_kept_seq").and_then(Value::as_u64) == Some(first.seq)
-                    && field("prev").and_then(Value::as_str) == Some(&*first.prev)
-            });
-        accounted.then(|| (first.seq, first.prev.to_string()))
-    });
-    match start {
-        Some((seq, prev)) => (verify_lines(log, seq, &prev), seq),
-        None => (verify_lines(log, 0, GENESIS), 0),
-    }
+    let mut v = Verifier::new();
+    v.feed(log, |_, _| {});
+    v.finish()
 }
 
 /// Verify records that continue a chain whose last good record was `seq - 1` with `prev`.
@@ -495,82 +476,243 @@ pub fn verify_from<'a>(lines: impl IntoIterator<Item = &'a str>, seq: u64, prev:
 }
 
 /// Verify checked lines that continue a chain whose last good record was `seq - 1` with
-/// `prev`: the walk in order over the links between records.
+/// `prev`.
 pub fn verify_lines(log: &Lines<'_>, seq: u64, prev: &str) -> Report {
-    let mut report = Report {
-        records: 0,
-        last_hash: prev.to_owned(),
-        problem: None,
-    };
-    // The last good record: the line bytes are read again only for its hash.
-    let mut last: Option<&Parsed<'_>> = None;
-    let mut expected = seq;
-    // Records verify in sequence from `seq`, so the numbers seen so far are `seq..expected`.
-    let start = seq;
-    // Each record's own hash was checked already (on every core); the links are walked here,
-    // in order.
-    for (i, p) in log.checked.iter().enumerate() {
-        let at = i + 1;
-        let fail = |seq, kind| {
-            Some(Problem {
-                line: at,
-                seq,
-                kind,
-            })
-        };
-        let p = match p {
-            Ok(p) => p,
-            Err(why) => {
-                report.problem = fail(None, Tampering::Malformed(why.clone()));
-                break;
-            }
-        };
-        if !p.hash_ok {
-            report.problem = fail(Some(p.seq), Tampering::Edited);
-            break;
+    let mut v = Verifier::after(seq, prev);
+    v.feed(log, |_, _| {});
+    v.finish().0
+}
+
+/// How a record that is a retention record starts, as the writer lays it out.
+const RETENTION_PREFIX: &str = "{\"event\":{\"retention\":";
+
+/// Verification of a log fed a part at a time ([`Lines`] of consecutive text), so that a log
+/// of any size is verified in bounded memory ([`store::verify_dir`](crate::store::verify_dir)
+/// reads it so). The report is the one [`verify_log`] gives for the whole log at once.
+#[derive(Debug)]
+pub struct Verifier {
+    /// Lines fed so far.
+    line: usize,
+    records: u64,
+    /// Where the walk started, and the sequence number the next record must have.
+    start: u64,
+    expected: u64,
+    last_hash: String,
+    problem: Option<Problem>,
+    /// After a problem of records missing (`seq` in `lo..hi`): they may still turn up later,
+    /// which makes it reordering.
+    gap: Option<(u64, u64)>,
+    /// Whether the log starts where the chain does (record 0), or may start after records
+    /// retention removed.
+    from_log_start: bool,
+    /// The first record did not have sequence number 0: its number and `prev`, until a retention
+    /// record accounts for them (the walk goes on as if one will).
+    unaccounted: Option<(u64, String)>,
+    /// With `unaccounted`: a record after the first has a lower sequence number.
+    lower_later: bool,
+}
+
+impl Default for Verifier {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Verifier {
+    /// A whole log, from its first record (see [`verify_log`]).
+    pub fn new() -> Self {
+        Self {
+            from_log_start: true,
+            ..Self::after(0, GENESIS)
         }
-        if p.seq != expected {
-            let seen = (start..expected).contains(&p.seq);
-            let kind = if seen || p.seq < expected {
-                if seen {
-                    Tampering::Inserted { seq: p.seq }
-                } else {
-                    Tampering::Reordered
-                }
-            } else {
-                // Skipped records that turn up later mean reordering, not deletion.
-                let later = log
-                    .checked
-                    .iter()
-                    .skip(i + 1)
-                    .filter_map(|q| q.as_ref().ok())
-                    .any(|q| q.seq >= expected && q.seq < p.seq);
-                if later {
-                    Tampering::Reordered
-                } else {
-                    Tampering::Deleted {
-                        count: p.seq - expected,
-                    }
+    }
+
+    /// Records that continue a chain whose last good record was `seq - 1` with `prev`.
+    pub fn after(seq: u64, prev: &str) -> Self {
+        Self {
+            line: 0,
+            records: 0,
+            start: seq,
+            expected: seq,
+            last_hash: prev.to_owned(),
+            problem: None,
+            gap: None,
+            from_log_start: false,
+            unaccounted: None,
+            lower_later: false,
+        }
+    }
+
+    /// Whether lines still to come can change the report: no problem yet, or one whose kind
+    /// depends on what follows.
+    pub fn wants_more(&self) -> bool {
+        self.problem.is_none() || self.gap.is_some() || self.unaccounted.is_some()
+    }
+
+    /// Count a line that could not be read as text (`why`): malformed.
+    pub fn unreadable(&mut self, why: &str) {
+        self.line += 1;
+        if self.problem.is_none() {
+            self.problem = Some(Problem {
+                line: self.line,
+                seq: None,
+                kind: Tampering::Malformed(why.to_owned()),
+            });
+        }
+    }
+
+    /// Walk the next lines of the log; `verified` is called with the line number (from 1) and
+    /// text of each record that verifies, in order. (Should [`finish`](Self::finish) find that
+    /// nothing accounts for where the log starts, it reports no record verified after all.)
+    pub fn feed<'a>(&mut self, log: &Lines<'a>, mut verified: impl FnMut(usize, &'a str)) {
+        // The last good record in this part: its hash is copied out only at the end.
+        let mut last: Option<&Parsed<'_>> = None;
+        for (checked, &text) in log.checked.iter().zip(&log.lines) {
+            self.line += 1;
+            let at = self.line;
+            if self.from_log_start && at == 1 {
+                self.first_record(checked);
+            }
+            self.retention(checked, text);
+            if self.problem.is_some() {
+                self.after_problem(checked);
+                continue;
+            }
+            let fail = |seq, kind| {
+                Some(Problem {
+                    line: at,
+                    seq,
+                    kind,
+                })
+            };
+            let p = match checked {
+                Ok(p) => p,
+                Err(why) => {
+                    self.problem = fail(None, Tampering::Malformed(why.clone()));
+                    continue;
                 }
             };
-            report.problem = fail(Some(p.seq), kind);
-            break;
+            if !p.hash_ok {
+                self.problem = fail(Some(p.seq), Tampering::Edited);
+                continue;
+            }
+            if p.seq != self.expected {
+                let seen = (self.start..self.expected).contains(&p.seq);
+                let kind = if seen {
+                    Tampering::Inserted { seq: p.seq }
+                } else if p.seq < self.expected {
+                    Tampering::Reordered
+                } else {
+                    // Records skipped that turn up later mean reordering, not deletion.
+                    self.gap = Some((self.expected, p.seq));
+                    Tampering::Deleted {
+                        count: p.seq - self.expected,
+                    }
+                };
+                self.problem = fail(Some(p.seq), kind);
+                continue;
+            }
+            let linked = p.linked.unwrap_or_else(|| match last {
+                Some(q) => p.prev == q.hash,
+                None => p.prev == self.last_hash,
+            });
+            if !linked {
+                self.problem = fail(Some(p.seq), Tampering::Unlinked);
+                continue;
+            }
+            self.records += 1;
+            self.expected = self.expected.saturating_add(1);
+            last = Some(p);
+            verified(at, text);
         }
-        let linked = p
-            .linked
-            .unwrap_or_else(|| p.prev == last.map_or(prev, |q| &*q.hash));
-        if !linked {
-            report.problem = fail(Some(p.seq), Tampering::Unlinked);
-            break;
+        if let Some(q) = last {
+            self.last_hash.clear();
+            self.last_hash.push_str(&q.hash);
         }
-        report.records += 1;
-        last = Some(p);
-        expected = expected.saturating_add(1);
     }
-    if let Some(q) = last {
-        report.last_hash = q.hash.to_string();
+
+    /// The first line of a whole log: a first record numbered above 0 starts the walk there,
+    /// provided a retention record accounts for it by the end.
+    fn first_record(&mut self, checked: &Checked<'_>) {
+        if let Ok(first) = checked
+            && first.seq != 0
+        {
+            self.start = first.seq;
+            self.expected = first.seq;
+            self.last_hash = first.prev.to_string();
+            self.unaccounted = Some((first.seq, first.prev.to_string()));
+        }
     }
-    report
+
+    /// Whether this line is the retention record that accounts for where the log starts.
+    fn retention(&mut self, checked: &Checked<'_>, text: &str) {
+        let Some((seq, prev)) = &self.unaccounted else {
+            return;
+        };
+        if self.line > 1 && checked.as_ref().is_ok_and(|q| q.seq < *seq) {
+            self.lower_later = true;
+        }
+        if !text.starts_with(RETENTION_PREFIX) {
+            return;
+        }
+        let Ok(r) = serde_json::from_str::<Value>(text) else {
+            return;
+        };
+        let kept = r.get("event").and_then(|e| e.get("retention"));
+        let field = |k: &str| kept.and_then(|v| v.get(k));
+        if field("first_kept_seq").and_then(Value::as_u64) == Some(*seq)
+            && field("prev").and_then(Value::as_str) == Some(prev.as_str())
+        {
+            self.unaccounted = None;
+        }
+    }
+
+    /// A line after the first problem: does it turn a deletion into reordering?
+    fn after_problem(&mut self, checked: &Checked<'_>) {
+        let (Some((lo, hi)), Ok(q)) = (self.gap, checked) else {
+            return;
+        };
+        if (lo..hi).contains(&q.seq) {
+            self.gap = None;
+            if let Some(p) = &mut self.problem {
+                p.kind = Tampering::Reordered;
+            }
+        }
+    }
+
+    /// The report, and the sequence number the log starts at.
+    pub fn finish(self) -> (Report, u64) {
+        let Some((first_seq, _)) = self.unaccounted else {
+            let report = Report {
+                records: self.records,
+                last_hash: self.last_hash,
+                problem: self.problem,
+            };
+            return (report, self.start);
+        };
+        // Nothing accounts for where the log starts: walked from record 0, its first line
+        // fails — edited, or records before it are missing (deleted, or reordered when some
+        // turn up later).
+        let kind = match self.problem {
+            Some(Problem {
+                line: 1,
+                kind: Tampering::Edited,
+                ..
+            }) => Tampering::Edited,
+            _ if self.lower_later => Tampering::Reordered,
+            _ => Tampering::Deleted { count: first_seq },
+        };
+        let report = Report {
+            records: 0,
+            last_hash: GENESIS.to_owned(),
+            problem: Some(Problem {
+                line: 1,
+                seq: Some(first_seq),
+                kind,
+            }),
+        };
+        (report, 0)
+    }
 }
 
 #[cfg(test)]

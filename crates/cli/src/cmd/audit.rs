@@ -5,12 +5,11 @@ use std::path::PathBuf;
 
 use std::path::Path;
 
-use cordon_audit::checkpoint::{Anchors, Checkpoint, anchors};
+use cordon_audit::checkpoint::{AnchorCheck, Anchors, Checkpoint};
 use cordon_audit::ecs;
 use cordon_audit::ocsf::{Class, Verdict};
 use cordon_audit::query::{Filter, summary};
 use cordon_audit::store::{self, Log, Position};
-use cordon_audit::verify::{Lines, verify_log};
 use cordon_policy::trust::{Role, TrustStore};
 use serde_json::{Value, json};
 use time::format_description::well_known::Rfc3339;
@@ -240,33 +239,30 @@ fn log_dir(state: Option<&str>) -> PathBuf {
 fn verify_command(a: &VerifyArgs) -> Outcome {
     let dir = log_dir(a.state_dir.as_deref());
     let segment = dir.clone();
-    let segments = store::read_segments(&dir).map_err(|e| Fail::input_msg(e.to_string()))?;
-    let texts: Vec<&str> = segments.iter().map(String::as_str).collect();
-    let log = Lines::of_segments(&texts);
-    let (chain, start) = verify_log(&log);
-    let refs = log.as_slice();
     let latest = store::latest_checkpoint(&dir).map_err(|e| Fail::input_msg(e.to_string()))?;
-    let signed = latest.is_some() || refs.iter().any(|l| l.starts_with(CHECKPOINT_PREFIX));
-    // The trust store is needed only to check signatures; one that cannot be read fails every
-    // checkpoint, and so the verification.
-    let store = signed.then(|| {
-        io::read(&a.trust)
-            .map_err(|e| e.to_string())
-            .and_then(|b| TrustStore::parse(&b, &a.trust).map_err(|p| p.to_string()))
-    });
+    // The trust store is needed only to check signatures, so it is read at the first one; one
+    // that cannot be read fails every checkpoint, and so the verification.
+    let store = std::cell::OnceCell::new();
     let check_sig = |cp: &Checkpoint| -> Result<(), String> {
-        let store = match &store {
-            Some(Ok(s)) => s,
-            Some(Err(e)) => return Err(format!("trust store `{}`: {e}", a.trust)),
-            None => return Err("no trust store".into()),
-        };
+        let store = store
+            .get_or_init(|| {
+                io::read(&a.trust)
+                    .map_err(|e| e.to_string())
+                    .and_then(|b| TrustStore::parse(&b, &a.trust).map_err(|p| p.to_string()))
+            })
+            .as_ref()
+            .map_err(|e| format!("trust store `{}`: {e}", a.trust))?;
         let at = time::OffsetDateTime::parse(&cp.time, &Rfc3339)
             .map_err(|e| format!("its time `{}`: {e}", cp.time))?;
         store
             .verify_detached(&cp.key, &cp.sig, &cp.message(), Role::AuditSigner, at)
             .map_err(|f| f.to_string())
     };
-    let anchors = anchors(refs, &chain, start, latest.as_ref(), &check_sig);
+    // The log is read a part at a time; checkpoints are checked as their records verify.
+    let mut check = AnchorCheck::new(latest.as_ref(), &check_sig);
+    let (chain, start) = store::verify_dir(&dir, |line, text| check.see(line, text))
+        .map_err(|e| Fail::input_msg(e.to_string()))?;
+    let anchors = check.finish(&chain, start);
     let problem = chain.problem.clone().or_else(|| anchors.problem.clone());
     if a.json {
         println!(
@@ -323,9 +319,6 @@ fn verify_command(a: &VerifyArgs) -> Outcome {
         }
     }
 }
-
-/// How a record event that is a checkpoint starts, as the writer lays it out.
-const CHECKPOINT_PREFIX: &str = "{\"event\":{\"checkpoint\":";
 
 /// What the checkpoints cover, for people.
 fn anchored(anchors: &Anchors, records: u64) -> String {
