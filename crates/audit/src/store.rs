@@ -658,7 +658,7 @@ fn never_written(dir: &Path) -> StoreError {
 }
 
 /// Bytes of a log that verification reads at a time.
-const VERIFY_PART: usize = 8 << 20;
+const VERIFY_PART: usize = 2 << 20;
 
 /// The longest record verification reads: a longer line is malformed.
 pub const MAX_RECORD: usize = 64 << 20;
