@@ -786,6 +786,13 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
     }
 
+    /// Segments of 2 000 bytes, kept forever.
+    const SMALL_SEGMENTS: Policy = Policy {
+        segment_bytes: 2_000,
+        retain_bytes: None,
+        retain_age: None,
+    };
+
     /// The report on the log in `dir` read whole, and read in parts of several sizes (which
     /// must be the same, with every verified line handed over once, in order).
     fn verify_both_ways(dir: &Path) -> (crate::verify::Report, u64) {
@@ -828,11 +835,7 @@ mod tests {
         use crate::verify::Tampering;
         let base = std::env::temp_dir().join(format!("cordon-audit-parts-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&base);
-        let small = Policy {
-            segment_bytes: 2_000,
-            retain_bytes: None,
-            retain_age: None,
-        };
+        let small = SMALL_SEGMENTS;
         let fresh = |name: &str, policy: Policy| {
             let dir = base.join(name);
             let mut log = Log::open_with(&dir, policy).unwrap();
@@ -953,11 +956,7 @@ mod tests {
         use crate::verify::{Lines, Tampering, verify_log};
         let dir = std::env::temp_dir().join(format!("cordon-audit-rot-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
-        let small = Policy {
-            segment_bytes: 2_000,
-            retain_bytes: None,
-            retain_age: None,
-        };
+        let small = SMALL_SEGMENTS;
         let mut a = Log::open_with(&dir, small).unwrap();
         let mut b = Log::open_with(&dir, small).unwrap();
         // Two writers take turns across several segments.
