@@ -16,6 +16,52 @@ pub fn to_vec(value: &Value) -> Vec<u8> {
     out
 }
 
+/// An event already in canonical form: made from a JSON value, or written canonically by
+/// [`ocsf::Event::finish_canonical`](crate::ocsf::Event::finish_canonical) without building one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Canonical(Vec<u8>);
+
+impl Canonical {
+    /// `value` in canonical form.
+    pub fn of(value: &Value) -> Self {
+        Self(to_vec(value))
+    }
+
+    /// Bytes this crate wrote canonically.
+    pub(crate) fn written(bytes: Vec<u8>) -> Self {
+        Self(bytes)
+    }
+
+    /// The canonical JSON.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+/// What can be sealed into a record: a JSON value, or an event already canonical.
+pub trait Sealable {
+    /// Append the event's canonical form to `out`.
+    fn write_canonical(&self, out: &mut Vec<u8>);
+}
+
+impl Sealable for Value {
+    fn write_canonical(&self, out: &mut Vec<u8>) {
+        write(self, out);
+    }
+}
+
+impl Sealable for Canonical {
+    fn write_canonical(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.0);
+    }
+}
+
+impl<T: Sealable + ?Sized> Sealable for &T {
+    fn write_canonical(&self, out: &mut Vec<u8>) {
+        (**self).write_canonical(out);
+    }
+}
+
 /// Whether `serde_json::Map` keeps its keys sorted by their bytes (a `BTreeMap`, as it is
 /// unless a dependency turns on `preserve_order`): found out once, by experiment. When it does
 /// not, every object is sorted as it is written, and the form stays canonical.

@@ -3,7 +3,7 @@
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::canonical;
+use crate::canonical::{self, Sealable};
 
 /// The `prev` of the first record.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -61,14 +61,13 @@ impl Chain {
 
     /// Seal `event`, recorded at `time` (RFC 3339, from the caller's clock), as the next
     /// record.
-    pub fn seal(&mut self, time: &str, event: impl std::borrow::Borrow<Value>) -> Record {
-        let event = event.borrow();
+    pub fn seal(&mut self, time: &str, event: impl Sealable) -> Record {
         let seq = self.next_seq;
         // The members in canonical order (`event` < `hash` < `prev` < `seq` < `time`), the
         // event made canonical once: the hash covers the line without its `hash` member.
         let mut line = Vec::with_capacity(2048);
         line.extend_from_slice(b"{\"event\":");
-        canonical::write(event, &mut line);
+        event.write_canonical(&mut line);
         // What follows `hash` in the record; hashed after the event, written after the hash.
         let mut tail = Vec::with_capacity(160);
         tail.extend_from_slice(b",\"prev\":");

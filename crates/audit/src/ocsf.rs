@@ -15,6 +15,7 @@
 //! Every event shape is checked against the OCSF 1.8 schema in the tests (required attributes,
 //! types, enum ids and their captions, constraints).
 
+use crate::canonical::Canonical;
 use serde_json::{Map, Value, json};
 
 /// The OCSF schema version events follow.
@@ -484,15 +485,12 @@ impl Event {
 
     /// The finished OCSF event.
     pub fn finish(self, subject: &Subject, product_version: &str) -> Value {
-        let class = self.activity.class();
-        let (category_uid, category_name) = class.category();
-        let (activity_id, activity_name) = self.activity.id_and_name();
-        let (severity_id, severity) = self
-            .severity
-            .unwrap_or_else(|| self.verdict.severity())
-            .id_and_name();
-        let ((action_id, action), (disposition_id, disposition)) =
-            self.verdict.action_and_disposition();
+        let ids = self.ids();
+        let class = ids.class;
+        let (category_uid, category_name) = ids.category;
+        let (activity_id, activity_name) = ids.activity;
+        let (severity_id, severity) = ids.severity;
+        let ((action_id, action), (disposition_id, disposition)) = (ids.action, ids.disposition);
         let mut metadata = json!({
             "version": SCHEMA_VERSION,
             "product": {"name": "cordon", "vendor_name": "cordon", "version": product_version,
@@ -519,28 +517,15 @@ impl Event {
         put("category_name", category_name.into());
         put("activity_id", activity_id.into());
         put("activity_name", activity_name.into());
-        let type_uid = u64::from(class.uid()) * 100 + u64::from(activity_id);
-        put("type_uid", type_uid.into());
-        // The schema's caption of the type: an activity OCSF has no name for is `Other` here
-        // (its own name is in `activity_name`).
-        let type_activity = if activity_id == 99 {
-            "Other"
-        } else {
-            activity_name
-        };
+        put("type_uid", ids.type_uid.into());
         put(
             "type_name",
-            format!("{}: {type_activity}", class.name()).into(),
+            format!("{}: {}", class.name(), ids.type_activity).into(),
         );
         put("time", self.time_ms.into());
         put("severity_id", severity_id.into());
         put("severity", severity.into());
-        // A finding's status is its triage state (new, in progress …), not an outcome.
-        let (status_id, status) = match (class, &self.failure) {
-            (Class::DetectionFinding, _) => (1, "New"),
-            (_, Some(_)) => (2, "Failure"),
-            (_, None) => (1, "Success"),
-        };
+        let (status_id, status) = ids.status;
         put("status_id", status_id.into());
         put("status", status.into());
         if let Some(detail) = self.failure {
@@ -594,6 +579,244 @@ impl Event {
             }
         }
         Value::Object(event)
+    }
+}
+
+/// The ids and names an event's envelope carries, worked out once for both forms of
+/// [`Event::finish`].
+struct Ids {
+    class: Class,
+    category: (u32, &'static str),
+    activity: (u32, &'static str),
+    type_uid: u64,
+    /// The schema's caption of the type: an activity OCSF has no name for is `Other` here (its
+    /// own name is in `activity_name`).
+    type_activity: &'static str,
+    severity: (u32, &'static str),
+    status: (u32, &'static str),
+    action: (u32, &'static str),
+    disposition: (u32, &'static str),
+}
+
+impl Event {
+    fn ids(&self) -> Ids {
+        let class = self.activity.class();
+        let activity = self.activity.id_and_name();
+        let severity = self
+            .severity
+            .unwrap_or_else(|| self.verdict.severity())
+            .id_and_name();
+        let (action, disposition) = self.verdict.action_and_disposition();
+        // A finding's status is its triage state (new, in progress …), not an outcome.
+        let status = match (class, &self.failure) {
+            (Class::DetectionFinding, _) => (1, "New"),
+            (_, Some(_)) => (2, "Failure"),
+            (_, None) => (1, "Success"),
+        };
+        Ids {
+            class,
+            category: class.category(),
+            activity,
+            type_uid: u64::from(class.uid()) * 100 + u64::from(activity.0),
+            type_activity: if activity.0 == 99 {
+                "Other"
+            } else {
+                activity.1
+            },
+            severity,
+            status,
+            action,
+            disposition,
+        }
+    }
+
+    /// The event as [`finish`](Self::finish) makes it, in canonical form, written without
+    /// building the envelope as a JSON value (the proxy records one per request).
+    pub fn finish_canonical(self, subject: &Subject, product_version: &str) -> Canonical {
+        use crate::canonical::{write, write_str};
+        // The class's own attributes may refine `actor`: that rare event is built as a value.
+        if self.attributes.contains_key("actor") {
+            return Canonical::of(&self.finish(subject, product_version));
+        }
+        let ids = self.ids();
+        let Self {
+            time_ms,
+            verdict,
+            failure,
+            message,
+            attributes,
+            mut cordon,
+            ..
+        } = self;
+        let mut members: Vec<(&str, Member<'_>)> = Vec::with_capacity(32);
+        let mut put = |k, v| members.push((k, v));
+        put("class_uid", Member::Number(ids.class.uid().into()));
+        put("class_name", Member::Str(ids.class.name()));
+        put("category_uid", Member::Number(ids.category.0.into()));
+        put("category_name", Member::Str(ids.category.1));
+        put("activity_id", Member::Number(ids.activity.0.into()));
+        put("activity_name", Member::Str(ids.activity.1));
+        put("type_uid", Member::Number(ids.type_uid));
+        let type_name = format!("{}: {}", ids.class.name(), ids.type_activity);
+        put("type_name", Member::Owned(type_name));
+        put("time", Member::Signed(time_ms));
+        put("severity_id", Member::Number(ids.severity.0.into()));
+        put("severity", Member::Str(ids.severity.1));
+        put("status_id", Member::Number(ids.status.0.into()));
+        put("status", Member::Str(ids.status.1));
+        if let Some(detail) = &failure {
+            put("status_detail", Member::Str(detail));
+        }
+        if let Some(text) = &message {
+            put("message", Member::Str(text));
+        }
+        put("action_id", Member::Number(ids.action.0.into()));
+        put("action", Member::Str(ids.action.1));
+        put("disposition_id", Member::Number(ids.disposition.0.into()));
+        put("disposition", Member::Str(ids.disposition.1));
+        // The nested parts of the envelope, members in canonical (sorted) order.
+        let mut o = Obj::new();
+        if let Some(c) = &subject.correlation {
+            o.str("correlation_uid", c);
+        }
+        o.str("log_name", "cordon");
+        let mut product = Obj::new();
+        let mut feature = Obj::new();
+        feature.str("name", subject.component);
+        product.raw("feature", feature.end());
+        product.str("name", "cordon");
+        product.str("vendor_name", "cordon");
+        product.str("version", product_version);
+        o.raw("product", product.end());
+        let mut profiles = vec![b'['];
+        for (i, p) in PROFILES.iter().enumerate() {
+            if i > 0 {
+                profiles.push(b',');
+            }
+            write_str(p, &mut profiles);
+        }
+        profiles.push(b']');
+        o.raw("profiles", profiles);
+        o.str("version", SCHEMA_VERSION);
+        put("metadata", Member::Raw(o.end()));
+        let mut actor = Obj::new();
+        if !subject.agent.is_empty() {
+            actor.str("app_name", &subject.agent);
+        }
+        let mut user = Obj::new();
+        user.str("name", &subject.user);
+        actor.raw("user", user.end());
+        put("actor", Member::Raw(actor.end()));
+        let mut device = Obj::new();
+        device.str("hostname", &subject.host);
+        device.str("name", &subject.host);
+        device.str("type", "Unknown");
+        device.raw("type_id", b"0".to_vec());
+        put("device", Member::Raw(device.end()));
+        if let Some(digest) = &subject.manifest_digest {
+            let mut policy = Obj::new();
+            if !subject.agent.is_empty() {
+                policy.str("name", &subject.agent);
+            }
+            policy.str("type", "cordon manifest");
+            policy.str("uid", digest);
+            put("policy", Member::Raw(policy.end()));
+        }
+        cordon.insert("component".into(), subject.component.into());
+        cordon.insert("decision".into(), verdict.as_str().into());
+        if !subject.agent.is_empty() {
+            cordon.insert("agent".into(), subject.agent.as_str().into());
+        }
+        if let Some(digest) = &subject.manifest_digest {
+            cordon.insert("manifest_digest".into(), digest.as_str().into());
+        }
+        let mut unmapped = Obj::new();
+        let mut cordon_bytes = Vec::with_capacity(256);
+        write(&Value::Object(cordon), &mut cordon_bytes);
+        unmapped.raw("cordon", cordon_bytes);
+        put("unmapped", Member::Raw(unmapped.end()));
+        // The class's own attributes, except where they would replace the envelope's.
+        let envelope: Vec<&str> = members.iter().map(|(k, _)| *k).collect();
+        for (k, v) in &attributes {
+            if !envelope.contains(&k.as_str()) {
+                members.push((k, Member::Value(v)));
+            }
+        }
+        members.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+        let mut out = Obj::with_capacity(2048);
+        for (k, v) in members {
+            let slot = out.key(k);
+            match v {
+                Member::Number(n) => slot.extend_from_slice(n.to_string().as_bytes()),
+                Member::Signed(n) => slot.extend_from_slice(n.to_string().as_bytes()),
+                Member::Str(s) => write_str(s, slot),
+                Member::Owned(s) => write_str(&s, slot),
+                Member::Raw(bytes) => slot.extend_from_slice(&bytes),
+                Member::Value(v) => write(v, slot),
+            }
+        }
+        Canonical::written(out.end())
+    }
+}
+
+/// A top-level member of an event being written canonically.
+enum Member<'a> {
+    Number(u64),
+    Signed(i64),
+    Str(&'a str),
+    Owned(String),
+    /// Canonical JSON already written.
+    Raw(Vec<u8>),
+    Value(&'a Value),
+}
+
+/// A JSON object written canonically: its members must come in canonical (sorted) order.
+struct Obj {
+    out: Vec<u8>,
+    last: Option<&'static str>,
+}
+
+impl Obj {
+    fn new() -> Self {
+        Self::with_capacity(128)
+    }
+
+    fn with_capacity(bytes: usize) -> Self {
+        let mut out = Vec::with_capacity(bytes);
+        out.push(b'{');
+        Self { out, last: None }
+    }
+
+    /// Start the member `k`: the returned buffer takes its value.
+    fn key(&mut self, k: &str) -> &mut Vec<u8> {
+        if self.out.len() > 1 {
+            self.out.push(b',');
+        }
+        crate::canonical::write_str(k, &mut self.out);
+        self.out.push(b':');
+        &mut self.out
+    }
+
+    fn str(&mut self, k: &'static str, v: &str) {
+        self.order(k);
+        crate::canonical::write_str(v, self.key(k));
+    }
+
+    fn raw(&mut self, k: &'static str, v: Vec<u8>) {
+        self.order(k);
+        self.key(k).extend_from_slice(&v);
+    }
+
+    /// Members written by hand must come in order; tests check every form against the
+    /// canonical form of the value.
+    fn order(&mut self, k: &'static str) {
+        debug_assert!(self.last.is_none_or(|l| l < k), "`{k}` out of order");
+        self.last = Some(k);
+    }
+
+    fn end(mut self) -> Vec<u8> {
+        self.out.push(b'}');
+        self.out
     }
 }
 

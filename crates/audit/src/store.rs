@@ -207,7 +207,7 @@ impl Log {
 
     /// Seal `events` at `time` and make them durable. Returns the last record's sequence
     /// number (none for no events): everything up to it is acknowledged.
-    pub fn append<E: std::borrow::Borrow<Value>>(
+    pub fn append<E: crate::canonical::Sealable>(
         &mut self,
         time: &str,
         events: impl IntoIterator<Item = E>,
@@ -218,7 +218,7 @@ impl Log {
         result
     }
 
-    fn append_locked<E: std::borrow::Borrow<Value>>(
+    fn append_locked<E: crate::canonical::Sealable>(
         &mut self,
         time: &str,
         events: impl IntoIterator<Item = E>,

@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+use crate::canonical::Canonical;
 use crate::checkpoint::Signer;
 use crate::store::{Log, StoreError};
 
@@ -26,7 +27,7 @@ pub type OnError = Box<dyn Fn(&StoreError) + Send>;
 /// The queue end: cheap to clone, shared by every worker.
 #[derive(Debug, Clone)]
 pub struct Handle {
-    queue: mpsc::Sender<Value>,
+    queue: mpsc::Sender<Canonical>,
     state: Arc<State>,
 }
 
@@ -41,6 +42,12 @@ impl Handle {
     /// Queue an event. It is durable once [`Handle::acked`] passes its sequence number; it is
     /// lost only if the process dies first (the log itself never holds half of it).
     pub fn record(&self, event: Value) {
+        // Made canonical (and the value dropped) on the caller's thread.
+        self.record_canonical(Canonical::of(&event));
+    }
+
+    /// Queue an event already in canonical form; as [`Handle::record`].
+    pub fn record_canonical(&self, event: Canonical) {
         // Fails only once the writer has stopped, at exit.
         let _ = self.queue.send(event);
     }
@@ -107,7 +114,7 @@ pub struct Writer {
 impl Writer {
     /// Start committing to `log`.
     pub fn start(log: Log, config: Config) -> (Handle, Self) {
-        let (queue, events) = mpsc::channel::<Value>();
+        let (queue, events) = mpsc::channel::<Canonical>();
         let state = Arc::new(State::default());
         let shared = Arc::clone(&state);
         let thread = std::thread::spawn(move || commit(log, &config, &events, &shared));
@@ -121,7 +128,7 @@ impl Writer {
 }
 
 /// The writer's loop: batches until every sender is gone, checkpoints as configured.
-fn commit(mut log: Log, config: &Config, events: &mpsc::Receiver<Value>, shared: &State) {
+fn commit(mut log: Log, config: &Config, events: &mpsc::Receiver<Canonical>, shared: &State) {
     let mut batch = Vec::new();
     // Records since the last checkpoint, and when the first of them came.
     let mut pending: u64 = 0;

@@ -16,6 +16,14 @@ const T: i64 = 1_764_115_200_000;
 /// One event of every class, shaped as the enforcement points emit them.
 fn samples() -> Vec<Value> {
     let s = subject();
+    events()
+        .into_iter()
+        .map(|e| e.finish(&s, "0.1.0"))
+        .collect()
+}
+
+/// The events of [`samples`], not yet finished.
+fn events() -> Vec<Event> {
     vec![
         Event::new(Activity::FileRead, T)
             .with("file", file("/home/alice/.ssh/id_rsa", false))
@@ -75,9 +83,45 @@ fn samples() -> Vec<Value> {
             .with("src_endpoint", json!({"name": "claude-code"}))
             .decided(Verdict::Allow, "granted", Some("mcpServers[0]")),
     ]
-    .into_iter()
-    .map(|e| e.finish(&s, "0.1.0"))
-    .collect()
+}
+
+#[test]
+fn the_canonical_form_written_directly_is_the_canonical_form_of_the_value() {
+    let full = subject();
+    let bare = Subject {
+        agent: String::new(),
+        manifest_digest: None,
+        correlation: None,
+        host: "ws \"17\"\n".into(),
+        ..subject()
+    };
+    let mut all = events();
+    all.extend([
+        // Attributes named like the envelope's members do not replace them.
+        Event::new(Activity::FileRead, T)
+            .with("metadata", json!({"forged": true}))
+            .with("status", "Success?".into())
+            .with("zzz", json!([1, "two", null])),
+        // cordon's own fields win over a caller's of the same name.
+        Event::new(Activity::ApiRead, T)
+            .cordon("agent", "spoofed".into())
+            .cordon("rule", "x".into())
+            .message("a message with \"quotes\" and \u{7}"),
+        // An attribute that refines `actor`.
+        Event::new(Activity::ProcessLaunch, T)
+            .with("actor", json!({"process": {"pid": 1, "name": "init"}}))
+            .decided(Verdict::Alert, "dlp_alert", None),
+    ]);
+    for subject in [&full, &bare] {
+        for e in &all {
+            let value = e.clone().finish(subject, "0.1.0");
+            let written = e.clone().finish_canonical(subject, "0.1.0");
+            assert_eq!(
+                String::from_utf8_lossy(written.as_bytes()),
+                String::from_utf8_lossy(&crate::canonical::to_vec(&value))
+            );
+        }
+    }
 }
 
 #[test]

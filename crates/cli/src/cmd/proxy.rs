@@ -142,13 +142,18 @@ struct Chained {
 
 impl Sink for Chained {
     fn record(&self, event: &Event) {
-        let event = event.to_ocsf().finish(&self.subject, trail::VERSION);
+        // Written canonically without a JSON value in between: one per request.
+        let event = event
+            .to_ocsf()
+            .finish_canonical(&self.subject, trail::VERSION);
         if self.print {
             let mut out = std::io::stdout().lock();
-            let _ = writeln!(out, "{event}");
-            let _ = out.flush();
+            let _ = out
+                .write_all(event.as_bytes())
+                .and_then(|()| out.write_all(b"\n"))
+                .and_then(|()| out.flush());
         }
-        self.handle.record(event);
+        self.handle.record_canonical(event);
     }
 
     fn healthy(&self) -> bool {
