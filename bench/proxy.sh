@@ -154,5 +154,5 @@ print(f"{'':10} {'p50 µs':>8} {'p99 µs':>8} {'added p50 µs':>13} {'req/s @16'
 for who, (p50, p99, rps, err) in rows.items():
     print(f"{who:10} {p50:8.0f} {p99:8.0f} {p50 - d50:13.0f} {rps:10.0f} {rps / drps:9.0%}  {err}")
 PY
-lines="$(wc -l < "$work/state/audit/00000001.jsonl")"
+lines="$(cat "$work"/state/audit/*.jsonl | wc -l)"
 echo "cordon recorded $lines audit events" >&2
