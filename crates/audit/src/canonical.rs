@@ -38,6 +38,100 @@ impl Canonical {
     }
 }
 
+/// A JSON object written in canonical form a member at a time, without a JSON value in between
+/// (the proxy writes one per request). Members may come in any order: they are sorted when the
+/// object is finished, and a later member replaces an earlier one of the same name.
+#[derive(Debug, Default)]
+pub struct Object {
+    buf: Vec<u8>,
+    /// Each member's name and where its value is in `buf`.
+    members: Vec<(&'static str, std::ops::Range<usize>)>,
+}
+
+impl Object {
+    /// An empty object (with room for a few short members).
+    pub fn new() -> Self {
+        Self {
+            buf: Vec::with_capacity(128),
+            members: Vec::with_capacity(8),
+        }
+    }
+
+    fn member(&mut self, name: &'static str, value: impl FnOnce(&mut Vec<u8>)) -> &mut Self {
+        let start = self.buf.len();
+        value(&mut self.buf);
+        self.members.push((name, start..self.buf.len()));
+        self
+    }
+
+    /// A string member.
+    pub fn str(&mut self, name: &'static str, value: &str) -> &mut Self {
+        self.member(name, |out| write_str(value, out))
+    }
+
+    /// A number member.
+    pub fn u64(&mut self, name: &'static str, value: u64) -> &mut Self {
+        self.member(name, |out| {
+            out.extend_from_slice(value.to_string().as_bytes())
+        })
+    }
+
+    /// A member already canonical (an object finished earlier).
+    pub fn canonical(&mut self, name: &'static str, value: &Canonical) -> &mut Self {
+        self.member(name, |out| out.extend_from_slice(value.as_bytes()))
+    }
+
+    /// An array member of values already canonical.
+    pub fn array<'a>(
+        &mut self,
+        name: &'static str,
+        items: impl IntoIterator<Item = &'a Canonical>,
+    ) -> &mut Self {
+        self.member(name, |out| {
+            out.push(b'[');
+            for (i, item) in items.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                out.extend_from_slice(item.as_bytes());
+            }
+            out.push(b']');
+        })
+    }
+
+    /// A member from a JSON value.
+    pub fn value(&mut self, name: &'static str, value: &Value) -> &mut Self {
+        self.member(name, |out| write(value, out))
+    }
+
+    /// Whether the object has no members.
+    pub fn is_empty(&self) -> bool {
+        self.members.is_empty()
+    }
+
+    /// The object in canonical form.
+    pub fn finish(mut self) -> Canonical {
+        // Sorted by name, the last of a name first among its equals (a stable sort keeps them in
+        // the order they came; reversed first, so the last one comes first).
+        self.members.reverse();
+        self.members
+            .sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+        self.members.dedup_by(|later, first| later.0 == first.0);
+        let mut out = Vec::with_capacity(self.buf.len() + 16 * self.members.len() + 2);
+        out.push(b'{');
+        for (i, (name, range)) in self.members.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            write_str(name, &mut out);
+            out.push(b':');
+            out.extend_from_slice(self.buf.get(range.clone()).unwrap_or_default());
+        }
+        out.push(b'}');
+        Canonical(out)
+    }
+}
+
 /// What can be sealed into a record: a JSON value, or an event already canonical.
 pub trait Sealable {
     /// Append the event's canonical form to `out`.
@@ -174,6 +268,38 @@ mod tests {
     }
 
     proptest::proptest! {
+        /// An object written a member at a time, in any order and with names repeated, is the
+        /// canonical form of the object a JSON value with the same members (the last of each
+        /// name) would be.
+        #[test]
+        fn objects_written_a_member_at_a_time_are_canonical(
+            members in proptest::collection::vec((0usize..6, "[a-z\"\\\\]{0,5}", 0u64..1000, proptest::prelude::any::<bool>()), 0..12)
+        ) {
+            const NAMES: [&str; 6] = ["b", "a", "ab", "B", "a_b", "é"];
+            let mut object = Object::new();
+            let mut map = serde_json::Map::new();
+            for (n, text, number, is_text) in &members {
+                let name = NAMES[*n];
+                if *is_text {
+                    object.str(name, text);
+                    map.insert(name.to_owned(), json!(text));
+                } else {
+                    object.u64(name, *number);
+                    map.insert(name.to_owned(), json!(number));
+                }
+            }
+            let nested = {
+                let mut o = Object::new();
+                o.str("z", "1").u64("y", 2);
+                o.finish()
+            };
+            object.canonical("n", &nested).array("l", [&nested, &nested]);
+            map.insert("n".into(), json!({"y": 2, "z": "1"}));
+            map.insert("l".into(), json!([{"y": 2, "z": "1"}, {"y": 2, "z": "1"}]));
+            let written = object.finish();
+            proptest::prop_assert_eq!(written.as_bytes(), &to_vec(&Value::Object(map))[..]);
+        }
+
         /// The word-at-a-time test finds exactly the bytes that need escaping.
         #[test]
         fn escapes_are_found_wherever_they_are(

@@ -414,6 +414,8 @@ pub struct Event {
     failure: Option<String>,
     message: Option<String>,
     attributes: Map<String, Value>,
+    /// Attributes written canonically already (kept apart from `attributes`, never both).
+    written: Vec<(&'static str, Canonical)>,
     cordon: Map<String, Value>,
 }
 
@@ -428,6 +430,7 @@ impl Event {
             failure: None,
             message: None,
             attributes: Map::new(),
+            written: Vec::new(),
             cordon: Map::new(),
         }
     }
@@ -467,7 +470,20 @@ impl Event {
     /// An OCSF attribute of the class (`file`, `process`, `http_request` …).
     #[must_use]
     pub fn with(mut self, name: &str, value: Value) -> Self {
+        self.written.retain(|(k, _)| *k != name);
         self.attributes.insert(name.into(), value);
+        self
+    }
+
+    /// An attribute of the class already in canonical form (see [`canonical::Object`]), for
+    /// events written many times a second; as [`with`](Self::with) otherwise.
+    ///
+    /// [`canonical::Object`]: crate::canonical::Object
+    #[must_use]
+    pub fn with_canonical(mut self, name: &'static str, value: Canonical) -> Self {
+        self.attributes.remove(name);
+        self.written.retain(|(k, _)| *k != name);
+        self.written.push((name, value));
         self
     }
 
@@ -484,7 +500,13 @@ impl Event {
     }
 
     /// The finished OCSF event.
-    pub fn finish(self, subject: &Subject, product_version: &str) -> Value {
+    pub fn finish(mut self, subject: &Subject, product_version: &str) -> Value {
+        // Attributes written canonically read back as the values they are.
+        for (name, value) in self.written.drain(..) {
+            if let Ok(v) = serde_json::from_slice(value.as_bytes()) {
+                self.attributes.insert(name.into(), v);
+            }
+        }
         let ids = self.ids();
         let class = ids.class;
         let (category_uid, category_name) = ids.category;
@@ -635,7 +657,8 @@ impl Event {
     pub fn finish_canonical(self, subject: &Subject, product_version: &str) -> Canonical {
         use crate::canonical::{write, write_str};
         // The class's own attributes may refine `actor`: that rare event is built as a value.
-        if self.attributes.contains_key("actor") {
+        if self.attributes.contains_key("actor") || self.written.iter().any(|(k, _)| *k == "actor")
+        {
             return Canonical::of(&self.finish(subject, product_version));
         }
         let ids = self.ids();
@@ -645,6 +668,7 @@ impl Event {
             failure,
             message,
             attributes,
+            written,
             mut cordon,
             ..
         } = self;
@@ -742,6 +766,11 @@ impl Event {
                 members.push((k, Member::Value(v)));
             }
         }
+        for (k, v) in &written {
+            if !envelope.contains(k) {
+                members.push((k, Member::Written(v)));
+            }
+        }
         members.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
         let mut out = Obj::with_capacity(2048);
         for (k, v) in members {
@@ -753,6 +782,7 @@ impl Event {
                 Member::Owned(s) => write_str(&s, slot),
                 Member::Raw(bytes) => slot.extend_from_slice(&bytes),
                 Member::Value(v) => write(v, slot),
+                Member::Written(v) => slot.extend_from_slice(v.as_bytes()),
             }
         }
         Canonical::written(out.end())
@@ -768,6 +798,7 @@ enum Member<'a> {
     /// Canonical JSON already written.
     Raw(Vec<u8>),
     Value(&'a Value),
+    Written(&'a Canonical),
 }
 
 /// A JSON object written canonically: its members must come in canonical (sorted) order.

@@ -10,10 +10,11 @@ use aho_corasick::AhoCorasick;
 use http::HeaderMap;
 use serde::Serialize;
 
+use cordon_audit::canonical::{Canonical, Object};
 use cordon_audit::ocsf::{self, Activity, HttpMethod, Severity, Verdict};
 use cordon_dlp::action::Action;
 use cordon_policy::pdp::Reason;
-use serde_json::{Map, Value, json};
+use serde_json::json;
 
 use crate::addr::Class;
 
@@ -195,51 +196,54 @@ impl Event {
             (true, Some(Action::Alert)) => Verdict::Alert,
             (true, None) => Verdict::Allow,
         };
+        // Written canonically a member at a time: one event per request.
+        let mut traffic = Object::new();
+        traffic
+            .u64("bytes_out", self.bytes_up)
+            .u64("bytes_in", self.bytes_down);
         let mut e = ocsf::Event::new(activity, self.time_ms)
             .decided(verdict, self.reason, self.rule.as_deref())
-            .with("src_endpoint", endpoint(&self.client, None))
+            .with_canonical("src_endpoint", endpoint(&self.client, None))
             .with("duration", self.duration_ms.into())
-            .with(
-                "traffic",
-                json!({"bytes_out": self.bytes_up, "bytes_in": self.bytes_down}),
-            );
+            .with_canonical("traffic", traffic.finish());
         if let Some(host) = &self.host {
-            let mut dst = endpoint(self.address.as_deref().unwrap_or_default(), Some(host));
-            if let (Some(port), Some(d)) = (self.port, dst.as_object_mut()) {
-                d.insert("port".into(), port.into());
+            let address = self.address.as_deref().unwrap_or_default();
+            let mut dst = endpoint_members(address, Some(host));
+            if let Some(port) = self.port {
+                dst.u64("port", port.into());
             }
-            e = e.with("dst_endpoint", dst);
+            e = e.with_canonical("dst_endpoint", dst.finish());
         }
         if !tunnel {
-            let mut url = Map::new();
-            url.insert("path".into(), self.path.as_deref().unwrap_or("/").into());
+            let mut url = Object::new();
+            url.str("path", self.path.as_deref().unwrap_or("/"));
             for (k, v) in [("scheme", &self.scheme), ("hostname", &self.host)] {
                 if let Some(v) = v {
-                    url.insert(k.into(), v.as_str().into());
+                    url.str(k, v);
                 }
             }
             if let Some(port) = self.port {
-                url.insert("port".into(), port.into());
+                url.u64("port", port.into());
             }
-            let mut request = json!({"http_method": self.method, "url": url});
-            if !self.request_headers.is_empty()
-                && let Some(r) = request.as_object_mut()
-            {
-                r.insert("http_headers".into(), ocsf::headers(&self.request_headers));
+            let mut request = Object::new();
+            request
+                .str("http_method", &self.method)
+                .canonical("url", &url.finish());
+            if !self.request_headers.is_empty() {
+                request.array("http_headers", &headers(&self.request_headers));
             }
-            e = e.with("http_request", request);
+            e = e.with_canonical("http_request", request.finish());
         }
         if let (Some(code), true) = (self.status, tunnel) {
             // Network Activity has no HTTP response: the answer to `CONNECT` is cordon's field.
             e = e.cordon("status", code.into());
         } else if let Some(code) = self.status {
-            let mut response = json!({"code": code});
-            if !self.response_headers.is_empty()
-                && let Some(r) = response.as_object_mut()
-            {
-                r.insert("http_headers".into(), ocsf::headers(&self.response_headers));
+            let mut response = Object::new();
+            response.u64("code", code.into());
+            if !self.response_headers.is_empty() {
+                response.array("http_headers", &headers(&self.response_headers));
             }
-            e = e.with("http_response", response);
+            e = e.with_canonical("http_response", response.finish());
         }
         if self.decision != "allow" {
             e = e.failed(
@@ -271,22 +275,40 @@ impl Event {
 }
 
 /// An OCSF network endpoint from `ip:port` text (and a host name, for the destination).
-fn endpoint(addr: &str, host: Option<&str>) -> Value {
-    let mut out = Map::new();
+fn endpoint(addr: &str, host: Option<&str>) -> Canonical {
+    endpoint_members(addr, host).finish()
+}
+
+/// The members of [`endpoint`], for more to be added.
+fn endpoint_members(addr: &str, host: Option<&str>) -> Object {
+    let mut out = Object::new();
     if let Ok(sock) = addr.parse::<std::net::SocketAddr>() {
-        out.insert("ip".into(), sock.ip().to_string().into());
-        out.insert("port".into(), sock.port().into());
+        out.str("ip", &sock.ip().to_string())
+            .u64("port", sock.port().into());
     }
     match host {
         Some(h) => {
-            out.insert("hostname".into(), h.into());
+            out.str("hostname", h);
         }
         None if out.is_empty() => {
-            out.insert("name".into(), addr.into());
+            out.str("name", addr);
         }
         None => {}
     }
-    Value::Object(out)
+    out
+}
+
+/// An OCSF `http_headers` list from name/value pairs (the values already redacted), each
+/// written canonically.
+fn headers(pairs: &[(String, String)]) -> Vec<Canonical> {
+    pairs
+        .iter()
+        .map(|(name, value)| {
+            let mut h = Object::new();
+            h.str("name", name).str("value", value);
+            h.finish()
+        })
+        .collect()
 }
 
 /// Where events go.

@@ -107,11 +107,31 @@ fn the_canonical_form_written_directly_is_the_canonical_form_of_the_value() {
             .cordon("agent", "spoofed".into())
             .cordon("rule", "x".into())
             .message("a message with \"quotes\" and \u{7}"),
+        // Attributes written canonically, one replacing a value of the same name.
+        Event::new(Activity::Http(HttpMethod::of("GET")), T)
+            .with("http_response", json!({"code": 500}))
+            .with_canonical("http_response", {
+                let mut o = crate::canonical::Object::new();
+                o.u64("code", 200).str("message", "ok");
+                o.finish()
+            })
+            .with_canonical("src_endpoint", {
+                let mut o = crate::canonical::Object::new();
+                o.str("ip", "127.0.0.1").u64("port", 4242);
+                o.finish()
+            })
+            .with_canonical("status", crate::canonical::Canonical::of(&json!("forged"))),
         // An attribute that refines `actor`.
         Event::new(Activity::ProcessLaunch, T)
             .with("actor", json!({"process": {"pid": 1, "name": "init"}}))
             .decided(Verdict::Alert, "dlp_alert", None),
     ]);
+    let replaced = all[all.len() - 2].clone().finish(&full, "0.1.0");
+    assert_eq!(
+        replaced["http_response"],
+        json!({"code": 200, "message": "ok"})
+    );
+    assert_eq!(replaced["status"], "Success");
     for subject in [&full, &bare] {
         for e in &all {
             let value = e.clone().finish(subject, "0.1.0");
