@@ -15,7 +15,7 @@
 //! Every event shape is checked against the OCSF 1.8 schema in the tests (required attributes,
 //! types, enum ids and their captions, constraints).
 
-use crate::canonical::Canonical;
+use crate::canonical::{Canonical, Object};
 use serde_json::{Map, Value, json};
 
 /// The OCSF schema version events follow.
@@ -698,53 +698,47 @@ impl Event {
         put("action", Member::Str(ids.action.1));
         put("disposition_id", Member::Number(ids.disposition.0.into()));
         put("disposition", Member::Str(ids.disposition.1));
-        // The nested parts of the envelope, members in canonical (sorted) order.
-        let mut o = Obj::new();
+        // The nested parts of the envelope.
+        let mut metadata = Object::new();
         if let Some(c) = &subject.correlation {
-            o.str("correlation_uid", c);
+            metadata.str("correlation_uid", c);
         }
-        o.str("log_name", "cordon");
-        let mut product = Obj::new();
-        let mut feature = Obj::new();
+        let mut feature = Object::new();
         feature.str("name", subject.component);
-        product.raw("feature", feature.end());
-        product.str("name", "cordon");
-        product.str("vendor_name", "cordon");
-        product.str("version", product_version);
-        o.raw("product", product.end());
-        let mut profiles = vec![b'['];
-        for (i, p) in PROFILES.iter().enumerate() {
-            if i > 0 {
-                profiles.push(b',');
-            }
-            write_str(p, &mut profiles);
-        }
-        profiles.push(b']');
-        o.raw("profiles", profiles);
-        o.str("version", SCHEMA_VERSION);
-        put("metadata", Member::Raw(o.end()));
-        let mut actor = Obj::new();
+        let mut product = Object::new();
+        product
+            .canonical("feature", &feature.finish())
+            .str("name", "cordon")
+            .str("vendor_name", "cordon")
+            .str("version", product_version);
+        metadata
+            .str("log_name", "cordon")
+            .canonical("product", &product.finish())
+            .canonical("profiles", &PROFILES_CANONICAL)
+            .str("version", SCHEMA_VERSION);
+        put("metadata", Member::Object(metadata.finish()));
+        let mut user = Object::new();
+        user.str("name", &subject.user);
+        let mut actor = Object::new();
         if !subject.agent.is_empty() {
             actor.str("app_name", &subject.agent);
         }
-        let mut user = Obj::new();
-        user.str("name", &subject.user);
-        actor.raw("user", user.end());
-        put("actor", Member::Raw(actor.end()));
-        let mut device = Obj::new();
-        device.str("hostname", &subject.host);
-        device.str("name", &subject.host);
-        device.str("type", "Unknown");
-        device.raw("type_id", b"0".to_vec());
-        put("device", Member::Raw(device.end()));
+        actor.canonical("user", &user.finish());
+        put("actor", Member::Object(actor.finish()));
+        let mut device = Object::new();
+        device
+            .str("hostname", &subject.host)
+            .str("name", &subject.host)
+            .str("type", "Unknown")
+            .u64("type_id", 0);
+        put("device", Member::Object(device.finish()));
         if let Some(digest) = &subject.manifest_digest {
-            let mut policy = Obj::new();
+            let mut policy = Object::new();
             if !subject.agent.is_empty() {
                 policy.str("name", &subject.agent);
             }
-            policy.str("type", "cordon manifest");
-            policy.str("uid", digest);
-            put("policy", Member::Raw(policy.end()));
+            policy.str("type", "cordon manifest").str("uid", digest);
+            put("policy", Member::Object(policy.finish()));
         }
         cordon.insert("component".into(), subject.component.into());
         cordon.insert("decision".into(), verdict.as_str().into());
@@ -754,11 +748,9 @@ impl Event {
         if let Some(digest) = &subject.manifest_digest {
             cordon.insert("manifest_digest".into(), digest.as_str().into());
         }
-        let mut unmapped = Obj::new();
-        let mut cordon_bytes = Vec::with_capacity(256);
-        write(&Value::Object(cordon), &mut cordon_bytes);
-        unmapped.raw("cordon", cordon_bytes);
-        put("unmapped", Member::Raw(unmapped.end()));
+        let mut unmapped = Object::new();
+        unmapped.value("cordon", &Value::Object(cordon));
+        put("unmapped", Member::Object(unmapped.finish()));
         // The class's own attributes, except where they would replace the envelope's.
         let envelope: Vec<&str> = members.iter().map(|(k, _)| *k).collect();
         for (k, v) in &attributes {
@@ -771,23 +763,34 @@ impl Event {
                 members.push((k, Member::Written(v)));
             }
         }
+        // Names are unique here: sorted, they are the canonical order.
         members.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
-        let mut out = Obj::with_capacity(2048);
-        for (k, v) in members {
-            let slot = out.key(k);
+        let mut out = Vec::with_capacity(2048);
+        out.push(b'{');
+        for (i, (k, v)) in members.into_iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            write_str(k, &mut out);
+            out.push(b':');
             match v {
-                Member::Number(n) => slot.extend_from_slice(n.to_string().as_bytes()),
-                Member::Signed(n) => slot.extend_from_slice(n.to_string().as_bytes()),
-                Member::Str(s) => write_str(s, slot),
-                Member::Owned(s) => write_str(&s, slot),
-                Member::Raw(bytes) => slot.extend_from_slice(&bytes),
-                Member::Value(v) => write(v, slot),
-                Member::Written(v) => slot.extend_from_slice(v.as_bytes()),
+                Member::Number(n) => out.extend_from_slice(n.to_string().as_bytes()),
+                Member::Signed(n) => out.extend_from_slice(n.to_string().as_bytes()),
+                Member::Str(s) => write_str(s, &mut out),
+                Member::Owned(s) => write_str(&s, &mut out),
+                Member::Object(o) => out.extend_from_slice(o.as_bytes()),
+                Member::Value(v) => write(v, &mut out),
+                Member::Written(v) => out.extend_from_slice(v.as_bytes()),
             }
         }
-        Canonical::written(out.end())
+        out.push(b'}');
+        Canonical::written(out)
     }
 }
+
+/// [`PROFILES`] in canonical form.
+static PROFILES_CANONICAL: std::sync::LazyLock<Canonical> =
+    std::sync::LazyLock::new(|| Canonical::of(&json!(PROFILES)));
 
 /// A top-level member of an event being written canonically.
 enum Member<'a> {
@@ -795,60 +798,9 @@ enum Member<'a> {
     Signed(i64),
     Str(&'a str),
     Owned(String),
-    /// Canonical JSON already written.
-    Raw(Vec<u8>),
+    Object(Canonical),
     Value(&'a Value),
     Written(&'a Canonical),
-}
-
-/// A JSON object written canonically: its members must come in canonical (sorted) order.
-struct Obj {
-    out: Vec<u8>,
-    last: Option<&'static str>,
-}
-
-impl Obj {
-    fn new() -> Self {
-        Self::with_capacity(128)
-    }
-
-    fn with_capacity(bytes: usize) -> Self {
-        let mut out = Vec::with_capacity(bytes);
-        out.push(b'{');
-        Self { out, last: None }
-    }
-
-    /// Start the member `k`: the returned buffer takes its value.
-    fn key(&mut self, k: &str) -> &mut Vec<u8> {
-        if self.out.len() > 1 {
-            self.out.push(b',');
-        }
-        crate::canonical::write_str(k, &mut self.out);
-        self.out.push(b':');
-        &mut self.out
-    }
-
-    fn str(&mut self, k: &'static str, v: &str) {
-        self.order(k);
-        crate::canonical::write_str(v, self.key(k));
-    }
-
-    fn raw(&mut self, k: &'static str, v: Vec<u8>) {
-        self.order(k);
-        self.key(k).extend_from_slice(&v);
-    }
-
-    /// Members written by hand must come in order; tests check every form against the
-    /// canonical form of the value.
-    fn order(&mut self, k: &'static str) {
-        debug_assert!(self.last.is_none_or(|l| l < k), "`{k}` out of order");
-        self.last = Some(k);
-    }
-
-    fn end(mut self) -> Vec<u8> {
-        self.out.push(b'}');
-        self.out
-    }
 }
 
 /// A file as OCSF describes it: `path`, `name` (its last component) and `type_id`.
