@@ -835,12 +835,21 @@ pub fn process(cmd_line: &str, program: &str, uid: &str, pid: Option<u32>) -> Va
     p
 }
 
-/// An OCSF `http_headers` list from name/value pairs (the values already redacted).
-pub fn headers(pairs: &[(String, String)]) -> Value {
-    pairs
-        .iter()
-        .map(|(name, value)| json!({"name": name, "value": value}))
-        .collect()
+/// An OCSF `http_headers` list from name/value pairs (the values already redacted), in
+/// canonical form (for [`Object::canonical`]).
+pub fn headers(pairs: &[(String, String)]) -> Canonical {
+    let mut out = Vec::with_capacity(64 * pairs.len() + 2);
+    out.push(b'[');
+    for (i, (name, value)) in pairs.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        let mut header = Object::new();
+        header.str("name", name).str("value", value);
+        out.extend_from_slice(header.finish().as_bytes());
+    }
+    out.push(b']');
+    Canonical::written(out)
 }
 
 #[cfg(any(test, feature = "schema"))]

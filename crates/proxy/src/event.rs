@@ -230,7 +230,7 @@ impl Event {
                 .str("http_method", &self.method)
                 .canonical("url", &url.finish());
             if !self.request_headers.is_empty() {
-                request.array("http_headers", &headers(&self.request_headers));
+                request.canonical("http_headers", &ocsf::headers(&self.request_headers));
             }
             e = e.with_canonical("http_request", request.finish());
         }
@@ -241,7 +241,7 @@ impl Event {
             let mut response = Object::new();
             response.u64("code", code.into());
             if !self.response_headers.is_empty() {
-                response.array("http_headers", &headers(&self.response_headers));
+                response.canonical("http_headers", &ocsf::headers(&self.response_headers));
             }
             e = e.with_canonical("http_response", response.finish());
         }
@@ -296,19 +296,6 @@ fn endpoint_members(addr: &str, host: Option<&str>) -> Object {
         None => {}
     }
     out
-}
-
-/// An OCSF `http_headers` list from name/value pairs (the values already redacted), each
-/// written canonically.
-fn headers(pairs: &[(String, String)]) -> Vec<Canonical> {
-    pairs
-        .iter()
-        .map(|(name, value)| {
-            let mut h = Object::new();
-            h.str("name", name).str("value", value);
-            h.finish()
-        })
-        .collect()
 }
 
 /// Where events go.

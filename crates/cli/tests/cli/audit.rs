@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::Sandbox;
+use crate::{Sandbox, with_stdin};
 
 fn verify_json(s: &Sandbox) -> (i32, Value) {
     let out = s.run(&["audit", "verify", "--state-dir", &s.path("state"), "--json"]);
@@ -210,18 +210,12 @@ pub(crate) fn append(s: &Sandbox, events: &str) {
 
 /// `cordon [OPTIONS] audit append` of `events` into the sandbox's log: its whole output.
 fn append_with(s: &Sandbox, options: &[&str], events: &str) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_cordon"))
-        .args(options)
-        .args(["audit", "append", "--state-dir", &s.path("state")])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .and_then(|mut c| {
-            c.stdin.take().unwrap().write_all(events.as_bytes())?;
-            c.wait_with_output()
-        })
-        .unwrap()
+    with_stdin(
+        Command::new(env!("CARGO_BIN_EXE_cordon"))
+            .args(options)
+            .args(["audit", "append", "--state-dir", &s.path("state")]),
+        events.as_bytes(),
+    )
 }
 
 /// An OCSF-shaped event as the enforcement points write them (the fields queries read).
@@ -444,20 +438,7 @@ fn stats_count_what_the_kpis_need_in_prometheus_format() {
     );
     // Parsed by the Prometheus project's own Python client, which refuses malformed exposition.
     const PARSE: &str = "import json,sys\nfrom prometheus_client.parser import text_string_to_metric_families as f\nprint(json.dumps({s.name + json.dumps(s.labels, sort_keys=True): s.value for fam in f(sys.stdin.read()) for s in fam.samples}))";
-    let mut child = Command::new("python3")
-        .args(["-c", PARSE])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(prom.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = with_stdin(Command::new("python3").args(["-c", PARSE]), prom.as_bytes());
     assert!(
         out.status.success(),
         "{}\n{prom}",

@@ -2,9 +2,7 @@
 //! Office documents with sensitivity labels, a zip bomb, a truncated document, a file larger
 //! than memory allows), the three report formats, actions from a manifest, and redaction.
 
-use std::io::Write as _;
-
-use crate::{Sandbox, json};
+use crate::{Sandbox, json, with_stdin};
 
 /// An AWS access key ID and a card number that are not anyone's.
 const AWS_KEY: &str = "AKIAQ3EGVJZ4X7NPL2WB";
@@ -198,19 +196,11 @@ fn scan_finds_secrets_pii_and_labels_and_never_prints_values() {
     s.expect(0, &["dlp", "scan", "repo", "--exit-zero"]);
     s.expect(0, &["dlp", "scan", "repo/clean.rs"]);
     // stdin.
-    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("cordon"))
-        .args(["dlp", "scan", "-", "--format", "json"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(b"curl -H 'Authorization: Bearer 8fK2mQ7xL4pWz9Rt3vYb6nHc' https://api\n")
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = with_stdin(
+        std::process::Command::new(assert_cmd::cargo::cargo_bin("cordon"))
+            .args(["dlp", "scan", "-", "--format", "json"]),
+        b"curl -H 'Authorization: Bearer 8fK2mQ7xL4pWz9Rt3vYb6nHc' https://api\n",
+    );
     assert_eq!(out.status.code(), Some(1));
     let v = json(&String::from_utf8_lossy(&out.stdout));
     assert_eq!(v["findings"][0]["rule"], "http-bearer-token");

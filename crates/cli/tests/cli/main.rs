@@ -116,45 +116,35 @@ impl Sandbox {
         );
     }
 
-    /// Keys `a`, `b`, `c`, and a trust store trusting `a` as manifest signer.
     /// An audit checkpoint key, `keys/audit.key`, trusted as `audit-signer` in `trust.json`.
     fn audit_signer(&self) {
         self.expect(0, &["keys", "generate", "--out", "keys/audit"]);
-        self.expect(
-            0,
-            &[
-                "trust",
-                "add",
-                "--trust",
-                "trust.json",
-                "--key",
-                "keys/audit.pub",
-                "--role",
-                "audit-signer",
-            ],
-        );
+        self.trust("keys/audit.pub", "audit-signer", &[]);
     }
 
+    /// Add the public key `key` to `trust.json` with `role` (and `extra` options).
+    fn trust(&self, key: &str, role: &str, extra: &[&str]) {
+        let mut args = vec![
+            "trust",
+            "add",
+            "--trust",
+            "trust.json",
+            "--key",
+            key,
+            "--role",
+            role,
+        ];
+        args.extend_from_slice(extra);
+        self.expect(0, &args);
+    }
+
+    /// Keys `a`, `b`, `c`, and a trust store trusting `a` as manifest signer.
     fn keys_and_trust(&self) {
         for k in ["a", "b", "c"] {
             self.expect(0, &["keys", "generate", "--out", &format!("keys/{k}")]);
         }
         self.expect(0, &["trust", "init", "--out", "trust.json"]);
-        self.expect(
-            0,
-            &[
-                "trust",
-                "add",
-                "--trust",
-                "trust.json",
-                "--key",
-                "keys/a.pub",
-                "--role",
-                "manifest-signer",
-                "--name",
-                "team-a",
-            ],
-        );
+        self.trust("keys/a.pub", "manifest-signer", &["--name", "team-a"]);
     }
 }
 
@@ -200,6 +190,21 @@ fn wait_for_port(port_file: &str, what: &str, seconds: u64) -> u16 {
 }
 
 /// Require a successful exit, showing stderr otherwise.
+/// Run `cmd` with `input` on its standard input (written whole before its output is read):
+/// its status and what it printed.
+fn with_stdin(cmd: &mut std::process::Command, input: &[u8]) -> Output {
+    use std::io::Write as _;
+    use std::process::Stdio;
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    child.wait_with_output().unwrap()
+}
+
 fn assert_success(out: &Output) {
     assert!(
         out.status.success(),

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::{Background, Sandbox, audit_events, cordon, json, wait_for_port};
+use crate::{Background, Sandbox, audit_events, cordon, json, wait_for_port, with_stdin};
 
 /// An upstream HTTP server that logs each request (and, with TLS, each server name a ClientHello
 /// carries) as a JSON line, and answers `hello from upstream` with a session cookie.
@@ -261,20 +261,15 @@ for line in sys.stdin.read().splitlines():
     prev, seq = rec["hash"], seq + 1
 print("\n".join(out))
 "#;
-    let mut child = Command::new("python3")
-        .args(["-c", RESEAL, edit])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(lines.join("\n").as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success());
+    let out = with_stdin(
+        Command::new("python3").args(["-c", RESEAL, edit]),
+        lines.join("\n").as_bytes(),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout).unwrap()
 }
 
