@@ -39,79 +39,140 @@ impl Canonical {
 }
 
 /// A JSON object written in canonical form a member at a time, without a JSON value in between
-/// (the proxy writes one per request). Members may come in any order: they are sorted when the
-/// object is finished, and a later member replaces an earlier one of the same name.
-#[derive(Debug, Default)]
+/// (the proxy writes one per request). Members may come in any order, and a later member replaces
+/// an earlier one of the same name.
+///
+/// Each member is written where it will stay, so an object whose members come in canonical order
+/// (names strictly ascending, as callers that can arrange it do) is finished without copying,
+/// and nested objects ([`object`](Self::object)) share the one buffer. Should a name come out of
+/// order, repeat one, or need escaping, the object is put in canonical form when it is finished
+/// (read back and written again, at every depth): the result is the same bytes either way.
+#[derive(Debug)]
 pub struct Object {
     buf: Vec<u8>,
-    /// Each member's name and where its value is in `buf`.
-    members: Vec<(&'static str, std::ops::Range<usize>)>,
+    /// Where the last member's name is in `buf` (between its quotes), if the object has one.
+    last: Option<std::ops::Range<usize>>,
+    /// Whether every name so far came in canonical order and needed no escape, at every depth.
+    ordered: bool,
+}
+
+impl Default for Object {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl Object {
     /// An empty object (with room for a few short members).
     pub fn new() -> Self {
+        Self::with_capacity(128)
+    }
+
+    /// An empty object with room for `bytes` of canonical JSON.
+    pub fn with_capacity(bytes: usize) -> Self {
+        let mut buf = Vec::with_capacity(bytes.max(2));
+        buf.push(b'{');
         Self {
-            buf: Vec::with_capacity(128),
-            members: Vec::with_capacity(8),
+            buf,
+            last: None,
+            ordered: true,
         }
     }
 
-    fn member(&mut self, name: &'static str, value: impl FnOnce(&mut Vec<u8>)) -> &mut Self {
-        let start = self.buf.len();
-        value(&mut self.buf);
-        self.members.push((name, start..self.buf.len()));
-        self
+    /// Write `name` (and the `,` before it when it is not the first) and the `:` after it.
+    fn name(&mut self, name: &str) -> &mut Vec<u8> {
+        if self.last.is_some() {
+            self.buf.push(b',');
+        }
+        let start = self.buf.len() + 1;
+        write_str(name, &mut self.buf);
+        let written = start..self.buf.len() - 1;
+        let in_order = match &self.last {
+            None => true,
+            Some(last) => self.buf.get(last.clone()) < Some(name.as_bytes()),
+        };
+        // An escaped name is not its own bytes in `buf`, so later names cannot be compared
+        // with it: the object is sorted when finished.
+        self.ordered &= in_order && written.len() == name.len();
+        self.last = Some(written);
+        self.buf.push(b':');
+        &mut self.buf
     }
 
     /// A string member.
-    pub fn str(&mut self, name: &'static str, value: &str) -> &mut Self {
-        self.member(name, |out| write_str(value, out))
+    pub fn str(&mut self, name: &str, value: &str) -> &mut Self {
+        write_str(value, self.name(name));
+        self
     }
 
     /// A number member.
-    pub fn u64(&mut self, name: &'static str, value: u64) -> &mut Self {
-        self.member(name, |out| {
-            out.extend_from_slice(value.to_string().as_bytes())
-        })
+    pub fn u64(&mut self, name: &str, value: u64) -> &mut Self {
+        let out = self.name(name);
+        write_u64(value, out);
+        self
     }
 
     /// A member already canonical (an object finished earlier).
-    pub fn canonical(&mut self, name: &'static str, value: &Canonical) -> &mut Self {
-        self.member(name, |out| out.extend_from_slice(value.as_bytes()))
+    pub fn canonical(&mut self, name: &str, value: &Canonical) -> &mut Self {
+        self.name(name).extend_from_slice(value.as_bytes());
+        self
     }
 
     /// A member from a JSON value.
-    pub fn value(&mut self, name: &'static str, value: &Value) -> &mut Self {
-        self.member(name, |out| write(value, out))
+    pub fn value(&mut self, name: &str, value: &Value) -> &mut Self {
+        write(value, self.name(name));
+        self
+    }
+
+    /// A member that is an object, its members written by `members`.
+    pub fn object(&mut self, name: &str, members: impl FnOnce(&mut Self)) -> &mut Self {
+        self.name(name).push(b'{');
+        let outer = self.last.take();
+        members(self);
+        self.buf.push(b'}');
+        self.last = outer;
+        self
     }
 
     /// Whether the object has no members.
     pub fn is_empty(&self) -> bool {
-        self.members.is_empty()
+        self.last.is_none()
     }
 
     /// The object in canonical form.
     pub fn finish(mut self) -> Canonical {
-        // Sorted by name, the last of a name first among its equals (a stable sort keeps them in
-        // the order they came; reversed first, so the last one comes first).
-        self.members.reverse();
-        self.members
-            .sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
-        self.members.dedup_by(|later, first| later.0 == first.0);
-        let mut out = Vec::with_capacity(self.buf.len() + 16 * self.members.len() + 2);
-        out.push(b'{');
-        for (i, (name, range)) in self.members.iter().enumerate() {
-            if i > 0 {
-                out.push(b',');
-            }
-            write_str(name, &mut out);
-            out.push(b':');
-            out.extend_from_slice(self.buf.get(range.clone()).unwrap_or_default());
+        self.buf.push(b'}');
+        if self.ordered {
+            return Canonical(self.buf);
         }
-        out.push(b'}');
-        Canonical(out)
+        // Read back, the last member of a name replaces the earlier ones (as `serde_json`
+        // reads objects); written again, the members are sorted at every depth. The bytes are
+        // JSON this writer made, so they read back; should they not, they are kept as written
+        // (a record's hash covers the bytes as stored, so nothing is lost but the order).
+        match serde_json::from_slice::<Value>(&self.buf) {
+            Ok(value) => Canonical::of(&value),
+            Err(_) => Canonical(self.buf),
+        }
     }
+}
+
+/// Append `n` in decimal, as `serde_json` writes it.
+pub(crate) fn write_u64(n: u64, out: &mut Vec<u8>) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    let mut rest = n;
+    loop {
+        at -= 1;
+        if let Some(d) = digits.get_mut(at) {
+            // `rest % 10` is below ten.
+            *d = b'0' + (rest % 10) as u8;
+        }
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(digits.get(at..).unwrap_or_default());
 }
 
 /// What can be sealed into a record: a JSON value, or an event already canonical.
@@ -279,6 +340,51 @@ mod tests {
             map.insert("n".into(), json!({"y": 2, "z": "1"}));
             let written = object.finish();
             proptest::prop_assert_eq!(written.as_bytes(), &to_vec(&Value::Object(map))[..]);
+        }
+
+        /// Objects nested in one buffer are the canonical form of the same value, whether their
+        /// members come in order (written as they are) or not (sorted when finished).
+        #[test]
+        fn nested_objects_are_canonical(
+            outer in proptest::collection::vec((0usize..5, 0u64..100), 0..6),
+            inner in proptest::collection::vec((0usize..5, "[a-z\"]{0,4}"), 0..6),
+            sort in proptest::prelude::any::<bool>(),
+        ) {
+            const NAMES: [&str; 5] = ["a", "b", "c", "d", "e"];
+            fn arrange<T>(mut v: Vec<(usize, T)>, sort: bool) -> Vec<(usize, T)> {
+                if sort {
+                    v.sort_by_key(|m| m.0);
+                    v.dedup_by_key(|m| m.0);
+                }
+                v
+            }
+            let (outer, inner) = (arrange(outer, sort), arrange(inner, sort));
+            let mut object = Object::new();
+            let mut map = serde_json::Map::new();
+            let mut nested = serde_json::Map::new();
+            for (i, (n, number)) in outer.iter().enumerate() {
+                object.u64(NAMES[*n], *number);
+                map.insert(NAMES[*n].to_owned(), json!(number));
+                if i == outer.len() / 2 {
+                    object.object("c", |o| {
+                        for (m, text) in &inner {
+                            o.str(NAMES[*m], text);
+                            nested.insert(NAMES[*m].to_owned(), json!(text));
+                        }
+                    });
+                    map.insert("c".into(), Value::Object(std::mem::take(&mut nested)));
+                }
+            }
+            let written = object.finish();
+            proptest::prop_assert_eq!(written.as_bytes(), &to_vec(&Value::Object(map))[..]);
+        }
+
+        /// Numbers are written as `serde_json` writes them.
+        #[test]
+        fn numbers_are_written_as_serde_json_writes_them(n in proptest::prelude::any::<u64>()) {
+            let mut out = Vec::new();
+            write_u64(n, &mut out);
+            proptest::prop_assert_eq!(out, serde_json::to_vec(&n).unwrap());
         }
 
         /// The word-at-a-time test finds exactly the bytes that need escaping.

@@ -655,7 +655,7 @@ impl Event {
     /// The event as [`finish`](Self::finish) makes it, in canonical form, written without
     /// building the envelope as a JSON value (the proxy records one per request).
     pub fn finish_canonical(self, subject: &Subject, product_version: &str) -> Canonical {
-        use crate::canonical::{write, write_str};
+        use crate::canonical::{write, write_str, write_u64};
         // The class's own attributes may refine `actor`: that rare event is built as a value.
         if self.attributes.contains_key("actor") || self.written.iter().any(|(k, _)| *k == "actor")
         {
@@ -669,7 +669,7 @@ impl Event {
             message,
             attributes,
             written,
-            mut cordon,
+            cordon,
             ..
         } = self;
         let mut members: Vec<(&str, Member<'_>)> = Vec::with_capacity(32);
@@ -698,32 +698,32 @@ impl Event {
         put("action", Member::Str(ids.action.1));
         put("disposition_id", Member::Number(ids.disposition.0.into()));
         put("disposition", Member::Str(ids.disposition.1));
-        // The nested parts of the envelope.
+        // The nested parts of the envelope, their members in canonical order (each written once,
+        // where it stays).
         let mut metadata = Object::new();
         if let Some(c) = &subject.correlation {
             metadata.str("correlation_uid", c);
         }
-        let mut feature = Object::new();
-        feature.str("name", subject.component);
-        let mut product = Object::new();
-        product
-            .canonical("feature", &feature.finish())
-            .str("name", "cordon")
-            .str("vendor_name", "cordon")
-            .str("version", product_version);
         metadata
             .str("log_name", "cordon")
-            .canonical("product", &product.finish())
+            .object("product", |p| {
+                p.object("feature", |f| {
+                    f.str("name", subject.component);
+                })
+                .str("name", "cordon")
+                .str("vendor_name", "cordon")
+                .str("version", product_version);
+            })
             .canonical("profiles", &PROFILES_CANONICAL)
             .str("version", SCHEMA_VERSION);
         put("metadata", Member::Object(metadata.finish()));
-        let mut user = Object::new();
-        user.str("name", &subject.user);
         let mut actor = Object::new();
         if !subject.agent.is_empty() {
             actor.str("app_name", &subject.agent);
         }
-        actor.canonical("user", &user.finish());
+        actor.object("user", |u| {
+            u.str("name", &subject.user);
+        });
         put("actor", Member::Object(actor.finish()));
         let mut device = Object::new();
         device
@@ -740,16 +740,32 @@ impl Event {
             policy.str("type", "cordon manifest").str("uid", digest);
             put("policy", Member::Object(policy.finish()));
         }
-        cordon.insert("component".into(), subject.component.into());
-        cordon.insert("decision".into(), verdict.as_str().into());
+        // cordon's own fields: the envelope's (which win over an event's of the same name)
+        // merged in order with the event's.
+        let mut own: Vec<(&str, &str)> = Vec::with_capacity(4);
         if !subject.agent.is_empty() {
-            cordon.insert("agent".into(), subject.agent.as_str().into());
+            own.push(("agent", &subject.agent));
         }
+        own.push(("component", subject.component));
+        own.push(("decision", verdict.as_str()));
         if let Some(digest) = &subject.manifest_digest {
-            cordon.insert("manifest_digest".into(), digest.as_str().into());
+            own.push(("manifest_digest", digest));
         }
-        let mut unmapped = Object::new();
-        unmapped.value("cordon", &Value::Object(cordon));
+        let mut unmapped = Object::with_capacity(256);
+        unmapped.object("cordon", |o| {
+            let mut own = own.iter().peekable();
+            for (k, v) in &cordon {
+                while let Some((name, text)) = own.next_if(|(name, _)| *name < k.as_str()) {
+                    o.str(name, text);
+                }
+                if own.peek().is_none_or(|(name, _)| *name != k.as_str()) {
+                    o.value(k, v);
+                }
+            }
+            for (name, text) in own {
+                o.str(name, text);
+            }
+        });
         put("unmapped", Member::Object(unmapped.finish()));
         // The class's own attributes, except where they would replace the envelope's.
         let envelope: Vec<&str> = members.iter().map(|(k, _)| *k).collect();
@@ -774,8 +790,11 @@ impl Event {
             write_str(k, &mut out);
             out.push(b':');
             match v {
-                Member::Number(n) => out.extend_from_slice(n.to_string().as_bytes()),
-                Member::Signed(n) => out.extend_from_slice(n.to_string().as_bytes()),
+                Member::Number(n) => write_u64(n, &mut out),
+                Member::Signed(n) => match u64::try_from(n) {
+                    Ok(n) => write_u64(n, &mut out),
+                    Err(_) => out.extend_from_slice(n.to_string().as_bytes()),
+                },
                 Member::Str(s) => write_str(s, &mut out),
                 Member::Owned(s) => write_str(&s, &mut out),
                 Member::Object(o) => out.extend_from_slice(o.as_bytes()),
@@ -837,16 +856,20 @@ pub fn process(cmd_line: &str, program: &str, uid: &str, pid: Option<u32>) -> Va
 
 /// An OCSF `http_headers` list from name/value pairs (the values already redacted), in
 /// canonical form (for [`Object::canonical`]).
-pub fn headers(pairs: &[(String, String)]) -> Canonical {
-    let mut out = Vec::with_capacity(64 * pairs.len() + 2);
+pub fn headers<'a, V: AsRef<str>>(pairs: impl IntoIterator<Item = (&'a str, V)>) -> Canonical {
+    let pairs = pairs.into_iter();
+    let mut out = Vec::with_capacity(64 * pairs.size_hint().0 + 2);
     out.push(b'[');
-    for (i, (name, value)) in pairs.iter().enumerate() {
+    for (i, (name, value)) in pairs.enumerate() {
         if i > 0 {
             out.push(b',');
         }
-        let mut header = Object::new();
-        header.str("name", name).str("value", value);
-        out.extend_from_slice(header.finish().as_bytes());
+        // `name` before `value`: the canonical order.
+        out.extend_from_slice(b"{\"name\":");
+        crate::canonical::write_str(name, &mut out);
+        out.extend_from_slice(b",\"value\":");
+        crate::canonical::write_str(value.as_ref(), &mut out);
+        out.push(b'}');
     }
     out.push(b']');
     Canonical::written(out)

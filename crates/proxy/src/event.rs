@@ -4,11 +4,11 @@
 //! query, which often carries tokens), what was decided and by which rule, the bytes each way and
 //! the headers with every credential-bearing value replaced by `[redacted]`.
 
+use std::borrow::Cow;
 use std::sync::LazyLock;
 
 use aho_corasick::AhoCorasick;
 use http::HeaderMap;
-use serde::Serialize;
 
 use cordon_audit::canonical::{Canonical, Object};
 use cordon_audit::ocsf::{self, Activity, HttpMethod, Severity, Verdict};
@@ -113,7 +113,7 @@ impl Refusal {
 }
 
 /// One audit event.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default)]
 pub struct Event {
     /// When the request arrived, in milliseconds since the epoch.
     pub time_ms: i64,
@@ -124,41 +124,30 @@ pub struct Event {
     /// The HTTP method (`CONNECT` for a tunnel).
     pub method: String,
     /// `http` or `https`.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub scheme: Option<String>,
     /// The destination host.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub host: Option<String>,
     /// The destination port.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub port: Option<u16>,
     /// The path, where visible (plain HTTP); no query.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub path: Option<String>,
     /// The address connected to.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub address: Option<String>,
     /// Whether the proxy saw inside the TLS (a tunnel it inspected, or a request inside one).
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub inspected: bool,
     /// The header a credential was added in (never its value).
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub credential: Option<String>,
     /// The server name of the tunnel's ClientHello.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub server_name: Option<String>,
     /// `allow` or `deny`.
     pub decision: &'static str,
     /// Why: the PDP's reason, or the proxy's refusal.
     pub reason: &'static str,
     /// The deciding grant or entry.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub rule: Option<String>,
     /// More about a refusal, for people.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
     /// The response status (of the upstream server, or the proxy's own).
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub status: Option<u16>,
     /// Bytes from the client to the upstream server (bodies, or the tunnel's bytes).
     pub bytes_up: u64,
@@ -166,15 +155,12 @@ pub struct Event {
     pub bytes_down: u64,
     /// Milliseconds from the request to the end of the exchange.
     pub duration_ms: u64,
-    /// Request headers, credentials redacted.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub request_headers: Vec<(String, String)>,
+    /// Request headers as OCSF `http_headers`, credentials redacted ([`redacted`]).
+    pub request_headers: Option<Canonical>,
     /// What DLP found in the request body, by rule (never the values).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub dlp: Vec<crate::body::Found>,
-    /// Response headers, credentials redacted.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub response_headers: Vec<(String, String)>,
+    /// Response headers as OCSF `http_headers`, credentials redacted ([`redacted`]).
+    pub response_headers: Option<Canonical>,
 }
 
 impl Event {
@@ -196,52 +182,50 @@ impl Event {
             (true, Some(Action::Alert)) => Verdict::Alert,
             (true, None) => Verdict::Allow,
         };
-        // Written canonically a member at a time: one event per request.
+        // Written canonically a member at a time, each object's members in canonical order
+        // (so nothing is sorted afterwards): one event per request.
         let mut traffic = Object::new();
         traffic
-            .u64("bytes_out", self.bytes_up)
-            .u64("bytes_in", self.bytes_down);
+            .u64("bytes_in", self.bytes_down)
+            .u64("bytes_out", self.bytes_up);
         let mut e = ocsf::Event::new(activity, self.time_ms)
             .decided(verdict, self.reason, self.rule.as_deref())
-            .with_canonical("src_endpoint", endpoint(&self.client, None))
+            .with_canonical("src_endpoint", endpoint(&self.client, None, None))
             .with("duration", self.duration_ms.into())
             .with_canonical("traffic", traffic.finish());
         if let Some(host) = &self.host {
             let address = self.address.as_deref().unwrap_or_default();
-            let mut dst = endpoint_members(address, Some(host));
-            if let Some(port) = self.port {
-                dst.u64("port", port.into());
-            }
-            e = e.with_canonical("dst_endpoint", dst.finish());
+            e = e.with_canonical("dst_endpoint", endpoint(address, Some(host), self.port));
         }
         if !tunnel {
-            let mut url = Object::new();
-            url.str("path", self.path.as_deref().unwrap_or("/"));
-            for (k, v) in [("scheme", &self.scheme), ("hostname", &self.host)] {
-                if let Some(v) = v {
-                    url.str(k, v);
-                }
+            let mut request = Object::with_capacity(512);
+            if let Some(headers) = &self.request_headers {
+                request.canonical("http_headers", headers);
             }
-            if let Some(port) = self.port {
-                url.u64("port", port.into());
-            }
-            let mut request = Object::new();
             request
                 .str("http_method", &self.method)
-                .canonical("url", &url.finish());
-            if !self.request_headers.is_empty() {
-                request.canonical("http_headers", &ocsf::headers(&self.request_headers));
-            }
+                .object("url", |url| {
+                    if let Some(host) = &self.host {
+                        url.str("hostname", host);
+                    }
+                    url.str("path", self.path.as_deref().unwrap_or("/"));
+                    if let Some(port) = self.port {
+                        url.u64("port", port.into());
+                    }
+                    if let Some(scheme) = &self.scheme {
+                        url.str("scheme", scheme);
+                    }
+                });
             e = e.with_canonical("http_request", request.finish());
         }
         if let (Some(code), true) = (self.status, tunnel) {
             // Network Activity has no HTTP response: the answer to `CONNECT` is cordon's field.
             e = e.cordon("status", code.into());
         } else if let Some(code) = self.status {
-            let mut response = Object::new();
+            let mut response = Object::with_capacity(512);
             response.u64("code", code.into());
-            if !self.response_headers.is_empty() {
-                response.canonical("http_headers", &ocsf::headers(&self.response_headers));
+            if let Some(headers) = &self.response_headers {
+                response.canonical("http_headers", headers);
             }
             e = e.with_canonical("http_response", response.finish());
         }
@@ -274,28 +258,24 @@ impl Event {
     }
 }
 
-/// An OCSF network endpoint from `ip:port` text (and a host name, for the destination).
-fn endpoint(addr: &str, host: Option<&str>) -> Canonical {
-    endpoint_members(addr, host).finish()
-}
-
-/// The members of [`endpoint`], for more to be added.
-fn endpoint_members(addr: &str, host: Option<&str>) -> Object {
+/// An OCSF network endpoint from `ip:port` text, with the host name and port of a destination
+/// (a port given replaces the address's).
+fn endpoint(addr: &str, host: Option<&str>, port: Option<u16>) -> Canonical {
+    let sock = addr.parse::<std::net::SocketAddr>().ok();
     let mut out = Object::new();
-    if let Ok(sock) = addr.parse::<std::net::SocketAddr>() {
-        out.str("ip", &sock.ip().to_string())
-            .u64("port", sock.port().into());
+    // Members in canonical order: hostname, ip, name, port.
+    if let Some(h) = host {
+        out.str("hostname", h);
     }
-    match host {
-        Some(h) => {
-            out.str("hostname", h);
-        }
-        None if out.is_empty() => {
-            out.str("name", addr);
-        }
-        None => {}
+    if let Some(sock) = &sock {
+        out.str("ip", &sock.ip().to_string());
+    } else if host.is_none() {
+        out.str("name", addr);
     }
-    out
+    if let Some(port) = port.or(sock.map(|s| s.port())) {
+        out.u64("port", port.into());
+    }
+    out.finish()
 }
 
 /// Where events go.
@@ -351,23 +331,32 @@ const SENSITIVE_WORDS: [&str; 8] = [
     "credential",
 ];
 
-/// Headers as an event records them.
-pub fn redacted(headers: &HeaderMap) -> Vec<(String, String)> {
-    headers
-        .iter()
-        .take(MAX_HEADERS)
-        .map(|(name, value)| {
+/// Headers as an event records them: OCSF `http_headers`, at most [`MAX_HEADERS`] of them and
+/// [`MAX_VALUE`] characters of a value, credential-bearing values replaced by `[redacted]`;
+/// none when there are no headers.
+pub fn redacted(headers: &HeaderMap) -> Option<Canonical> {
+    if headers.is_empty() {
+        return None;
+    }
+    Some(ocsf::headers(headers.iter().take(MAX_HEADERS).map(
+        |(name, value)| {
             let shown = if is_sensitive(name.as_str()) {
-                REDACTED.to_owned()
+                Cow::Borrowed(REDACTED)
             } else {
-                String::from_utf8_lossy(value.as_bytes())
-                    .chars()
-                    .take(MAX_VALUE)
-                    .collect()
+                match std::str::from_utf8(value.as_bytes()) {
+                    // Most values: short and text, recorded as they are.
+                    Ok(text) if text.len() <= MAX_VALUE => Cow::Borrowed(text),
+                    _ => Cow::Owned(
+                        String::from_utf8_lossy(value.as_bytes())
+                            .chars()
+                            .take(MAX_VALUE)
+                            .collect(),
+                    ),
+                }
             };
-            (name.as_str().to_owned(), shown)
-        })
-        .collect()
+            (name.as_str(), shown)
+        },
+    )))
 }
 
 #[cfg(test)]
@@ -387,11 +376,14 @@ mod tests {
         ] {
             h.insert(http::HeaderName::from_static(name), value.parse().unwrap());
         }
-        let shown = redacted(&h);
-        let text = format!("{shown:?}");
+        let shown = redacted(&h).unwrap();
+        let text = String::from_utf8(shown.as_bytes().to_vec()).unwrap();
         for secret in ["sk-live-1", "sid=2", "k3", "t4", "t5"] {
             assert!(!text.contains(secret), "{secret} in {text}");
         }
-        assert!(shown.contains(&("accept".into(), "*/*".into())));
+        assert!(
+            text.contains(r#"{"name":"accept","value":"*/*"}"#),
+            "{text}"
+        );
     }
 }

@@ -61,7 +61,7 @@ fn events() -> Vec<Event> {
             .with(
                 "http_request",
                 json!({"http_method": "POST", "url": {"scheme": "https", "hostname": "api.anthropic.com", "port": 443, "path": "/v1/messages"},
-                       "http_headers": serde_json::from_slice::<Value>(headers(&[("authorization".into(), "[redacted]".into())]).as_bytes()).unwrap()}),
+                       "http_headers": serde_json::from_slice::<Value>(headers([("authorization", "[redacted]")]).as_bytes()).unwrap()}),
             )
             .with("http_response", json!({"code": 403}))
             .with("dst_endpoint", json!({"hostname": "api.anthropic.com", "port": 443}))
@@ -126,17 +126,17 @@ fn the_canonical_form_written_directly_is_the_canonical_form_of_the_value() {
             .with("actor", json!({"process": {"pid": 1, "name": "init"}}))
             .decided(Verdict::Alert, "dlp_alert", None),
     ]);
-    let pairs = [
-        ("a\"b".to_owned(), "1".to_owned()),
-        ("host".to_owned(), "x".to_owned()),
-    ];
+    let pairs = [("a\"b", "1"), ("host", "x")];
     assert_eq!(
-        headers(&pairs).as_bytes(),
+        headers(pairs).as_bytes(),
         &crate::canonical::to_vec(
             &json!([{"name": "a\"b", "value": "1"}, {"name": "host", "value": "x"}])
         )[..]
     );
-    assert_eq!(headers(&[]).as_bytes(), b"[]");
+    assert_eq!(
+        headers(std::iter::empty::<(&str, &str)>()).as_bytes(),
+        b"[]"
+    );
     let replaced = all[all.len() - 2].clone().finish(&full, "0.1.0");
     assert_eq!(
         replaced["http_response"],
