@@ -112,6 +112,31 @@ impl Object {
         self
     }
 
+    /// A signed number member.
+    pub fn i64(&mut self, name: &str, value: i64) -> &mut Self {
+        let out = self.name(name);
+        if value < 0 {
+            out.push(b'-');
+        }
+        write_u64(value.unsigned_abs(), out);
+        self
+    }
+
+    /// A string member made of `parts` one after another.
+    pub fn concat(&mut self, name: &str, parts: &[&str]) -> &mut Self {
+        let out = self.name(name);
+        if parts.iter().any(|p| needs_escape(p.as_bytes())) {
+            write_str(&parts.concat(), out);
+        } else {
+            out.push(b'"');
+            for p in parts {
+                out.extend_from_slice(p.as_bytes());
+            }
+            out.push(b'"');
+        }
+        self
+    }
+
     /// A member already canonical (an object finished earlier).
     pub fn canonical(&mut self, name: &str, value: &Canonical) -> &mut Self {
         self.name(name).extend_from_slice(value.as_bytes());

@@ -655,172 +655,238 @@ impl Event {
     /// The event as [`finish`](Self::finish) makes it, in canonical form, written without
     /// building the envelope as a JSON value (the proxy records one per request).
     pub fn finish_canonical(self, subject: &Subject, product_version: &str) -> Canonical {
-        use crate::canonical::{write, write_str, write_u64};
         // The class's own attributes may refine `actor`: that rare event is built as a value.
         if self.attributes.contains_key("actor") || self.written.iter().any(|(k, _)| *k == "actor")
         {
             return Canonical::of(&self.finish(subject, product_version));
         }
-        let ids = self.ids();
-        let Self {
-            time_ms,
-            verdict,
-            failure,
-            message,
-            attributes,
-            written,
-            cordon,
-            ..
-        } = self;
-        let mut members: Vec<(&str, Member<'_>)> = Vec::with_capacity(32);
-        let mut put = |k, v| members.push((k, v));
-        put("class_uid", Member::Number(ids.class.uid().into()));
-        put("class_name", Member::Str(ids.class.name()));
-        put("category_uid", Member::Number(ids.category.0.into()));
-        put("category_name", Member::Str(ids.category.1));
-        put("activity_id", Member::Number(ids.activity.0.into()));
-        put("activity_name", Member::Str(ids.activity.1));
-        put("type_uid", Member::Number(ids.type_uid));
-        let type_name = format!("{}: {}", ids.class.name(), ids.type_activity);
-        put("type_name", Member::Owned(type_name));
-        put("time", Member::Signed(time_ms));
-        put("severity_id", Member::Number(ids.severity.0.into()));
-        put("severity", Member::Str(ids.severity.1));
-        put("status_id", Member::Number(ids.status.0.into()));
-        put("status", Member::Str(ids.status.1));
-        if let Some(detail) = &failure {
-            put("status_detail", Member::Str(detail));
-        }
-        if let Some(text) = &message {
-            put("message", Member::Str(text));
-        }
-        put("action_id", Member::Number(ids.action.0.into()));
-        put("action", Member::Str(ids.action.1));
-        put("disposition_id", Member::Number(ids.disposition.0.into()));
-        put("disposition", Member::Str(ids.disposition.1));
-        // The nested parts of the envelope, their members in canonical order (each written once,
-        // where it stays).
-        let mut metadata = Object::new();
-        if let Some(c) = &subject.correlation {
-            metadata.str("correlation_uid", c);
-        }
-        metadata
-            .str("log_name", "cordon")
-            .object("product", |p| {
-                p.object("feature", |f| {
-                    f.str("name", subject.component);
-                })
-                .str("name", "cordon")
-                .str("vendor_name", "cordon")
-                .str("version", product_version);
-            })
-            .canonical("profiles", &PROFILES_CANONICAL)
-            .str("version", SCHEMA_VERSION);
-        put("metadata", Member::Object(metadata.finish()));
-        let mut actor = Object::new();
-        if !subject.agent.is_empty() {
-            actor.str("app_name", &subject.agent);
-        }
-        actor.object("user", |u| {
-            u.str("name", &subject.user);
-        });
-        put("actor", Member::Object(actor.finish()));
-        let mut device = Object::new();
-        device
-            .str("hostname", &subject.host)
-            .str("name", &subject.host)
-            .str("type", "Unknown")
-            .u64("type_id", 0);
-        put("device", Member::Object(device.finish()));
-        if let Some(digest) = &subject.manifest_digest {
-            let mut policy = Object::new();
-            if !subject.agent.is_empty() {
-                policy.str("name", &subject.agent);
+        let envelope = Envelope {
+            ids: self.ids(),
+            subject,
+            product_version,
+            event: &self,
+        };
+        // The class's attributes by name, merged in order with the envelope's members (which
+        // replace any of the same name), so that every member is written once, in place.
+        let mut class: Vec<(&str, Attribute<'_>)> = self
+            .attributes
+            .iter()
+            .map(|(k, v)| (k.as_str(), Attribute::Value(v)))
+            .chain(
+                self.written
+                    .iter()
+                    .map(|(k, v)| (*k, Attribute::Written(v))),
+            )
+            .collect();
+        class.sort_by(|a, b| a.0.cmp(b.0));
+        let mut class = class.into_iter().peekable();
+        let mut out = Object::with_capacity(2048);
+        let attribute = |out: &mut Object, name: &str, value: Attribute<'_>| {
+            match value {
+                Attribute::Value(v) => out.value(name, v),
+                Attribute::Written(v) => out.canonical(name, v),
+            };
+        };
+        for (name, part) in ENVELOPE {
+            while let Some((k, v)) = class.next_if(|(k, _)| *k < name) {
+                attribute(&mut out, k, v);
             }
-            policy.str("type", "cordon manifest").str("uid", digest);
-            put("policy", Member::Object(policy.finish()));
-        }
-        // cordon's own fields: the envelope's (which win over an event's of the same name)
-        // merged in order with the event's.
-        let mut own: Vec<(&str, &str)> = Vec::with_capacity(4);
-        if !subject.agent.is_empty() {
-            own.push(("agent", &subject.agent));
-        }
-        own.push(("component", subject.component));
-        own.push(("decision", verdict.as_str()));
-        if let Some(digest) = &subject.manifest_digest {
-            own.push(("manifest_digest", digest));
-        }
-        let mut unmapped = Object::with_capacity(256);
-        unmapped.object("cordon", |o| {
-            let mut own = own.iter().peekable();
-            for (k, v) in &cordon {
-                while let Some((name, text)) = own.next_if(|(name, _)| *name < k.as_str()) {
-                    o.str(name, text);
-                }
-                if own.peek().is_none_or(|(name, _)| *name != k.as_str()) {
-                    o.value(k, v);
-                }
-            }
-            for (name, text) in own {
-                o.str(name, text);
-            }
-        });
-        put("unmapped", Member::Object(unmapped.finish()));
-        // The class's own attributes, except where they would replace the envelope's.
-        let envelope: Vec<&str> = members.iter().map(|(k, _)| *k).collect();
-        for (k, v) in &attributes {
-            if !envelope.contains(&k.as_str()) {
-                members.push((k, Member::Value(v)));
+            let wrote = part(&mut out, name, &envelope);
+            if let Some((k, v)) = class.next_if(|(k, _)| *k == name)
+                && !wrote
+            {
+                attribute(&mut out, k, v);
             }
         }
-        for (k, v) in &written {
-            if !envelope.contains(k) {
-                members.push((k, Member::Written(v)));
-            }
+        for (k, v) in class {
+            attribute(&mut out, k, v);
         }
-        // Names are unique here: sorted, they are the canonical order.
-        members.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
-        let mut out = Vec::with_capacity(2048);
-        out.push(b'{');
-        for (i, (k, v)) in members.into_iter().enumerate() {
-            if i > 0 {
-                out.push(b',');
-            }
-            write_str(k, &mut out);
-            out.push(b':');
-            match v {
-                Member::Number(n) => write_u64(n, &mut out),
-                Member::Signed(n) => match u64::try_from(n) {
-                    Ok(n) => write_u64(n, &mut out),
-                    Err(_) => out.extend_from_slice(n.to_string().as_bytes()),
-                },
-                Member::Str(s) => write_str(s, &mut out),
-                Member::Owned(s) => write_str(&s, &mut out),
-                Member::Object(o) => out.extend_from_slice(o.as_bytes()),
-                Member::Value(v) => write(v, &mut out),
-                Member::Written(v) => out.extend_from_slice(v.as_bytes()),
-            }
-        }
-        out.push(b'}');
-        Canonical::written(out)
+        out.finish()
     }
 }
+
+/// What the envelope of an event written canonically is made of.
+struct Envelope<'a> {
+    ids: Ids,
+    subject: &'a Subject,
+    product_version: &'a str,
+    event: &'a Event,
+}
+
+/// A class attribute of an event written canonically.
+#[derive(Clone, Copy)]
+enum Attribute<'a> {
+    Value(&'a Value),
+    Written(&'a Canonical),
+}
+
+/// Writes one member of the envelope under the name given; false when the event has none.
+type Part = fn(&mut Object, &str, &Envelope<'_>) -> bool;
+
+/// The envelope's members in canonical order, each with its writer. [`Event::finish`] builds
+/// the same members as a value; a test compares the two forms for every class.
+const ENVELOPE: [(&str, Part); 24] = [
+    ("action", |o, n, e| {
+        o.str(n, e.ids.action.1);
+        true
+    }),
+    ("action_id", |o, n, e| {
+        o.u64(n, e.ids.action.0.into());
+        true
+    }),
+    ("activity_id", |o, n, e| {
+        o.u64(n, e.ids.activity.0.into());
+        true
+    }),
+    ("activity_name", |o, n, e| {
+        o.str(n, e.ids.activity.1);
+        true
+    }),
+    ("actor", |o, n, e| {
+        o.object(n, |a| {
+            if !e.subject.agent.is_empty() {
+                a.str("app_name", &e.subject.agent);
+            }
+            a.object("user", |u| {
+                u.str("name", &e.subject.user);
+            });
+        });
+        true
+    }),
+    ("category_name", |o, n, e| {
+        o.str(n, e.ids.category.1);
+        true
+    }),
+    ("category_uid", |o, n, e| {
+        o.u64(n, e.ids.category.0.into());
+        true
+    }),
+    ("class_name", |o, n, e| {
+        o.str(n, e.ids.class.name());
+        true
+    }),
+    ("class_uid", |o, n, e| {
+        o.u64(n, e.ids.class.uid().into());
+        true
+    }),
+    ("device", |o, n, e| {
+        o.object(n, |d| {
+            d.str("hostname", &e.subject.host)
+                .str("name", &e.subject.host)
+                .str("type", "Unknown")
+                .u64("type_id", 0);
+        });
+        true
+    }),
+    ("disposition", |o, n, e| {
+        o.str(n, e.ids.disposition.1);
+        true
+    }),
+    ("disposition_id", |o, n, e| {
+        o.u64(n, e.ids.disposition.0.into());
+        true
+    }),
+    ("message", |o, n, e| {
+        e.event.message.as_ref().map(|m| o.str(n, m)).is_some()
+    }),
+    ("metadata", |o, n, e| {
+        o.object(n, |m| {
+            if let Some(c) = &e.subject.correlation {
+                m.str("correlation_uid", c);
+            }
+            m.str("log_name", "cordon")
+                .object("product", |p| {
+                    p.object("feature", |f| {
+                        f.str("name", e.subject.component);
+                    })
+                    .str("name", "cordon")
+                    .str("vendor_name", "cordon")
+                    .str("version", e.product_version);
+                })
+                .canonical("profiles", &PROFILES_CANONICAL)
+                .str("version", SCHEMA_VERSION);
+        });
+        true
+    }),
+    ("policy", |o, n, e| {
+        let Some(digest) = &e.subject.manifest_digest else {
+            return false;
+        };
+        o.object(n, |p| {
+            if !e.subject.agent.is_empty() {
+                p.str("name", &e.subject.agent);
+            }
+            p.str("type", "cordon manifest").str("uid", digest);
+        });
+        true
+    }),
+    ("severity", |o, n, e| {
+        o.str(n, e.ids.severity.1);
+        true
+    }),
+    ("severity_id", |o, n, e| {
+        o.u64(n, e.ids.severity.0.into());
+        true
+    }),
+    ("status", |o, n, e| {
+        o.str(n, e.ids.status.1);
+        true
+    }),
+    ("status_detail", |o, n, e| {
+        e.event.failure.as_ref().map(|d| o.str(n, d)).is_some()
+    }),
+    ("status_id", |o, n, e| {
+        o.u64(n, e.ids.status.0.into());
+        true
+    }),
+    ("time", |o, n, e| {
+        o.i64(n, e.event.time_ms);
+        true
+    }),
+    ("type_name", |o, n, e| {
+        o.concat(n, &[e.ids.class.name(), ": ", e.ids.type_activity]);
+        true
+    }),
+    ("type_uid", |o, n, e| {
+        o.u64(n, e.ids.type_uid);
+        true
+    }),
+    ("unmapped", |o, n, e| {
+        // cordon's own fields: the envelope's (which win over an event's of the same name)
+        // merged in order with the event's.
+        let subject = e.subject;
+        let mut own: [Option<(&str, &str)>; 4] = [
+            (!subject.agent.is_empty()).then_some(("agent", subject.agent.as_str())),
+            Some(("component", subject.component)),
+            Some(("decision", e.event.verdict.as_str())),
+            subject
+                .manifest_digest
+                .as_deref()
+                .map(|d| ("manifest_digest", d)),
+        ];
+        o.object(n, |u| {
+            u.object("cordon", |c| {
+                let mut own = own.iter_mut().filter_map(Option::take).peekable();
+                for (k, v) in &e.event.cordon {
+                    while let Some((name, text)) = own.next_if(|(name, _)| *name < k.as_str()) {
+                        c.str(name, text);
+                    }
+                    if own.peek().is_none_or(|(name, _)| *name != k.as_str()) {
+                        c.value(k, v);
+                    }
+                }
+                for (name, text) in own {
+                    c.str(name, text);
+                }
+            });
+        });
+        true
+    }),
+];
 
 /// [`PROFILES`] in canonical form.
 static PROFILES_CANONICAL: std::sync::LazyLock<Canonical> =
     std::sync::LazyLock::new(|| Canonical::of(&json!(PROFILES)));
-
-/// A top-level member of an event being written canonically.
-enum Member<'a> {
-    Number(u64),
-    Signed(i64),
-    Str(&'a str),
-    Owned(String),
-    Object(Canonical),
-    Value(&'a Value),
-    Written(&'a Canonical),
-}
 
 /// A file as OCSF describes it: `path`, `name` (its last component) and `type_id`.
 pub fn file(path: &str, directory: bool) -> Value {

@@ -97,6 +97,17 @@ fn the_canonical_form_written_directly_is_the_canonical_form_of_the_value() {
     };
     let mut all = events();
     all.extend([
+        // Attributes named like the envelope's optional members: kept where the envelope has
+        // none of the name, replaced where it has one.
+        Event::new(Activity::FileRead, T)
+            .with("message", "class".into())
+            .with("status_detail", "class".into())
+            .with("policy", json!({"name": "class"})),
+        Event::new(Activity::FileRead, T)
+            .with("message", "class".into())
+            .with("status_detail", "class".into())
+            .message("envelope")
+            .failed("envelope"),
         // Attributes named like the envelope's members do not replace them.
         Event::new(Activity::FileRead, T)
             .with("metadata", json!({"forged": true}))
@@ -245,4 +256,11 @@ fn class_names_parse_as_the_cli_takes_them() {
     assert_eq!(Class::parse("File_Activity"), Some(Class::FileSystem));
     assert_eq!(Class::parse("nope"), None);
     assert_eq!(Verdict::parse("deny"), Some(Verdict::Deny));
+}
+
+#[test]
+fn the_envelope_is_listed_in_canonical_order() {
+    // In order, an event's members are written where they stay, never sorted afterwards.
+    let names: Vec<&str> = super::ENVELOPE.iter().map(|(name, _)| *name).collect();
+    assert!(names.windows(2).all(|w| w[0] < w[1]), "{names:?}");
 }
