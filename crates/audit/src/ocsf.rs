@@ -652,18 +652,17 @@ impl Event {
         }
     }
 
-    /// The event as [`finish`](Self::finish) makes it, in canonical form, written without
-    /// building the envelope as a JSON value (the proxy records one per request).
-    pub fn finish_canonical(self, subject: &Subject, product_version: &str) -> Canonical {
+    /// The event as [`finish`](Self::finish) makes it for `source`, in canonical form, written
+    /// without building the envelope as a JSON value (the proxy records one per request).
+    pub fn finish_canonical(self, source: &Source) -> Canonical {
         // The class's own attributes may refine `actor`: that rare event is built as a value.
         if self.attributes.contains_key("actor") || self.written.iter().any(|(k, _)| *k == "actor")
         {
-            return Canonical::of(&self.finish(subject, product_version));
+            return Canonical::of(&self.finish(&source.subject, &source.version));
         }
         let envelope = Envelope {
             ids: self.ids(),
-            subject,
-            product_version,
+            source,
             event: &self,
         };
         // The class's attributes by name, merged in order with the envelope's members (which
@@ -705,11 +704,78 @@ impl Event {
     }
 }
 
+/// Who emits events, with the members of their envelope that are the same in every event
+/// written once, for [`Event::finish_canonical`].
+#[derive(Debug, Clone)]
+pub struct Source {
+    subject: Subject,
+    version: String,
+    actor: Canonical,
+    device: Canonical,
+    metadata: Canonical,
+    policy: Option<Canonical>,
+}
+
+impl Source {
+    /// `subject` emitting, as cordon `product_version`.
+    pub fn new(subject: Subject, product_version: &str) -> Self {
+        let mut actor = Object::new();
+        if !subject.agent.is_empty() {
+            actor.str("app_name", &subject.agent);
+        }
+        actor.object("user", |u| {
+            u.str("name", &subject.user);
+        });
+        let mut device = Object::new();
+        device
+            .str("hostname", &subject.host)
+            .str("name", &subject.host)
+            .str("type", "Unknown")
+            .u64("type_id", 0);
+        let mut metadata = Object::with_capacity(512);
+        if let Some(c) = &subject.correlation {
+            metadata.str("correlation_uid", c);
+        }
+        metadata
+            .str("log_name", "cordon")
+            .object("product", |p| {
+                p.object("feature", |f| {
+                    f.str("name", subject.component);
+                })
+                .str("name", "cordon")
+                .str("vendor_name", "cordon")
+                .str("version", product_version);
+            })
+            .canonical("profiles", &PROFILES_CANONICAL)
+            .str("version", SCHEMA_VERSION);
+        let policy = subject.manifest_digest.as_ref().map(|digest| {
+            let mut policy = Object::new();
+            if !subject.agent.is_empty() {
+                policy.str("name", &subject.agent);
+            }
+            policy.str("type", "cordon manifest").str("uid", digest);
+            policy.finish()
+        });
+        Self {
+            actor: actor.finish(),
+            device: device.finish(),
+            metadata: metadata.finish(),
+            policy,
+            version: product_version.to_owned(),
+            subject,
+        }
+    }
+
+    /// Who emits.
+    pub fn subject(&self) -> &Subject {
+        &self.subject
+    }
+}
+
 /// What the envelope of an event written canonically is made of.
 struct Envelope<'a> {
     ids: Ids,
-    subject: &'a Subject,
-    product_version: &'a str,
+    source: &'a Source,
     event: &'a Event,
 }
 
@@ -743,14 +809,7 @@ const ENVELOPE: [(&str, Part); 24] = [
         true
     }),
     ("actor", |o, n, e| {
-        o.object(n, |a| {
-            if !e.subject.agent.is_empty() {
-                a.str("app_name", &e.subject.agent);
-            }
-            a.object("user", |u| {
-                u.str("name", &e.subject.user);
-            });
-        });
+        o.canonical(n, &e.source.actor);
         true
     }),
     ("category_name", |o, n, e| {
@@ -770,12 +829,7 @@ const ENVELOPE: [(&str, Part); 24] = [
         true
     }),
     ("device", |o, n, e| {
-        o.object(n, |d| {
-            d.str("hostname", &e.subject.host)
-                .str("name", &e.subject.host)
-                .str("type", "Unknown")
-                .u64("type_id", 0);
-        });
+        o.canonical(n, &e.source.device);
         true
     }),
     ("disposition", |o, n, e| {
@@ -790,35 +844,15 @@ const ENVELOPE: [(&str, Part); 24] = [
         e.event.message.as_ref().map(|m| o.str(n, m)).is_some()
     }),
     ("metadata", |o, n, e| {
-        o.object(n, |m| {
-            if let Some(c) = &e.subject.correlation {
-                m.str("correlation_uid", c);
-            }
-            m.str("log_name", "cordon")
-                .object("product", |p| {
-                    p.object("feature", |f| {
-                        f.str("name", e.subject.component);
-                    })
-                    .str("name", "cordon")
-                    .str("vendor_name", "cordon")
-                    .str("version", e.product_version);
-                })
-                .canonical("profiles", &PROFILES_CANONICAL)
-                .str("version", SCHEMA_VERSION);
-        });
+        o.canonical(n, &e.source.metadata);
         true
     }),
     ("policy", |o, n, e| {
-        let Some(digest) = &e.subject.manifest_digest else {
-            return false;
-        };
-        o.object(n, |p| {
-            if !e.subject.agent.is_empty() {
-                p.str("name", &e.subject.agent);
-            }
-            p.str("type", "cordon manifest").str("uid", digest);
-        });
-        true
+        e.source
+            .policy
+            .as_ref()
+            .map(|p| o.canonical(n, p))
+            .is_some()
     }),
     ("severity", |o, n, e| {
         o.str(n, e.ids.severity.1);
@@ -854,7 +888,7 @@ const ENVELOPE: [(&str, Part); 24] = [
     ("unmapped", |o, n, e| {
         // cordon's own fields: the envelope's (which win over an event's of the same name)
         // merged in order with the event's.
-        let subject = e.subject;
+        let subject = &e.source.subject;
         let mut own: [Option<(&str, &str)>; 4] = [
             (!subject.agent.is_empty()).then_some(("agent", subject.agent.as_str())),
             Some(("component", subject.component)),

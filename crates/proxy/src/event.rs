@@ -9,6 +9,7 @@ use std::sync::LazyLock;
 
 use aho_corasick::AhoCorasick;
 use http::HeaderMap;
+use http::header::{self, HeaderName};
 
 use cordon_audit::canonical::{Canonical, Object};
 use cordon_audit::ocsf::{self, Activity, HttpMethod, Severity, Verdict};
@@ -331,6 +332,29 @@ const SENSITIVE_WORDS: [&str; 8] = [
     "credential",
 ];
 
+/// Common headers that never carry a credential, known without searching their names (a test
+/// checks that [`is_sensitive`] agrees).
+static PLAIN: [HeaderName; 18] = [
+    header::ACCEPT,
+    header::ACCEPT_ENCODING,
+    header::ACCEPT_LANGUAGE,
+    header::ACCEPT_RANGES,
+    header::CACHE_CONTROL,
+    header::CONNECTION,
+    header::CONTENT_ENCODING,
+    header::CONTENT_LENGTH,
+    header::CONTENT_TYPE,
+    header::DATE,
+    header::ETAG,
+    header::EXPIRES,
+    header::HOST,
+    header::LAST_MODIFIED,
+    header::LOCATION,
+    header::SERVER,
+    header::USER_AGENT,
+    header::VARY,
+];
+
 /// Headers as an event records them: OCSF `http_headers`, at most [`MAX_HEADERS`] of them and
 /// [`MAX_VALUE`] characters of a value, credential-bearing values replaced by `[redacted]`;
 /// none when there are no headers.
@@ -340,7 +364,7 @@ pub fn redacted(headers: &HeaderMap) -> Option<Canonical> {
     }
     Some(ocsf::headers(headers.iter().take(MAX_HEADERS).map(
         |(name, value)| {
-            let shown = if is_sensitive(name.as_str()) {
+            let shown = if !PLAIN.contains(name) && is_sensitive(name.as_str()) {
                 Cow::Borrowed(REDACTED)
             } else {
                 match std::str::from_utf8(value.as_bytes()) {
@@ -385,5 +409,12 @@ mod tests {
             text.contains(r#"{"name":"accept","value":"*/*"}"#),
             "{text}"
         );
+    }
+
+    #[test]
+    fn headers_known_to_be_plain_are_not_sensitive_by_name_either() {
+        for name in &PLAIN {
+            assert!(!is_sensitive(name.as_str()), "{name}");
+        }
     }
 }

@@ -157,7 +157,9 @@ fn the_canonical_form_written_directly_is_the_canonical_form_of_the_value() {
     for subject in [&full, &bare] {
         for e in &all {
             let value = e.clone().finish(subject, "0.1.0");
-            let written = e.clone().finish_canonical(subject, "0.1.0");
+            let written = e
+                .clone()
+                .finish_canonical(&Source::new(subject.clone(), "0.1.0"));
             assert_eq!(
                 String::from_utf8_lossy(written.as_bytes()),
                 String::from_utf8_lossy(&crate::canonical::to_vec(&value))

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use cordon_audit::ocsf::{Activity, Event as Ocsf, Subject};
+use cordon_audit::ocsf::{self, Activity, Event as Ocsf};
 use cordon_audit::store::Log;
 use cordon_audit::writer::{Checkpoints, Config, Handle, Writer};
 
@@ -136,16 +136,14 @@ const BATCH_WINDOW: Duration = Duration::from_millis(2);
 /// thread (the proxy's workers never wait for the disk), and to stdout when asked.
 struct Chained {
     handle: Handle,
-    subject: Subject,
+    source: ocsf::Source,
     print: bool,
 }
 
 impl Sink for Chained {
     fn record(&self, event: &Event) {
         // Written canonically without a JSON value in between: one per request.
-        let event = event
-            .to_ocsf()
-            .finish_canonical(&self.subject, trail::VERSION);
+        let event = event.to_ocsf().finish_canonical(&self.source);
         if self.print {
             let mut out = std::io::stdout().lock();
             let _ = out
@@ -419,7 +417,7 @@ pub fn run(a: &Args) -> Outcome {
     );
     let sink = Arc::new(Chained {
         handle: handle.clone(),
-        subject: trail.subject.clone(),
+        source: ocsf::Source::new(trail.subject.clone(), trail::VERSION),
         print: a.print_events,
     });
     let runtime = tokio::runtime::Builder::new_multi_thread()
