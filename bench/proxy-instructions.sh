@@ -1,0 +1,125 @@
+#!/usr/bin/env bash
+# The deterministic cost of one proxied request: instructions per request of `cordon proxy`
+# under valgrind's callgrind, and where they go. Throughput on this shared machine drifts by a
+# fifth from one minute to the next (bench/proxy.sh); the count of instructions does not, so it
+# is the figure that says whether a change made the proxy cheaper.
+#
+#   bench/proxy-instructions.sh [REQUESTS]   # requests counted (default 2000)
+#
+# nginx serves a 1 KiB file on loopback; cordon's proxy runs under callgrind with a manifest
+# granting it and an audit event per request; Python's http.client sends 200 keep-alive
+# requests to warm up, the counters are zeroed (`callgrind_control -z`), REQUESTS more are sent
+# and counted. valgrind does not emulate the SHA instructions, so the audit writer's SHA-256
+# runs sha2's software code under it (~50 instructions a byte instead of ~2): the script reports
+# that part apart, and the total without it.
+# Environment: CARGO_TARGET_DIR (default ~/.cache/cordon/target). Installs valgrind and
+# nginx-light from Debian when missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+requests="${1:-2000}"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/cordon/target}"
+
+if ! command -v valgrind >/dev/null || ! command -v nginx >/dev/null; then
+    apt-get update -qq && apt-get install -y -qq valgrind nginx-light
+fi
+cargo build --release --locked -q -p cordon
+cordon="$CARGO_TARGET_DIR/release/cordon"
+
+work="$(mktemp -d)"
+chmod 755 "$work"
+pids=()
+cleanup() {
+    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    rm -rf "$work"
+}
+trap cleanup EXIT
+free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+wait_port() {
+    for _ in $(seq 600); do
+        if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
+        sleep 0.1
+    done
+    echo "nothing listens on port $1" >&2
+    return 1
+}
+
+up="$(free_port)"; cp="$(free_port)"
+mkdir -p "$work/www" "$work/nginx"
+head -c 1024 /dev/zero | tr '\0' x > "$work/www/1k"
+cat > "$work/nginx/nginx.conf" <<CONF
+daemon off;
+worker_processes 1;
+pid $work/nginx/pid;
+error_log $work/nginx/error.log;
+events { worker_connections 1024; }
+http {
+    access_log off;
+    client_body_temp_path $work/nginx;
+    keepalive_requests 1000000;
+    server { listen 127.0.0.1:$up; root $work/www; }
+}
+CONF
+nginx -c "$work/nginx/nginx.conf" & pids+=($!)
+
+cd "$work"
+"$cordon" keys generate --out key >/dev/null
+"$cordon" trust init --out trust.json >/dev/null
+"$cordon" trust add --trust trust.json --key key.pub --role manifest-signer >/dev/null
+echo "{\"agentName\":\"bench\",\"version\":\"1.0.0\",\"networkScopes\":[\"http://127.0.0.1:$up\"]}" > m.json
+"$cordon" manifest sign m.json --key key.key --allow-lint-errors >/dev/null 2>&1
+valgrind --tool=callgrind --callgrind-out-file="$work/cg.out" "$cordon" proxy \
+    --manifest m.signed.json --trust trust.json --listen "127.0.0.1:$cp" --state-dir "$work/state" \
+    --quiet 2>"$work/valgrind.log" & vg=$!; pids+=($vg)
+wait_port "$up"; wait_port "$cp"
+
+send() { # requests
+    python3 - "$1" "$cp" "$up" <<'PY'
+import http.client, sys
+n, proxy, up = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+c = http.client.HTTPConnection("127.0.0.1", proxy)
+for _ in range(n):
+    c.request("GET", f"http://127.0.0.1:{up}/1k", headers={"Host": f"127.0.0.1:{up}"})
+    r = c.getresponse()
+    body = r.read()
+    if r.status != 200 or len(body) != 1024:
+        sys.exit(f"the proxy answered {r.status} with {len(body)} bytes")
+PY
+}
+send 200
+callgrind_control -z "$vg" >/dev/null 2>&1
+send "$requests"
+callgrind_control -d "$vg" >/dev/null 2>&1
+kill "$vg"; wait "$vg" 2>/dev/null || true
+
+# The dump made by `-d` (the one after zeroing), not the one written at exit.
+dump="$(ls "$work"/cg.out.* | head -1)"
+callgrind_annotate --auto=no --inclusive=yes "$dump" > inclusive.txt
+callgrind_annotate --auto=no --threshold=100 "$dump" > exclusive.txt
+python3 - "$requests" <<'PY'
+import re, sys
+n = int(sys.argv[1])
+def rows(path):
+    for line in open(path):
+        m = re.match(r"\s*([\d,]+) \(\s*[\d.]+%\)\s+(\S.*)$", line)
+        if m:
+            yield int(m[1].replace(",", "")), m[2]
+total = next(c for c, name in rows("inclusive.txt") if "PROGRAM TOTALS" in name)
+# Exclusive counts of sha2's functions, whichever source file their inlined code is booked to.
+sha = sum(c for c, name in rows("exclusive.txt") if "sha2::" in name and "=>" not in name)
+def inclusive(pattern):
+    return max((c for c, name in rows("inclusive.txt") if re.search(pattern, name) and "=>" not in name), default=0)
+print(f"{'requests counted':34} {n:10,}")
+print(f"{'instructions per request':34} {total / n:10,.0f}")
+print(f"{'  software SHA-256 (valgrind only)':34} {sha / n:10,.0f}")
+print(f"{'  without it':34} {(total - sha) / n:10,.0f}")
+for label, pattern in [
+    ("the audit event (Sink::record)", r"Sink>::record"),
+    ("  OCSF envelope", r"ocsf::Event::finish_canonical"),
+    ("  proxy attributes", r"event::Event::to_ocsf"),
+    ("forwarding (decision, upstream)", r"forward::<impl cordon_proxy::server::Proxy>::forward::\{\{closure\}\}"),
+    ("target URL", r"cordon_proxy::head::target"),
+    ("decision", r"cordon_proxy::gate::Gate::decide"),
+]:
+    print(f"{'  ' + label:34} {inclusive(pattern) / n:10,.0f}")
+PY
