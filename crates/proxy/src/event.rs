@@ -269,7 +269,11 @@ fn endpoint(addr: &str, host: Option<&str>, port: Option<u16>) -> Canonical {
         out.str("hostname", h);
     }
     if let Some(sock) = &sock {
-        out.str("ip", &sock.ip().to_string());
+        match (sock, addr.rsplit_once(':')) {
+            // An IPv4 socket address is written `ip:port`, its address as it is shown.
+            (std::net::SocketAddr::V4(_), Some((ip, _))) => out.str("ip", ip),
+            _ => out.str("ip", &sock.ip().to_string()),
+        };
     } else if host.is_none() {
         out.str("name", addr);
     }
@@ -408,6 +412,24 @@ mod tests {
         assert!(
             text.contains(r#"{"name":"accept","value":"*/*"}"#),
             "{text}"
+        );
+    }
+
+    #[test]
+    fn endpoints_are_written_as_ocsf_has_them() {
+        let text = |c: Canonical| String::from_utf8(c.as_bytes().to_vec()).unwrap();
+        assert_eq!(
+            text(endpoint("127.0.0.1:8080", None, None)),
+            r#"{"ip":"127.0.0.1","port":8080}"#
+        );
+        assert_eq!(
+            text(endpoint("[::1]:443", Some("api.example"), Some(8443))),
+            r#"{"hostname":"api.example","ip":"::1","port":8443}"#
+        );
+        assert_eq!(text(endpoint("unix", None, None)), r#"{"name":"unix"}"#);
+        assert_eq!(
+            text(endpoint("", Some("api.example"), Some(80))),
+            r#"{"hostname":"api.example","port":80}"#
         );
     }
 
