@@ -4,7 +4,9 @@
 //! The writer takes every event queued since its last commit, waits a moment for more, and
 //! commits them with one `write` and one `fsync`. When a commit fails the writer stays
 //! [`unhealthy`](Handle::healthy) and keeps trying with later batches; a caller that must not act
-//! without an audit trail (the proxy) refuses work while it is unhealthy.
+//! without an audit trail (the proxy) refuses work while it is unhealthy. So it does while more
+//! than [`Config::max_backlog`] bytes of events wait to be written (a disk that stalls): the
+//! queue's memory stays bounded, and nothing goes unrecorded.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -36,6 +38,10 @@ struct State {
     broken: AtomicBool,
     /// The last acknowledged sequence number plus one (0: none yet).
     acked: AtomicU64,
+    /// Bytes of canonical events queued and not yet written.
+    queued: AtomicU64,
+    /// See [`Config::max_backlog`].
+    max_backlog: u64,
 }
 
 impl Handle {
@@ -48,13 +54,16 @@ impl Handle {
 
     /// Queue an event already in canonical form; as [`Handle::record`].
     pub fn record_canonical(&self, event: Canonical) {
+        self.state.queued.fetch_add(size(&event), Ordering::Relaxed);
         // Fails only once the writer has stopped, at exit.
         let _ = self.queue.send(event);
     }
 
-    /// Whether the last commit succeeded.
+    /// Whether the last commit succeeded and the events waiting for the next one are within
+    /// [`Config::max_backlog`].
     pub fn healthy(&self) -> bool {
         !self.state.broken.load(Ordering::Acquire)
+            && self.state.queued.load(Ordering::Relaxed) <= self.state.max_backlog
     }
 
     /// How many records of the log are durable (the last acknowledged sequence number + 1).
@@ -94,6 +103,14 @@ pub struct Config {
     pub on_error: OnError,
     /// Signed checkpoints, when there is a key.
     pub checkpoints: Option<Checkpoints>,
+    /// Bytes of events that may wait to be written before the handle reports itself unhealthy
+    /// (see [`Handle::healthy`]).
+    pub max_backlog: u64,
+}
+
+/// An event's share of the backlog.
+fn size(event: &Canonical) -> u64 {
+    u64::try_from(event.as_bytes().len()).unwrap_or(u64::MAX)
 }
 
 impl std::fmt::Debug for Config {
@@ -101,6 +118,7 @@ impl std::fmt::Debug for Config {
         f.debug_struct("Config")
             .field("window", &self.window)
             .field("checkpoints", &self.checkpoints)
+            .field("max_backlog", &self.max_backlog)
             .finish_non_exhaustive()
     }
 }
@@ -115,7 +133,10 @@ impl Writer {
     /// Start committing to `log`.
     pub fn start(log: Log, config: Config) -> (Handle, Self) {
         let (queue, events) = mpsc::channel::<Canonical>();
-        let state = Arc::new(State::default());
+        let state = Arc::new(State {
+            max_backlog: config.max_backlog,
+            ..State::default()
+        });
         let shared = Arc::clone(&state);
         let thread = std::thread::spawn(move || commit(log, &config, &events, &shared));
         (Handle { queue, state }, Self { thread })
@@ -171,7 +192,11 @@ fn commit(mut log: Log, config: &Config, events: &mpsc::Receiver<Canonical>, sha
                 }
             }
             let n = batch.len() as u64;
-            match log.append(&(config.clock)(), batch.drain(..)) {
+            let bytes = batch.iter().map(size).fold(0u64, u64::saturating_add);
+            let appended = log.append(&(config.clock)(), batch.drain(..));
+            // Written or not, the batch no longer waits in memory.
+            shared.queued.fetch_sub(bytes, Ordering::Relaxed);
+            match appended {
                 Ok(last) => {
                     if let Some(seq) = last {
                         shared.acked.store(seq.saturating_add(1), Ordering::Release);
@@ -215,6 +240,7 @@ mod tests {
                 clock: Box::new(|| "2026-11-26T00:00:00Z".into()),
                 window: Duration::from_millis(1),
                 on_error: Box::new(|e| panic!("{e}")),
+                max_backlog: u64::MAX,
                 checkpoints: Some(Checkpoints {
                     signer: Box::new(Fake),
                     every_records: 300,
@@ -263,6 +289,7 @@ mod tests {
                 clock: Box::new(|| "2026-11-26T00:00:00Z".into()),
                 window: Duration::from_millis(1),
                 on_error: Box::new(|e| panic!("{e}")),
+                max_backlog: u64::MAX,
                 checkpoints: Some(Checkpoints {
                     signer: Box::new(Fake),
                     every_records: 1_000_000,
@@ -283,6 +310,45 @@ mod tests {
         writer.finish();
         // Nothing new since: no second checkpoint at the stop.
         assert_eq!(read_lines(&dir).unwrap().len(), 2);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_backlog_beyond_its_bound_is_unhealthy_until_written() {
+        let dir = std::env::temp_dir().join(format!("cordon-writer-b-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let (handle, writer) = Writer::start(
+            Log::open(&dir).unwrap(),
+            Config {
+                clock: Box::new(|| "2026-11-26T00:00:00Z".into()),
+                // Long enough that the events below are still queued when checked.
+                window: Duration::from_secs(2),
+                on_error: Box::new(|e| panic!("{e}")),
+                max_backlog: 100,
+                checkpoints: None,
+            },
+        );
+        let event = serde_json::json!({"n": "0123456789"});
+        let one = u64::try_from(crate::canonical::to_vec(&event).len()).unwrap();
+        let within = usize::try_from(100 / one).unwrap();
+        for _ in 0..within {
+            handle.record(event.clone());
+        }
+        assert!(
+            handle.healthy(),
+            "{within} events of {one} bytes are within 100"
+        );
+        handle.record(event.clone());
+        assert!(!handle.healthy(), "one more is beyond it");
+        // Once the batch is written, the backlog is empty again.
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while handle.acked() < u64::try_from(within + 1).unwrap() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert_eq!(handle.acked(), u64::try_from(within + 1).unwrap());
+        assert!(handle.healthy());
+        drop(handle);
+        writer.finish();
         let _ = std::fs::remove_dir_all(&dir);
     }
 

@@ -131,6 +131,9 @@ enum OversizedBody {
 /// How long the audit writer waits for more events after one arrives (group commit: one
 /// `write` and one `fsync` per batch).
 const BATCH_WINDOW: Duration = Duration::from_millis(2);
+/// Bytes of audit events that may wait for the disk before the proxy refuses new requests
+/// (`audit_unavailable`) rather than let the queue grow: about 35,000 ordinary requests' events.
+const AUDIT_BACKLOG: u64 = 64 << 20;
 
 /// The proxy's events, as OCSF, into the hash-chained audit log through a group-commit writer
 /// thread (the proxy's workers never wait for the disk), and to stdout when asked.
@@ -407,6 +410,7 @@ pub fn run(a: &Args) -> Outcome {
         Config {
             clock: Box::new(|| trail::stamp(time::OffsetDateTime::now_utc())),
             window: BATCH_WINDOW,
+            max_backlog: AUDIT_BACKLOG,
             on_error: Box::new(|e| {
                 eprintln!(
                     "cordon proxy: cannot write audit events: {e}; refusing requests until it can"
