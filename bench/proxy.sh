@@ -8,6 +8,11 @@
 #
 #   bench/proxy.sh [SECONDS]   # seconds per wrk run (default 10)
 #
+# ROUNDS=N (default 3) repeats the whole set N times, the paths one after another in each round,
+# and reports medians: this machine's throughput drifts by a fifth from one minute to the next,
+# so each path's share of direct is taken against the direct run of the same round, and the
+# median of those shares (with their range) is reported.
+#
 # The upstream is nginx serving a 1 KiB file on loopback; wrk sends absolute-form requests
 # (`GET http://127.0.0.1:PORT/1k`) to the proxies through a small Lua script. Latency: one
 # connection, one thread (wrk's p50 and p99); throughput: 16 connections, 2 threads. cordon's
@@ -123,20 +128,22 @@ run() { # name, target, extra wrk args...
     local name="$1" target="$2"; shift 2
     "${load[@]}" wrk --latency -d "${seconds}s" "$@" "$target" > "wrk-$name.txt"
 }
-echo "== latency: 1 connection, 1 thread, ${seconds}s each" >&2
-run lat-direct "http://127.0.0.1:$up/1k" -t1 -c1
-run lat-tinyproxy "http://127.0.0.1:$tiny" -t1 -c1 -s abs.lua
-run lat-haproxy "http://127.0.0.1:$hap" -t1 -c1 -s abs.lua
-run lat-cordon "http://127.0.0.1:$cp" -t1 -c1 -s abs.lua
-echo "== throughput: 16 connections, 2 threads, ${seconds}s each" >&2
-run tp-direct "http://127.0.0.1:$up/1k" -t2 -c16
-run tp-tinyproxy "http://127.0.0.1:$tiny" -t2 -c16 -s abs.lua
-run tp-haproxy "http://127.0.0.1:$hap" -t2 -c16 -s abs.lua
-run tp-cordon "http://127.0.0.1:$cp" -t2 -c16 -s abs.lua
+rounds="${ROUNDS:-3}"
+for round in $(seq "$rounds"); do
+    echo "== round $round of $rounds: latency (1 connection, 1 thread), then throughput (16 connections, 2 threads), ${seconds}s each" >&2
+    run "lat-direct-$round" "http://127.0.0.1:$up/1k" -t1 -c1
+    run "lat-tinyproxy-$round" "http://127.0.0.1:$tiny" -t1 -c1 -s abs.lua
+    run "lat-haproxy-$round" "http://127.0.0.1:$hap" -t1 -c1 -s abs.lua
+    run "lat-cordon-$round" "http://127.0.0.1:$cp" -t1 -c1 -s abs.lua
+    run "tp-direct-$round" "http://127.0.0.1:$up/1k" -t2 -c16
+    run "tp-tinyproxy-$round" "http://127.0.0.1:$tiny" -t2 -c16 -s abs.lua
+    run "tp-haproxy-$round" "http://127.0.0.1:$hap" -t2 -c16 -s abs.lua
+    run "tp-cordon-$round" "http://127.0.0.1:$cp" -t2 -c16 -s abs.lua
+done
 
-python3 - "$work" <<'PY'
-import re, sys
-work = sys.argv[1]
+python3 - "$work" "$rounds" <<'PY'
+import re, statistics, sys
+work, rounds = sys.argv[1], int(sys.argv[2])
 def parse(name):
     text = open(f"{work}/wrk-{name}.txt").read()
     unit = {"us": 1, "ms": 1000, "s": 1e6}
@@ -144,15 +151,23 @@ def parse(name):
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)|Socket errors: (.*)", text)
     return lat, rps, errors.group(0) if errors else ""
-rows = {}
-for who in ("direct", "tinyproxy", "haproxy", "cordon"):
-    lat, _, e1 = parse(f"lat-{who}")
-    _, rps, e2 = parse(f"tp-{who}")
-    rows[who] = (lat["50"], lat["99"], rps, (e1 + " " + e2).strip())
-d50, _, drps, _ = rows["direct"]
-print(f"{'':10} {'p50 µs':>8} {'p99 µs':>8} {'added p50 µs':>13} {'req/s @16':>10} {'of direct':>9}  errors")
-for who, (p50, p99, rps, err) in rows.items():
-    print(f"{who:10} {p50:8.0f} {p99:8.0f} {p50 - d50:13.0f} {rps:10.0f} {rps / drps:9.0%}  {err}")
+who = ("direct", "tinyproxy", "haproxy", "cordon")
+runs = {w: [] for w in who}
+for r in range(1, rounds + 1):
+    for w in who:
+        lat, _, e1 = parse(f"lat-{w}-{r}")
+        _, rps, e2 = parse(f"tp-{w}-{r}")
+        runs[w].append({"p50": lat["50"], "p99": lat["99"], "rps": rps, "errors": (e1 + " " + e2).strip()})
+med = statistics.median
+print(f"{rounds} round(s); medians, and the range of each path's share of the direct run of the same round")
+print(f"{'':10} {'p50 µs':>8} {'p99 µs':>8} {'added p50 µs':>13} {'req/s @16':>10} {'of direct':>9} {'range':>11}  errors")
+for w in who:
+    shares = [x["rps"] / d["rps"] for x, d in zip(runs[w], runs["direct"])]
+    added = [x["p50"] - d["p50"] for x, d in zip(runs[w], runs["direct"])]
+    errors = "; ".join(sorted({x["errors"] for x in runs[w] if x["errors"]}))
+    span = f"{min(shares):.0%}–{max(shares):.0%}"
+    print(f"{w:10} {med(x['p50'] for x in runs[w]):8.0f} {med(x['p99'] for x in runs[w]):8.0f} "
+          f"{med(added):13.0f} {med(x['rps'] for x in runs[w]):10.0f} {med(shares):9.0%} {span:>11}  {errors[:80]}")
 PY
 lines="$(cat "$work"/state/audit/*.jsonl | wc -l)"
 echo "cordon recorded $lines audit events" >&2
