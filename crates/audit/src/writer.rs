@@ -317,20 +317,36 @@ mod tests {
     fn a_backlog_beyond_its_bound_is_unhealthy_until_written() {
         let dir = std::env::temp_dir().join(format!("cordon-writer-b-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
+        // The writer signs a checkpoint after every batch; holding the signature holds the
+        // writer (a stalled disk, as far as the queue can tell).
+        let (release, held) = mpsc::channel::<()>();
         let (handle, writer) = Writer::start(
             Log::open(&dir).unwrap(),
             Config {
                 clock: Box::new(|| "2026-11-26T00:00:00Z".into()),
-                // Long enough that the events below are still queued when checked.
-                window: Duration::from_secs(2),
+                window: Duration::from_millis(1),
                 on_error: Box::new(|e| panic!("{e}")),
                 max_backlog: 100,
-                checkpoints: None,
+                checkpoints: Some(Checkpoints {
+                    signer: Box::new(Held(std::sync::Mutex::new(held))),
+                    every_records: 1,
+                    every: Duration::from_secs(60),
+                }),
             },
         );
         let event = serde_json::json!({"n": "0123456789"});
+        handle.record(event.clone());
+        let acked = |n: u64| {
+            let deadline = Instant::now() + Duration::from_secs(20);
+            while handle.acked() < n && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            assert_eq!(handle.acked(), n);
+        };
+        // The first event is written; the writer now waits on its checkpoint's signature.
+        acked(1);
         let one = u64::try_from(crate::canonical::to_vec(&event).len()).unwrap();
-        let within = usize::try_from(100 / one).unwrap();
+        let within = 100 / one;
         for _ in 0..within {
             handle.record(event.clone());
         }
@@ -340,16 +356,28 @@ mod tests {
         );
         handle.record(event.clone());
         assert!(!handle.healthy(), "one more is beyond it");
-        // Once the batch is written, the backlog is empty again.
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while handle.acked() < u64::try_from(within + 1).unwrap() && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        assert_eq!(handle.acked(), u64::try_from(within + 1).unwrap());
+        // Released, the writer drains the queue and the backlog is empty again (the records:
+        // the first event, its checkpoint, then the rest).
+        drop(release);
+        acked(1 + 1 + within + 1);
         assert!(handle.healthy());
         drop(handle);
         writer.finish();
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// Signs once it is let go (or at once when nothing holds it any more).
+    struct Held(std::sync::Mutex<mpsc::Receiver<()>>);
+    impl Signer for Held {
+        fn key_id(&self) -> &str {
+            "k"
+        }
+        fn sign(&self, _: &[u8]) -> String {
+            if let Ok(held) = self.0.lock() {
+                let _ = held.recv();
+            }
+            "s".into()
+        }
     }
 
     struct Fake;
