@@ -197,21 +197,8 @@ impl Object {
 
 /// Append `n` in decimal, as `serde_json` writes it.
 pub(crate) fn write_u64(n: u64, out: &mut Vec<u8>) {
-    let mut digits = [0u8; 20];
-    let mut at = digits.len();
-    let mut rest = n;
-    loop {
-        at -= 1;
-        if let Some(d) = digits.get_mut(at) {
-            // `rest % 10` is below ten.
-            *d = b'0' + (rest % 10) as u8;
-        }
-        rest /= 10;
-        if rest == 0 {
-            break;
-        }
-    }
-    out.extend_from_slice(digits.get(at..).unwrap_or_default());
+    // The formatter serde_json itself uses.
+    out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
 }
 
 /// What can be sealed into a record: a JSON value, or an event already canonical.

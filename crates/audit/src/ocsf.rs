@@ -690,9 +690,12 @@ impl Event {
             while let Some((k, v)) = class.next_if(|(k, _)| *k < name) {
                 attribute(&mut out, k, v);
             }
-            let wrote = part(&mut out, name, &envelope);
+            let field = part(&envelope);
+            if let Some(field) = field {
+                envelope.write(&mut out, name, field);
+            }
             if let Some((k, v)) = class.next_if(|(k, _)| *k == name)
-                && !wrote
+                && field.is_none()
             {
                 attribute(&mut out, k, v);
             }
@@ -786,136 +789,110 @@ enum Attribute<'a> {
     Written(&'a Canonical),
 }
 
-/// Writes one member of the envelope under the name given; false when the event has none.
-type Part = fn(&mut Object, &str, &Envelope<'_>) -> bool;
+/// One member of the envelope, as an event written canonically has it.
+#[derive(Clone, Copy)]
+enum Field<'a> {
+    Str(&'a str),
+    Number(u64),
+    Signed(i64),
+    /// Written once per process ([`Source`]).
+    Written(&'a Canonical),
+    /// A string made of parts.
+    Concat([&'a str; 3]),
+    /// cordon's own fields (`unmapped.cordon`).
+    Unmapped,
+}
 
-/// The envelope's members in canonical order, each with its writer. [`Event::finish`] builds
-/// the same members as a value; a test compares the two forms for every class.
-const ENVELOPE: [(&str, Part); 24] = [
-    ("action", |o, n, e| {
-        o.str(n, e.ids.action.1);
-        true
-    }),
-    ("action_id", |o, n, e| {
-        o.u64(n, e.ids.action.0.into());
-        true
-    }),
-    ("activity_id", |o, n, e| {
-        o.u64(n, e.ids.activity.0.into());
-        true
-    }),
-    ("activity_name", |o, n, e| {
-        o.str(n, e.ids.activity.1);
-        true
-    }),
-    ("actor", |o, n, e| {
-        o.canonical(n, &e.source.actor);
-        true
-    }),
-    ("category_name", |o, n, e| {
-        o.str(n, e.ids.category.1);
-        true
-    }),
-    ("category_uid", |o, n, e| {
-        o.u64(n, e.ids.category.0.into());
-        true
-    }),
-    ("class_name", |o, n, e| {
-        o.str(n, e.ids.class.name());
-        true
-    }),
-    ("class_uid", |o, n, e| {
-        o.u64(n, e.ids.class.uid().into());
-        true
-    }),
-    ("device", |o, n, e| {
-        o.canonical(n, &e.source.device);
-        true
-    }),
-    ("disposition", |o, n, e| {
-        o.str(n, e.ids.disposition.1);
-        true
-    }),
-    ("disposition_id", |o, n, e| {
-        o.u64(n, e.ids.disposition.0.into());
-        true
-    }),
-    ("message", |o, n, e| {
-        e.event.message.as_ref().map(|m| o.str(n, m)).is_some()
-    }),
-    ("metadata", |o, n, e| {
-        o.canonical(n, &e.source.metadata);
-        true
-    }),
-    ("policy", |o, n, e| {
-        e.source
-            .policy
-            .as_ref()
-            .map(|p| o.canonical(n, p))
-            .is_some()
-    }),
-    ("severity", |o, n, e| {
-        o.str(n, e.ids.severity.1);
-        true
-    }),
-    ("severity_id", |o, n, e| {
-        o.u64(n, e.ids.severity.0.into());
-        true
-    }),
-    ("status", |o, n, e| {
-        o.str(n, e.ids.status.1);
-        true
-    }),
-    ("status_detail", |o, n, e| {
-        e.event.failure.as_ref().map(|d| o.str(n, d)).is_some()
-    }),
-    ("status_id", |o, n, e| {
-        o.u64(n, e.ids.status.0.into());
-        true
-    }),
-    ("time", |o, n, e| {
-        o.i64(n, e.event.time_ms);
-        true
-    }),
-    ("type_name", |o, n, e| {
-        o.concat(n, &[e.ids.class.name(), ": ", e.ids.type_activity]);
-        true
-    }),
-    ("type_uid", |o, n, e| {
-        o.u64(n, e.ids.type_uid);
-        true
-    }),
-    ("unmapped", |o, n, e| {
-        // cordon's own fields: the envelope's (which win over an event's of the same name)
-        // merged in order with the event's.
-        let subject = &e.source.subject;
-        let mut own: [Option<(&str, &str)>; 4] = [
+impl Envelope<'_> {
+    fn write(&self, o: &mut Object, name: &str, field: Field<'_>) {
+        match field {
+            Field::Str(s) => o.str(name, s),
+            Field::Number(n) => o.u64(name, n),
+            Field::Signed(n) => o.i64(name, n),
+            Field::Written(c) => o.canonical(name, c),
+            Field::Concat(parts) => o.concat(name, &parts),
+            Field::Unmapped => o.object(name, |u| {
+                u.object("cordon", |c| self.cordon(c));
+            }),
+        };
+    }
+
+    /// cordon's own fields: the envelope's (which win over an event's of the same name) merged
+    /// in order with the event's.
+    fn cordon(&self, c: &mut Object) {
+        let subject = &self.source.subject;
+        let own = [
             (!subject.agent.is_empty()).then_some(("agent", subject.agent.as_str())),
             Some(("component", subject.component)),
-            Some(("decision", e.event.verdict.as_str())),
+            Some(("decision", self.event.verdict.as_str())),
             subject
                 .manifest_digest
                 .as_deref()
                 .map(|d| ("manifest_digest", d)),
         ];
-        o.object(n, |u| {
-            u.object("cordon", |c| {
-                let mut own = own.iter_mut().filter_map(Option::take).peekable();
-                for (k, v) in &e.event.cordon {
-                    while let Some((name, text)) = own.next_if(|(name, _)| *name < k.as_str()) {
-                        c.str(name, text);
-                    }
-                    if own.peek().is_none_or(|(name, _)| *name != k.as_str()) {
-                        c.value(k, v);
-                    }
-                }
-                for (name, text) in own {
-                    c.str(name, text);
-                }
-            });
-        });
-        true
+        let mut own = own.into_iter().flatten().peekable();
+        for (k, v) in &self.event.cordon {
+            while let Some((name, text)) = own.next_if(|(name, _)| *name < k.as_str()) {
+                c.str(name, text);
+            }
+            if own.peek().is_none_or(|(name, _)| *name != k.as_str()) {
+                c.value(k, v);
+            }
+        }
+        for (name, text) in own {
+            c.str(name, text);
+        }
+    }
+}
+
+/// One member of the envelope for an event; `None` when the event has none.
+type Part = for<'a> fn(&'a Envelope<'a>) -> Option<Field<'a>>;
+
+/// The envelope's members in canonical order, each with what it holds. [`Event::finish`] builds
+/// the same members as a value; a test compares the two forms for every class.
+const ENVELOPE: [(&str, Part); 24] = [
+    ("action", |e| Some(Field::Str(e.ids.action.1))),
+    ("action_id", |e| Some(Field::Number(e.ids.action.0.into()))),
+    ("activity_id", |e| {
+        Some(Field::Number(e.ids.activity.0.into()))
     }),
+    ("activity_name", |e| Some(Field::Str(e.ids.activity.1))),
+    ("actor", |e| Some(Field::Written(&e.source.actor))),
+    ("category_name", |e| Some(Field::Str(e.ids.category.1))),
+    ("category_uid", |e| {
+        Some(Field::Number(e.ids.category.0.into()))
+    }),
+    ("class_name", |e| Some(Field::Str(e.ids.class.name()))),
+    ("class_uid", |e| {
+        Some(Field::Number(e.ids.class.uid().into()))
+    }),
+    ("device", |e| Some(Field::Written(&e.source.device))),
+    ("disposition", |e| Some(Field::Str(e.ids.disposition.1))),
+    ("disposition_id", |e| {
+        Some(Field::Number(e.ids.disposition.0.into()))
+    }),
+    ("message", |e| e.event.message.as_deref().map(Field::Str)),
+    ("metadata", |e| Some(Field::Written(&e.source.metadata))),
+    ("policy", |e| e.source.policy.as_ref().map(Field::Written)),
+    ("severity", |e| Some(Field::Str(e.ids.severity.1))),
+    ("severity_id", |e| {
+        Some(Field::Number(e.ids.severity.0.into()))
+    }),
+    ("status", |e| Some(Field::Str(e.ids.status.1))),
+    ("status_detail", |e| {
+        e.event.failure.as_deref().map(Field::Str)
+    }),
+    ("status_id", |e| Some(Field::Number(e.ids.status.0.into()))),
+    ("time", |e| Some(Field::Signed(e.event.time_ms))),
+    ("type_name", |e| {
+        Some(Field::Concat([
+            e.ids.class.name(),
+            ": ",
+            e.ids.type_activity,
+        ]))
+    }),
+    ("type_uid", |e| Some(Field::Number(e.ids.type_uid))),
+    ("unmapped", |_| Some(Field::Unmapped)),
 ];
 
 /// [`PROFILES`] in canonical form.

@@ -229,6 +229,17 @@ mod tests {
     use crate::store::read_lines;
     use crate::verify::verify;
 
+    /// A writer's configuration for tests: a fixed clock, a 1 ms window, errors fail the test.
+    fn config(max_backlog: u64, checkpoints: Checkpoints) -> Config {
+        Config {
+            clock: Box::new(|| "2026-11-26T00:00:00Z".into()),
+            window: Duration::from_millis(1),
+            on_error: Box::new(|e| panic!("{e}")),
+            max_backlog,
+            checkpoints: Some(checkpoints),
+        }
+    }
+
     #[test]
     fn events_from_many_threads_form_one_chain() {
         let dir = std::env::temp_dir().join(format!("cordon-writer-{}", std::process::id()));
@@ -236,17 +247,14 @@ mod tests {
         let log = Log::open(&dir).unwrap();
         let (handle, writer) = Writer::start(
             log,
-            Config {
-                clock: Box::new(|| "2026-11-26T00:00:00Z".into()),
-                window: Duration::from_millis(1),
-                on_error: Box::new(|e| panic!("{e}")),
-                max_backlog: u64::MAX,
-                checkpoints: Some(Checkpoints {
+            config(
+                u64::MAX,
+                Checkpoints {
                     signer: Box::new(Fake),
                     every_records: 300,
                     every: Duration::from_secs(60),
-                }),
-            },
+                },
+            ),
         );
         let workers: Vec<_> = (0..4)
             .map(|t| {
@@ -285,17 +293,14 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
         let (handle, writer) = Writer::start(
             Log::open(&dir).unwrap(),
-            Config {
-                clock: Box::new(|| "2026-11-26T00:00:00Z".into()),
-                window: Duration::from_millis(1),
-                on_error: Box::new(|e| panic!("{e}")),
-                max_backlog: u64::MAX,
-                checkpoints: Some(Checkpoints {
+            config(
+                u64::MAX,
+                Checkpoints {
                     signer: Box::new(Fake),
                     every_records: 1_000_000,
                     every: Duration::from_millis(50),
-                }),
-            },
+                },
+            ),
         );
         handle.record(serde_json::json!({"n": 1}));
         // No more events, the writer still running: the checkpoint comes from the timer.
@@ -322,17 +327,14 @@ mod tests {
         let (release, held) = mpsc::channel::<()>();
         let (handle, writer) = Writer::start(
             Log::open(&dir).unwrap(),
-            Config {
-                clock: Box::new(|| "2026-11-26T00:00:00Z".into()),
-                window: Duration::from_millis(1),
-                on_error: Box::new(|e| panic!("{e}")),
-                max_backlog: 100,
-                checkpoints: Some(Checkpoints {
+            config(
+                100,
+                Checkpoints {
                     signer: Box::new(Held(std::sync::Mutex::new(held))),
                     every_records: 1,
                     every: Duration::from_secs(60),
-                }),
-            },
+                },
+            ),
         );
         let event = serde_json::json!({"n": "0123456789"});
         handle.record(event.clone());
