@@ -17,12 +17,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 events="${1:-200000}"
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/cordon/target}"
-cargo build --release --locked -q -p cordon
-cordon="$CARGO_TARGET_DIR/release/cordon"
-
-work="$(mktemp -d)"
-trap 'rm -rf "$work"' EXIT
+source bench/lib.sh
+bench_build
+bench_work
 cd "$work"
 python3 - "$events" > events.jsonl <<'PY'
 import json, sys

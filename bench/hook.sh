@@ -12,12 +12,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs="${1:-300}"
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/cordon/target}"
-cargo build --release --locked -q -p cordon
-cordon="$CARGO_TARGET_DIR/release/cordon"
-
-work="$(mktemp -d)"
-trap 'rm -rf "$work"' EXIT
+source bench/lib.sh
+bench_build
+bench_work
 cd "$work"
 mkdir -p project/src
 echo 'fn main() {}' > project/src/main.rs

@@ -17,61 +17,23 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 requests="${1:-2000}"
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/cordon/target}"
+source bench/lib.sh
 
 if ! command -v valgrind >/dev/null || ! command -v nginx >/dev/null; then
     apt-get update -qq && apt-get install -y -qq valgrind nginx-light
 fi
-cargo build --release --locked -q -p cordon
-cordon="$CARGO_TARGET_DIR/release/cordon"
-
-work="$(mktemp -d)"
-chmod 755 "$work"
-pids=()
-cleanup() {
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    rm -rf "$work"
-}
-trap cleanup EXIT
-free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-wait_port() {
-    for _ in $(seq 600); do
-        if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
-        sleep 0.1
-    done
-    echo "nothing listens on port $1" >&2
-    return 1
-}
+bench_build
+bench_work
 
 up="$(free_port)"; cp="$(free_port)"
-mkdir -p "$work/www" "$work/nginx"
-head -c 1024 /dev/zero | tr '\0' x > "$work/www/1k"
-cat > "$work/nginx/nginx.conf" <<CONF
-daemon off;
-worker_processes 1;
-pid $work/nginx/pid;
-error_log $work/nginx/error.log;
-events { worker_connections 1024; }
-http {
-    access_log off;
-    client_body_temp_path $work/nginx;
-    keepalive_requests 1000000;
-    server { listen 127.0.0.1:$up; root $work/www; }
-}
-CONF
-nginx -c "$work/nginx/nginx.conf" & pids+=($!)
+start_upstream "$up"
 
 cd "$work"
-"$cordon" keys generate --out key >/dev/null
-"$cordon" trust init --out trust.json >/dev/null
-"$cordon" trust add --trust trust.json --key key.pub --role manifest-signer >/dev/null
-echo "{\"agentName\":\"bench\",\"version\":\"1.0.0\",\"networkScopes\":[\"http://127.0.0.1:$up\"]}" > m.json
-"$cordon" manifest sign m.json --key key.key --allow-lint-errors >/dev/null 2>&1
+sign_manifest_for "$up"
 valgrind --tool=callgrind --callgrind-out-file="$work/cg.out" "$cordon" proxy \
     --manifest m.signed.json --trust trust.json --listen "127.0.0.1:$cp" --state-dir "$work/state" \
     --quiet 2>"$work/valgrind.log" & vg=$!; pids+=($vg)
-wait_port "$up"; wait_port "$cp"
+wait_port "$up"; wait_port "$cp" 60
 
 send() { # requests
     python3 - "$1" "$cp" "$up" <<'PY'
