@@ -8,6 +8,8 @@
 //! may let through text the pattern then rejects, never the reverse: each is a consequence of
 //! the patterns that declare it, which the tests check on generated text.
 
+use std::ops::Range;
+
 use serde::Deserialize;
 
 /// A precheck named in a rule's `precheck` field.
@@ -19,6 +21,10 @@ pub enum Precheck {
     /// a value of at least [`ASSIGNED_VALUE_MIN`] bytes of `A-Z a-z 0-9 + / = _ - . ~ ! @ # $ %
     /// ^ & *` that ends the text or is followed by a quote, whitespace, `,`, `;`, `)`, `}` or `]`.
     Assignment,
+    /// [`Precheck::Assignment`], and more: the value it finds is the secret of every match at
+    /// that keyword, so the rule's checks (entropy, validator, placeholders) can judge it before
+    /// the pattern runs. Only for rules without `before`.
+    AssignedValue,
     /// The keyword is the `@` of an e-mail address: a local-part byte (`A-Z a-z 0-9 . _ % + -`)
     /// before it and a letter or digit after it.
     EmailAt,
@@ -39,11 +45,39 @@ const SEPARATOR_MAX: usize = 16;
 /// 128, and the `:` between them.
 const USERINFO_MAX: usize = 193;
 
+/// What a precheck says about a keyword.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Screen {
+    /// No match contains it.
+    Refused,
+    /// A match may contain it.
+    Admitted,
+    /// A match may contain it, and its secret would be exactly these bytes
+    /// ([`Precheck::AssignedValue`]).
+    Value(Range<usize>),
+}
+
 impl Precheck {
     /// Whether a match may contain the keyword found at `start..end` in `hay`.
     pub fn admits(self, hay: &[u8], start: usize, end: usize) -> bool {
+        self.screen(hay, start, end) != Screen::Refused
+    }
+
+    /// What the precheck says about the keyword found at `start..end` in `hay`.
+    pub fn screen(self, hay: &[u8], start: usize, end: usize) -> Screen {
+        let admitted = |yes: bool| {
+            if yes {
+                Screen::Admitted
+            } else {
+                Screen::Refused
+            }
+        };
         match self {
-            Self::Assignment => assignment(hay, end),
+            Self::Assignment => match assignment(hay, end) {
+                Screen::Value(_) => Screen::Admitted,
+                other => other,
+            },
+            Self::AssignedValue => assignment(hay, end),
             Self::EmailAt => {
                 let local = start
                     .checked_sub(1)
@@ -51,14 +85,14 @@ impl Precheck {
                     .is_some_and(|&b| {
                         b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'%' | b'+' | b'-')
                     });
-                local && hay.get(end).is_some_and(u8::is_ascii_alphanumeric)
+                admitted(local && hay.get(end).is_some_and(u8::is_ascii_alphanumeric))
             }
             Self::UrlUserinfo => {
                 let userinfo = run(hay, end, USERINFO_MAX + 1, USERINFO);
                 let colon = hay
                     .get(end..end + userinfo)
                     .is_some_and(|u| u.contains(&b':'));
-                userinfo >= 5 && colon && hay.get(end + userinfo) == Some(&b'@')
+                admitted(userinfo >= 5 && colon && hay.get(end + userinfo) == Some(&b'@'))
             }
         }
     }
@@ -123,23 +157,32 @@ fn run(hay: &[u8], at: usize, max: usize, k: u8) -> usize {
         .unwrap_or(bytes.len())
 }
 
-fn assignment(hay: &[u8], end: usize) -> bool {
+/// See [`Precheck::Assignment`]: the value found, or `Admitted` for one longer than the walk
+/// looks (the pattern decides).
+fn assignment(hay: &[u8], end: usize) -> Screen {
+    const VALUE_MAX: usize = 256;
     let is = |at: usize, k: u8| hay.get(at).is_some_and(|&b| class(b) & k != 0);
     let mut at = end + run(hay, end, NAME_TAIL_MAX + 1, NAME);
     if at - end > NAME_TAIL_MAX {
-        return false;
+        return Screen::Refused;
     }
     at += usize::from(is(at, QUOTE));
     let separator = run(hay, at, SEPARATOR_MAX, SEPARATOR);
     if separator == 0 {
-        return false;
+        return Screen::Refused;
     }
     at += separator;
     at += usize::from(is(at, QUOTE));
-    // A value longer than any pattern allows is let through: the pattern decides.
-    let value = run(hay, at, 256, VALUE);
-    value >= ASSIGNED_VALUE_MIN
-        && (value == 256 || at + value == hay.len() || is(at + value, ENDS_VALUE))
+    let value = run(hay, at, VALUE_MAX, VALUE);
+    if value < ASSIGNED_VALUE_MIN {
+        Screen::Refused
+    } else if value == VALUE_MAX {
+        Screen::Admitted
+    } else if at + value == hay.len() || is(at + value, ENDS_VALUE) {
+        Screen::Value(at..at + value)
+    } else {
+        Screen::Refused
+    }
 }
 
 #[cfg(test)]
@@ -251,6 +294,65 @@ mod tests {
                 }
             }
         }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(3000))]
+
+        /// Every built-in rule whose precheck is `assigned-value`: wherever its pattern matches
+        /// at a keyword, the secret it captures is exactly the value the precheck found, so
+        /// judging that value first loses nothing.
+        #[test]
+        fn assigned_values_are_the_secrets_their_patterns_capture(
+            hay in text(assigned().iter().flat_map(|r| r.spec.keywords.iter().map(|k| k.to_string()).collect::<Vec<_>>()).collect())
+        ) {
+            let rules = assigned();
+            prop_assert!(!rules.is_empty());
+            for rule in &rules {
+                let regex = rule.regex().unwrap();
+                let group = rule.shape().unwrap().secret_group;
+                let mut caps = regex.create_captures();
+                for (start, end) in occurrences(rule, &hay) {
+                    let input = Input::new(&hay).range(start..).anchored(Anchored::Yes);
+                    regex.search_captures(&input, &mut caps);
+                    if let Some(secret) = caps.get_group(group) {
+                        prop_assert_eq!(
+                            Precheck::AssignedValue.screen(&hay, start, end),
+                            Screen::Value(secret.range()),
+                            "{} at {} in {:?}", rule.id(), start, String::from_utf8_lossy(&hay)
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    fn assigned() -> Vec<crate::rule::Rule> {
+        prechecked()
+            .into_iter()
+            .filter(|r| r.spec.precheck == Some(Precheck::AssignedValue))
+            .collect()
+    }
+
+    #[test]
+    fn assigned_value_finds_the_value_or_says_it_cannot() {
+        let screen = |text: &str| Precheck::AssignedValue.screen(text.as_bytes(), 0, 5);
+        assert_eq!(
+            screen("token = \"Zx8qL2mNp4Rt7vWy9KcD\""),
+            Screen::Value(9..29)
+        );
+        assert_eq!(screen("token obtained from"), Screen::Value(6..14));
+        assert_eq!(screen("token every hour"), Screen::Refused);
+        // Longer than the walk looks: the pattern decides.
+        assert_eq!(
+            screen(&format!("token={}", "a".repeat(300))),
+            Screen::Admitted
+        );
+        // The plain precheck never names a value.
+        assert_eq!(
+            Precheck::Assignment.screen(b"token = Zx8qL2mNp4Rt7vWy9KcD", 0, 5),
+            Screen::Admitted
+        );
     }
 
     #[test]

@@ -291,6 +291,11 @@ impl Rule {
                 "`precheck` looks around a keyword: it needs `keywords`, not `digits`".into(),
             ));
         }
+        if spec.precheck == Some(Precheck::AssignedValue) && spec.before > 0 {
+            return Err(fail(
+                "`precheck = \"assigned-value\"` judges the value after the keyword before the pattern runs there: it needs `before = 0`".into(),
+            ));
+        }
         if spec.before > MAX_MATCH_LEN {
             return Err(fail(format!("`before` is larger than {MAX_MATCH_LEN}")));
         }

@@ -8,6 +8,7 @@
 //! within a few bytes.
 
 use std::borrow::Cow;
+use std::ops::Range;
 use std::sync::OnceLock;
 
 use regex_automata::meta::Regex;
@@ -15,6 +16,7 @@ use regex_automata::{Anchored, Input, PatternID, PatternSet};
 
 use crate::digits::DigitRuns;
 use crate::keywords::Keywords;
+use crate::precheck::Screen;
 use crate::rule::{self, MAX_MATCH_LEN, Rule, RuleError, RuleSet, Trigger};
 use crate::validate::{entropy, is_placeholder};
 
@@ -244,10 +246,23 @@ impl Scanner {
         let Some(rule) = self.rules.get(r) else {
             return;
         };
-        if let Some(check) = rule.spec.precheck
-            && !check.admits(hay, start, end)
-        {
-            return;
+        // The secret a match here would have, when the precheck knows it, judged already.
+        let mut judged = None;
+        if let Some(check) = rule.spec.precheck {
+            match check.screen(hay, start, end) {
+                Screen::Refused => return,
+                Screen::Admitted => {}
+                // Judged before the pattern runs, which then need not when the checks say no:
+                // most mentions that look like assignments hold a name or a word, not a secret.
+                // (A rule whose pattern could not be built reports the candidate instead.)
+                Screen::Value(value) if rule.regex().is_some() => {
+                    if !self.accepts(rule, hay, start, value.clone()) {
+                        return;
+                    }
+                    judged = Some(value);
+                }
+                Screen::Value(_) => {}
+            }
         }
         if rule.spec.before == 0 {
             let Some(shape) = rule.shape() else {
@@ -258,7 +273,7 @@ impl Scanner {
             }
             let limit = hay.len().min(start + shape.max_len);
             let input = Input::new(hay).span(start..limit).anchored(Anchored::Yes);
-            self.capture(r, rule, input, None, out, caps);
+            self.capture(r, rule, input, None, judged, out, caps);
         } else {
             self.try_window(r, hay, (start, end), out, caps);
         }
@@ -293,7 +308,7 @@ impl Scanner {
             }
             if m.end() >= anchor.0 {
                 let input = Input::new(hay).span(m.start()..to).anchored(Anchored::Yes);
-                self.capture(r, rule, input, Some(m.end()), out, caps);
+                self.capture(r, rule, input, Some(m.end()), None, out, caps);
             }
             // The next match would start past the candidate.
             if m.end() > anchor.1 {
@@ -304,13 +319,18 @@ impl Scanner {
     }
 
     /// Run the pattern anchored on `input` (unless the match is known to end at `known_end`),
-    /// extract the secret and apply the checks.
+    /// extract the secret and apply the checks (unless they passed it already: `judged`).
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "the hot path's state, passed rather than bundled per attempt"
+    )]
     fn capture(
         &self,
         r: usize,
         rule: &Rule,
         input: Input<'_>,
         known_end: Option<usize>,
+        judged: Option<Range<usize>>,
         out: &mut Vec<Finding>,
         captured: &mut Captured,
     ) {
@@ -354,27 +374,9 @@ impl Scanner {
             };
             (whole.span(), secret)
         };
-        let hay = input.haystack();
-        // Validators see a little of what precedes the match (a key name's prefix, such as
-        // `sha256_` before a `key` keyword).
-        let context = whole.start.saturating_sub(VALIDATOR_CONTEXT)..secret.start;
-        let (Some(value), Some(before)) = (hay.get(secret.range()), hay.get(context)) else {
-            return;
-        };
-        if value.is_empty() {
-            return;
-        }
-        if let Some(floor) = rule.spec.entropy
-            && entropy(value) < floor
+        if judged != Some(secret.range())
+            && !self.accepts(rule, input.haystack(), whole.start, secret.range())
         {
-            return;
-        }
-        if let Some(v) = rule.spec.validator
-            && !v.check(value, before)
-        {
-            return;
-        }
-        if rule.spec.classification == "secret" && is_placeholder(value) {
             return;
         }
         out.push(Finding {
@@ -382,6 +384,23 @@ impl Scanner {
             end: secret.end,
             rule: r,
         });
+    }
+
+    /// Whether the rule's checks take `secret` in a match starting at `match_start` for one.
+    fn accepts(&self, rule: &Rule, hay: &[u8], match_start: usize, secret: Range<usize>) -> bool {
+        // Validators see a little of what precedes the match (a key name's prefix, such as
+        // `sha256_` before a `key` keyword).
+        let context = match_start.saturating_sub(VALIDATOR_CONTEXT)..secret.start;
+        let (Some(value), Some(before)) = (hay.get(secret), hay.get(context)) else {
+            return false;
+        };
+        !value.is_empty()
+            && rule
+                .spec
+                .entropy
+                .is_none_or(|floor| entropy(value) >= floor)
+            && rule.spec.validator.is_none_or(|v| v.check(value, before))
+            && !(rule.spec.classification == "secret" && is_placeholder(value))
     }
 
     /// Order, drop duplicates and overlaps within a rule (the earliest, then longest, match
