@@ -13,6 +13,8 @@ pub struct Stream<'s> {
     base: usize,
     /// Every finding starting before this offset has been reported.
     decided: usize,
+    /// Bytes kept either side of what is being decided: the scanner's horizon, or more.
+    reach: usize,
 }
 
 impl<'s> Stream<'s> {
@@ -23,7 +25,15 @@ impl<'s> Stream<'s> {
             buf: Vec::new(),
             base: 0,
             decided: 0,
+            reach: scanner.horizon(),
         }
+    }
+
+    /// Keep at least `bytes` of the stream either side of each finding's start when it is
+    /// reported (context a caller shows with it), where the scanner's horizon is shorter.
+    pub fn keeping(mut self, bytes: usize) -> Self {
+        self.reach = self.reach.max(bytes);
+        self
     }
 
     /// Every finding that starts before this stream offset has been returned: a caller holding
@@ -34,27 +44,45 @@ impl<'s> Stream<'s> {
 
     /// Add a chunk; returns the findings now known to be complete.
     pub fn push(&mut self, chunk: &[u8]) -> Vec<Finding> {
+        self.push_with(chunk, |found, _, _| found)
+    }
+
+    /// Add a chunk, and hand `report` the findings now known to be complete together with the
+    /// bytes the stream holds and the stream offset of the first of them. The held bytes cover
+    /// every finding and the stream's reach before its start (or all of the stream before it),
+    /// so a caller needs no copy of its own to show where a finding was made.
+    pub fn push_with<R>(
+        &mut self,
+        chunk: &[u8],
+        report: impl FnOnce(Vec<Finding>, &[u8], usize) -> R,
+    ) -> R {
         self.buf.extend_from_slice(chunk);
-        let horizon = self.scanner.horizon();
         let end = self.base + self.buf.len();
-        let safe = end.saturating_sub(horizon);
+        let safe = end.saturating_sub(self.reach);
         // Scan once enough has arrived to decide something new.
-        if safe <= self.decided || safe - self.decided < horizon.min(64 * 1024) {
-            return Vec::new();
+        if safe <= self.decided || safe - self.decided < self.reach.min(64 * 1024) {
+            return report(Vec::new(), &self.buf, self.base);
         }
         let found = self.take(safe);
-        // Keep one horizon before the decided point, so matches overlapping it are seen
-        // again and deduplicated the same way.
-        let keep_from = self.decided.saturating_sub(horizon).max(self.base);
+        let reported = report(found, &self.buf, self.base);
+        // Keep one reach before the decided point, so matches overlapping it are seen again
+        // and deduplicated the same way.
+        let keep_from = self.decided.saturating_sub(self.reach).max(self.base);
         self.buf.drain(..keep_from - self.base);
         self.base = keep_from;
-        found
+        reported
     }
 
     /// The stream has ended: the remaining findings.
-    pub fn finish(mut self) -> Vec<Finding> {
+    pub fn finish(self) -> Vec<Finding> {
+        self.finish_with(|found, _, _| found)
+    }
+
+    /// The stream has ended: [`Stream::push_with`] for the remaining findings.
+    pub fn finish_with<R>(mut self, report: impl FnOnce(Vec<Finding>, &[u8], usize) -> R) -> R {
         let end = self.base + self.buf.len();
-        self.take(end + 1)
+        let found = self.take(end + 1);
+        report(found, &self.buf, self.base)
     }
 
     /// Scan what is kept and report findings starting in `[decided, until)`.

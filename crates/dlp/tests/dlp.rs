@@ -252,6 +252,38 @@ proptest! {
         prop_assert_eq!(got, whole);
     }
 
+    /// What `push_with` hands over: the same findings, each inside the held bytes, which reach
+    /// at least the requested context before its start (or back to the stream's first byte) and
+    /// are the stream's own bytes at those offsets.
+    #[test]
+    fn held_bytes_cover_each_finding_and_its_context(
+        picks in prop::collection::vec(0..PIECES.len(), 1..80),
+        chunk in 1usize..300,
+        context in 0usize..5000,
+    ) {
+        let text: String = picks.iter().map(|&i| part(PIECES[i])).collect();
+        let data = text.as_bytes();
+        let s = scanner();
+        let mut whole = s.scan(data);
+        whole.sort();
+        let mut stream = Stream::new(s).keeping(context);
+        let mut got = Vec::new();
+        let mut check = |found: Vec<cordon_dlp::scan::Finding>, held: &[u8], base: usize| {
+            for f in &found {
+                assert!(base <= f.start.saturating_sub(context), "{f:?} held from {base}");
+                assert!(f.end <= base + held.len(), "{f:?} held to {}", base + held.len());
+                assert_eq!(&held[f.start - base..f.end - base], &data[f.start..f.end]);
+            }
+            got.extend(found);
+        };
+        for piece in data.chunks(chunk) {
+            stream.push_with(piece, &mut check);
+        }
+        stream.finish_with(&mut check);
+        got.sort();
+        prop_assert_eq!(got, whole);
+    }
+
     /// Arbitrary bytes never panic and findings stay inside the input.
     #[test]
     fn arbitrary_bytes_are_scanned_safely(data in prop::collection::vec(any::<u8>(), 0..2000)) {
@@ -259,6 +291,41 @@ proptest! {
             prop_assert!(f.start < f.end && f.end <= data.len());
         }
     }
+}
+
+#[test]
+fn a_stream_keeps_the_context_asked_for_beyond_its_horizon() {
+    // Findings every ~48 KiB in 1 MiB pushed 4 KiB at a time: the stream drains as it goes,
+    // and still holds the asked-for context before each finding when it reports it.
+    let s = scanner();
+    let context = 3 * s.horizon();
+    let mut data = Vec::new();
+    while data.len() < 1 << 20 {
+        data.extend(std::iter::repeat_n(b'.', 48 * 1024));
+        data.extend_from_slice(b" api_key = \"Zx8qL2mNp4Rt7vWy9KcD\" ");
+    }
+    let mut stream = Stream::new(s).keeping(context);
+    let mut found = 0;
+    let mut least_held = usize::MAX;
+    let mut check = |findings: Vec<cordon_dlp::scan::Finding>, held: &[u8], base: usize| {
+        for f in &findings {
+            assert!(
+                base <= f.start.saturating_sub(context),
+                "{f:?}: held from {base}, {context} asked for"
+            );
+            assert_eq!(&held[f.start - base..f.end - base], &data[f.start..f.end]);
+        }
+        found += findings.len();
+        least_held = least_held.min(held.len());
+    };
+    for piece in data.chunks(4096) {
+        stream.push_with(piece, &mut check);
+    }
+    stream.finish_with(&mut check);
+    assert_eq!(found, s.scan(&data).len());
+    assert!(found > 20);
+    // It did drain: what it held at its smallest is far below the stream's length.
+    assert!(least_held < data.len() / 4, "{least_held}");
 }
 
 #[test]

@@ -459,14 +459,25 @@ fn scan_office(ctx: &Scan<'_>, name: &str, file: &mut File, report: &mut Report)
 
 /// Scan a reader chunk by chunk: memory stays bounded whatever its size.
 fn scan_reader(ctx: &Scan<'_>, name: &str, mut reader: impl Read, report: &mut Report) {
-    let scanner = ctx.scanner;
-    let mut stream = Stream::new(scanner);
+    // The stream's own bytes place each finding: it keeps the context a finding's line is
+    // shown with (and allow markers are looked for in).
+    let mut stream = Stream::new(ctx.scanner).keeping(ALLOW_REACH);
     let mut lines = Lines::default();
     let mut chunk = vec![0u8; CHUNK];
-    // The previous chunk and this one: findings lie within them (see `Stream`).
-    let mut window: Vec<u8> = Vec::new();
-    let mut window_start = 0usize;
     report.files += 1;
+    let found = |findings: Vec<Finding>,
+                 held: &[u8],
+                 base: usize,
+                 lines: &mut Lines,
+                 report: &mut Report| {
+        lines.trim(base);
+        record(
+            ctx,
+            &Place::held(name, held, base, lines),
+            &findings,
+            report,
+        );
+    };
     loop {
         let n = match reader.read(&mut chunk) {
             Ok(0) => break,
@@ -480,18 +491,11 @@ fn scan_reader(ctx: &Scan<'_>, name: &str, mut reader: impl Read, report: &mut R
         let data = chunk.get(..n).unwrap_or_default();
         report.bytes += n as u64;
         lines.feed(data);
-        let keep = window.len().saturating_sub(scanner.horizon() + CHUNK);
-        window.drain(..keep);
-        window_start += keep;
-        lines.trim(window_start);
-        window.extend_from_slice(data);
-        let found = stream.push(data);
-        let at = Place::held(name, &window, window_start, &lines);
-        record(ctx, &at, &found, report);
+        stream.push_with(data, |findings, held, base| {
+            found(findings, held, base, &mut lines, report);
+        });
     }
-    let found = stream.finish();
-    let at = Place::held(name, &window, window_start, &lines);
-    record(ctx, &at, &found, report);
+    stream.finish_with(|findings, held, base| found(findings, held, base, &mut lines, report));
 }
 
 /// Where findings were made: the input's name and the bytes still held, from `data_start`.
