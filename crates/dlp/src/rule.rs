@@ -152,6 +152,9 @@ struct Lazy {
     /// all of them would dominate the start-up of short scans. `None` if building failed
     /// (the syntax was checked at load; scans treat it as a match, failing closed).
     regex: OnceLock<Option<Regex>>,
+    /// The pattern with its long counted repetitions left open ([`relaxed`]), compiled on
+    /// first use; `None` when it has none (or could not be built): searches use `regex`.
+    relaxed: OnceLock<Option<Regex>>,
     /// What the pattern's syntax tree says, worked out at load for rules from files and on
     /// first use for the built-in ones (parsing 415 patterns costs ~12 ms, too much for a
     /// hook's start-up; a test checks every built-in rule at load).
@@ -224,6 +227,21 @@ impl Rule {
         self.lazy
             .regex
             .get_or_init(|| build_regex(&self.spec.pattern).ok())
+            .as_ref()
+    }
+
+    /// A cheap first look for a match where the pattern's exact form is slow to build: the
+    /// pattern with repetitions of more than [`RELAX_ABOVE`] left open (`{64,12000}` as
+    /// `{64,}`). It matches everything the pattern matches, and more, so it can only say where
+    /// no match is; `None` when the pattern has no such repetition.
+    pub(crate) fn relaxed(&self) -> Option<&Regex> {
+        self.lazy
+            .relaxed
+            .get_or_init(|| {
+                let hir = parse(&self.spec.pattern).ok()?;
+                let open = relax(&hir)?;
+                Regex::builder().build_from_hir(&open).ok()
+            })
             .as_ref()
     }
 
@@ -358,6 +376,45 @@ fn parse(pattern: &str) -> Result<Hir, String> {
         .build()
         .parse(pattern)
         .map_err(|e| format!("`pattern`: {e}"))
+}
+
+/// Counted repetitions allowing more than this many further copies are left open in a rule's
+/// [`Rule::relaxed`] form. The compiler writes out every copy of a counted repetition: a
+/// private-key block's `[A-Za-z0-9+/=\s]{64,12000}` took 9–16 ms to build; open, well under one.
+const RELAX_ABOVE: u32 = 256;
+
+/// `hir` with its long counted repetitions left open, or `None` if it has none.
+fn relax(hir: &Hir) -> Option<Hir> {
+    fn walk(hir: &Hir, changed: &mut bool) -> Hir {
+        match hir.kind() {
+            HirKind::Repetition(rep) => {
+                let sub = walk(&rep.sub, changed);
+                let long = rep
+                    .max
+                    .is_some_and(|max| max.saturating_sub(rep.min) > RELAX_ABOVE);
+                *changed |= long;
+                Hir::repetition(regex_syntax::hir::Repetition {
+                    min: rep.min,
+                    max: if long { None } else { rep.max },
+                    greedy: rep.greedy,
+                    sub: Box::new(sub),
+                })
+            }
+            HirKind::Capture(cap) => Hir::capture(regex_syntax::hir::Capture {
+                index: cap.index,
+                name: cap.name.clone(),
+                sub: Box::new(walk(&cap.sub, changed)),
+            }),
+            HirKind::Concat(parts) => Hir::concat(parts.iter().map(|p| walk(p, changed)).collect()),
+            HirKind::Alternation(parts) => {
+                Hir::alternation(parts.iter().map(|p| walk(p, changed)).collect())
+            }
+            _ => hir.clone(),
+        }
+    }
+    let mut changed = false;
+    let open = walk(hir, &mut changed);
+    changed.then_some(open)
 }
 
 /// Whether the pattern is a `secret` group with only zero-width assertions (`\b`, `^`, `$`)
@@ -642,6 +699,61 @@ impl RuleSet {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Only long counted repetitions are opened, in any position; nothing else changes.
+    #[test]
+    fn relax_opens_only_long_counted_repetitions() {
+        let open = |p: &str| relax(&parse(p).unwrap()).map(|h| h.to_string());
+        assert_eq!(open("a{1,200}b{0,256}"), None);
+        assert_eq!(
+            open("x(?P<secret>a{3,300})y"),
+            Some(parse("x(?P<secret>a{3,})y").unwrap().to_string())
+        );
+        assert_eq!(
+            open("(?:a|b[0-9]{64,12000})c{2}"),
+            Some(parse("(?:a|b[0-9]{64,})c{2}").unwrap().to_string())
+        );
+    }
+
+    /// Every built-in rule with an open form: it matches each example where the pattern does
+    /// (it is a superset), and the rules it is for, the slowest to build, have one.
+    #[test]
+    fn open_forms_match_what_their_patterns_match() {
+        let set = RuleSet::builtin().unwrap();
+        let mut opened = Vec::new();
+        for rule in set.rules() {
+            let Some(open) = rule.relaxed() else { continue };
+            opened.push(rule.id().to_owned());
+            let exact = rule.regex().unwrap();
+            for text in rule
+                .spec
+                .examples
+                .iter()
+                .chain(rule.spec.counterexamples.iter())
+            {
+                let input = regex_automata::Input::new(text.as_bytes());
+                if let Some(m) = exact.search(&input) {
+                    assert!(
+                        open.search(&input.clone().range(m.start()..))
+                            .is_some_and(|o| o.start() == m.start()),
+                        "{}: {text:?}",
+                        rule.id()
+                    );
+                }
+            }
+        }
+        for id in [
+            "private-key-rsa",
+            "pgp-private-key-block",
+            "json-web-token",
+            "http-bearer-token",
+        ] {
+            assert!(
+                opened.iter().any(|o| o == id),
+                "{id} has no open form: {opened:?}"
+            );
+        }
+    }
 
     /// The build script's JSON says exactly what the TOML files say, and loading the TOML (with
     /// every pattern analysed at once) accepts every built-in rule.

@@ -292,11 +292,21 @@ impl Scanner {
         let Some(rule) = self.rules.get(r) else {
             return;
         };
-        let (Some(regex), Some(shape)) = (rule.regex(), rule.shape()) else {
+        let Some(shape) = rule.shape() else {
             return fail_closed(r, anchor, out);
         };
         let from = start.saturating_sub(rule.spec.before);
         let to = hay.len().min(end + shape.max_len.max(DIGIT_RUN_TAIL));
+        // Where the exact pattern is slow to build, its open form first says whether the
+        // window holds a match at all.
+        if let Some(open) = rule.relaxed()
+            && open.search_half(&Input::new(hay).span(from..to)).is_none()
+        {
+            return;
+        }
+        let Some(regex) = rule.regex() else {
+            return fail_closed(r, anchor, out);
+        };
         let mut at = from;
         while at < to {
             let input = Input::new(hay).span(at..to);
@@ -334,6 +344,14 @@ impl Scanner {
         out: &mut Vec<Finding>,
         captured: &mut Captured,
     ) {
+        // Where the exact pattern is slow to build, its open form first says whether there is
+        // a match here at all (after a window search, there is).
+        if known_end.is_none()
+            && let Some(open) = rule.relaxed()
+            && open.search_half(&input).is_none()
+        {
+            return;
+        }
         let (Some(regex), Some(shape)) = (rule.regex(), rule.shape()) else {
             let at = input.start();
             return fail_closed(r, (at, at + 1), out);
