@@ -3,6 +3,7 @@
 //! the value is kept but a hash.
 
 use std::collections::HashMap;
+use std::fmt::Write as _;
 
 use sha2::{Digest, Sha256};
 
@@ -68,16 +69,15 @@ impl Redactor {
 /// four, never more than a quarter of it) and its length.
 pub fn preview(value: &[u8]) -> String {
     let shown = (value.len() / 4).min(4);
-    let head: String = value
-        .iter()
-        .take(shown)
-        .map(|&b| {
-            if b.is_ascii_graphic() {
-                char::from(b)
-            } else {
-                '?'
-            }
-        })
-        .collect();
-    format!("{head}… ({} bytes)", value.len())
+    let mut preview = String::with_capacity(shown + 24);
+    preview.extend(value.iter().take(shown).map(|&b| {
+        if b.is_ascii_graphic() {
+            char::from(b)
+        } else {
+            '?'
+        }
+    }));
+    // Writing to a String cannot fail.
+    let _ = write!(preview, "… ({} bytes)", value.len());
+    preview
 }

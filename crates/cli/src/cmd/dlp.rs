@@ -547,7 +547,7 @@ fn record(ctx: &Scan<'_>, at: &Place<'_>, findings: &[Finding], report: &mut Rep
             continue;
         }
         report.out.finding(&FileFinding {
-            path: name.to_owned(),
+            path: name,
             line,
             column,
             offset: f.start,

@@ -13,8 +13,8 @@ use serde_json::json;
 /// A finding in a file.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct FileFinding {
-    pub path: String,
+pub struct FileFinding<'a> {
+    pub path: &'a str,
     pub line: usize,
     pub column: usize,
     #[serde(rename = "byteOffset")]
@@ -159,6 +159,9 @@ struct Rest<'a> {
 pub struct Output {
     kind: Kind,
     out: Box<dyn Write>,
+    /// One JSON item, serialised here and written to `out` whole: serde_json writes many small
+    /// pieces, each a call through `out`'s vtable otherwise.
+    item: Vec<u8>,
     findings: usize,
     /// SARIF: the rules results name, in the order first named (a result's `ruleIndex`).
     rule_ids: Vec<&'static str>,
@@ -176,6 +179,7 @@ impl Output {
         let mut o = Self {
             kind,
             out,
+            item: Vec::new(),
             findings: 0,
             rule_ids: Vec::new(),
             failed: None,
@@ -210,7 +214,7 @@ impl Output {
     }
 
     /// Write one finding.
-    pub fn finding(&mut self, f: &FileFinding) {
+    pub fn finding(&mut self, f: &FileFinding<'_>) {
         if self.failed.is_some() {
             return;
         }
@@ -227,7 +231,7 @@ impl Output {
                 f.preview,
                 action_word(f.action)
             ),
-            Kind::Json => json_item(&mut self.out, comma, f),
+            Kind::Json => json_item(&mut self.out, &mut self.item, comma, f),
             Kind::Sarif => {
                 let result = SarifResult {
                     rule_id: f.rule,
@@ -238,7 +242,7 @@ impl Output {
                     },
                     locations: [Location {
                         physical_location: PhysicalLocation {
-                            artifact_location: ArtifactLocation { uri: uri(&f.path) },
+                            artifact_location: ArtifactLocation { uri: uri(f.path) },
                             region: Some(Region {
                                 start_line: f.line,
                                 start_column: f.column,
@@ -254,7 +258,7 @@ impl Output {
                     },
                     suppressions: None,
                 };
-                json_item(&mut self.out, comma, &result)
+                json_item(&mut self.out, &mut self.item, comma, &result)
             }
         };
         self.findings += 1;
@@ -361,7 +365,7 @@ impl Output {
                 },
                 suppressions: None,
             };
-            json_item(&mut self.out, comma, &result)?;
+            json_item(&mut self.out, &mut self.item, comma, &result)?;
             comma = true;
         }
         for s in r.suppressed {
@@ -393,7 +397,7 @@ impl Output {
                 },
                 suppressions: Some([Suppression { kind: "inSource" }]),
             };
-            json_item(&mut self.out, comma, &result)?;
+            json_item(&mut self.out, &mut self.item, comma, &result)?;
             comma = true;
         }
         let rules: Vec<serde_json::Value> = self
@@ -425,12 +429,20 @@ impl Output {
     }
 }
 
-/// One element of a JSON array, after a comma unless it is the first.
-fn json_item(out: &mut dyn Write, comma: bool, item: &impl Serialize) -> io::Result<()> {
+/// One element of a JSON array, after a comma unless it is the first, serialised in `scratch`
+/// and written to `out` in one piece.
+fn json_item(
+    out: &mut dyn Write,
+    scratch: &mut Vec<u8>,
+    comma: bool,
+    item: &impl Serialize,
+) -> io::Result<()> {
+    scratch.clear();
     if comma {
-        out.write_all(b",")?;
+        scratch.push(b',');
     }
-    serde_json::to_writer(out, item).map_err(io::Error::from)
+    serde_json::to_writer(&mut *scratch, item).map_err(io::Error::from)?;
+    out.write_all(scratch)
 }
 
 fn action_word(a: Action) -> &'static str {
