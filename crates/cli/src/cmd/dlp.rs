@@ -4,6 +4,7 @@
 use std::fs::File;
 use std::io::{IsTerminal as _, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
+use std::sync::LazyLock;
 use std::time::{Duration, Instant};
 
 use clap::{Subcommand, ValueEnum};
@@ -569,7 +570,10 @@ const ALLOW_REACH: usize = 4096;
 /// `cordon:allowed` is not one.
 fn allowed(line: &[u8], rule: &str) -> bool {
     const MARK: &[u8] = b"cordon:allow";
-    memchr::memmem::find_iter(line, MARK).any(|i| {
+    // Built once: building a searcher for each finding cost more than the search.
+    static FINDER: LazyLock<memchr::memmem::Finder<'static>> =
+        LazyLock::new(|| memchr::memmem::Finder::new(MARK));
+    FINDER.find_iter(line).any(|i| {
         let after = line.get(i + MARK.len()..).unwrap_or_default();
         match after.first() {
             Some(b'=') => after
