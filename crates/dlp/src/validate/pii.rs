@@ -361,7 +361,7 @@ pub(super) fn email(s: &[u8], before: &[u8]) -> bool {
         s.get(..at).unwrap_or_default(),
         s.get(at + 1..).unwrap_or_default(),
     );
-    let domain = domain.to_ascii_lowercase();
+    // Compared without regard to case, without a lowercased copy.
     let Some(tld) = domain.rsplit(|&b| b == b'.').next() else {
         return false;
     };
@@ -380,15 +380,20 @@ pub(super) fn email(s: &[u8], before: &[u8]) -> bool {
         "username",
     ];
     let reserved = RESERVED.iter().any(|r| {
-        domain == r.as_bytes()
-            || (domain.ends_with(r.as_bytes())
-                && domain.get(domain.len() - r.len() - 1) == Some(&b'.'))
+        let r = r.as_bytes();
+        domain.len() >= r.len()
+            && domain
+                .get(domain.len() - r.len()..)
+                .is_some_and(|tail| tail.eq_ignore_ascii_case(r))
+            && (domain.len() == r.len() || domain.get(domain.len() - r.len() - 1) == Some(&b'.'))
     });
     tld.len() >= 2
         && tld.iter().all(u8::is_ascii_alphabetic)
         && domain.contains(&b'.')
         && !reserved
-        && !NOT_TLDS.iter().any(|t| tld == t.as_bytes())
+        && !NOT_TLDS
+            .iter()
+            .any(|t| tld.eq_ignore_ascii_case(t.as_bytes()))
         && !ROLE
             .iter()
             .any(|r| local.eq_ignore_ascii_case(r.as_bytes()))
@@ -496,6 +501,75 @@ fn numbering_plan(s: &[u8], d: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The e-mail check as first written, on a lowercased copy of the domain: the reference
+    /// for the one that compares without regard to case.
+    fn email_reference(s: &[u8], before: &[u8]) -> bool {
+        if before.ends_with(b":") && contains(before, b"//") {
+            return false;
+        }
+        let Some(at) = s.iter().rposition(|&b| b == b'@') else {
+            return false;
+        };
+        let (local, domain) = (&s[..at], s[at + 1..].to_ascii_lowercase());
+        let tld = domain.rsplit(|&b| b == b'.').next().unwrap();
+        let reserved = ["example.com", "example.org", "example.net", "localhost"]
+            .iter()
+            .any(|r| {
+                domain == r.as_bytes()
+                    || (domain.ends_with(r.as_bytes())
+                        && domain.get(domain.len() - r.len() - 1) == Some(&b'.'))
+            });
+        let not_tlds = [
+            "png", "jpg", "jpeg", "gif", "svg", "webp", "ico", "js", "ts", "css", "map", "json",
+            "test", "invalid", "example", "local", "lan", "internal",
+        ];
+        let role = [
+            "git",
+            "noreply",
+            "no-reply",
+            "donotreply",
+            "user",
+            "username",
+        ];
+        tld.len() >= 2
+            && tld.iter().all(u8::is_ascii_alphabetic)
+            && domain.contains(&b'.')
+            && !reserved
+            && !not_tlds.iter().any(|t| tld == t.as_bytes())
+            && !role
+                .iter()
+                .any(|r| local.eq_ignore_ascii_case(r.as_bytes()))
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn email_check_equals_its_reference(
+            local in proptest::sample::select(vec!["ann", "User", "no-reply", "x.y", ""]),
+            domain in proptest::collection::vec(
+                proptest::sample::select(vec!["Example", "com", "ORG", "localhost", "acme-corp", "png", "Local", "io", "x", "2x", ""]),
+                1..4,
+            ),
+            before in proptest::sample::select(vec!["", "mail ", "https://", "u:"]),
+        ) {
+            let s = format!("{local}@{}", domain.join("."));
+            proptest::prop_assert_eq!(
+                email(s.as_bytes(), before.as_bytes()),
+                email_reference(s.as_bytes(), before.as_bytes()),
+                "{:?} after {:?}", s, before
+            );
+        }
+    }
+
+    #[test]
+    fn email_refuses_reserved_domains_in_any_case() {
+        assert!(email(b"ann.lee@acme-corp.com", b"mail "));
+        assert!(!email(b"ann@EXAMPLE.com", b""));
+        assert!(!email(b"ann@mail.Example.ORG", b""));
+        assert!(email(b"ann@notexample.com", b""));
+        assert!(!email(b"icon@2x.PNG", b""));
+        assert!(!email(b"NoReply@acme-corp.com", b""));
+    }
 
     #[test]
     fn iban_lengths_are_sorted_by_country() {
