@@ -33,7 +33,13 @@ impl<'a> DigitRuns<'a> {
                     .and_then(|w| <[u8; 8]>::try_from(w).ok())
                     .map_or(0, |w| digit_mask(u64::from_le_bytes(w)))
             });
-            if masks.iter().any(|&m| m != 0) {
+            // A run starting in the block has its first `min` digits in the block or the
+            // words it reaches past it: with fewer digits there altogether, none starts here.
+            let in_block: usize = masks.iter().map(|&m| digit_count(m)).sum();
+            if in_block > 0
+                && (in_block >= self.min
+                    || in_block + self.window_digits(pos + BLOCK, reach_words - 1) >= self.min)
+            {
                 for (i, &mask) in masks.iter().enumerate() {
                     if starts(pos + 8 * i, digit_count(mask)) {
                         pos += 8 * i;
@@ -160,6 +166,23 @@ mod tests {
             hay in proptest::collection::vec(proptest::sample::select(b"0123456789 -.()+x/".to_vec()), 0..200),
             min in 1usize..20,
         ) {
+            proptest::prop_assert_eq!(DigitRuns::new(&hay, min).collect::<Vec<_>>(), reference(&hay, min));
+        }
+
+        /// Text where digits are few and far apart, so that whole blocks are passed over on
+        /// the count of the digits in and just after them.
+        #[test]
+        fn skipping_blocks_in_sparse_text_loses_no_run(
+            pieces in proptest::collection::vec(
+                proptest::prop_oneof![
+                    8 => proptest::collection::vec(proptest::sample::select(b"abc xyz.".to_vec()), 1..40),
+                    1 => proptest::collection::vec(proptest::sample::select(b"0123456789 -".to_vec()), 1..12),
+                ],
+                0..40,
+            ),
+            min in 1usize..20,
+        ) {
+            let hay = pieces.concat();
             proptest::prop_assert_eq!(DigitRuns::new(&hay, min).collect::<Vec<_>>(), reference(&hay, min));
         }
 
