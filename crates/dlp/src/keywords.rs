@@ -323,13 +323,16 @@ impl Keywords {
         if end <= range.start || end > range.end {
             return;
         }
+        let (Some(tails), Some(table)) = (self.tails.get(b), self.by_tail.get(b)) else {
+            return;
+        };
         // The eight bytes ending here, lowercased, when there are eight.
         let word = end
             .checked_sub(WINDOW)
             .and_then(|s| hay.get(s..end))
             .and_then(|w| <[u8; WINDOW]>::try_from(w).ok())
             .map(|w| lowercase_word(u64::from_be_bytes(w)));
-        for &n in self.tails.get(b).into_iter().flatten() {
+        for &n in tails {
             let key = match word {
                 Some(w) if n < WINDOW => with_len(w & ((1u64 << (8 * n)) - 1), n),
                 Some(w) => w,
@@ -337,9 +340,6 @@ impl Keywords {
                     Some(text) => tail_key(text, n),
                     None => continue,
                 },
-            };
-            let Some(table) = self.by_tail.get(b) else {
-                continue;
             };
             for &id in table.get(key) {
                 let Some(p) = self.patterns.get(id as usize) else {
