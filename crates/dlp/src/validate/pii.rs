@@ -137,10 +137,13 @@ fn unformatted_card_context_ok(before: &[u8]) -> bool {
     let tail = before
         .get(before.len().saturating_sub(64)..)
         .unwrap_or(before);
-    let Some(lower) = Few::<u8, 64>::of(tail.iter().map(u8::to_ascii_lowercase)) else {
+    let mut buf = [0u8; 64];
+    let Some(lower) = buf.get_mut(..tail.len()) else {
         return false;
     };
-    let lower = lower.as_slice();
+    lower.copy_from_slice(tail);
+    lower.make_ascii_lowercase();
+    let lower = &*lower;
     const WORDS: &[&str] = &[
         "card",
         "visa",
