@@ -230,6 +230,13 @@ impl Rule {
             .as_ref()
     }
 
+    /// Whether the pattern may match in `input`: `false` only when its open form
+    /// ([`Rule::relaxed`]) finds nothing there, so the exact pattern, slow to build, need not be.
+    pub(crate) fn may_match(&self, input: &regex_automata::Input<'_>) -> bool {
+        self.relaxed()
+            .is_none_or(|open| open.search_half(input).is_some())
+    }
+
     /// A cheap first look for a match where the pattern's exact form is slow to build: the
     /// pattern with repetitions of more than [`RELAX_ABOVE`] left open (`{64,12000}` as
     /// `{64,}`). It matches everything the pattern matches, and more, so it can only say where

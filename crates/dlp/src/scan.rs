@@ -256,7 +256,7 @@ impl Scanner {
                 // most mentions that look like assignments hold a name or a word, not a secret.
                 // (A rule whose pattern could not be built reports the candidate instead.)
                 Screen::Value(value) if rule.regex().is_some() => {
-                    if !self.accepts(rule, hay, start, value.clone()) {
+                    if !accepts(rule, hay, start, value.clone()) {
                         return;
                     }
                     judged = Some(value);
@@ -297,11 +297,7 @@ impl Scanner {
         };
         let from = start.saturating_sub(rule.spec.before);
         let to = hay.len().min(end + shape.max_len.max(DIGIT_RUN_TAIL));
-        // Where the exact pattern is slow to build, its open form first says whether the
-        // window holds a match at all.
-        if let Some(open) = rule.relaxed()
-            && open.search_half(&Input::new(hay).span(from..to)).is_none()
-        {
+        if !rule.may_match(&Input::new(hay).span(from..to)) {
             return;
         }
         let Some(regex) = rule.regex() else {
@@ -344,12 +340,8 @@ impl Scanner {
         out: &mut Vec<Finding>,
         captured: &mut Captured,
     ) {
-        // Where the exact pattern is slow to build, its open form first says whether there is
-        // a match here at all (after a window search, there is).
-        if known_end.is_none()
-            && let Some(open) = rule.relaxed()
-            && open.search_half(&input).is_none()
-        {
+        // After a window search there is a match; otherwise the open form may say there is none.
+        if known_end.is_none() && !rule.may_match(&input) {
             return;
         }
         let (Some(regex), Some(shape)) = (rule.regex(), rule.shape()) else {
@@ -393,7 +385,7 @@ impl Scanner {
             (whole.span(), secret)
         };
         if judged != Some(secret.range())
-            && !self.accepts(rule, input.haystack(), whole.start, secret.range())
+            && !accepts(rule, input.haystack(), whole.start, secret.range())
         {
             return;
         }
@@ -402,23 +394,6 @@ impl Scanner {
             end: secret.end,
             rule: r,
         });
-    }
-
-    /// Whether the rule's checks take `secret` in a match starting at `match_start` for one.
-    fn accepts(&self, rule: &Rule, hay: &[u8], match_start: usize, secret: Range<usize>) -> bool {
-        // Validators see a little of what precedes the match (a key name's prefix, such as
-        // `sha256_` before a `key` keyword).
-        let context = match_start.saturating_sub(VALIDATOR_CONTEXT)..secret.start;
-        let (Some(value), Some(before)) = (hay.get(secret), hay.get(context)) else {
-            return false;
-        };
-        !value.is_empty()
-            && rule
-                .spec
-                .entropy
-                .is_none_or(|floor| entropy(value) >= floor)
-            && rule.spec.validator.is_none_or(|v| v.check(value, before))
-            && !(rule.spec.classification == "secret" && is_placeholder(value))
     }
 
     /// Order, drop duplicates and overlaps within a rule (the earliest, then longest, match
@@ -455,6 +430,23 @@ impl Scanner {
         });
         found
     }
+}
+
+/// Whether the rule's checks take `secret` in a match starting at `match_start` for one.
+fn accepts(rule: &Rule, hay: &[u8], match_start: usize, secret: Range<usize>) -> bool {
+    // Validators see a little of what precedes the match (a key name's prefix, such as
+    // `sha256_` before a `key` keyword).
+    let context = match_start.saturating_sub(VALIDATOR_CONTEXT)..secret.start;
+    let (Some(value), Some(before)) = (hay.get(secret), hay.get(context)) else {
+        return false;
+    };
+    !value.is_empty()
+        && rule
+            .spec
+            .entropy
+            .is_none_or(|floor| entropy(value) >= floor)
+        && rule.spec.validator.is_none_or(|v| v.check(value, before))
+        && !(rule.spec.classification == "secret" && is_placeholder(value))
 }
 
 /// A rule whose pattern could not be built cannot say the candidate is harmless: report it.

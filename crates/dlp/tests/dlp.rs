@@ -227,6 +227,14 @@ const PIECES: &[&str] = &[
     "0123",
 ];
 
+/// The text of the picked pieces, and what a whole scan of it finds, in order.
+fn pieces_and_findings(picks: &[usize]) -> (String, Vec<cordon_dlp::scan::Finding>) {
+    let text: String = picks.iter().map(|&i| part(PIECES[i])).collect();
+    let mut whole = scanner().scan(text.as_bytes());
+    whole.sort();
+    (text, whole)
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(64))]
 
@@ -237,12 +245,9 @@ proptest! {
         picks in prop::collection::vec(0..PIECES.len(), 1..80),
         chunk in 1usize..300,
     ) {
-        let text: String = picks.iter().map(|&i| part(PIECES[i])).collect();
+        let (text, whole) = pieces_and_findings(&picks);
         let data = text.as_bytes();
-        let s = scanner();
-        let mut whole = s.scan(data);
-        whole.sort();
-        let mut stream = Stream::new(s);
+        let mut stream = Stream::new(scanner());
         let mut got = Vec::new();
         for piece in data.chunks(chunk) {
             got.extend(stream.push(piece));
@@ -261,12 +266,9 @@ proptest! {
         chunk in 1usize..300,
         context in 0usize..5000,
     ) {
-        let text: String = picks.iter().map(|&i| part(PIECES[i])).collect();
+        let (text, whole) = pieces_and_findings(&picks);
         let data = text.as_bytes();
-        let s = scanner();
-        let mut whole = s.scan(data);
-        whole.sort();
-        let mut stream = Stream::new(s).keeping(context);
+        let mut stream = Stream::new(scanner()).keeping(context);
         let mut got = Vec::new();
         let mut check = |found: Vec<cordon_dlp::scan::Finding>, held: &[u8], base: usize| {
             for f in &found {

@@ -352,6 +352,24 @@ pub(super) fn us_ssn(s: &[u8]) -> bool {
         && d != [1, 2, 3, 4, 5, 6, 7, 8, 9]
 }
 
+/// Documentation and reserved domains.
+const RESERVED: &[&str] = &["example.com", "example.org", "example.net", "localhost"];
+/// Last labels that are no top-level domain: names of files such as `icon@2x.png`, and
+/// reserved names.
+const NOT_TLDS: &[&str] = &[
+    "png", "jpg", "jpeg", "gif", "svg", "webp", "ico", "js", "ts", "css", "map", "json", "test",
+    "invalid", "example", "local", "lan", "internal",
+];
+/// Local parts that name a role or a placeholder, not a person.
+const ROLE: &[&str] = &[
+    "git",
+    "noreply",
+    "no-reply",
+    "donotreply",
+    "user",
+    "username",
+];
+
 pub(super) fn email(s: &[u8], before: &[u8]) -> bool {
     // `scheme://user:password@host` is a URL's user information, not an address.
     if before.ends_with(b":") && contains(before, b"//") {
@@ -368,20 +386,6 @@ pub(super) fn email(s: &[u8], before: &[u8]) -> bool {
     let Some(tld) = domain.rsplit(|&b| b == b'.').next() else {
         return false;
     };
-    // Documentation and reserved domains, and names of files such as `icon@2x.png`.
-    const RESERVED: &[&str] = &["example.com", "example.org", "example.net", "localhost"];
-    const NOT_TLDS: &[&str] = &[
-        "png", "jpg", "jpeg", "gif", "svg", "webp", "ico", "js", "ts", "css", "map", "json",
-        "test", "invalid", "example", "local", "lan", "internal",
-    ];
-    const ROLE: &[&str] = &[
-        "git",
-        "noreply",
-        "no-reply",
-        "donotreply",
-        "user",
-        "username",
-    ];
     let reserved = RESERVED.iter().any(|r| {
         let r = r.as_bytes();
         domain.len() >= r.len()
@@ -505,8 +509,8 @@ fn numbering_plan(s: &[u8], d: &[u8]) -> bool {
 mod tests {
     use super::*;
 
-    /// The e-mail check as first written, on a lowercased copy of the domain: the reference
-    /// for the one that compares without regard to case.
+    /// The e-mail check as first written, on a lowercased copy of the domain (same lists): the
+    /// reference for the one that compares without regard to case.
     fn email_reference(s: &[u8], before: &[u8]) -> bool {
         if before.ends_with(b":") && contains(before, b"//") {
             return false;
@@ -516,31 +520,17 @@ mod tests {
         };
         let (local, domain) = (&s[..at], s[at + 1..].to_ascii_lowercase());
         let tld = domain.rsplit(|&b| b == b'.').next().unwrap();
-        let reserved = ["example.com", "example.org", "example.net", "localhost"]
-            .iter()
-            .any(|r| {
-                domain == r.as_bytes()
-                    || (domain.ends_with(r.as_bytes())
-                        && domain.get(domain.len() - r.len() - 1) == Some(&b'.'))
-            });
-        let not_tlds = [
-            "png", "jpg", "jpeg", "gif", "svg", "webp", "ico", "js", "ts", "css", "map", "json",
-            "test", "invalid", "example", "local", "lan", "internal",
-        ];
-        let role = [
-            "git",
-            "noreply",
-            "no-reply",
-            "donotreply",
-            "user",
-            "username",
-        ];
+        let reserved = RESERVED.iter().any(|r| {
+            domain == r.as_bytes()
+                || (domain.ends_with(r.as_bytes())
+                    && domain.get(domain.len() - r.len() - 1) == Some(&b'.'))
+        });
         tld.len() >= 2
             && tld.iter().all(u8::is_ascii_alphabetic)
             && domain.contains(&b'.')
             && !reserved
-            && !not_tlds.iter().any(|t| tld == t.as_bytes())
-            && !role
+            && !NOT_TLDS.iter().any(|t| tld == t.as_bytes())
+            && !ROLE
                 .iter()
                 .any(|r| local.eq_ignore_ascii_case(r.as_bytes()))
     }
