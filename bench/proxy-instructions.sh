@@ -11,7 +11,9 @@
 # requests to warm up, the counters are zeroed (`callgrind_control -z`), REQUESTS more are sent
 # and counted. valgrind does not emulate the SHA instructions, so the audit writer's SHA-256
 # runs sha2's software code under it (~50 instructions a byte instead of ~2): the script reports
-# that part apart, and the total without it.
+# that part apart, and the total without it. The same requests are then counted through the floor
+# (crates/proxy/examples/floor.rs: tokio and hyper forwarding, none of cordon's work), so the
+# last line is what cordon's own work per request costs.
 # Environment: CARGO_TARGET_DIR (default ~/.cache/cordon/target). Installs valgrind and
 # nginx-light from Debian when missing.
 set -euo pipefail
@@ -23,20 +25,19 @@ if ! command -v valgrind >/dev/null || ! command -v nginx >/dev/null; then
     apt-get update -qq && apt-get install -y -qq valgrind nginx-light
 fi
 bench_build
+cargo build --release --locked -q -p cordon-proxy --example floor
+floor_bin="$CARGO_TARGET_DIR/release/examples/floor"
 bench_work
 
-up="$(free_port)"; cp="$(free_port)"
+up="$(free_port)"; cp="$(free_port)"; floor="$(free_port)"
 start_upstream "$up"
 
 cd "$work"
 sign_manifest_for "$up"
-valgrind --tool=callgrind --callgrind-out-file="$work/cg.out" "$cordon" proxy \
-    --manifest m.signed.json --trust trust.json --listen "127.0.0.1:$cp" --state-dir "$work/state" \
-    --quiet 2>"$work/valgrind.log" & vg=$!; pids+=($vg)
-wait_port "$up"; wait_port "$cp" 60
+wait_port "$up"
 
-send() { # requests
-    python3 - "$1" "$cp" "$up" <<'PY'
+send() { # requests, proxy port
+    python3 - "$1" "$2" "$up" <<'PY'
 import http.client, sys
 n, proxy, up = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
 c = http.client.HTTPConnection("127.0.0.1", proxy)
@@ -48,16 +49,30 @@ for _ in range(n):
         sys.exit(f"the proxy answered {r.status} with {len(body)} bytes")
 PY
 }
-send 200
-callgrind_control -z "$vg" >/dev/null 2>&1
-send "$requests"
-callgrind_control -d "$vg" >/dev/null 2>&1
-kill "$vg"; wait "$vg" 2>/dev/null || true
+# Count what PORT's proxy, started under callgrind writing to OUT (pid VG), runs for `$requests`
+# requests after 200 to warm up; leaves OUT.inclusive and OUT.exclusive.
+count() { # port, out, vg
+    wait_port "$1" 60
+    send 200 "$1"
+    callgrind_control -z "$3" >/dev/null 2>&1
+    send "$requests" "$1"
+    callgrind_control -d "$3" >/dev/null 2>&1
+    kill "$3"; wait "$3" 2>/dev/null || true
+    # The dump made by `-d` (the one after zeroing), not the one written at exit.
+    local dump
+    dump="$(ls "$2".* | head -1)"
+    callgrind_annotate --auto=no --inclusive=yes "$dump" > "$2.inclusive"
+    callgrind_annotate --auto=no --threshold=100 "$dump" > "$2.exclusive"
+}
+valgrind --tool=callgrind --callgrind-out-file="$work/cordon.out" "$cordon" proxy \
+    --manifest m.signed.json --trust trust.json --listen "127.0.0.1:$cp" --state-dir "$work/state" \
+    --quiet 2>"$work/valgrind.log" & vg=$!; pids+=($vg)
+count "$cp" "$work/cordon.out" "$vg"
+# The floor: tokio and hyper forwarding the same requests, none of cordon's work.
+valgrind --tool=callgrind --callgrind-out-file="$work/floor.out" "$floor_bin" "127.0.0.1:$floor" \
+    2>>"$work/valgrind.log" & vg=$!; pids+=($vg)
+count "$floor" "$work/floor.out" "$vg"
 
-# The dump made by `-d` (the one after zeroing), not the one written at exit.
-dump="$(ls "$work"/cg.out.* | head -1)"
-callgrind_annotate --auto=no --inclusive=yes "$dump" > inclusive.txt
-callgrind_annotate --auto=no --threshold=100 "$dump" > exclusive.txt
 python3 - "$requests" <<'PY'
 import re, sys
 n = int(sys.argv[1])
@@ -66,11 +81,11 @@ def rows(path):
         m = re.match(r"\s*([\d,]+) \(\s*[\d.]+%\)\s+(\S.*)$", line)
         if m:
             yield int(m[1].replace(",", "")), m[2]
-total = next(c for c, name in rows("inclusive.txt") if "PROGRAM TOTALS" in name)
+total = next(c for c, name in rows("cordon.out.inclusive") if "PROGRAM TOTALS" in name)
 # Exclusive counts of sha2's functions, whichever source file their inlined code is booked to.
-sha = sum(c for c, name in rows("exclusive.txt") if "sha2::" in name and "=>" not in name)
+sha = sum(c for c, name in rows("cordon.out.exclusive") if "sha2::" in name and "=>" not in name)
 def inclusive(pattern):
-    return max((c for c, name in rows("inclusive.txt") if re.search(pattern, name) and "=>" not in name), default=0)
+    return max((c for c, name in rows("cordon.out.inclusive") if re.search(pattern, name) and "=>" not in name), default=0)
 print(f"{'requests counted':34} {n:10,}")
 print(f"{'instructions per request':34} {total / n:10,.0f}")
 print(f"{'  software SHA-256 (valgrind only)':34} {sha / n:10,.0f}")
@@ -84,4 +99,7 @@ for label, pattern in [
     ("decision", r"cordon_proxy::gate::Gate::decide"),
 ]:
     print(f"{'  ' + label:34} {inclusive(pattern) / n:10,.0f}")
+floor = next(c for c, name in rows("floor.out.inclusive") if "PROGRAM TOTALS" in name)
+print(f"{'the floor (tokio and hyper alone)':34} {floor / n:10,.0f}")
+print(f"{'cordon above the floor':34} {(total - sha - floor) / n:10,.0f}")
 PY

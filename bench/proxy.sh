@@ -4,7 +4,10 @@
 # one run with the same load sent directly to the upstream server, through tinyproxy, and through
 # HAProxy as a floor: an L7 proxy in HTTP mode that parses each request and forwards it to one
 # fixed backend, with no decision, no DNS, no audit. It shows what any HTTP-parsing hop costs on
-# this machine, so cordon's figure can be read against the best a proxy does here.
+# this machine, so cordon's figure can be read against the best a proxy does here. `floor`
+# (crates/proxy/examples/floor.rs) is a forward proxy built on cordon's own parts (tokio, hyper's
+# server and client connections) that does nothing else: the difference between it and cordon is
+# what cordon's own work per request costs.
 #
 #   bench/proxy.sh [SECONDS]   # seconds per wrk run (default 10)
 #
@@ -31,9 +34,11 @@ if ! command -v wrk >/dev/null || ! command -v tinyproxy >/dev/null || ! command
     apt-get update -qq && apt-get install -y -qq wrk nginx-light tinyproxy haproxy
 fi
 bench_build
+cargo build --release --locked -q -p cordon-proxy --example floor
+floor_bin="$CARGO_TARGET_DIR/release/examples/floor"
 bench_work
 
-up="$(free_port)"; tiny="$(free_port)"; hap="$(free_port)"; cp="$(free_port)"
+up="$(free_port)"; tiny="$(free_port)"; hap="$(free_port)"; cp="$(free_port)"; floor="$(free_port)"
 # With PIN=1: load and upstream on CPU 0, proxies on CPU 1.
 load=(); side=()
 if [[ "${PIN:-0}" == 1 ]]; then load=(taskset -c 0); side=(taskset -c 1); fi
@@ -65,12 +70,14 @@ backend upstream
     server nginx 127.0.0.1:$up
 CONF
 "${side[@]}" haproxy -db -f "$work/haproxy.cfg" >/dev/null 2>&1 & pids+=($!)
+# The floor of a proxy built on cordon's parts (tokio and hyper), doing none of cordon's work.
+"${side[@]}" "$floor_bin" "127.0.0.1:$floor" & pids+=($!)
 
 cd "$work"
 sign_manifest_for "$up"
 "${side[@]}" "$cordon" proxy --manifest m.signed.json --trust trust.json --listen "127.0.0.1:$cp" \
     --state-dir "$work/state" --quiet & pids+=($!)
-wait_port "$up"; wait_port "$tiny"; wait_port "$hap"; wait_port "$cp"
+wait_port "$up"; wait_port "$tiny"; wait_port "$hap"; wait_port "$floor"; wait_port "$cp"
 
 # Host names the target, as real clients send it (HAProxy refuses a request whose Host and URL
 # disagree, RFC 9112 §3.2.2).
@@ -79,7 +86,7 @@ wrk.path = "http://127.0.0.1:$up/1k"
 wrk.headers["Host"] = "127.0.0.1:$up"
 LUA
 # Every path must answer 200 with the body before anything is measured.
-for via in "" "--proxy http://127.0.0.1:$tiny" "--proxy http://127.0.0.1:$hap" "--proxy http://127.0.0.1:$cp"; do
+for via in "" "--proxy http://127.0.0.1:$tiny" "--proxy http://127.0.0.1:$hap" "--proxy http://127.0.0.1:$floor" "--proxy http://127.0.0.1:$cp"; do
     # shellcheck disable=SC2086
     n="$(curl -sf $via "http://127.0.0.1:$up/1k" | wc -c)"
     [[ "$n" == 1024 ]] || { echo "a path does not serve the file (${via:-direct}): $n bytes" >&2; exit 1; }
@@ -95,10 +102,12 @@ for round in $(seq "$rounds"); do
     run "lat-direct-$round" "http://127.0.0.1:$up/1k" -t1 -c1
     run "lat-tinyproxy-$round" "http://127.0.0.1:$tiny" -t1 -c1 -s abs.lua
     run "lat-haproxy-$round" "http://127.0.0.1:$hap" -t1 -c1 -s abs.lua
+    run "lat-floor-$round" "http://127.0.0.1:$floor" -t1 -c1 -s abs.lua
     run "lat-cordon-$round" "http://127.0.0.1:$cp" -t1 -c1 -s abs.lua
     run "tp-direct-$round" "http://127.0.0.1:$up/1k" -t2 -c16
     run "tp-tinyproxy-$round" "http://127.0.0.1:$tiny" -t2 -c16 -s abs.lua
     run "tp-haproxy-$round" "http://127.0.0.1:$hap" -t2 -c16 -s abs.lua
+    run "tp-floor-$round" "http://127.0.0.1:$floor" -t2 -c16 -s abs.lua
     run "tp-cordon-$round" "http://127.0.0.1:$cp" -t2 -c16 -s abs.lua
 done
 
@@ -112,7 +121,7 @@ def parse(name):
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)|Socket errors: (.*)", text)
     return lat, rps, errors.group(0) if errors else ""
-who = ("direct", "tinyproxy", "haproxy", "cordon")
+who = ("direct", "tinyproxy", "haproxy", "floor", "cordon")
 runs = {w: [] for w in who}
 for r in range(1, rounds + 1):
     for w in who:

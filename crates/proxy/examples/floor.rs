@@ -1,0 +1,78 @@
+//! A measuring stick for `bench/proxy.sh`, not a proxy to run: the least an HTTP/1.1 forward
+//! proxy built on the same parts as cordon's (tokio, hyper's server and client connections) costs
+//! per request. It forwards absolute-form requests to the authority they name, over one kept-alive
+//! upstream connection per client connection, and does nothing else: no grant, no address check,
+//! no limits, no audit record. The difference between it and `cordon proxy` under the same load
+//! is what cordon's own work per request costs (see docs/benchmarks.md, "Egress proxy").
+//!
+//! `cargo run --release -p cordon-proxy --example floor -- 127.0.0.1:PORT`
+
+use std::sync::Arc;
+
+use http::uri::PathAndQuery;
+use hyper::body::Incoming;
+use hyper::client::conn::http1::SendRequest;
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Mutex;
+
+type Upstream = Arc<Mutex<Option<SendRequest<Incoming>>>>;
+type Failure = Box<dyn std::error::Error + Send + Sync>;
+
+fn main() -> Result<(), Failure> {
+    let listen = std::env::args()
+        .nth(1)
+        .ok_or("usage: floor 127.0.0.1:PORT")?;
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?
+        .block_on(async move {
+            let listener = TcpListener::bind(&listen).await?;
+            loop {
+                let (client, _) = listener.accept().await?;
+                client.set_nodelay(true)?;
+                tokio::spawn(serve(client));
+            }
+        })
+}
+
+async fn serve(client: TcpStream) {
+    let upstream = Upstream::default();
+    let service = hyper::service::service_fn(move |req| forward(req, Arc::clone(&upstream)));
+    let _ = hyper::server::conn::http1::Builder::new()
+        .serve_connection(TokioIo::new(client), service)
+        .await;
+}
+
+async fn forward(
+    mut req: Request<Incoming>,
+    upstream: Upstream,
+) -> Result<Response<Incoming>, Failure> {
+    let authority = req
+        .uri()
+        .authority()
+        .ok_or("not an absolute-form request")?
+        .to_string();
+    let origin_form = req
+        .uri()
+        .path_and_query()
+        .cloned()
+        .unwrap_or_else(|| PathAndQuery::from_static("/"));
+    *req.uri_mut() = origin_form.into();
+    req.headers_mut().remove("proxy-connection");
+    let mut sender = upstream.lock().await;
+    if sender.as_ref().is_none_or(SendRequest::is_closed) {
+        let stream = TcpStream::connect(&authority).await?;
+        stream.set_nodelay(true)?;
+        let (send, connection) =
+            hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+        tokio::spawn(connection);
+        *sender = Some(send);
+    }
+    let Some(send) = sender.as_mut() else {
+        return Err(StatusCode::BAD_GATEWAY.to_string().into());
+    };
+    send.ready().await?;
+    Ok(send.send_request(req).await?)
+}
