@@ -1,6 +1,9 @@
 //! The proxy's question to the policy decision point, and the answer's parts it acts on.
 
-use cordon_policy::pdp::{Decision, Obligation, Pdp, Principal, Request, Resource};
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use cordon_policy::pdp::{Decision, Obligation, Pdp, Principal, Request, Resource, Rule};
 use time::OffsetDateTime;
 use url::Url;
 
@@ -9,6 +12,9 @@ use url::Url;
 pub struct Gate {
     pdp: Pdp,
     principal: Principal,
+    /// The description of each rule a decision named so far: every allowed request names its
+    /// grant, and describing one formats its manifest entry.
+    described: RwLock<HashMap<Rule, Arc<str>>>,
 }
 
 /// A decision, with what the proxy needs beyond it.
@@ -17,7 +23,7 @@ pub struct Verdict {
     /// The PDP's decision.
     pub decision: Decision,
     /// The deciding grant or entry, described for people and the audit log.
-    pub rule: Option<String>,
+    pub rule: Option<Arc<str>>,
     /// Whether a grant covering the request names its host as that IP address literally: only
     /// then may a loopback, private or other non-public address be reached.
     pub names_address: bool,
@@ -35,7 +41,11 @@ impl Verdict {
 impl Gate {
     /// A gate over a compiled (and verified) manifest.
     pub fn new(pdp: Pdp, principal: Principal) -> Self {
-        Self { pdp, principal }
+        Self {
+            pdp,
+            principal,
+            described: RwLock::default(),
+        }
     }
 
     /// The agent the manifest is for.
@@ -62,10 +72,11 @@ impl Gate {
 
     /// Decide on `method` to `url` now.
     pub fn decide(&self, method: &str, url: &Url) -> Verdict {
+        let method = method.to_ascii_uppercase();
         let req = Request {
             resource: Resource::Network {
                 url: url.clone(),
-                method: method.to_ascii_uppercase(),
+                method: method.clone(),
             },
             principal: self.principal.clone(),
             agent: Some(self.pdp.agent().to_owned()),
@@ -74,14 +85,30 @@ impl Gate {
             time: Some(OffsetDateTime::now_utc()),
         };
         let decision = self.pdp.decide(&req);
-        let rule = decision.rule.map(|r| self.pdp.describe(r));
+        let rule = decision.rule.map(|r| self.describe(r));
         let literal = matches!(url.host(), Some(url::Host::Ipv4(_) | url::Host::Ipv6(_)));
-        let method = method.to_ascii_uppercase();
         let names_address = decision.is_allow() && literal && self.pdp.names_host(&method, url);
         Verdict {
             decision,
             rule,
             names_address,
         }
+    }
+
+    /// `rule` described, as [`Pdp::describe`] does, once per rule.
+    fn describe(&self, rule: Rule) -> Arc<str> {
+        if let Some(known) = self
+            .described
+            .read()
+            .ok()
+            .and_then(|d| d.get(&rule).cloned())
+        {
+            return known;
+        }
+        let text: Arc<str> = self.pdp.describe(rule).into();
+        if let Ok(mut d) = self.described.write() {
+            d.insert(rule, Arc::clone(&text));
+        }
+        text
     }
 }

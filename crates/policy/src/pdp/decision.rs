@@ -88,7 +88,7 @@ impl Reason {
 }
 
 /// Which part of the manifest or which policy decided. Indexes point into the manifest's lists.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(tag = "kind", content = "index", rename_all = "camelCase")]
 pub enum Rule {
     /// `readPaths[i]`.
