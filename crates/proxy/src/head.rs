@@ -103,22 +103,40 @@ static HOP_BY_HOP: [HeaderName; 9] = [
 
 /// Remove hop-by-hop headers, including every header the `Connection` header names.
 pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
-    // Most heads have none, or only `Connection`: look before removing (a removal hashes the
-    // name, a look compares it).
-    if !headers.keys().any(|name| HOP_BY_HOP.contains(name)) {
+    // Most heads have none, or only `Connection`: find the ones present by comparing names, and
+    // remove only those (a removal hashes its name).
+    let mut present = [false; HOP_BY_HOP.len()];
+    for name in headers.keys() {
+        if let Some(seen) = HOP_BY_HOP
+            .iter()
+            .position(|h| h == name)
+            .and_then(|i| present.get_mut(i))
+        {
+            *seen = true;
+        }
+    }
+    if !present.contains(&true) {
         return;
     }
+    // What `Connection` names goes too; names that are hop-by-hop already (`keep-alive`, most
+    // often) need no header name of their own.
     let named: Vec<HeaderName> = headers
         .get_all(header::CONNECTION)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
-        .filter_map(|token| HeaderName::from_bytes(token.trim().as_bytes()).ok())
+        .map(str::trim)
+        .filter(|token| {
+            !HOP_BY_HOP
+                .iter()
+                .any(|h| token.eq_ignore_ascii_case(h.as_str()))
+        })
+        .filter_map(|token| HeaderName::from_bytes(token.as_bytes()).ok())
         .collect();
     for name in named {
         headers.remove(name);
     }
-    for name in &HOP_BY_HOP {
+    for (name, _) in HOP_BY_HOP.iter().zip(present).filter(|&(_, seen)| seen) {
         headers.remove(name);
     }
 }
@@ -286,7 +304,56 @@ mod tests {
         ));
     }
 
+    /// Each header with its values in order, by name (a removal may move the others).
+    fn by_name(headers: &HeaderMap) -> Vec<(String, Vec<u8>)> {
+        let mut pairs: Vec<(String, Vec<u8>)> = headers
+            .iter()
+            .map(|(k, v)| (k.as_str().to_owned(), v.as_bytes().to_vec()))
+            .collect();
+        pairs.sort_by(|a, b| a.0.cmp(&b.0));
+        pairs
+    }
+
+    /// What [`strip_hop_by_hop`] must leave: every header but the hop-by-hop ones and those a
+    /// `Connection` header names (case-insensitively), each with all its values in order.
+    fn without_hop_by_hop(headers: &HeaderMap) -> Vec<(String, Vec<u8>)> {
+        let named: Vec<String> = headers
+            .get_all(header::CONNECTION)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .map(|t| t.trim().to_ascii_lowercase())
+            .collect();
+        by_name(headers)
+            .into_iter()
+            .filter(|(k, _)| {
+                !HOP_BY_HOP.iter().any(|h| h.as_str() == k) && !named.iter().any(|n| n == k)
+            })
+            .collect()
+    }
+
     proptest! {
+        /// Whatever the mix of hop-by-hop headers, headers `Connection` names and others.
+        #[test]
+        fn hop_by_hop_headers_go_and_nothing_else(
+            pairs in prop::collection::vec((0usize..12, 0usize..12, 0usize..12), 0..10),
+        ) {
+            let names = [
+                "connection", "keep-alive", "proxy-connection", "te", "trailer", "upgrade",
+                "proxy-authorization", "x-hop", "accept", "host", "X-Hop", "close",
+            ];
+            let mut headers = HeaderMap::new();
+            for (n, a, b) in pairs {
+                let name = HeaderName::from_bytes(names[n].as_bytes()).unwrap();
+                // A `Connection` value names up to two others; other values are opaque.
+                let value = format!("{}, {}", names[a], names[b]);
+                headers.append(name, value.parse().unwrap());
+            }
+            let expected = without_hop_by_hop(&headers);
+            strip_hop_by_hop(&mut headers);
+            prop_assert_eq!(by_name(&headers), expected);
+        }
+
         #[test]
         fn any_bytes_give_an_answer(bytes in prop::collection::vec(any::<u8>(), 0..400)) {
             let _ = parse(&bytes);
