@@ -436,8 +436,11 @@ fn counting_groups(s: &[u8]) -> bool {
     };
     let g = groups.as_slice();
     g.len() >= 4
-        && (g.windows(2).all(|w| matches!(*w, [a, b] if b == a + 1))
-            || g.windows(2).all(|w| matches!(*w, [a, b] if a == b + 1)))
+        && (g
+            .windows(2)
+            .all(|w| matches!(*w, [a, b] if a.checked_add(1) == Some(b)))
+            || g.windows(2)
+                .all(|w| matches!(*w, [a, b] if b.checked_add(1) == Some(a))))
 }
 
 /// Whether one digit makes up all but at most two of them (`0100000000`, `555 555 5555`).
@@ -612,6 +615,17 @@ mod tests {
         assert!(!phone(b"08 07 06 05 04", b"    "), "counting down");
         assert!(!phone(b"01 00 00 00 00", b"("), "one digit");
         assert!(!phone(b"+1 415 555 2671", b"\x00\x01\x02 "), "binary data");
+        // Groups too long for a `u32` saturate, and saturated groups are not counting (found by
+        // the `dlp_scan` fuzz target: `u32::MAX + 1` overflowed).
+        assert!(!counting_groups(
+            b"4294967295 99999999999 99999999999 99999999999"
+        ));
+        assert!(!counting_groups(
+            b"99999999999 99999999999 99999999999 4294967295"
+        ));
+        assert!(counting_groups(
+            b"4294967292 4294967293 4294967294 4294967295"
+        ));
         assert!(counting(b"\x01\x02\x03\x04\x05\x06"));
         assert!(counting(&[9, 8, 7, 6, 5, 4]));
         assert!(!counting(&[1, 2, 3, 4, 5]), "too short");
