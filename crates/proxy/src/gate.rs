@@ -12,8 +12,8 @@ use url::Url;
 pub struct Gate {
     pdp: Pdp,
     principal: Principal,
-    /// The description of each rule a decision named so far: every allowed request names its
-    /// grant, and describing one formats its manifest entry.
+    /// The description of each rule a decision named so far (at most one per manifest entry):
+    /// every allowed request names its grant, and describing one formats that entry.
     described: RwLock<HashMap<Rule, Arc<str>>>,
 }
 
