@@ -270,35 +270,16 @@ pub(crate) fn socket_text(addr: SocketAddr) -> String {
         return addr.to_string();
     };
     let mut out = String::with_capacity(21);
+    let mut digits = itoa::Buffer::new();
     for (i, octet) in v4.ip().octets().into_iter().enumerate() {
         if i > 0 {
             out.push('.');
         }
-        push_decimal(&mut out, octet.into());
+        out.push_str(digits.format(octet));
     }
     out.push(':');
-    push_decimal(&mut out, v4.port());
+    out.push_str(digits.format(v4.port()));
     out
-}
-
-/// Append `n` in decimal.
-fn push_decimal(out: &mut String, n: u16) {
-    let mut digits = [0u8; 5];
-    let mut at = digits.len();
-    let mut rest = n;
-    loop {
-        at -= 1;
-        if let Some(d) = digits.get_mut(at) {
-            *d = b'0' + (rest % 10) as u8;
-        }
-        rest /= 10;
-        if rest == 0 {
-            break;
-        }
-    }
-    for &d in digits.get(at..).unwrap_or_default() {
-        out.push(char::from(d));
-    }
 }
 
 fn endpoint(addr: &str, host: Option<&str>, port: Option<u16>) -> Canonical {
