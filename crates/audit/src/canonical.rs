@@ -173,6 +173,42 @@ impl Object {
         self
     }
 
+    /// Members written earlier (by [`into_members`](Self::into_members)), in canonical order
+    /// and without escapes: `bytes` is `"first":…,…` and the last member's name is at `last`
+    /// in it.
+    pub(crate) fn members(
+        &mut self,
+        first: &str,
+        bytes: &[u8],
+        last: std::ops::Range<usize>,
+    ) -> &mut Self {
+        let in_order = match &self.last {
+            None => true,
+            Some(prev) => self.buf.get(prev.clone()) < Some(first.as_bytes()),
+        };
+        if self.last.is_some() {
+            self.buf.push(b',');
+        }
+        let base = self.buf.len();
+        self.buf.extend_from_slice(bytes);
+        self.last = Some(base + last.start..base + last.end);
+        self.ordered &= in_order;
+        self
+    }
+
+    /// Bytes written so far, with the opening brace.
+    pub(crate) fn len(&self) -> usize {
+        self.buf.len()
+    }
+
+    /// The members as written, without the braces, for [`members`](Self::members); none when
+    /// their names did not all come in canonical order free of escapes (the bytes would not be
+    /// canonical as they stand).
+    pub(crate) fn into_members(self) -> Option<Vec<u8>> {
+        self.ordered
+            .then(|| self.buf.get(1..).unwrap_or_default().to_vec())
+    }
+
     /// Whether the object has no members.
     pub fn is_empty(&self) -> bool {
         self.last.is_none()

@@ -15,6 +15,9 @@
 //! Every event shape is checked against the OCSF 1.8 schema in the tests (required attributes,
 //! types, enum ids and their captions, constraints).
 
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
 use crate::canonical::{Canonical, Object};
 use serde_json::{Map, Value, json};
 
@@ -139,7 +142,7 @@ impl Class {
 }
 
 /// What happened, as OCSF names it: the class and its `activity_id`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Activity {
     /// A file is created.
     FileCreate,
@@ -182,7 +185,7 @@ pub enum Activity {
 }
 
 /// HTTP methods as OCSF HTTP Activity knows them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum HttpMethod {
     /// CONNECT.
     Connect,
@@ -282,7 +285,7 @@ impl Activity {
 }
 
 /// What the enforcement point decided.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Verdict {
     /// It went ahead.
     Allow,
@@ -349,7 +352,7 @@ impl Verdict {
 }
 
 /// `severity_id`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Severity {
     /// 1.
     Informational,
@@ -686,18 +689,48 @@ impl Event {
                 Attribute::Written(v) => out.canonical(name, v),
             };
         };
-        for (name, part) in ENVELOPE {
-            while let Some((k, v)) = class.next_if(|(k, _)| *k < name) {
-                attribute(&mut out, k, v);
-            }
-            let field = part(&envelope);
-            if let Some(field) = field {
-                envelope.write(&mut out, name, field);
-            }
-            if let Some((k, v)) = class.next_if(|(k, _)| *k == name)
-                && field.is_none()
-            {
-                attribute(&mut out, k, v);
+        for piece in source.pieces(&envelope).iter() {
+            match piece {
+                Piece::Own(name, part) => {
+                    while let Some((k, v)) = class.next_if(|(k, _)| k < name) {
+                        attribute(&mut out, k, v);
+                    }
+                    let field = part(&envelope);
+                    if let Some(field) = field {
+                        envelope.write(&mut out, name, field);
+                    }
+                    if let Some((k, v)) = class.next_if(|(k, _)| k == name)
+                        && field.is_none()
+                    {
+                        attribute(&mut out, k, v);
+                    }
+                }
+                Piece::Fixed(run) => {
+                    // As many of the run's members at once as come before the next attribute
+                    // of the class; one of the same name as a member gives way to it.
+                    let mut from = 0;
+                    while let Some(first) = run.names.get(from) {
+                        while let Some((k, v)) = class.next_if(|(k, _)| k < first) {
+                            attribute(&mut out, k, v);
+                        }
+                        let to = match class.peek() {
+                            Some((k, _)) => {
+                                from + run
+                                    .names
+                                    .get(from..)
+                                    .map_or(0, |rest| rest.partition_point(|m| m <= k))
+                            }
+                            None => run.names.len(),
+                        }
+                        .max(from + 1);
+                        let (bytes, last) = run.members(from, to);
+                        out.members(first, bytes, last);
+                        if let Some(name) = run.names.get(to.wrapping_sub(1)) {
+                            class.next_if(|(k, _)| k == name);
+                        }
+                        from = to;
+                    }
+                }
             }
         }
         for (k, v) in class {
@@ -717,6 +750,67 @@ pub struct Source {
     device: Canonical,
     metadata: Canonical,
     policy: Option<Canonical>,
+    /// The envelope of each shape of event met so far, its fixed members written once. Bounded:
+    /// a shape is made of enums and a flag.
+    shapes: Arc<RwLock<HashMap<Shape, Arc<[Piece]>>>>,
+}
+
+/// What fixes every member of an event's envelope but its own (`message`, `status_detail`,
+/// `time`, `unmapped`): with the [`Source`], the ids, names, severity and status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct Shape {
+    activity: Activity,
+    verdict: Verdict,
+    severity: Option<Severity>,
+    failed: bool,
+}
+
+/// The envelope's members that each event fills in; the others are the same for every event of
+/// a [`Shape`] from one [`Source`].
+const OWN: [&str; 4] = ["message", "status_detail", "time", "unmapped"];
+
+/// A part of the envelope of one [`Shape`], in canonical order.
+#[derive(Debug)]
+enum Piece {
+    /// Consecutive members fixed by the shape and the source, written once.
+    Fixed(Run),
+    /// A member the event fills in.
+    Own(&'static str, Part),
+}
+
+/// Members written once: `"name":value` each, separated by commas.
+#[derive(Debug)]
+struct Run {
+    /// The members' names, ascending.
+    names: Vec<&'static str>,
+    /// Where each member starts in `bytes`.
+    starts: Vec<usize>,
+    bytes: Vec<u8>,
+}
+
+impl Run {
+    /// Members `from..to` (`from < to`) as [`Object::members`] takes them: their bytes, and
+    /// where the last one's name is in those bytes.
+    fn members(&self, from: usize, to: usize) -> (&[u8], std::ops::Range<usize>) {
+        let start = self.starts.get(from).copied().unwrap_or(self.bytes.len());
+        // The comma before the next member is not this slice's.
+        let end = self
+            .starts
+            .get(to)
+            .map_or(self.bytes.len(), |next| next - 1);
+        let last = self
+            .starts
+            .get(to.wrapping_sub(1))
+            .copied()
+            .unwrap_or(start);
+        let name_len = self.names.get(to.wrapping_sub(1)).map_or(0, |n| n.len());
+        // After the opening quote.
+        let name = last - start + 1;
+        (
+            self.bytes.get(start..end).unwrap_or_default(),
+            name..name + name_len,
+        )
+    }
 }
 
 impl Source {
@@ -766,7 +860,34 @@ impl Source {
             policy,
             version: product_version.to_owned(),
             subject,
+            shapes: Arc::default(),
         }
+    }
+
+    /// The envelope of `envelope`'s shape, its fixed members written when the shape is first met.
+    fn pieces(&self, envelope: &Envelope<'_>) -> Arc<[Piece]> {
+        let event = envelope.event;
+        let shape = Shape {
+            activity: event.activity,
+            verdict: event.verdict,
+            severity: event.severity,
+            failed: event.failure.is_some(),
+        };
+        // A poisoned lock only means a writer panicked; the map itself is whole.
+        if let Some(pieces) = self
+            .shapes
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&shape)
+        {
+            return Arc::clone(pieces);
+        }
+        let pieces: Arc<[Piece]> = render(envelope).into();
+        self.shapes
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(shape, Arc::clone(&pieces));
+        pieces
     }
 
     /// Who emits.
@@ -894,6 +1015,57 @@ const ENVELOPE: [(&str, Part); 24] = [
     ("type_uid", |e| Some(Field::Number(e.ids.type_uid))),
     ("unmapped", |_| Some(Field::Unmapped)),
 ];
+
+/// The envelope of `envelope`'s shape: each run of fixed members written as it will stay (an
+/// absent one left out), the event's own members as they are.
+fn render(envelope: &Envelope<'_>) -> Vec<Piece> {
+    let mut pieces = Vec::new();
+    let mut run = RunWriter::default();
+    for (name, part) in ENVELOPE {
+        if OWN.contains(&name) {
+            std::mem::take(&mut run).end(&mut pieces);
+            pieces.push(Piece::Own(name, part));
+        } else if let Some(field) = part(envelope) {
+            // After `{`, and after the comma a later member is written with.
+            let start = run.object.len() - 1 + usize::from(!run.members.is_empty());
+            run.starts.push(start);
+            run.members.push((name, part));
+            envelope.write(&mut run.object, name, field);
+        }
+    }
+    run.end(&mut pieces);
+    pieces
+}
+
+/// A [`Run`] being written.
+#[derive(Default)]
+struct RunWriter {
+    members: Vec<(&'static str, Part)>,
+    starts: Vec<usize>,
+    object: Object,
+}
+
+impl RunWriter {
+    fn end(self, pieces: &mut Vec<Piece>) {
+        if self.members.is_empty() {
+            return;
+        }
+        match self.object.into_members() {
+            Some(bytes) => pieces.push(Piece::Fixed(Run {
+                names: self.members.iter().map(|(name, _)| *name).collect(),
+                starts: self.starts,
+                bytes,
+            })),
+            // Names that are not canonical as they stand (the envelope's are): each member is
+            // then written with the event, in place.
+            None => pieces.extend(
+                self.members
+                    .into_iter()
+                    .map(|(name, part)| Piece::Own(name, part)),
+            ),
+        }
+    }
+}
 
 /// [`PROFILES`] in canonical form.
 static PROFILES_CANONICAL: std::sync::LazyLock<Canonical> =

@@ -154,16 +154,41 @@ fn the_canonical_form_written_directly_is_the_canonical_form_of_the_value() {
         json!({"code": 200, "message": "ok"})
     );
     assert_eq!(replaced["status"], "Success");
+    all.extend([
+        // Attributes between the envelope's fixed members, and named like them.
+        Event::new(Activity::FileRead, T)
+            .with("a", 1.into())
+            .with("action_ie", 2.into())
+            .with("category_uid", "forged".into())
+            .with("devicf", 3.into())
+            .with("type_uid", 4.into())
+            .with("type_uie", 5.into()),
+        // Events of one shape that differ in every member of their own.
+        Event::new(Activity::FileRead, T + 1)
+            .message("first")
+            .failed("one"),
+        Event::new(Activity::FileRead, T + 2)
+            .message("second \"quoted\"")
+            .failed("two")
+            .cordon("rule", "r".into()),
+        Event::new(Activity::FileRead, T + 3).failed("three"),
+    ]);
     for subject in [&full, &bare] {
-        for e in &all {
+        // Each event through a source of its own, and all of them (twice) through one, which
+        // writes each shape's fixed members once and reuses them.
+        let shared = Source::new(subject.clone(), "0.1.0");
+        for (i, e) in all.iter().chain(&all).enumerate() {
             let value = e.clone().finish(subject, "0.1.0");
-            let written = e
-                .clone()
-                .finish_canonical(&Source::new(subject.clone(), "0.1.0"));
-            assert_eq!(
-                String::from_utf8_lossy(written.as_bytes()),
-                String::from_utf8_lossy(&crate::canonical::to_vec(&value))
-            );
+            let expected = crate::canonical::to_vec(&value);
+            let own = Source::new(subject.clone(), "0.1.0");
+            for source in [&own, &shared] {
+                let written = e.clone().finish_canonical(source);
+                assert_eq!(
+                    String::from_utf8_lossy(written.as_bytes()),
+                    String::from_utf8_lossy(&expected),
+                    "event {i}"
+                );
+            }
         }
     }
 }
@@ -265,4 +290,12 @@ fn the_envelope_is_listed_in_canonical_order() {
     // In order, an event's members are written where they stay, never sorted afterwards.
     let names: Vec<&str> = super::ENVELOPE.iter().map(|(name, _)| *name).collect();
     assert!(names.windows(2).all(|w| w[0] < w[1]), "{names:?}");
+    // Plain names: the fixed members are written once and copied as they are.
+    assert!(
+        names
+            .iter()
+            .all(|n| n.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')),
+        "{names:?}"
+    );
+    assert!(super::OWN.iter().all(|own| names.contains(own)));
 }
