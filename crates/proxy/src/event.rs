@@ -5,8 +5,8 @@
 //! the headers with every credential-bearing value replaced by `[redacted]`.
 
 use std::borrow::Cow;
-use std::net::SocketAddr;
-use std::sync::LazyLock;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::{Arc, LazyLock};
 
 use aho_corasick::AhoCorasick;
 use http::HeaderMap;
@@ -119,10 +119,8 @@ impl Refusal {
 pub struct Event {
     /// When the request arrived, in milliseconds since the epoch.
     pub time_ms: i64,
-    /// The agent the manifest is for.
-    pub agent: String,
-    /// The client's address as the proxy saw it.
-    pub client: String,
+    /// The client, as the proxy saw it.
+    pub client: Peer,
     /// The HTTP method (`CONNECT` for a tunnel).
     pub method: String,
     /// `http` or `https`.
@@ -134,7 +132,7 @@ pub struct Event {
     /// The path, where visible (plain HTTP); no query.
     pub path: Option<String>,
     /// The address connected to.
-    pub address: Option<String>,
+    pub address: Option<SocketAddr>,
     /// Whether the proxy saw inside the TLS (a tunnel it inspected, or a request inside one).
     pub inspected: bool,
     /// The header a credential was added in (never its value).
@@ -192,12 +190,13 @@ impl Event {
             .u64("bytes_out", self.bytes_up);
         let mut e = ocsf::Event::new(activity, self.time_ms)
             .decided(verdict, self.reason, self.rule.as_deref())
-            .with_canonical("src_endpoint", endpoint(&self.client, None, None))
+            .with_canonical("src_endpoint", self.client.endpoint().clone())
             .with("duration", self.duration_ms.into())
             .with_canonical("traffic", traffic.finish());
         if let Some(host) = &self.host {
-            let address = self.address.as_deref().unwrap_or_default();
-            e = e.with_canonical("dst_endpoint", endpoint(address, Some(host), self.port));
+            let port = self.port.or(self.address.map(|a| a.port()));
+            let ip = self.address.map(|a| a.ip());
+            e = e.with_canonical("dst_endpoint", endpoint(Some(host), ip, None, port));
         }
         if !tunnel {
             let mut request = Object::with_capacity(512);
@@ -247,11 +246,13 @@ impl Event {
         for (k, v) in [
             ("server_name", &self.server_name),
             ("credential_header", &self.credential),
-            ("address", &self.address),
         ] {
             if let Some(v) = v {
                 e = e.cordon(k, v.as_str().into());
             }
+        }
+        if let Some(address) = self.address {
+            e = e.cordon("address", socket_text(address).into());
         }
         if !self.dlp.is_empty() {
             e = e.cordon("dlp", json!(self.dlp));
@@ -260,48 +261,103 @@ impl Event {
     }
 }
 
-/// An OCSF network endpoint from `ip:port` text, with the host name and port of a destination
-/// (a port given replaces the address's).
-/// `addr` as its `Display` writes it (`192.0.2.7:443`, `[2001:db8::1]:443`). Every forwarded
-/// request records the address it went to; an IPv4 one is written here digit by digit rather
-/// than through the formatting machinery, which cost more than the rest of the event's endpoint.
+/// `addr` as its `Display` writes it (`192.0.2.7:443`, `[2001:db8::1]:443`).
 pub(crate) fn socket_text(addr: SocketAddr) -> String {
-    let SocketAddr::V4(v4) = addr else {
-        return addr.to_string();
-    };
     let mut out = String::with_capacity(21);
+    match addr {
+        SocketAddr::V4(v4) => {
+            push_ipv4(*v4.ip(), &mut out);
+            out.push(':');
+            out.push_str(itoa::Buffer::new().format(v4.port()));
+        }
+        SocketAddr::V6(_) => out = addr.to_string(),
+    }
+    out
+}
+
+/// `ip` as its `Display` writes it. Every event records one or two: an IPv4 address is written
+/// digit by digit rather than through the formatting machinery, which cost more than the rest of
+/// an endpoint.
+fn ip_text(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V4(v4) => {
+            let mut out = String::with_capacity(15);
+            push_ipv4(v4, &mut out);
+            out
+        }
+        IpAddr::V6(v6) => v6.to_string(),
+    }
+}
+
+fn push_ipv4(ip: Ipv4Addr, out: &mut String) {
     let mut digits = itoa::Buffer::new();
-    for (i, octet) in v4.ip().octets().into_iter().enumerate() {
+    for (i, octet) in ip.octets().into_iter().enumerate() {
         if i > 0 {
             out.push('.');
         }
         out.push_str(digits.format(octet));
     }
-    out.push(':');
-    out.push_str(digits.format(v4.port()));
-    out
 }
 
-fn endpoint(addr: &str, host: Option<&str>, port: Option<u16>) -> Canonical {
-    let sock = addr.parse::<std::net::SocketAddr>().ok();
+/// An OCSF network endpoint; its members in canonical order.
+fn endpoint(
+    hostname: Option<&str>,
+    ip: Option<IpAddr>,
+    name: Option<&str>,
+    port: Option<u16>,
+) -> Canonical {
     let mut out = Object::new();
-    // Members in canonical order: hostname, ip, name, port.
-    if let Some(h) = host {
+    if let Some(h) = hostname {
         out.str("hostname", h);
     }
-    if let Some(sock) = &sock {
-        match (sock, addr.rsplit_once(':')) {
-            // An IPv4 socket address is written `ip:port`, its address as it is shown.
-            (std::net::SocketAddr::V4(_), Some((ip, _))) => out.str("ip", ip),
-            _ => out.str("ip", &sock.ip().to_string()),
-        };
-    } else if host.is_none() {
-        out.str("name", addr);
+    if let Some(ip) = ip {
+        out.str("ip", &ip_text(ip));
     }
-    if let Some(port) = port.or(sock.map(|s| s.port())) {
+    if let Some(n) = name {
+        out.str("name", n);
+    }
+    if let Some(port) = port {
         out.u64("port", port.into());
     }
     out.finish()
+}
+
+/// The client end of a connection, as every event on it records it (`src_endpoint`): written
+/// once, when the connection is accepted.
+#[derive(Debug, Clone)]
+pub struct Peer(Arc<Canonical>);
+
+impl Peer {
+    /// A client connected over TCP from `addr`.
+    pub fn tcp(addr: SocketAddr) -> Self {
+        Self(Arc::new(endpoint(
+            None,
+            Some(addr.ip()),
+            None,
+            Some(addr.port()),
+        )))
+    }
+
+    /// A client connected over the proxy's Unix socket (inside `cordon run`'s sandbox).
+    pub fn unix() -> Self {
+        Self::named("unix")
+    }
+
+    fn named(name: &str) -> Self {
+        Self(Arc::new(endpoint(None, None, Some(name), None)))
+    }
+
+    /// The OCSF endpoint.
+    pub fn endpoint(&self) -> &Canonical {
+        &self.0
+    }
+}
+
+impl Default for Peer {
+    /// A client the proxy knows nothing of.
+    fn default() -> Self {
+        Self::named("unknown")
+    }
 }
 
 /// Where events go.
@@ -453,18 +509,26 @@ mod tests {
 
     #[test]
     fn endpoints_are_written_as_ocsf_has_them() {
-        let text = |c: Canonical| String::from_utf8(c.as_bytes().to_vec()).unwrap();
+        let text = |c: &Canonical| String::from_utf8(c.as_bytes().to_vec()).unwrap();
+        let v4: SocketAddr = "127.0.0.1:8080".parse().unwrap();
         assert_eq!(
-            text(endpoint("127.0.0.1:8080", None, None)),
+            text(Peer::tcp(v4).endpoint()),
             r#"{"ip":"127.0.0.1","port":8080}"#
         );
+        let v6: SocketAddr = "[::1]:443".parse().unwrap();
+        assert_eq!(text(Peer::tcp(v6).endpoint()), r#"{"ip":"::1","port":443}"#);
+        assert_eq!(text(Peer::unix().endpoint()), r#"{"name":"unix"}"#);
         assert_eq!(
-            text(endpoint("[::1]:443", Some("api.example"), Some(8443))),
+            text(&endpoint(
+                Some("api.example"),
+                Some(v6.ip()),
+                None,
+                Some(8443)
+            )),
             r#"{"hostname":"api.example","ip":"::1","port":8443}"#
         );
-        assert_eq!(text(endpoint("unix", None, None)), r#"{"name":"unix"}"#);
         assert_eq!(
-            text(endpoint("", Some("api.example"), Some(80))),
+            text(&endpoint(Some("api.example"), None, None, Some(80))),
             r#"{"hostname":"api.example","port":80}"#
         );
     }

@@ -9,6 +9,7 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use super::{Listener, millis};
+use crate::event::Peer;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 
@@ -168,16 +169,16 @@ impl AsyncWrite for Stream {
     }
 }
 
-pub(super) async fn accept(listener: &Listener) -> io::Result<(Stream, String)> {
+pub(super) async fn accept(listener: &Listener) -> io::Result<(Stream, Peer)> {
     match listener {
         Listener::Tcp(l) => {
             let (s, peer): (TcpStream, SocketAddr) = l.accept().await?;
             let _ = s.set_nodelay(true);
-            Ok((Stream::Tcp(s), peer.to_string()))
+            Ok((Stream::Tcp(s), Peer::tcp(peer)))
         }
         Listener::Unix(l) => {
             let (s, _) = l.accept().await?;
-            Ok((Stream::Unix(s), "unix".to_owned()))
+            Ok((Stream::Unix(s), Peer::unix()))
         }
     }
 }

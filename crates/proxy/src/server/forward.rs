@@ -21,7 +21,7 @@ use cordon_policy::pdp::Obligation;
 use super::exchange::{Direction, Exchange, Metered, Prefixed};
 use super::{PoolKey, Proxy, ProxyBody, UpBody};
 use crate::body::{BodyInspector, Oversized};
-use crate::event::{Event, Refusal, redacted, socket_text};
+use crate::event::{Event, Refusal, redacted};
 use crate::gate::Verdict;
 use crate::head::{self};
 use crate::inspect::Inspection;
@@ -36,7 +36,7 @@ impl Proxy {
     ) -> Result<TcpStream, (Refusal, String)> {
         let addrs = self.resolver.addresses(url, verdict.names_address).await?;
         let (stream, addr) = self.connect_to(&addrs).await?;
-        event.address = Some(socket_text(addr));
+        event.address = Some(addr);
         Ok(stream)
     }
 
@@ -282,7 +282,7 @@ impl Proxy {
             Ok(s) => s,
             Err((refusal, detail)) => return self.refuse(event, started, refusal, detail),
         };
-        event.address = Some(socket_text(key.0));
+        event.address = Some(key.0);
         let exchange = Exchange::new(self.sink.clone(), event, started);
         let (parts, body) = req.into_parts();
         let mut out = Request::builder()
@@ -361,7 +361,7 @@ impl Proxy {
                             out = request;
                             match self.sender(&url, &verdict, tls).await {
                                 Ok((s, k, _)) => {
-                                    exchange.update(|e| e.address = Some(socket_text(k.0)));
+                                    exchange.update(|e| e.address = Some(k.0));
                                     (sender, key, pooled) = (s, k, false);
                                 }
                                 Err((refusal, detail)) => return exchange.refuse(refusal, detail),

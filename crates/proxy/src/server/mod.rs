@@ -31,7 +31,7 @@ use cordon_policy::pdp::Reason;
 
 use crate::body::BodyInspector;
 use crate::credential::Credentials;
-use crate::event::{Event, Refusal, Sink, redacted};
+use crate::event::{Event, Peer, Refusal, Sink, redacted};
 use crate::gate::{Gate, Verdict};
 use crate::head::{self, Target};
 use crate::inspect::Inspection;
@@ -175,7 +175,7 @@ impl Proxy {
         }
     }
 
-    fn admit(self: Arc<Self>, io: Stream, peer: String) {
+    fn admit(self: Arc<Self>, io: Stream, peer: Peer) {
         let Ok(slot) = self.slots.clone().try_acquire_owned() else {
             const FULL: &str = "the proxy is at its connection limit";
             tokio::spawn(async move {
@@ -203,12 +203,7 @@ impl Proxy {
         tokio::spawn(self.connection(io, peer, Arc::new(slot)));
     }
 
-    async fn connection(
-        self: Arc<Self>,
-        io: Stream,
-        peer: String,
-        slot: Arc<OwnedSemaphorePermit>,
-    ) {
+    async fn connection(self: Arc<Self>, io: Stream, peer: Peer, slot: Arc<OwnedSemaphorePermit>) {
         let activity = Activity::new(self.epoch);
         let io = Watched::new(io, activity.clone());
         let service = {
@@ -321,11 +316,10 @@ impl Proxy {
         })
     }
 
-    fn event(&self, peer: &str, method: &str) -> Event {
+    fn event(&self, peer: &Peer, method: &str) -> Event {
         Event {
             time_ms: now_ms(),
-            agent: self.gate.agent().to_owned(),
-            client: peer.to_owned(),
+            client: peer.clone(),
             method: method.to_owned(),
             decision: "deny",
             ..Event::default()
@@ -357,7 +351,7 @@ impl Proxy {
 /// What a request's handler knows of its connection.
 #[derive(Clone)]
 pub(super) struct Call {
-    peer: String,
+    peer: Peer,
     activity: Arc<Activity>,
     slot: Arc<OwnedSemaphorePermit>,
 }

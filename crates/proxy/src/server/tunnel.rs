@@ -15,7 +15,7 @@ use url::Url;
 use super::conn::{Activity, Waiting, Watched};
 use super::exchange::{Direction, Exchange};
 use super::{Call, Carry, Proxy, ProxyBody, admit, describe_destination, empty};
-use crate::event::{Event, Refusal, redacted};
+use crate::event::{Event, Peer, Refusal, redacted};
 use crate::gate::Verdict;
 use crate::head::Target;
 use crate::hello::{self, Hello, HelloError, Parsed};
@@ -276,7 +276,7 @@ impl Proxy {
 pub(super) struct Inner {
     /// `https://host[:port]/`, as the tunnel was granted.
     origin: Url,
-    peer: String,
+    peer: Peer,
     activity: Arc<Activity>,
 }
 
