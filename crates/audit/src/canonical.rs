@@ -335,21 +335,50 @@ pub fn write_str(s: &str, out: &mut Vec<u8>) {
 /// Whether `bytes` hold a `"`, a backslash or a control character: eight bytes at a time
 /// (most strings are keys and short values, a word or two).
 fn needs_escape(bytes: &[u8]) -> bool {
+    any_in(bytes, special_in, |b| b < 0x20 || b == b'"' || b == b'\\')
+}
+
+/// Whether `bytes` hold anything but ASCII that a JSON string carries as it is: [`needs_escape`]
+/// or a byte outside ASCII.
+fn needs_care(bytes: &[u8]) -> bool {
+    const HIGH: u64 = u64::from_le_bytes([0x80; 8]);
+    any_in(
+        bytes,
+        |w| w & HIGH != 0 || special_in(w),
+        |b| !(0x20..0x80).contains(&b) || b == b'"' || b == b'\\',
+    )
+}
+
+/// Whether a word of `bytes` has `in_word`, eight bytes at a time, or a byte of a text shorter
+/// than a word has `in_byte`.
+fn any_in(bytes: &[u8], in_word: impl Fn(u64) -> bool, in_byte: impl Fn(u8) -> bool) -> bool {
     let word = |w: &[u8]| {
         let mut x = [0; 8];
         x.copy_from_slice(w);
-        special_in(u64::from_le_bytes(x))
+        in_word(u64::from_le_bytes(x))
     };
     match bytes.len().checked_sub(8) {
         // Shorter than a word: byte by byte.
-        None => bytes.iter().any(|&b| b < 0x20 || b == b'"' || b == b'\\'),
+        None => bytes.iter().any(|&b| in_byte(b)),
         // Whole words, then the last eight bytes (overlapping the last word).
         Some(last) => bytes.chunks_exact(8).any(word) || bytes.get(last..).is_some_and(word),
     }
 }
 
-/// Whether one of the eight bytes of `w` is below 0x20, a `"` or a backslash (the classic
-/// "has a byte less than n" and "has a zero byte" word tests, exact for whether one exists).
+/// Append `bytes` read as UTF-8 as a canonical JSON string, a sequence that is not UTF-8 read
+/// as `String::from_utf8_lossy` reads it (U+FFFD). Most header values are plain ASCII: copied
+/// after one look at them.
+pub fn write_lossy(bytes: &[u8], out: &mut Vec<u8>) {
+    if needs_care(bytes) {
+        write_str(&String::from_utf8_lossy(bytes), out);
+        return;
+    }
+    out.reserve(bytes.len() + 2);
+    out.push(b'"');
+    out.extend_from_slice(bytes);
+    out.push(b'"');
+}
+
 fn special_in(w: u64) -> bool {
     const ONES: u64 = u64::from_le_bytes([1; 8]);
     const HIGH: u64 = u64::from_le_bytes([0x80; 8]);
@@ -461,6 +490,24 @@ mod tests {
         ) {
             let expected = bytes.iter().any(|&b| b < 0x20 || b == b'"' || b == b'\\');
             proptest::prop_assert_eq!(needs_escape(&bytes), expected);
+        }
+
+        /// Bytes are written as `serde_json` writes the text `String::from_utf8_lossy` reads
+        /// from them, whether they take the plain path or not.
+        #[test]
+        fn bytes_are_written_as_their_lossy_text(
+            bytes in proptest::collection::vec(
+                // Mostly plain ASCII, so that both paths are common.
+                proptest::prop_oneof![30 => 0x23u8..=0x5b, 1 => proptest::prelude::any::<u8>()],
+                0..40,
+            )
+        ) {
+            let mut out = Vec::new();
+            write_lossy(&bytes, &mut out);
+            let text = String::from_utf8_lossy(&bytes);
+            proptest::prop_assert_eq!(out, serde_json::to_vec(&text).unwrap());
+            let expected = bytes.iter().any(|&b| !(0x20..0x80).contains(&b) || b == b'"' || b == b'\\');
+            proptest::prop_assert_eq!(needs_care(&bytes), expected);
         }
 
         /// Canonical JSON is JSON that reads back as the same value, and canonicalising that

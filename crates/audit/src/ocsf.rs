@@ -1103,9 +1103,10 @@ pub fn process(cmd_line: &str, program: &str, uid: &str, pid: Option<u32>) -> Va
     p
 }
 
-/// An OCSF `http_headers` list from name/value pairs (the values already redacted), in
-/// canonical form (for [`Object::canonical`]).
-pub fn headers<'a, V: AsRef<str>>(pairs: impl IntoIterator<Item = (&'a str, V)>) -> Canonical {
+/// An OCSF `http_headers` list from name/value pairs (the values already redacted; a value that
+/// is not UTF-8 is read as `String::from_utf8_lossy` reads it), in canonical form (for
+/// [`Object::canonical`]).
+pub fn headers<'a, V: AsRef<[u8]>>(pairs: impl IntoIterator<Item = (&'a str, V)>) -> Canonical {
     let pairs = pairs.into_iter();
     let mut out = Vec::with_capacity(64 * pairs.size_hint().0 + 2);
     out.push(b'[');
@@ -1115,9 +1116,9 @@ pub fn headers<'a, V: AsRef<str>>(pairs: impl IntoIterator<Item = (&'a str, V)>)
         }
         // `name` before `value`: the canonical order.
         out.extend_from_slice(b"{\"name\":");
-        crate::canonical::write_str(name, &mut out);
+        crate::canonical::write_lossy(name.as_bytes(), &mut out);
         out.extend_from_slice(b",\"value\":");
-        crate::canonical::write_str(value.as_ref(), &mut out);
+        crate::canonical::write_lossy(value.as_ref(), &mut out);
         out.push(b'}');
     }
     out.push(b']');

@@ -354,9 +354,10 @@ impl Peer {
 }
 
 impl Default for Peer {
-    /// A client the proxy knows nothing of.
+    /// A client the proxy knows nothing of (written once, shared).
     fn default() -> Self {
-        Self::named("unknown")
+        static UNKNOWN: LazyLock<Peer> = LazyLock::new(|| Peer::named("unknown"));
+        UNKNOWN.clone()
     }
 }
 
@@ -446,18 +447,18 @@ pub fn redacted(headers: &HeaderMap) -> Option<Canonical> {
     Some(ocsf::headers(headers.iter().take(MAX_HEADERS).map(
         |(name, value)| {
             let shown = if !PLAIN.contains(name) && is_sensitive(name.as_str()) {
-                Cow::Borrowed(REDACTED)
+                Cow::Borrowed(REDACTED.as_bytes())
+            } else if value.len() <= MAX_VALUE {
+                // Most values: short, recorded as they are (read as UTF-8 when written).
+                Cow::Borrowed(value.as_bytes())
             } else {
-                match std::str::from_utf8(value.as_bytes()) {
-                    // Most values: short and text, recorded as they are.
-                    Ok(text) if text.len() <= MAX_VALUE => Cow::Borrowed(text),
-                    _ => Cow::Owned(
-                        String::from_utf8_lossy(value.as_bytes())
-                            .chars()
-                            .take(MAX_VALUE)
-                            .collect(),
-                    ),
-                }
+                Cow::Owned(
+                    String::from_utf8_lossy(value.as_bytes())
+                        .chars()
+                        .take(MAX_VALUE)
+                        .collect::<String>()
+                        .into_bytes(),
+                )
             };
             (name.as_str(), shown)
         },
