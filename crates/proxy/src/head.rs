@@ -101,17 +101,56 @@ static HOP_BY_HOP: [HeaderName; 9] = [
     header::UPGRADE,
 ];
 
+/// `uri` as its `Display` writes it, put together from its parts rather than through the
+/// formatting machinery (once per request).
+pub fn uri_text(uri: &http::Uri) -> String {
+    let (scheme, authority, path, query) =
+        (uri.scheme_str(), uri.authority(), uri.path(), uri.query());
+    let mut out = String::with_capacity(
+        scheme.map_or(0, |s| s.len() + 3)
+            + authority.map_or(0, |a| a.as_str().len())
+            + path.len()
+            + query.map_or(0, |q| q.len() + 1),
+    );
+    if let Some(scheme) = scheme {
+        out.push_str(scheme);
+        out.push_str("://");
+    }
+    if let Some(authority) = authority {
+        out.push_str(authority.as_str());
+    }
+    out.push_str(path);
+    if let Some(query) = query {
+        out.push('?');
+        out.push_str(query);
+    }
+    out
+}
+
+/// Where `name` is in [`HOP_BY_HOP`]: one branch on its length and one comparison, where
+/// comparing it with each entry cost more than the rest of the stripping.
+fn hop_by_hop(name: &str) -> Option<usize> {
+    Some(match name {
+        "connection" => 0,
+        "proxy-connection" => 1,
+        "keep-alive" => 2,
+        "proxy-authenticate" => 3,
+        "proxy-authorization" => 4,
+        "te" => 5,
+        "trailer" => 6,
+        "transfer-encoding" => 7,
+        "upgrade" => 8,
+        _ => return None,
+    })
+}
+
 /// Remove hop-by-hop headers, including every header the `Connection` header names.
 pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
     // Most heads have none, or only `Connection`: find the ones present by comparing names, and
     // remove only those (a removal hashes its name).
     let mut present = [false; HOP_BY_HOP.len()];
     for name in headers.keys() {
-        if let Some(seen) = HOP_BY_HOP
-            .iter()
-            .position(|h| h == name)
-            .and_then(|i| present.get_mut(i))
-        {
+        if let Some(seen) = hop_by_hop(name.as_str()).and_then(|i| present.get_mut(i)) {
             *seen = true;
         }
     }
@@ -276,6 +315,16 @@ mod tests {
     }
 
     #[test]
+    fn hop_by_hop_names_are_found_where_the_list_has_them() {
+        for (i, name) in HOP_BY_HOP.iter().enumerate() {
+            assert_eq!(hop_by_hop(name.as_str()), Some(i), "{name}");
+        }
+        for name in ["host", "connectio", "x-connection", "tee", "upgrades", ""] {
+            assert_eq!(hop_by_hop(name), None, "{name}");
+        }
+    }
+
+    #[test]
     fn hop_by_hop_headers_and_those_connection_names_are_dropped() {
         let head = parse(
             b"GET http://example.com/ HTTP/1.1\r\nHost: example.com\r\nConnection: keep-alive, X-Secret-Hop\r\n\
@@ -334,6 +383,36 @@ mod tests {
 
     proptest! {
         /// Whatever the mix of hop-by-hop headers, headers `Connection` names and others.
+        #[test]
+        fn uris_are_written_as_display_writes_them(
+            scheme in proptest::option::of("https?"),
+            host in "[a-z0-9.-]{1,12}",
+            port in proptest::option::of(proptest::prelude::any::<u16>()),
+            path in "(/[a-zA-Z0-9%._~-]{0,6}){0,3}",
+            query in proptest::option::of("[a-zA-Z0-9=&%-]{0,10}"),
+            form in 0u8..3,
+        ) {
+            let authority = match port {
+                Some(p) => format!("{host}:{p}"),
+                None => host.clone(),
+            };
+            let text = match (form, &scheme) {
+                // Absolute form, authority form (CONNECT) and origin form.
+                (0, Some(s)) => format!("{s}://{authority}{path}"),
+                (1, _) => authority,
+                _ => format!("/{path}"),
+            };
+            let text = match &query {
+                Some(q) if form != 1 => format!("{text}?{q}"),
+                _ => text,
+            };
+            let uri = text.parse::<http::Uri>();
+            proptest::prop_assert!(uri.is_ok(), "{text}");
+            if let Ok(uri) = uri {
+                proptest::prop_assert_eq!(uri_text(&uri), uri.to_string());
+            }
+        }
+
         #[test]
         fn hop_by_hop_headers_go_and_nothing_else(
             pairs in prop::collection::vec((0usize..12, 0usize..12, 0usize..12), 0..10),

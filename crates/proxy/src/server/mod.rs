@@ -240,7 +240,7 @@ impl Proxy {
         let _waiting = Waiting::new(&call.activity);
         let started = Instant::now();
         let method = req.method().as_str().to_owned();
-        let raw = req.uri().to_string();
+        let raw = head::uri_text(req.uri());
         let mut event = self.event(&call.peer, &method);
         event.request_headers = redacted(req.headers());
         let target = match head::target(&method, &raw) {
