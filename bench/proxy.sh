@@ -21,6 +21,10 @@
 # connection, one thread (wrk's p50 and p99); throughput: 16 connections, 2 threads. cordon's
 # proxy runs with the default limits, a manifest granting the upstream, and audit events written
 # to a temporary state directory (one JSON line per request, as in production).
+# CPU µs/req is each proxy's CPU time (user and system, all its threads, from /proc/PID/stat)
+# over the throughput run, per request served. Where the proxy is the bottleneck it is the cost
+# that sets the throughput, and it drifts far less than req/s from one minute to the next, so it
+# is the figure to compare builds by.
 # PIN=1 runs wrk and nginx on CPU 0 and the proxies on CPU 1 (taskset), to tell the proxy's own
 # cost from its contention with the load generator and the upstream on a small machine.
 # Installs wrk, nginx-light, tinyproxy and haproxy from Debian when missing; builds cordon in release mode.
@@ -52,7 +56,7 @@ MaxClients 256
 Allow 127.0.0.1
 LogLevel Critical
 CONF
-"${side[@]}" tinyproxy -d -c "$work/tinyproxy.conf" >/dev/null 2>&1 & pids+=($!)
+"${side[@]}" tinyproxy -d -c "$work/tinyproxy.conf" >/dev/null 2>&1 & pids+=($!); pid_tinyproxy=$!
 
 # One process, one thread, like cordon's proxy pinned to its core; keep-alive on both sides.
 cat > "$work/haproxy.cfg" <<CONF
@@ -69,14 +73,14 @@ frontend floor
 backend upstream
     server nginx 127.0.0.1:$up
 CONF
-"${side[@]}" haproxy -db -f "$work/haproxy.cfg" >/dev/null 2>&1 & pids+=($!)
+"${side[@]}" haproxy -db -f "$work/haproxy.cfg" >/dev/null 2>&1 & pids+=($!); pid_haproxy=$!
 # The floor of a proxy built on cordon's parts (tokio and hyper), doing none of cordon's work.
-"${side[@]}" "$floor_bin" "127.0.0.1:$floor" & pids+=($!)
+"${side[@]}" "$floor_bin" "127.0.0.1:$floor" & pids+=($!); pid_floor=$!
 
 cd "$work"
 sign_manifest_for "$up"
 "${side[@]}" "$cordon" proxy --manifest m.signed.json --trust trust.json --listen "127.0.0.1:$cp" \
-    --state-dir "$work/state" --quiet & pids+=($!)
+    --state-dir "$work/state" --quiet & pids+=($!); pid_cordon=$!
 wait_port "$up"; wait_port "$tiny"; wait_port "$hap"; wait_port "$floor"; wait_port "$cp"
 
 # Host names the target, as real clients send it (HAProxy refuses a request whose Host and URL
@@ -92,23 +96,27 @@ for via in "" "--proxy http://127.0.0.1:$tiny" "--proxy http://127.0.0.1:$hap" "
     [[ "$n" == 1024 ]] || { echo "a path does not serve the file (${via:-direct}): $n bytes" >&2; exit 1; }
 done
 
-run() { # name, target, extra wrk args...
-    local name="$1" target="$2"; shift 2
+# CPU time (user and system, all threads, in clock ticks) a process has used so far.
+ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+run() { # name, target, proxy pid (or ""), extra wrk args...
+    local name="$1" target="$2" pid="$3" before; shift 3
+    [[ -z "$pid" ]] || before="$(ticks "$pid")"
     "${load[@]}" wrk --latency -d "${seconds}s" "$@" "$target" > "wrk-$name.txt"
+    [[ -z "$pid" ]] || echo "$(( $(ticks "$pid") - before ))" > "cpu-$name.txt"
 }
 rounds="${ROUNDS:-3}"
 for round in $(seq "$rounds"); do
     echo "== round $round of $rounds: latency (1 connection, 1 thread), then throughput (16 connections, 2 threads), ${seconds}s each" >&2
-    run "lat-direct-$round" "http://127.0.0.1:$up/1k" -t1 -c1
-    run "lat-tinyproxy-$round" "http://127.0.0.1:$tiny" -t1 -c1 -s abs.lua
-    run "lat-haproxy-$round" "http://127.0.0.1:$hap" -t1 -c1 -s abs.lua
-    run "lat-floor-$round" "http://127.0.0.1:$floor" -t1 -c1 -s abs.lua
-    run "lat-cordon-$round" "http://127.0.0.1:$cp" -t1 -c1 -s abs.lua
-    run "tp-direct-$round" "http://127.0.0.1:$up/1k" -t2 -c16
-    run "tp-tinyproxy-$round" "http://127.0.0.1:$tiny" -t2 -c16 -s abs.lua
-    run "tp-haproxy-$round" "http://127.0.0.1:$hap" -t2 -c16 -s abs.lua
-    run "tp-floor-$round" "http://127.0.0.1:$floor" -t2 -c16 -s abs.lua
-    run "tp-cordon-$round" "http://127.0.0.1:$cp" -t2 -c16 -s abs.lua
+    run "lat-direct-$round" "http://127.0.0.1:$up/1k" "" -t1 -c1
+    run "lat-tinyproxy-$round" "http://127.0.0.1:$tiny" "$pid_tinyproxy" -t1 -c1 -s abs.lua
+    run "lat-haproxy-$round" "http://127.0.0.1:$hap" "$pid_haproxy" -t1 -c1 -s abs.lua
+    run "lat-floor-$round" "http://127.0.0.1:$floor" "$pid_floor" -t1 -c1 -s abs.lua
+    run "lat-cordon-$round" "http://127.0.0.1:$cp" "$pid_cordon" -t1 -c1 -s abs.lua
+    run "tp-direct-$round" "http://127.0.0.1:$up/1k" "" -t2 -c16
+    run "tp-tinyproxy-$round" "http://127.0.0.1:$tiny" "$pid_tinyproxy" -t2 -c16 -s abs.lua
+    run "tp-haproxy-$round" "http://127.0.0.1:$hap" "$pid_haproxy" -t2 -c16 -s abs.lua
+    run "tp-floor-$round" "http://127.0.0.1:$floor" "$pid_floor" -t2 -c16 -s abs.lua
+    run "tp-cordon-$round" "http://127.0.0.1:$cp" "$pid_cordon" -t2 -c16 -s abs.lua
 done
 
 python3 - "$work" "$rounds" <<'PY'
@@ -119,25 +127,35 @@ def parse(name):
     unit = {"us": 1, "ms": 1000, "s": 1e6}
     lat = {p: float(v) * unit[u] for p, v, u in re.findall(r"^\s+(50|99)%\s+([\d.]+)(us|ms|s)$", text, re.M)}
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))
+    count = int(re.search(r"(\d+) requests in", text).group(1))
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)|Socket errors: (.*)", text)
-    return lat, rps, errors.group(0) if errors else ""
+    return lat, rps, count, errors.group(0) if errors else ""
+def cpu_us(name, count):
+    # The proxy's CPU time over the throughput run (clock ticks of 10 ms) per request served.
+    try:
+        return int(open(f"{work}/cpu-{name}.txt").read()) * 10_000 / max(count, 1)
+    except FileNotFoundError:
+        return None
 who = ("direct", "tinyproxy", "haproxy", "floor", "cordon")
 runs = {w: [] for w in who}
 for r in range(1, rounds + 1):
     for w in who:
-        lat, _, e1 = parse(f"lat-{w}-{r}")
-        _, rps, e2 = parse(f"tp-{w}-{r}")
-        runs[w].append({"p50": lat["50"], "p99": lat["99"], "rps": rps, "errors": (e1 + " " + e2).strip()})
+        lat, _, _, e1 = parse(f"lat-{w}-{r}")
+        _, rps, count, e2 = parse(f"tp-{w}-{r}")
+        runs[w].append({"p50": lat["50"], "p99": lat["99"], "rps": rps, "cpu": cpu_us(f"tp-{w}-{r}", count),
+                        "errors": (e1 + " " + e2).strip()})
 med = statistics.median
 print(f"{rounds} round(s); medians, and the range of each path's share of the direct run of the same round")
-print(f"{'':10} {'p50 µs':>8} {'p99 µs':>8} {'added p50 µs':>13} {'req/s @16':>10} {'of direct':>9} {'range':>11}  errors")
+print(f"{'':10} {'p50 µs':>8} {'p99 µs':>8} {'added p50 µs':>13} {'req/s @16':>10} {'of direct':>9} {'range':>11} {'CPU µs/req':>10}  errors")
 for w in who:
     shares = [x["rps"] / d["rps"] for x, d in zip(runs[w], runs["direct"])]
     added = [x["p50"] - d["p50"] for x, d in zip(runs[w], runs["direct"])]
     errors = "; ".join(sorted({x["errors"] for x in runs[w] if x["errors"]}))
     span = f"{min(shares):.0%}–{max(shares):.0%}"
+    cpus = [x["cpu"] for x in runs[w] if x["cpu"] is not None]
+    cpu = f"{med(cpus):10.1f}" if cpus else f"{'–':>10}"
     print(f"{w:10} {med(x['p50'] for x in runs[w]):8.0f} {med(x['p99'] for x in runs[w]):8.0f} "
-          f"{med(added):13.0f} {med(x['rps'] for x in runs[w]):10.0f} {med(shares):9.0%} {span:>11}  {errors[:80]}")
+          f"{med(added):13.0f} {med(x['rps'] for x in runs[w]):10.0f} {med(shares):9.0%} {span:>11} {cpu}  {errors[:80]}")
 PY
 lines="$(cat "$work"/state/audit/*.jsonl | wc -l)"
 echo "cordon recorded $lines audit events" >&2
