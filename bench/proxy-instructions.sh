@@ -92,8 +92,8 @@ print(f"{'  software SHA-256 (valgrind only)':34} {sha / n:10,.0f}")
 print(f"{'  without it':34} {(total - sha) / n:10,.0f}")
 for label, pattern in [
     ("the audit event (Sink::record)", r"Sink>::record"),
-    ("  OCSF envelope", r"ocsf::Event::finish_canonical"),
-    ("  proxy attributes", r"event::Event::to_ocsf"),
+    ("  written (Event::to_ocsf)", r"event::Event::to_ocsf"),
+    ("    its envelope", r"ocsf::Writer::envelope_before"),
     ("forwarding (decision, upstream)", r"forward::<impl cordon_proxy::server::Proxy>::forward::\{\{closure\}\}"),
     ("target URL", r"cordon_proxy::head::target"),
     ("decision", r"cordon_proxy::gate::Gate::decide"),

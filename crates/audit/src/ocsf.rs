@@ -609,6 +609,7 @@ impl Event {
 
 /// The ids and names an event's envelope carries, worked out once for both forms of
 /// [`Event::finish`].
+#[derive(Clone, Copy)]
 struct Ids {
     class: Class,
     category: (u32, &'static str),
@@ -737,6 +738,137 @@ impl Event {
             attribute(&mut out, k, v);
         }
         out.finish()
+    }
+}
+
+impl Event {
+    /// Write the event canonically with its class's attributes given one at a time, each
+    /// written where it stays (for emitters that write one event per request, such as the
+    /// proxy). The event's own attributes ([`with`](Self::with)) are not written: give them to
+    /// the writer, in ascending order of name. As with [`finish`](Self::finish), an attribute
+    /// named like a member the envelope has gives way to it, and `actor` is the source's.
+    pub fn writer(self, source: &Source) -> Writer<'_> {
+        let ids = self.ids();
+        let pieces = source.pieces(&Envelope {
+            ids,
+            source,
+            event: &self,
+        });
+        Writer {
+            source,
+            event: self,
+            ids,
+            pieces,
+            next: 0,
+            from: 0,
+            out: Object::with_capacity(2048),
+        }
+    }
+}
+
+/// An event being written canonically, its class attributes given in ascending order of name
+/// ([`Event::writer`]).
+pub struct Writer<'s> {
+    source: &'s Source,
+    event: Event,
+    ids: Ids,
+    pieces: Arc<[Piece]>,
+    /// The next piece of the envelope to write, and its next member when it is a run.
+    next: usize,
+    from: usize,
+    out: Object,
+}
+
+impl std::fmt::Debug for Writer<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Writer")
+            .field("activity", &self.event.activity)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Writer<'_> {
+    /// A class attribute already in canonical form.
+    pub fn canonical(&mut self, name: &str, value: &Canonical) -> &mut Self {
+        if self.place(name) {
+            self.out.canonical(name, value);
+        }
+        self
+    }
+
+    /// A class attribute that is a number.
+    pub fn u64(&mut self, name: &str, value: u64) -> &mut Self {
+        if self.place(name) {
+            self.out.u64(name, value);
+        }
+        self
+    }
+
+    /// A class attribute that is an object, its members written by `members`.
+    pub fn object(&mut self, name: &str, members: impl FnOnce(&mut Object)) -> &mut Self {
+        if self.place(name) {
+            self.out.object(name, members);
+        }
+        self
+    }
+
+    /// The event in canonical form.
+    pub fn finish(mut self) -> Canonical {
+        self.envelope_before(None);
+        self.out.finish()
+    }
+
+    /// Write the envelope's members that come before `name`; whether an attribute of that name
+    /// is written (the envelope has no member of the name).
+    fn place(&mut self, name: &str) -> bool {
+        self.envelope_before(Some(name));
+        let envelope = Envelope {
+            ids: self.ids,
+            source: self.source,
+            event: &self.event,
+        };
+        // Every piece, not only the next one: an attribute given out of order still gives way.
+        !self.pieces.iter().any(|piece| match piece {
+            Piece::Own(own, part) => *own == name && part(&envelope).is_some(),
+            Piece::Fixed(run) => run.names.contains(&name),
+        })
+    }
+
+    /// Write the envelope's members whose names come before `until` (all, with none).
+    fn envelope_before(&mut self, until: Option<&str>) {
+        let envelope = Envelope {
+            ids: self.ids,
+            source: self.source,
+            event: &self.event,
+        };
+        while let Some(piece) = self.pieces.get(self.next) {
+            match piece {
+                Piece::Own(name, part) => {
+                    if until.is_some_and(|u| *name >= u) {
+                        return;
+                    }
+                    if let Some(field) = part(&envelope) {
+                        envelope.write(&mut self.out, name, field);
+                    }
+                }
+                Piece::Fixed(run) => {
+                    let to =
+                        until.map_or(run.names.len(), |u| run.names.partition_point(|m| *m < u));
+                    if let Some(first) = run.names.get(self.from)
+                        && to > self.from
+                    {
+                        let (bytes, last) = run.members(self.from, to);
+                        self.out.members(first, bytes, last);
+                        self.from = to;
+                    }
+                    if self.from < run.names.len() {
+                        return;
+                    }
+                    self.from = 0;
+                }
+            }
+            self.next += 1;
+        }
     }
 }
 

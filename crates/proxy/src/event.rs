@@ -13,7 +13,7 @@ use http::HeaderMap;
 use http::header::{self, HeaderName};
 
 use cordon_audit::canonical::{Canonical, Object};
-use cordon_audit::ocsf::{self, Activity, HttpMethod, Severity, Verdict};
+use cordon_audit::ocsf::{self, Activity, HttpMethod, Severity, Source, Verdict};
 use cordon_dlp::action::Action;
 use cordon_policy::pdp::Reason;
 use serde_json::json;
@@ -164,10 +164,11 @@ pub struct Event {
 }
 
 impl Event {
-    /// The event in cordon's audit model: a tunnel (`CONNECT`) is OCSF Network Activity (its
-    /// traffic when it ran, a refusal when it did not), a request the proxy sees is HTTP
-    /// Activity.
-    pub fn to_ocsf(&self) -> ocsf::Event {
+    /// The event in cordon's audit model, in canonical form as `source` emits it: a tunnel
+    /// (`CONNECT`) is OCSF Network Activity (its traffic when it ran, a refusal when it did
+    /// not), a request the proxy sees is HTTP Activity. Written member by member where each
+    /// stays, without an intermediate value: one event per request.
+    pub fn to_ocsf(&self, source: &Source) -> Canonical {
         let tunnel = self.method == "CONNECT";
         let allowed = self.decision == "allow";
         let activity = match (tunnel, allowed) {
@@ -182,53 +183,14 @@ impl Event {
             (true, Some(Action::Alert)) => Verdict::Alert,
             (true, None) => Verdict::Allow,
         };
-        // Written canonically a member at a time, each object's members in canonical order
-        // (so nothing is sorted afterwards): one event per request.
-        let mut traffic = Object::new();
-        traffic
-            .u64("bytes_in", self.bytes_down)
-            .u64("bytes_out", self.bytes_up);
-        let mut e = ocsf::Event::new(activity, self.time_ms)
-            .decided(verdict, self.reason, self.rule.as_deref())
-            .with_canonical("src_endpoint", self.client.endpoint().clone())
-            .with("duration", self.duration_ms.into())
-            .with_canonical("traffic", traffic.finish());
-        if let Some(host) = &self.host {
-            let port = self.port.or(self.address.map(|a| a.port()));
-            let ip = self.address.map(|a| a.ip());
-            e = e.with_canonical("dst_endpoint", endpoint(Some(host), ip, None, port));
-        }
-        if !tunnel {
-            let mut request = Object::with_capacity(512);
-            if let Some(headers) = &self.request_headers {
-                request.canonical("http_headers", headers);
-            }
-            request
-                .str("http_method", &self.method)
-                .object("url", |url| {
-                    if let Some(host) = &self.host {
-                        url.str("hostname", host);
-                    }
-                    url.str("path", self.path.as_deref().unwrap_or("/"));
-                    if let Some(port) = self.port {
-                        url.u64("port", port.into());
-                    }
-                    if let Some(scheme) = &self.scheme {
-                        url.str("scheme", scheme);
-                    }
-                });
-            e = e.with_canonical("http_request", request.finish());
-        }
+        let mut e = ocsf::Event::new(activity, self.time_ms).decided(
+            verdict,
+            self.reason,
+            self.rule.as_deref(),
+        );
         if let (Some(code), true) = (self.status, tunnel) {
             // Network Activity has no HTTP response: the answer to `CONNECT` is cordon's field.
             e = e.cordon("status", code.into());
-        } else if let Some(code) = self.status {
-            let mut response = Object::with_capacity(512);
-            response.u64("code", code.into());
-            if let Some(headers) = &self.response_headers {
-                response.canonical("http_headers", headers);
-            }
-            e = e.with_canonical("http_response", response.finish());
         }
         if self.decision != "allow" {
             e = e.failed(
@@ -257,7 +219,50 @@ impl Event {
         if !self.dlp.is_empty() {
             e = e.cordon("dlp", json!(self.dlp));
         }
-        e
+        // The class's attributes, in canonical order.
+        let mut w = e.writer(source);
+        if let Some(host) = &self.host {
+            let port = self.port.or(self.address.map(|a| a.port()));
+            let ip = self.address.map(|a| a.ip());
+            w.object("dst_endpoint", |o| endpoint(o, Some(host), ip, None, port));
+        }
+        w.u64("duration", self.duration_ms);
+        if !tunnel {
+            w.object("http_request", |request| {
+                if let Some(headers) = &self.request_headers {
+                    request.canonical("http_headers", headers);
+                }
+                request
+                    .str("http_method", &self.method)
+                    .object("url", |url| {
+                        if let Some(host) = &self.host {
+                            url.str("hostname", host);
+                        }
+                        url.str("path", self.path.as_deref().unwrap_or("/"));
+                        if let Some(port) = self.port {
+                            url.u64("port", port.into());
+                        }
+                        if let Some(scheme) = &self.scheme {
+                            url.str("scheme", scheme);
+                        }
+                    });
+            });
+            if let Some(code) = self.status {
+                w.object("http_response", |response| {
+                    response.u64("code", code.into());
+                    if let Some(headers) = &self.response_headers {
+                        response.canonical("http_headers", headers);
+                    }
+                });
+            }
+        }
+        w.canonical("src_endpoint", self.client.endpoint());
+        w.object("traffic", |traffic| {
+            traffic
+                .u64("bytes_in", self.bytes_down)
+                .u64("bytes_out", self.bytes_up);
+        });
+        w.finish()
     }
 }
 
@@ -299,14 +304,14 @@ fn push_ipv4(ip: Ipv4Addr, out: &mut String) {
     }
 }
 
-/// An OCSF network endpoint; its members in canonical order.
+/// The members of an OCSF network endpoint, in canonical order.
 fn endpoint(
+    out: &mut Object,
     hostname: Option<&str>,
     ip: Option<IpAddr>,
     name: Option<&str>,
     port: Option<u16>,
-) -> Canonical {
-    let mut out = Object::new();
+) {
     if let Some(h) = hostname {
         out.str("hostname", h);
     }
@@ -319,6 +324,17 @@ fn endpoint(
     if let Some(port) = port {
         out.u64("port", port.into());
     }
+}
+
+/// An OCSF network endpoint on its own.
+fn endpoint_object(
+    hostname: Option<&str>,
+    ip: Option<IpAddr>,
+    name: Option<&str>,
+    port: Option<u16>,
+) -> Canonical {
+    let mut out = Object::new();
+    endpoint(&mut out, hostname, ip, name, port);
     out.finish()
 }
 
@@ -330,7 +346,7 @@ pub struct Peer(Arc<Canonical>);
 impl Peer {
     /// A client connected over TCP from `addr`.
     pub fn tcp(addr: SocketAddr) -> Self {
-        Self(Arc::new(endpoint(
+        Self(Arc::new(endpoint_object(
             None,
             Some(addr.ip()),
             None,
@@ -344,7 +360,7 @@ impl Peer {
     }
 
     fn named(name: &str) -> Self {
-        Self(Arc::new(endpoint(None, None, Some(name), None)))
+        Self(Arc::new(endpoint_object(None, None, Some(name), None)))
     }
 
     /// The OCSF endpoint.
@@ -520,7 +536,7 @@ mod tests {
         assert_eq!(text(Peer::tcp(v6).endpoint()), r#"{"ip":"::1","port":443}"#);
         assert_eq!(text(Peer::unix().endpoint()), r#"{"name":"unix"}"#);
         assert_eq!(
-            text(&endpoint(
+            text(&endpoint_object(
                 Some("api.example"),
                 Some(v6.ip()),
                 None,
@@ -529,7 +545,7 @@ mod tests {
             r#"{"hostname":"api.example","ip":"::1","port":8443}"#
         );
         assert_eq!(
-            text(&endpoint(Some("api.example"), None, None, Some(80))),
+            text(&endpoint_object(Some("api.example"), None, None, Some(80))),
             r#"{"hostname":"api.example","port":80}"#
         );
     }

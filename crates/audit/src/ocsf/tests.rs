@@ -175,22 +175,72 @@ fn the_canonical_form_written_directly_is_the_canonical_form_of_the_value() {
     ]);
     for subject in [&full, &bare] {
         // Each event through a source of its own, and all of them (twice) through one, which
-        // writes each shape's fixed members once and reuses them.
+        // writes each shape's fixed members once and reuses them; each also through a writer,
+        // its attributes given in order.
         let shared = Source::new(subject.clone(), "0.1.0");
         for (i, e) in all.iter().chain(&all).enumerate() {
             let value = e.clone().finish(subject, "0.1.0");
-            let expected = crate::canonical::to_vec(&value);
+            let expected = String::from_utf8_lossy(&crate::canonical::to_vec(&value)).into_owned();
             let own = Source::new(subject.clone(), "0.1.0");
             for source in [&own, &shared] {
                 let written = e.clone().finish_canonical(source);
                 assert_eq!(
                     String::from_utf8_lossy(written.as_bytes()),
-                    String::from_utf8_lossy(&expected),
+                    expected,
                     "event {i}"
                 );
+                if let Some(written) = through_writer(e, source, false) {
+                    assert_eq!(
+                        String::from_utf8_lossy(written.as_bytes()),
+                        expected,
+                        "event {i}"
+                    );
+                }
             }
         }
     }
+}
+
+/// `e` written by a [`Writer`], its attributes given in ascending order of name (or in
+/// descending order); none when it refines `actor`, which a writer does not.
+fn through_writer(e: &Event, source: &Source, reversed: bool) -> Option<Canonical> {
+    let mut attributes: Vec<(String, Canonical)> = e
+        .attributes
+        .iter()
+        .map(|(k, v)| (k.clone(), Canonical::of(v)))
+        .chain(e.written.iter().map(|(k, v)| ((*k).to_owned(), v.clone())))
+        .collect();
+    if attributes.iter().any(|(k, _)| k == "actor") {
+        return None;
+    }
+    attributes.sort_by(|a, b| a.0.cmp(&b.0));
+    if reversed {
+        attributes.reverse();
+    }
+    let mut bare = e.clone();
+    bare.attributes.clear();
+    bare.written.clear();
+    let mut w = bare.writer(source);
+    for (k, v) in &attributes {
+        w.canonical(k, v);
+    }
+    Some(w.finish())
+}
+
+#[test]
+fn attributes_out_of_order_still_give_way_to_the_envelope() {
+    let e = Event::new(Activity::FileRead, T)
+        .with("status", "Success?".into())
+        .with("metadata", json!({"forged": true}))
+        .with("zzz", json!([1]))
+        .with("a", 1.into());
+    let source = Source::new(subject(), "0.1.0");
+    let expected = crate::canonical::to_vec(&e.clone().finish(&subject(), "0.1.0"));
+    let written = through_writer(&e, &source, true).unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(written.as_bytes()),
+        String::from_utf8_lossy(&expected)
+    );
 }
 
 #[test]

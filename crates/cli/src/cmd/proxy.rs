@@ -149,7 +149,7 @@ struct Chained {
 impl Sink for Chained {
     fn record(&self, event: &Event) {
         // Written canonically without a JSON value in between: one per request.
-        let event = event.to_ocsf().finish_canonical(&self.source);
+        let event = event.to_ocsf(&self.source);
         if self.print {
             let mut out = std::io::stdout().lock();
             let _ = out
