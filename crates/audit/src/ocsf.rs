@@ -761,6 +761,7 @@ impl Event {
             pieces,
             next: 0,
             from: 0,
+            written: None,
             out: Object::with_capacity(2048),
         }
     }
@@ -776,6 +777,8 @@ pub struct Writer<'s> {
     /// The next piece of the envelope to write, and its next member when it is a run.
     next: usize,
     from: usize,
+    /// The last member of the envelope written.
+    written: Option<&'static str>,
     out: Object,
 }
 
@@ -827,11 +830,19 @@ impl Writer<'_> {
             source: self.source,
             event: &self.event,
         };
-        // Every piece, not only the next one: an attribute given out of order still gives way.
-        !self.pieces.iter().any(|piece| match piece {
+        let shadows = |piece: &Piece, from: usize| match piece {
             Piece::Own(own, part) => *own == name && part(&envelope).is_some(),
-            Piece::Fixed(run) => run.names.contains(&name),
-        })
+            Piece::Fixed(run) => run.names.get(from..).is_some_and(|n| n.contains(&name)),
+        };
+        if self.written.is_some_and(|last| !before(last, name)) {
+            // Given out of order: the envelope may have written a member of the name already.
+            return !self.pieces.iter().any(|piece| shadows(piece, 0));
+        }
+        // In order, only the next member can have the name.
+        !self
+            .pieces
+            .get(self.next)
+            .is_some_and(|piece| shadows(piece, self.from))
     }
 
     /// Write the envelope's members whose names come before `until` (all, with none).
@@ -844,22 +855,25 @@ impl Writer<'_> {
         while let Some(piece) = self.pieces.get(self.next) {
             match piece {
                 Piece::Own(name, part) => {
-                    if until.is_some_and(|u| *name >= u) {
+                    if until.is_some_and(|u| !before(name, u)) {
                         return;
                     }
                     if let Some(field) = part(&envelope) {
                         envelope.write(&mut self.out, name, field);
+                        self.written = Some(name);
                     }
                 }
                 Piece::Fixed(run) => {
-                    let to =
-                        until.map_or(run.names.len(), |u| run.names.partition_point(|m| *m < u));
+                    let to = until.map_or(run.names.len(), |u| {
+                        run.names.partition_point(|m| before(m, u))
+                    });
                     if let Some(first) = run.names.get(self.from)
                         && to > self.from
                     {
                         let (bytes, last) = run.members(self.from, to);
                         self.out.members(first, bytes, last);
                         self.from = to;
+                        self.written = run.names.get(to - 1).copied();
                     }
                     if self.from < run.names.len() {
                         return;
@@ -870,6 +884,11 @@ impl Writer<'_> {
             self.next += 1;
         }
     }
+}
+
+/// Whether the name `a` comes strictly before `b` (see [`crate::canonical::precedes`]).
+fn before(a: &str, b: &str) -> bool {
+    crate::canonical::precedes(Some(a.as_bytes()), b.as_bytes())
 }
 
 /// Who emits events, with the members of their envelope that are the same in every event
