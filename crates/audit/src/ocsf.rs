@@ -657,87 +657,32 @@ impl Event {
     }
 
     /// The event as [`finish`](Self::finish) makes it for `source`, in canonical form, written
-    /// without building the envelope as a JSON value (the proxy records one per request).
-    pub fn finish_canonical(self, source: &Source) -> Canonical {
+    /// without building the envelope as a JSON value: its attributes go through a [`Writer`] in
+    /// order of name.
+    pub fn finish_canonical(mut self, source: &Source) -> Canonical {
         // The class's own attributes may refine `actor`: that rare event is built as a value.
         if self.attributes.contains_key("actor") || self.written.iter().any(|(k, _)| *k == "actor")
         {
             return Canonical::of(&self.finish(&source.subject, &source.version));
         }
-        let envelope = Envelope {
-            ids: self.ids(),
-            source,
-            event: &self,
-        };
-        // The class's attributes by name, merged in order with the envelope's members (which
-        // replace any of the same name), so that every member is written once, in place.
-        let mut class: Vec<(&str, Attribute<'_>)> = self
-            .attributes
+        // The class's attributes by name, through a writer that merges them in order with the
+        // envelope's members (which replace any of the same name).
+        let attributes = std::mem::take(&mut self.attributes);
+        let written = std::mem::take(&mut self.written);
+        let mut class: Vec<(&str, Attribute<'_>)> = attributes
             .iter()
             .map(|(k, v)| (k.as_str(), Attribute::Value(v)))
-            .chain(
-                self.written
-                    .iter()
-                    .map(|(k, v)| (*k, Attribute::Written(v))),
-            )
+            .chain(written.iter().map(|(k, v)| (*k, Attribute::Written(v))))
             .collect();
         class.sort_by(|a, b| a.0.cmp(b.0));
-        let mut class = class.into_iter().peekable();
-        let mut out = Object::with_capacity(2048);
-        let attribute = |out: &mut Object, name: &str, value: Attribute<'_>| {
+        let mut w = self.writer(source);
+        for (name, value) in class {
             match value {
-                Attribute::Value(v) => out.value(name, v),
-                Attribute::Written(v) => out.canonical(name, v),
+                Attribute::Value(v) => w.value(name, v),
+                Attribute::Written(v) => w.canonical(name, v),
             };
-        };
-        for piece in source.pieces(&envelope).iter() {
-            match piece {
-                Piece::Own(name, part) => {
-                    while let Some((k, v)) = class.next_if(|(k, _)| k < name) {
-                        attribute(&mut out, k, v);
-                    }
-                    let field = part(&envelope);
-                    if let Some(field) = field {
-                        envelope.write(&mut out, name, field);
-                    }
-                    if let Some((k, v)) = class.next_if(|(k, _)| k == name)
-                        && field.is_none()
-                    {
-                        attribute(&mut out, k, v);
-                    }
-                }
-                Piece::Fixed(run) => {
-                    // As many of the run's members at once as come before the next attribute
-                    // of the class; one of the same name as a member gives way to it.
-                    let mut from = 0;
-                    while let Some(first) = run.names.get(from) {
-                        while let Some((k, v)) = class.next_if(|(k, _)| k < first) {
-                            attribute(&mut out, k, v);
-                        }
-                        let to = match class.peek() {
-                            Some((k, _)) => {
-                                from + run
-                                    .names
-                                    .get(from..)
-                                    .map_or(0, |rest| rest.partition_point(|m| m <= k))
-                            }
-                            None => run.names.len(),
-                        }
-                        .max(from + 1);
-                        let (bytes, last) = run.members(from, to);
-                        out.members(first, bytes, last);
-                        if let Some(name) = run.names.get(to.wrapping_sub(1)) {
-                            class.next_if(|(k, _)| k == name);
-                        }
-                        from = to;
-                    }
-                }
-            }
         }
-        for (k, v) in class {
-            attribute(&mut out, k, v);
-        }
-        out.finish()
+        w.finish()
     }
 }
 
@@ -795,6 +740,14 @@ impl Writer<'_> {
     pub fn canonical(&mut self, name: &str, value: &Canonical) -> &mut Self {
         if self.place(name) {
             self.out.canonical(name, value);
+        }
+        self
+    }
+
+    /// A class attribute from a JSON value.
+    pub fn value(&mut self, name: &str, value: &Value) -> &mut Self {
+        if self.place(name) {
+            self.out.value(name, value);
         }
         self
     }
