@@ -419,7 +419,8 @@ pub struct Event {
     attributes: Map<String, Value>,
     /// Attributes written canonically already (kept apart from `attributes`, never both).
     written: Vec<(&'static str, Canonical)>,
-    cordon: Map<String, Value>,
+    /// cordon's fields, in order of name.
+    cordon: Vec<(&'static str, Value)>,
 }
 
 impl Event {
@@ -434,7 +435,7 @@ impl Event {
             message: None,
             attributes: Map::new(),
             written: Vec::new(),
-            cordon: Map::new(),
+            cordon: Vec::new(),
         }
     }
 
@@ -442,9 +443,9 @@ impl Event {
     #[must_use]
     pub fn decided(mut self, verdict: Verdict, reason: &str, rule: Option<&str>) -> Self {
         self.verdict = verdict;
-        self.cordon.insert("reason".into(), reason.into());
+        self.set_cordon("reason", reason.into());
         if let Some(rule) = rule {
-            self.cordon.insert("rule".into(), rule.into());
+            self.set_cordon("rule", rule.into());
         }
         self
     }
@@ -492,9 +493,21 @@ impl Event {
 
     /// A cordon field under `unmapped.cordon`.
     #[must_use]
-    pub fn cordon(mut self, name: &str, value: Value) -> Self {
-        self.cordon.insert(name.into(), value);
+    pub fn cordon(mut self, name: &'static str, value: Value) -> Self {
+        self.set_cordon(name, value);
         self
+    }
+
+    /// Set a cordon field, replacing one of the same name; the fields stay in order of name.
+    fn set_cordon(&mut self, name: &'static str, value: Value) {
+        match self.cordon.binary_search_by(|(k, _)| (*k).cmp(name)) {
+            Ok(i) => {
+                if let Some(field) = self.cordon.get_mut(i) {
+                    field.1 = value;
+                }
+            }
+            Err(i) => self.cordon.insert(i, (name, value)),
+        }
     }
 
     /// The activity.
@@ -578,7 +591,11 @@ impl Event {
             }
             put("policy", policy);
         }
-        let mut cordon = self.cordon;
+        let mut cordon: Map<String, Value> = self
+            .cordon
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v))
+            .collect();
         cordon.insert("component".into(), subject.component.into());
         cordon.insert("decision".into(), self.verdict.as_str().into());
         if !subject.agent.is_empty() {
@@ -1056,11 +1073,11 @@ impl Envelope<'_> {
                 .map(|d| ("manifest_digest", d)),
         ];
         let mut own = own.into_iter().flatten().peekable();
-        for (k, v) in &self.event.cordon {
-            while let Some((name, text)) = own.next_if(|(name, _)| *name < k.as_str()) {
+        for &(k, ref v) in &self.event.cordon {
+            while let Some((name, text)) = own.next_if(|(name, _)| *name < k) {
                 c.str(name, text);
             }
-            if own.peek().is_none_or(|(name, _)| *name != k.as_str()) {
+            if own.peek().is_none_or(|(name, _)| *name != k) {
                 c.value(k, v);
             }
         }
