@@ -62,36 +62,51 @@ impl Chain {
     /// Seal `event`, recorded at `time` (RFC 3339, from the caller's clock), as the next
     /// record.
     pub fn seal(&mut self, time: &str, event: impl Sealable) -> Record {
+        let mut line = Vec::with_capacity(2048);
+        let seq = self.seal_into(time, event, &mut line);
+        Record {
+            seq,
+            // The record is JSON this crate wrote from `str`s and canonical bytes: UTF-8.
+            line: String::from_utf8(line).unwrap_or_default(),
+            hash: self.prev.clone(),
+        }
+    }
+
+    /// Seal `event` as [`seal`](Self::seal) does, appending its line (without a newline) to
+    /// `out`, a batch of lines on its way to the log; its sequence number. The line is written
+    /// where it stays: nothing is copied after it is hashed.
+    pub fn seal_into(&mut self, time: &str, event: impl Sealable, out: &mut Vec<u8>) -> u64 {
         let seq = self.next_seq;
         // The members in canonical order (`event` < `hash` < `prev` < `seq` < `time`), the
         // event made canonical once: the hash covers the line without its `hash` member.
-        let mut line = Vec::with_capacity(2048);
-        line.extend_from_slice(b"{\"event\":");
-        event.write_canonical(&mut line);
+        let start = out.len();
+        out.extend_from_slice(b"{\"event\":");
+        event.write_canonical(out);
         // What follows `hash` in the record; hashed after the event, written after the hash.
         let mut tail = Vec::with_capacity(160);
         tail.extend_from_slice(b",\"prev\":");
         canonical::write_str(&self.prev, &mut tail);
         tail.extend_from_slice(b",\"seq\":");
-        tail.extend_from_slice(seq.to_string().as_bytes());
+        canonical::write_u64(seq, &mut tail);
         tail.extend_from_slice(b",\"time\":");
         canonical::write_str(time, &mut tail);
         tail.push(b'}');
         let mut sum = Sha256::new();
-        sum.update(&line);
+        sum.update(out.get(start..).unwrap_or_default());
         sum.update(&tail);
-        let hash = hex(&sum.finalize());
-        line.extend_from_slice(b",\"hash\":\"");
-        line.extend_from_slice(hash.as_bytes());
-        line.push(b'"');
-        line.extend_from_slice(&tail);
-        self.prev = hash.clone();
-        self.next_seq = seq.saturating_add(1);
-        Record {
-            seq,
-            line: String::from_utf8(line).unwrap_or_default(),
-            hash,
+        let digest = sum.finalize();
+        self.prev.clear();
+        for &b in digest.iter() {
+            let [hi, lo] = hex_pair(b);
+            self.prev.push(char::from(hi));
+            self.prev.push(char::from(lo));
         }
+        out.extend_from_slice(b",\"hash\":\"");
+        out.extend_from_slice(self.prev.as_bytes());
+        out.push(b'"');
+        out.extend_from_slice(&tail);
+        self.next_seq = seq.saturating_add(1);
+        seq
     }
 }
 
@@ -136,5 +151,23 @@ mod tests {
         assert_eq!(digest(&without), a.hash);
         assert_eq!(a.line, String::from_utf8(canonical::to_vec(&a_v)).unwrap());
         assert_eq!(Chain::after(b.seq, &b.hash), c);
+    }
+
+    #[test]
+    fn sealing_into_a_batch_writes_the_lines_seal_makes() {
+        let (mut one, mut batched) = (Chain::new(), Chain::new());
+        let mut lines = String::from("earlier\n");
+        let mut batch = lines.clone().into_bytes();
+        for i in 0..3 {
+            let event = json!({"n": i, "s": "é\"x"});
+            let record = one.seal("2026-11-26T00:00:00Z", &event);
+            lines.push_str(&record.line);
+            lines.push('\n');
+            let seq = batched.seal_into("2026-11-26T00:00:00Z", &event, &mut batch);
+            batch.push(b'\n');
+            assert_eq!(seq, record.seq);
+        }
+        assert_eq!(String::from_utf8(batch).unwrap(), lines);
+        assert_eq!(one, batched);
     }
 }

@@ -89,6 +89,8 @@ pub fn segments(dir: &Path) -> Result<Vec<(u32, PathBuf)>, StoreError> {
 /// Bytes first read back from the end of a segment to find its last record (more when the
 /// record is longer).
 const TAIL: u64 = 8 << 10;
+/// Room a batch of records starts with (about thirty proxy events); it grows as needed.
+const BATCH_BYTES: usize = 64 << 10;
 
 /// Why the log cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -224,13 +226,12 @@ impl Log {
         events: impl IntoIterator<Item = E>,
     ) -> Result<Option<u64>, StoreError> {
         self.settle(Some(time))?;
-        let mut batch = Vec::new();
+        // Each record is sealed straight into the batch, one `write` for all of them.
+        let mut batch = Vec::with_capacity(BATCH_BYTES);
         let mut last = None;
         for event in events {
-            let record = self.chain.seal(time, event);
-            batch.extend_from_slice(record.line.as_bytes());
+            last = Some(self.chain.seal_into(time, event, &mut batch));
             batch.push(b'\n');
-            last = Some(record.seq);
         }
         if batch.is_empty() {
             return Ok(None);
