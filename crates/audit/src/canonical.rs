@@ -330,10 +330,7 @@ pub fn write_str(s: &str, out: &mut Vec<u8>) {
     // Most strings need no escape (no `"`, `\` or control character): copied as they are,
     // which is exactly what serde_json writes for them.
     if !needs_escape(s.as_bytes()) {
-        out.reserve(s.len() + 2);
-        out.push(b'"');
-        out.extend_from_slice(s.as_bytes());
-        out.push(b'"');
+        write_plain(s.as_bytes(), out);
         return;
     }
     // Writing a `&str` into a Vec cannot fail; should it, the string is left out and the hash
@@ -377,17 +374,24 @@ fn any_in(bytes: &[u8], in_word: impl Fn(u64) -> bool, in_byte: impl Fn(u8) -> b
 /// Append `bytes` read as UTF-8 as a canonical JSON string, a sequence that is not UTF-8 read
 /// as `String::from_utf8_lossy` reads it (U+FFFD). Most header values are plain ASCII: copied
 /// after one look at them.
-pub fn write_lossy(bytes: &[u8], out: &mut Vec<u8>) {
+pub(crate) fn write_lossy(bytes: &[u8], out: &mut Vec<u8>) {
     if needs_care(bytes) {
         write_str(&String::from_utf8_lossy(bytes), out);
         return;
     }
+    write_plain(bytes, out);
+}
+
+/// Append `bytes`, which need no escape, between quotes.
+fn write_plain(bytes: &[u8], out: &mut Vec<u8>) {
     out.reserve(bytes.len() + 2);
     out.push(b'"');
     out.extend_from_slice(bytes);
     out.push(b'"');
 }
 
+/// Whether one of the eight bytes of `w` is below 0x20, a `"` or a backslash (the classic
+/// "has a byte less than n" and "has a zero byte" word tests, exact for whether one exists).
 fn special_in(w: u64) -> bool {
     const ONES: u64 = u64::from_le_bytes([1; 8]);
     const HIGH: u64 = u64::from_le_bytes([0x80; 8]);

@@ -267,15 +267,13 @@ impl Event {
 
 /// `addr` as its `Display` writes it (`192.0.2.7:443`, `[2001:db8::1]:443`).
 pub(crate) fn socket_text(addr: SocketAddr) -> String {
+    let SocketAddr::V4(v4) = addr else {
+        return addr.to_string();
+    };
     let mut out = String::with_capacity(21);
-    match addr {
-        SocketAddr::V4(v4) => {
-            push_ipv4(*v4.ip(), &mut out);
-            out.push(':');
-            out.push_str(itoa::Buffer::new().format(v4.port()));
-        }
-        SocketAddr::V6(_) => out = addr.to_string(),
-    }
+    push_ipv4(*v4.ip(), &mut out);
+    out.push(':');
+    out.push_str(itoa::Buffer::new().format(v4.port()));
     out
 }
 
