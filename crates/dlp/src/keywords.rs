@@ -284,8 +284,12 @@ impl Keywords {
             *h = pair_hash(p, c);
         }
         walk.prev = bytes[CHUNK - 1];
-        for block in hashes.chunks_exact(8) {
-            let mut lo = walk.carry;
+        // The open lanes of each block of eight positions, all blocks first: candidates are
+        // rare enough that the walk over the chunk is best kept free of calls.
+        let mut opens = [0u64; CHUNK / 8];
+        let mut carry = walk.carry;
+        for (open, block) in opens.iter_mut().zip(hashes.chunks_exact(8)) {
+            let mut lo = carry;
             let mut hi = 0u64;
             for (r, &h) in block.iter().enumerate() {
                 // Out of range cannot happen (the hash is masked); were it to, every bucket
@@ -299,8 +303,11 @@ impl Keywords {
                 // A shift by 64 would overflow: lane 0's reach stays within its block.
                 hi |= m.checked_shr(64 - 8 * r as u32).unwrap_or(0);
             }
-            walk.carry = hi;
-            let mut open = !lo;
+            carry = hi;
+            *open = !lo;
+        }
+        walk.carry = carry;
+        for mut open in opens {
             while open != 0 {
                 let bit = open.trailing_zeros() as usize;
                 open &= open - 1;
