@@ -309,15 +309,16 @@ impl Scanner {
             let Some(m) = regex.search(&input) else {
                 break;
             };
-            if m.start() > anchor.1 {
+            // A match covers the candidate when they share a byte.
+            if m.start() >= end {
                 break;
             }
-            if m.end() >= anchor.0 {
+            if m.end() > start {
                 let input = Input::new(hay).span(m.start()..to).anchored(Anchored::Yes);
                 self.capture(r, rule, input, Some(m.end()), None, out, caps);
             }
-            // The next match would start past the candidate.
-            if m.end() > anchor.1 {
+            // The next match would start at the candidate's end or past it.
+            if m.end() >= end {
                 break;
             }
             at = m.end().max(m.start() + 1);
