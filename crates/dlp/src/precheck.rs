@@ -32,6 +32,18 @@ pub enum Precheck {
     /// (bytes of `A-Z a-z 0-9 . _ ~ % ! $ & ' ( ) * + , ; = - :`, at least five, one of them `:`)
     /// followed by `@`.
     UrlUserinfo,
+    /// For a digit-run rule: the run begins with the `+` of an international number (a run
+    /// takes in the `+` before its first digit).
+    PlusLead,
+    /// For a digit-run rule: three consecutive groups of the run (digits between separators)
+    /// have 3, 2 and 4 digits, as a US social security number is written.
+    SsnGroups,
+    /// For a digit-run rule: three consecutive groups have 3, 3 and 4 digits (area code,
+    /// exchange, line: the North American numbering plan).
+    NanpGroups,
+    /// For a digit-run rule: a group that starts with the trunk prefix `0` and has 2 to 5
+    /// digits, followed by two groups of 2 to 4 (a national number with its trunk prefix).
+    TrunkGroups,
 }
 
 /// The shortest value [`Precheck::Assignment`] lets through.
@@ -58,6 +70,15 @@ pub enum Screen {
 }
 
 impl Precheck {
+    /// Whether the precheck looks at a digit run (for rules with `digits`) rather than at a
+    /// keyword (for rules with `keywords`).
+    pub fn on_digit_runs(self) -> bool {
+        matches!(
+            self,
+            Self::PlusLead | Self::SsnGroups | Self::NanpGroups | Self::TrunkGroups
+        )
+    }
+
     /// Whether a match may contain the keyword found at `start..end` in `hay`.
     pub fn admits(self, hay: &[u8], start: usize, end: usize) -> bool {
         self.screen(hay, start, end) != Screen::Refused
@@ -94,8 +115,51 @@ impl Precheck {
                     .is_some_and(|u| u.contains(&b':'));
                 admitted(userinfo >= 5 && colon && hay.get(end + userinfo) == Some(&b'@'))
             }
+            Self::PlusLead => admitted(hay.get(start) == Some(&b'+')),
+            Self::SsnGroups => admitted(groups(hay, start, end, |[a, b, c]| {
+                (a.len, b.len, c.len) == (3, 2, 4)
+            })),
+            Self::NanpGroups => admitted(groups(hay, start, end, |[a, b, c]| {
+                (a.len, b.len, c.len) == (3, 3, 4)
+            })),
+            Self::TrunkGroups => admitted(groups(hay, start, end, |[a, b, c]| {
+                a.first == b'0'
+                    && (2..=5).contains(&a.len)
+                    && (2..=4).contains(&b.len)
+                    && (2..=4).contains(&c.len)
+            })),
         }
     }
+}
+
+/// A group of a digit run: its digit count and first digit.
+#[derive(Debug, Clone, Copy, Default)]
+struct Group {
+    len: usize,
+    first: u8,
+}
+
+/// Whether some three consecutive groups of the digit run `start..end` satisfy `test`.
+fn groups(hay: &[u8], start: usize, end: usize, test: impl Fn([Group; 3]) -> bool) -> bool {
+    let run = hay.get(start..end).unwrap_or_default();
+    let mut last = [Group::default(); 3];
+    let mut current = Group::default();
+    // One byte past the run closes its last group.
+    for &b in run.iter().chain(std::iter::once(&b' ')) {
+        if b.is_ascii_digit() {
+            if current.len == 0 {
+                current.first = b;
+            }
+            current.len += 1;
+        } else if current.len > 0 {
+            last = [last[1], last[2], current];
+            if last[0].len > 0 && test(last) {
+                return true;
+            }
+            current = Group::default();
+        }
+    }
+    false
 }
 
 /// Byte classes of the assignment grammar, one bit each, looked up in one table.
@@ -252,7 +316,7 @@ mod tests {
         let set = crate::rule::RuleSet::builtin().unwrap();
         set.rules()
             .iter()
-            .filter(|r| r.spec.precheck.is_some())
+            .filter(|r| r.spec.precheck.is_some_and(|p| !p.on_digit_runs()))
             .cloned()
             .collect()
     }

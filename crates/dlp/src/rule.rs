@@ -311,10 +311,20 @@ impl Rule {
             }
             (false, Some(_)) => return Err(fail("give `keywords` or `digits`, not both".into())),
         };
-        if spec.precheck.is_some() && spec.digits.is_some() {
-            return Err(fail(
-                "`precheck` looks around a keyword: it needs `keywords`, not `digits`".into(),
-            ));
+        match spec.precheck {
+            Some(p) if p.on_digit_runs() && spec.digits.is_none() => {
+                return Err(fail(
+                    "this `precheck` looks at a digit run: it needs `digits`, not `keywords`"
+                        .into(),
+                ));
+            }
+            Some(p) if !p.on_digit_runs() && spec.digits.is_some() => {
+                return Err(fail(
+                    "this `precheck` looks around a keyword: it needs `keywords`, not `digits`"
+                        .into(),
+                ));
+            }
+            _ => {}
         }
         if spec.precheck == Some(Precheck::AssignedValue) && spec.before > 0 {
             return Err(fail(
@@ -366,18 +376,6 @@ fn build_regex(pattern: &str) -> Result<Regex, String> {
         .configure(Regex::config().auto_prefilter(false))
         .build(pattern)
         .map_err(|e| format!("`pattern`: {e}"))
-}
-
-/// One automaton over several rules' patterns that says which of them match anywhere in a span
-/// (all of them, overlapping), so a candidate tries only those. `None` if it cannot be built;
-/// callers then try every rule.
-pub(crate) fn build_any_of(rules: &[&Rule]) -> Option<Regex> {
-    let patterns: Vec<&str> = rules.iter().map(|r| &*r.spec.pattern).collect();
-    Regex::builder()
-        .syntax(ascii_bytes())
-        .configure(Regex::config().match_kind(regex_automata::MatchKind::All))
-        .build_many(&patterns)
-        .ok()
 }
 
 fn parse(pattern: &str) -> Result<Hir, String> {

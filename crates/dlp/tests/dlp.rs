@@ -115,6 +115,14 @@ fn bad_rules_are_refused_with_their_place() {
             "[[rules]]\nid='typo'\nname='n'\nclassification='secret'\nkeyword=['abc']\npattern='abc'\nexamples=['abc']\ncounterexamples=['x']",
             "unknown field",
         ),
+        (
+            "[[rules]]\nid='digits-assign'\nname='n'\nclassification='pii'\ndigits=8\nprecheck='assignment'\npattern='[0-9]{8}'\nexamples=['12345678']\ncounterexamples=['x']",
+            "looks around a keyword: it needs `keywords`, not `digits`",
+        ),
+        (
+            "[[rules]]\nid='keyword-groups'\nname='n'\nclassification='pii'\nkeywords=['tel']\nprecheck='nanp-groups'\npattern='tel [0-9]{3}'\nexamples=['tel 123']\ncounterexamples=['x']",
+            "looks at a digit run: it needs `digits`, not `keywords`",
+        ),
     ];
     for (text, want) in cases {
         let err = RuleSet::default().add_toml("mine.toml", text).unwrap_err();
