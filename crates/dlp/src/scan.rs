@@ -337,6 +337,15 @@ impl Scanner {
                     None => return,
                 },
             };
+            // A value the precheck judged is the secret of the match it found (what
+            // `assigned-value` promises, and a property test holds it to): no groups needed.
+            if let Some(value) = judged {
+                return out.push(Finding {
+                    start: value.start,
+                    end: value.end,
+                    rule: r,
+                });
+            }
             let input = input.clone().span(at..end);
             let slots = captured.0.get_or_insert_with(|| {
                 let mut v = Vec::new();
@@ -409,13 +418,16 @@ fn accepts(rule: &Rule, hay: &[u8], match_start: usize, secret: Range<usize>) ->
     let (Some(value), Some(before)) = (hay.get(secret), hay.get(context)) else {
         return false;
     };
+    let validator = rule.spec.validator;
     !value.is_empty()
         && rule
             .spec
             .entropy
             .is_none_or(|floor| entropy(value) >= floor)
-        && rule.spec.validator.is_none_or(|v| v.check(value, before))
-        && !(rule.spec.classification == "secret" && is_placeholder(value))
+        && validator.is_none_or(|v| v.check(value, before))
+        && !(rule.spec.classification == "secret"
+            && !validator.is_some_and(|v| v.rejects_placeholders())
+            && is_placeholder(value))
 }
 
 /// A rule whose pattern could not be built cannot say the candidate is harmless: report it.

@@ -40,6 +40,12 @@ pub enum Validator {
 }
 
 impl Validator {
+    /// Whether the validator turns placeholders away itself (what [`is_placeholder`] says of
+    /// the value), so a caller need not ask again.
+    pub fn rejects_placeholders(self) -> bool {
+        matches!(self, Self::Credential)
+    }
+
     /// Whether `secret` passes; `before` holds the bytes that precede it (the start of the
     /// match and a little more), e.g. the key name a value is assigned to.
     pub fn check(self, secret: &[u8], before: &[u8]) -> bool {
@@ -88,6 +94,12 @@ pub fn entropy(bytes: &[u8]) -> f64 {
 
 pub(crate) fn contains(hay: &[u8], needle: &[u8]) -> bool {
     hay.windows(needle.len()).any(|w| w == needle)
+}
+
+/// Whether `hay` holds `needle` (lowercase), ASCII case-insensitively.
+pub(crate) fn contains_caseless(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len())
+        .any(|w| w.eq_ignore_ascii_case(needle))
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@ use std::sync::LazyLock;
 use aho_corasick::AhoCorasick;
 use base64::Engine as _;
 
-use super::{contains, entropy};
+use super::{contains_caseless, entropy};
 
 /// Documentation placeholders, template and variable references, masked values.
 const PLACEHOLDER_MARKERS: &[&str] = &[
@@ -197,7 +197,6 @@ pub(super) fn credential(value: &[u8], before: &[u8]) -> bool {
     }
     // UUIDs and hex digests are identifiers and checksums far more often than secrets when
     // the key name says so.
-    let name = before.to_ascii_lowercase();
     let is_hex = value.iter().all(u8::is_ascii_hexdigit);
     if is_hex
         && [
@@ -214,7 +213,7 @@ pub(super) fn credential(value: &[u8], before: &[u8]) -> bool {
             b"salt",
         ]
         .iter()
-        .any(|k| contains(&name, k))
+        .any(|k| contains_caseless(before, k))
     {
         return false;
     }
@@ -273,12 +272,12 @@ fn wordiness(v: &[u8]) -> f64 {
 /// Identifier-shaped words joined by `_`, `.`, `-` or `::`, each a word with at most a short
 /// numeric tail (`colon2`, `utf8`, `v1`): how names look, and random tokens do not.
 fn is_identifier_path(v: &[u8]) -> bool {
-    let segments: Vec<&[u8]> = v
-        .split(|&b| matches!(b, b'_' | b'.' | b'-' | b':'))
-        .filter(|s| !s.is_empty())
-        .collect();
-    segments.len() >= 2
-        && segments.iter().all(|seg| {
+    let segments = || {
+        v.split(|&b| matches!(b, b'_' | b'.' | b'-' | b':'))
+            .filter(|s| !s.is_empty())
+    };
+    segments().nth(1).is_some()
+        && segments().all(|seg| {
             let letters = seg.iter().take_while(|b| b.is_ascii_alphabetic()).count();
             let tail = seg.get(letters..).unwrap_or_default();
             letters >= 2 && tail.len() <= 2 && tail.iter().all(u8::is_ascii_digit) && {
