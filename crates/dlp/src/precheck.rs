@@ -115,51 +115,94 @@ impl Precheck {
                     .is_some_and(|u| u.contains(&b':'));
                 admitted(userinfo >= 5 && colon && hay.get(end + userinfo) == Some(&b'@'))
             }
-            Self::PlusLead => admitted(hay.get(start) == Some(&b'+')),
-            Self::SsnGroups => admitted(groups(hay, start, end, |[a, b, c]| {
-                (a.len, b.len, c.len) == (3, 2, 4)
-            })),
-            Self::NanpGroups => admitted(groups(hay, start, end, |[a, b, c]| {
-                (a.len, b.len, c.len) == (3, 3, 4)
-            })),
-            Self::TrunkGroups => admitted(groups(hay, start, end, |[a, b, c]| {
-                a.first == b'0'
+            Self::PlusLead | Self::SsnGroups | Self::NanpGroups | Self::TrunkGroups => {
+                admitted(self.admits_run(hay, start, &RunGroups::of(hay, start, end)))
+            }
+        }
+    }
+
+    /// For a precheck that looks at digit runs: whether a match may overlap the run that
+    /// starts at `start` and has `groups`. Other prechecks admit every run.
+    pub(crate) fn admits_run(self, hay: &[u8], start: usize, groups: &RunGroups) -> bool {
+        match self {
+            Self::PlusLead => hay.get(start) == Some(&b'+'),
+            Self::SsnGroups => groups.any(|[a, b, c]| (a.len, b.len, c.len) == (3, 2, 4)),
+            Self::NanpGroups => groups.any(|[a, b, c]| (a.len, b.len, c.len) == (3, 3, 4)),
+            Self::TrunkGroups => groups.any(|[a, b, c]| {
+                a.trunk
                     && (2..=5).contains(&a.len)
                     && (2..=4).contains(&b.len)
                     && (2..=4).contains(&c.len)
-            })),
+            }),
+            Self::Assignment | Self::AssignedValue | Self::EmailAt | Self::UrlUserinfo => true,
         }
     }
 }
 
-/// A group of a digit run: its digit count and first digit.
-#[derive(Debug, Clone, Copy, Default)]
+/// A group of a digit run: its digit count (at most 255 counted) and whether its first digit
+/// is the trunk prefix `0`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 struct Group {
-    len: usize,
-    first: u8,
+    len: u8,
+    trunk: bool,
 }
 
-/// Whether some three consecutive groups of the digit run `start..end` satisfy `test`.
-fn groups(hay: &[u8], start: usize, end: usize, test: impl Fn([Group; 3]) -> bool) -> bool {
-    let run = hay.get(start..end).unwrap_or_default();
-    let mut last = [Group::default(); 3];
-    let mut current = Group::default();
-    // One byte past the run closes its last group.
-    for &b in run.iter().chain(std::iter::once(&b' ')) {
-        if b.is_ascii_digit() {
-            if current.len == 0 {
-                current.first = b;
+/// The groups of a digit run (its digits between separators), worked out once for all the
+/// prechecks that look at them.
+#[derive(Debug, Clone)]
+pub(crate) struct RunGroups {
+    groups: [Group; RUN_GROUPS],
+    count: usize,
+    /// The run has more groups than are kept: every precheck admits it.
+    more: bool,
+}
+
+/// Groups of a digit run the prechecks look at; a run with more is admitted unlooked.
+const RUN_GROUPS: usize = 24;
+
+impl RunGroups {
+    /// The groups of the digit run `start..end` of `hay`.
+    pub(crate) fn of(hay: &[u8], start: usize, end: usize) -> Self {
+        let mut out = Self {
+            groups: [Group::default(); RUN_GROUPS],
+            count: 0,
+            more: false,
+        };
+        let mut current = Group::default();
+        let close = |g: &mut Group, out: &mut Self| {
+            if g.len > 0 {
+                match out.groups.get_mut(out.count) {
+                    Some(slot) => *slot = *g,
+                    None => out.more = true,
+                }
+                out.count += 1;
+                *g = Group::default();
             }
-            current.len += 1;
-        } else if current.len > 0 {
-            last = [last[1], last[2], current];
-            if last[0].len > 0 && test(last) {
-                return true;
+        };
+        for &b in hay.get(start..end).unwrap_or_default() {
+            if b.is_ascii_digit() {
+                if current.len == 0 {
+                    current.trunk = b == b'0';
+                }
+                current.len = current.len.saturating_add(1);
+            } else {
+                close(&mut current, &mut out);
             }
-            current = Group::default();
         }
+        close(&mut current, &mut out);
+        out
     }
-    false
+
+    /// Whether some three consecutive groups satisfy `test` (or there are too many to say).
+    fn any(&self, test: impl Fn([Group; 3]) -> bool) -> bool {
+        self.more
+            || self
+                .groups
+                .get(..self.count)
+                .unwrap_or_default()
+                .windows(3)
+                .any(|w| matches!(*w, [a, b, c] if test([a, b, c])))
+    }
 }
 
 /// Byte classes of the assignment grammar, one bit each, looked up in one table.
@@ -441,6 +484,25 @@ mod tests {
             &format!("token{} = 4f9c2a7e1b8d6f3a", "a".repeat(65)),
             "token"
         ));
+    }
+
+    #[test]
+    fn digit_run_prechecks_read_the_groups() {
+        let admits = |check: Precheck, text: &str| check.admits(text.as_bytes(), 0, text.len());
+        assert!(admits(Precheck::SsnGroups, "568-94-6025"));
+        assert!(admits(Precheck::SsnGroups, "12 568 94 6025"));
+        assert!(!admits(Precheck::SsnGroups, "4077 2361 4892 2859"));
+        assert!(admits(Precheck::NanpGroups, "(415) 867-5309"));
+        assert!(!admits(Precheck::NanpGroups, "415 8675 309"));
+        assert!(admits(Precheck::TrunkGroups, "020 7946 0958"));
+        assert!(!admits(Precheck::TrunkGroups, "20 7946 0958"));
+        assert!(!admits(Precheck::TrunkGroups, "0207946 0958 12"));
+        assert!(admits(Precheck::PlusLead, "+44 20 7946 0958"));
+        assert!(!admits(Precheck::PlusLead, "44 20 7946 0958"));
+        // More groups than are kept: admitted, the pattern decides.
+        let long = format!("{}9 9", "1 ".repeat(RUN_GROUPS));
+        assert!(admits(Precheck::SsnGroups, &long));
+        assert!(!admits(Precheck::SsnGroups, &"1 ".repeat(RUN_GROUPS - 1)));
     }
 
     #[test]

@@ -15,7 +15,7 @@ use regex_automata::{Anchored, Input};
 
 use crate::digits::DigitRuns;
 use crate::keywords::Keywords;
-use crate::precheck::Screen;
+use crate::precheck::{RunGroups, Screen};
 use crate::rule::{self, MAX_MATCH_LEN, Rule, RuleError, RuleSet, Trigger};
 use crate::validate::{entropy, is_placeholder};
 
@@ -185,14 +185,20 @@ impl Scanner {
         }
         if !self.digit_rules.is_empty() {
             for (start, end, digits) in DigitRuns::new(hay, self.min_digits) {
+                // Worked out on the first precheck that asks, once for all of them.
+                let mut groups = None;
                 for &(r, min) in &self.digit_rules {
                     // A digit rule's precheck looks at the run's groups: most runs are not
                     // written the way its numbers are, and need no search.
-                    let admitted = || {
+                    let mut admitted = || {
                         self.rules
                             .get(r)
                             .and_then(|rule| rule.spec.precheck)
-                            .is_none_or(|check| check.admits(hay, start, end))
+                            .is_none_or(|check| {
+                                let groups =
+                                    groups.get_or_insert_with(|| RunGroups::of(hay, start, end));
+                                check.admits_run(hay, start, groups)
+                            })
                     };
                     if digits >= min && admitted() {
                         self.try_window(r, hay, (start, end), &mut out, &mut caps);

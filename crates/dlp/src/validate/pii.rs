@@ -291,14 +291,16 @@ const IBAN_LENGTHS: &[(&[u8; 2], usize)] = &[
 
 pub(super) fn iban(s: &[u8]) -> bool {
     // The longest IBAN has 34 characters.
-    let Some(compact) = Few::<u8, 34>::of(
-        s.iter()
-            .filter(|b| !matches!(b, b' ' | b'-'))
-            .map(u8::to_ascii_uppercase),
-    ) else {
-        return false;
-    };
-    let compact = compact.as_slice();
+    let mut buf = [0u8; 34];
+    let mut len = 0;
+    for &b in s.iter().filter(|b| !matches!(b, b' ' | b'-')) {
+        let Some(slot) = buf.get_mut(len) else {
+            return false;
+        };
+        *slot = b.to_ascii_uppercase();
+        len += 1;
+    }
+    let compact = buf.get(..len).unwrap_or_default();
     let Some(country) = compact.get(..2) else {
         return false;
     };
@@ -311,21 +313,21 @@ pub(super) fn iban(s: &[u8]) -> bool {
         return false;
     }
     // Move the first four characters to the end, letters become 10..35, mod 97 must be 1.
+    // The remainder is taken only when the next step could overflow: below 2^56, two more
+    // digits fit.
     let (head, tail) = compact.split_at(4);
-    let mut rem: u32 = 0;
+    let mut rem: u64 = 0;
     for &c in tail.iter().chain(head) {
-        let v = if c.is_ascii_digit() {
-            u32::from(c - b'0')
+        if rem >= 1 << 56 {
+            rem %= 97;
+        }
+        rem = if c.is_ascii_digit() {
+            rem * 10 + u64::from(c - b'0')
         } else {
-            u32::from(c - b'A') + 10
-        };
-        rem = if v >= 10 {
-            (rem * 100 + v) % 97
-        } else {
-            (rem * 10 + v) % 97
+            rem * 100 + u64::from(c - b'A') + 10
         };
     }
-    rem == 1
+    rem % 97 == 1
 }
 
 pub(super) fn us_ssn(s: &[u8]) -> bool {
@@ -630,6 +632,47 @@ mod tests {
         assert!(counting(&[9, 8, 7, 6, 5, 4]));
         assert!(!counting(&[1, 2, 3, 4, 5]), "too short");
         assert!(!counting(&[1, 2, 3, 5, 6, 7]));
+    }
+
+    /// The mod-97 remainder one character at a time, as ISO 13616 describes it.
+    fn mod97_reference(chars: &[u8]) -> u32 {
+        chars.iter().fold(0u32, |rem, &c| {
+            if c.is_ascii_digit() {
+                (rem * 10 + u32::from(c - b'0')) % 97
+            } else {
+                (rem * 100 + u32::from(c - b'A') + 10) % 97
+            }
+        })
+    }
+
+    proptest::proptest! {
+        /// Any country's IBAN with its check digits computed as the standard says passes, and
+        /// with any other check digits fails: the remainder taken only now and then is the
+        /// remainder.
+        #[test]
+        fn iban_check_digits_are_those_the_standard_computes(
+            country in proptest::sample::select(IBAN_LENGTHS.to_vec()),
+            body in proptest::collection::vec(proptest::sample::select(b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ".to_vec()), 34),
+            wrong in 0u32..97,
+        ) {
+            let (code, len) = country;
+            let body = body.get(..len - 4).unwrap_or_default();
+            let mut moved = body.to_vec();
+            moved.extend_from_slice(code);
+            moved.extend_from_slice(b"00");
+            let check = 98 - mod97_reference(&moved);
+            let with = |digits: u32| {
+                let mut v = code.to_vec();
+                v.extend_from_slice(format!("{digits:02}").as_bytes());
+                v.extend_from_slice(body);
+                v
+            };
+            proptest::prop_assert!(iban(&with(check)), "{}", String::from_utf8_lossy(&with(check)));
+            let other = (check + 1 + wrong % 96) % 97;
+            if other >= 2 && other != check {
+                proptest::prop_assert!(!iban(&with(other)));
+            }
+        }
     }
 
     #[test]
