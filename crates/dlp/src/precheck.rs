@@ -44,7 +44,15 @@ pub enum Precheck {
     /// For a digit-run rule: a group that starts with the trunk prefix `0` and has 2 to 5
     /// digits, followed by two groups of 2 to 4 (a national number with its trunk prefix).
     TrunkGroups,
+    /// For a digit-run rule: two capital letters and two digits (an IBAN's country and check
+    /// digits) start in the 12 bytes before the run; a run holds no letters, so an IBAN that
+    /// covers it starts there.
+    IbanLead,
 }
+
+/// How far before a digit run [`Precheck::IbanLead`] looks for an IBAN's start: the rule's
+/// `before`.
+const IBAN_LEAD_REACH: usize = 12;
 
 /// The shortest value [`Precheck::Assignment`] lets through.
 pub const ASSIGNED_VALUE_MIN: usize = 8;
@@ -75,7 +83,11 @@ impl Precheck {
     pub fn on_digit_runs(self) -> bool {
         matches!(
             self,
-            Self::PlusLead | Self::SsnGroups | Self::NanpGroups | Self::TrunkGroups
+            Self::PlusLead
+                | Self::SsnGroups
+                | Self::NanpGroups
+                | Self::TrunkGroups
+                | Self::IbanLead
         )
     }
 
@@ -115,7 +127,11 @@ impl Precheck {
                     .is_some_and(|u| u.contains(&b':'));
                 admitted(userinfo >= 5 && colon && hay.get(end + userinfo) == Some(&b'@'))
             }
-            Self::PlusLead | Self::SsnGroups | Self::NanpGroups | Self::TrunkGroups => {
+            Self::PlusLead
+            | Self::SsnGroups
+            | Self::NanpGroups
+            | Self::TrunkGroups
+            | Self::IbanLead => {
                 admitted(self.admits_run(hay, start, &RunGroups::of(hay, start, end)))
             }
         }
@@ -134,6 +150,27 @@ impl Precheck {
                     && (2..=4).contains(&b.len)
                     && (2..=4).contains(&c.len)
             }),
+            Self::IbanLead => {
+                let from = start.saturating_sub(IBAN_LEAD_REACH);
+                hay.get(from..start.min(hay.len()))
+                    .unwrap_or_default()
+                    .windows(4)
+                    .any(|w| {
+                        matches!(w, [a, b, c, d] if a.is_ascii_uppercase()
+                            && b.is_ascii_uppercase()
+                            && c.is_ascii_digit()
+                            && d.is_ascii_digit())
+                    })
+                    // The check digits may be the run's own first two.
+                    || hay
+                        .get(start.saturating_sub(2)..start + 2)
+                        .is_some_and(|w| {
+                            matches!(w, [a, b, c, d] if a.is_ascii_uppercase()
+                                && b.is_ascii_uppercase()
+                                && c.is_ascii_digit()
+                                && d.is_ascii_digit())
+                        })
+            }
             Self::Assignment | Self::AssignedValue | Self::EmailAt | Self::UrlUserinfo => true,
         }
     }
@@ -499,6 +536,14 @@ mod tests {
         assert!(!admits(Precheck::TrunkGroups, "0207946 0958 12"));
         assert!(admits(Precheck::PlusLead, "+44 20 7946 0958"));
         assert!(!admits(Precheck::PlusLead, "44 20 7946 0958"));
+        let run_at = |text: &str, run: &str| {
+            let start = text.find(run).unwrap();
+            Precheck::IbanLead.admits(text.as_bytes(), start, start + run.len())
+        };
+        assert!(run_at("IBAN DE89 3704 0044 0532 0130 00", "89 3704"));
+        assert!(run_at("GB82 WEST 1234 5698 7654 32", "1234 5698"));
+        assert!(!run_at("card 4077236148922859", "4077"));
+        assert!(!run_at("GB82 WEST ABCD 1234 5698 7654 32", "1234 5698"));
         // More groups than are kept: admitted, the pattern decides.
         let long = format!("{}9 9", "1 ".repeat(RUN_GROUPS));
         assert!(admits(Precheck::SsnGroups, &long));

@@ -459,13 +459,19 @@ mod tests {
             .lines()
             .filter(|l| {
                 !l.starts_with("precheck =")
-                    || !["plus-lead", "ssn-groups", "nanp-groups", "trunk-groups"]
-                        .iter()
-                        .any(|p| l.contains(p))
+                    || ![
+                        "plus-lead",
+                        "ssn-groups",
+                        "nanp-groups",
+                        "trunk-groups",
+                        "iban-lead",
+                    ]
+                    .iter()
+                    .any(|p| l.contains(p))
             })
             .map(|l| format!("{l}\n"))
             .collect();
-        assert_eq!(PII.lines().count() - stripped.lines().count(), 4);
+        assert_eq!(PII.lines().count() - stripped.lines().count(), 5);
         (load(PII), load(&stripped))
     }
 
@@ -506,6 +512,12 @@ mod tests {
             b"x",
             b"DE",
             b"tel ",
+            // IBANs with valid check digits, spaced and compact, so the IBAN rule finds some.
+            b" DE89 3704 0044 0532 0130 00",
+            b"GB82WEST12345698765432 ",
+            b" GB82 WEST 1234 5698 7654 32",
+            b"NL91ABNA0417164300",
+            b" FR14 2004 1010 0505 0001 3M02 606 ",
         ])
         .prop_map(<[u8]>::to_vec);
         prop::collection::vec((group, joint), 1..12).prop_map(|parts| {
@@ -519,7 +531,8 @@ mod tests {
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(4000))]
 
-        /// The digit-run prechecks (`plus-lead`, `ssn-groups`, `nanp-groups`, `trunk-groups`)
+        /// The digit-run prechecks (`plus-lead`, `ssn-groups`, `nanp-groups`, `trunk-groups`,
+        /// `iban-lead`)
         /// only spare pattern searches: with them and without them, the personal-data rules
         /// find the same things.
         #[test]
@@ -530,7 +543,7 @@ mod tests {
     }
 
     /// The generator above reaches what the prechecks guard: among a few thousand of its
-    /// texts, each of the four rules finds something (else the property would prove little).
+    /// texts, each of the five rules finds something (else the property would prove little).
     #[test]
     fn numbers_text_reaches_every_digit_precheck() {
         use proptest::strategy::ValueTree;
@@ -551,6 +564,7 @@ mod tests {
             "phone-north-america",
             "phone-national-trunk",
             "us-ssn",
+            "iban",
         ] {
             assert!(
                 seen.get(id).is_some_and(|&n| n > 0),
