@@ -95,7 +95,7 @@ for label, pattern in [
     ("  written (Event::to_ocsf)", r"event::Event::to_ocsf"),
     ("    its envelope", r"ocsf::Writer::envelope_before"),
     ("forwarding (decision, upstream)", r"forward::<impl cordon_proxy::server::Proxy>::forward::\{\{closure\}\}"),
-    ("target URL", r"cordon_proxy::head::target"),
+    ("target URL parsed in full", r"cordon_proxy::head::target\b"),
     ("decision", r"cordon_proxy::gate::Gate::decide"),
 ]:
     print(f"{'  ' + label:34} {inclusive(pattern) / n:10,.0f}")

@@ -87,6 +87,69 @@ pub fn target(method: &str, raw: &str) -> Result<Target, TargetError> {
     }
 }
 
+/// The authority of the last absolute-form target on a connection, parsed: a client on a
+/// keep-alive connection sends most of its requests to one host, and parsing the host (IDNA
+/// processing, the IPv4 spellings) is most of what parsing a target costs.
+#[derive(Debug, Clone, Default)]
+pub struct LastAuthority(Option<(String, Url)>);
+
+impl LastAuthority {
+    /// A fresh connection's: nothing seen yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+/// [`target`], reusing the parsed authority of the connection's previous request when an
+/// absolute-form `raw` names the same one. The URL is the one [`target`] gives (a property test holds them
+/// equal): the path is parsed against the cached authority only when it starts with one `/`
+/// and holds nothing but printable ASCII other than `\`, so no tab or newline that the URL
+/// parser removes can turn it into another authority (`/\t/host`).
+pub fn target_on(method: &str, raw: &str, last: &mut LastAuthority) -> Result<Target, TargetError> {
+    if let Some((prefix, base)) = &last.0
+        && !method.eq_ignore_ascii_case("CONNECT")
+        && let Some(rest) = raw.strip_prefix(prefix.as_str())
+        && plain_path(rest)
+        && let Ok(url) = base.join(rest)
+    {
+        return Ok(Target::Forward { url });
+    }
+    let found = target(method, raw)?;
+    if let Target::Forward { url } = &found {
+        last.0 = authority_of(raw).and_then(|prefix| {
+            // Cached only when the authority alone parses to the same scheme, host and port.
+            let base = Url::parse(&format!("{prefix}/")).ok()?;
+            (base.scheme() == url.scheme()
+                && base.host() == url.host()
+                && base.port() == url.port()
+                && base.username().is_empty()
+                && base.password().is_none())
+            .then(|| (prefix.to_owned(), base))
+        });
+    }
+    Ok(found)
+}
+
+/// `http://authority` at the start of `raw`: up to the first `/`, `\`, `?` or `#` after the
+/// scheme, when it is all printable ASCII with no `@`.
+fn authority_of(raw: &str) -> Option<&str> {
+    let after = raw.strip_prefix("http://")?;
+    let end = after.find(['/', '\\', '?', '#']).unwrap_or(after.len());
+    let authority = after.get(..end)?;
+    (!authority.is_empty() && authority.bytes().all(|b| b.is_ascii_graphic() && b != b'@'))
+        .then(|| raw.get(..7 + end))
+        .flatten()
+}
+
+/// A path (with query) that parses against an authority as it does after it: one leading `/`
+/// not followed by `/` or `\`, and only printable ASCII other than `\`.
+fn plain_path(rest: &str) -> bool {
+    let bytes = rest.as_bytes();
+    bytes.first() == Some(&b'/')
+        && !matches!(bytes.get(1), Some(b'/' | b'\\'))
+        && bytes.iter().all(|&b| b.is_ascii_graphic() && b != b'\\')
+}
+
 /// Headers that describe one connection, not the request (RFC 9110 §7.6.1), and the proxy's
 /// own: never passed on in either direction.
 static HOP_BY_HOP: [HeaderName; 9] = [
@@ -249,6 +312,88 @@ mod tests {
 
     fn url(method: &str, raw: &str) -> Result<String, TargetError> {
         target(method, raw).map(|t| t.url().to_string())
+    }
+
+    /// Authorities and paths of absolute-form targets, with the bytes the URL parser treats
+    /// specially: `\\` (a `/` in http), tabs and newlines (removed), `%`, dot segments, `@`,
+    /// `?`, `#`, spaces, upper case and the spellings of IPv4 addresses.
+    fn targets() -> impl Strategy<Value = Vec<String>> {
+        // Few authorities, so that one connection's requests often share theirs.
+        let authority = prop_oneof![
+            8 => prop::sample::select(vec!["example.com", "127.0.0.1:9"]),
+            1 => prop::sample::select(vec![
+                "EXAMPLE.com",
+                "example.com:80",
+                "0x7f.1:9",
+                "[::1]:8080",
+                "exa%6Dple.com",
+                "user@example.com",
+                "example.com.",
+                "ex\tample.com",
+            ]),
+        ];
+        // Whole pieces of the spellings that matter (a slash, a removed byte, a slash: an
+        // authority if it were parsed on its own), a host-like word, and single odd bytes.
+        let path = prop::collection::vec(
+            prop::sample::select(vec![
+                "/", "//", "/\t/", "/\n/", "/\\", "\\", "\t", "evil", "..", "%2e", "%2F", "?", "#",
+                "@", " ", "x:y", "B", "\r", "\u{1}",
+            ]),
+            0..6,
+        )
+        .prop_map(|parts| parts.concat());
+        prop::collection::vec((authority, path), 1..8).prop_map(|pairs| {
+            pairs
+                .into_iter()
+                .map(|(a, p)| format!("http://{a}{p}"))
+                .collect()
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        /// Requests on one connection get the URL `target` gives each on its own, whether the
+        /// connection's previous authority is reused or not.
+        #[test]
+        fn a_connections_last_authority_changes_no_url(
+            raws in targets(),
+            methods in prop::collection::vec(prop::sample::select(vec!["GET", "POST", "CONNECT", "connect"]), 8),
+        ) {
+            let mut last = LastAuthority::new();
+            for (raw, method) in raws.iter().zip(methods.iter().cycle()) {
+                let alone = target(method, raw);
+                let on = target_on(method, raw, &mut last);
+                prop_assert_eq!(on, alone, "{} {:?}", method, raw);
+            }
+        }
+    }
+
+    #[test]
+    fn the_last_authority_is_reused_only_for_plain_paths() {
+        let mut last = LastAuthority::new();
+        let on = |raw: &str, last: &mut LastAuthority| {
+            target_on("GET", raw, last).map(|t| t.url().to_string())
+        };
+        assert_eq!(
+            on("http://example.com/a", &mut last).unwrap(),
+            "http://example.com/a"
+        );
+        assert!(last.0.is_some());
+        assert_eq!(
+            on("http://example.com/b?q=1", &mut last).unwrap(),
+            "http://example.com/b?q=1"
+        );
+        // A tab the parser removes would have made `//evil` an authority.
+        assert_eq!(
+            on("http://example.com/\t/evil/x", &mut last).unwrap(),
+            "http://example.com//evil/x"
+        );
+        assert_eq!(
+            on("http://example.com/\\evil/x", &mut last).unwrap(),
+            "http://example.com//evil/x"
+        );
+        assert!(on("http://user@example.com/x", &mut last).is_err());
     }
 
     #[test]

@@ -12,7 +12,7 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -206,6 +206,7 @@ impl Proxy {
     async fn connection(self: Arc<Self>, io: Stream, peer: Peer, slot: Arc<OwnedSemaphorePermit>) {
         let activity = Activity::new(self.epoch);
         let io = Watched::new(io, activity.clone());
+        let last = Arc::new(Mutex::new(head::LastAuthority::new()));
         let service = {
             let proxy = self.clone();
             let activity = activity.clone();
@@ -214,6 +215,7 @@ impl Proxy {
                     peer: peer.clone(),
                     activity: activity.clone(),
                     slot: slot.clone(),
+                    last: last.clone(),
                 };
                 let proxy = proxy.clone();
                 async move { Ok::<_, Infallible>(proxy.handle(req, call).await) }
@@ -243,7 +245,12 @@ impl Proxy {
         let raw = head::uri_text(req.uri());
         let mut event = self.event(&call.peer, &method);
         event.request_headers = redacted(req.headers());
-        let target = match head::target(&method, &raw) {
+        // The connection's previous authority, when its lock is sound (it is held only here).
+        let target = match call.last.lock() {
+            Ok(mut last) => head::target_on(&method, &raw, &mut last),
+            Err(_) => head::target(&method, &raw),
+        };
+        let target = match target {
             Ok(t) => t,
             Err(e) => {
                 let detail = e.to_string();
@@ -354,6 +361,8 @@ pub(super) struct Call {
     peer: Peer,
     activity: Arc<Activity>,
     slot: Arc<OwnedSemaphorePermit>,
+    /// The authority of the connection's previous absolute-form request, parsed.
+    last: Arc<Mutex<head::LastAuthority>>,
 }
 
 /// The body type of every response the proxy gives.

@@ -76,6 +76,7 @@ impl Proxy {
                 activity,
                 slot,
                 peer,
+                last: _,
             } = call;
             let _slot = slot;
             let upgraded = match hyper::upgrade::on(req).await {
