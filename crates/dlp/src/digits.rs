@@ -1,5 +1,6 @@
 //! Candidates for rules without a keyword (card, IBAN, phone and social security numbers):
-//! runs of digits found eight bytes at a time.
+//! runs of digits, found by counting the digits of 64 bytes at a time and looking eight bytes at
+//! a time only where enough of them are close together.
 
 /// Runs of digits, allowing single separators (space, `-`, `.`, `/`, parentheses) between
 /// groups, that hold at least `min` digits: `(start, end, digits)`. Scans eight bytes at a time

@@ -2,10 +2,11 @@
 //! pattern runs only there, and checks decide.
 //!
 //! Candidates come from two cheap scans: a bucketed shift-or filter over every rule's keywords
-//! (ASCII case-insensitive, see `keywords.rs`) and a word-at-a-time scan for runs of digits
-//! (for payment cards, IBANs, phone and social security numbers, which have no keyword). Clean text that merely
-//! *mentions* `token` or `password` costs one anchored pattern attempt per mention, which fails
-//! within a few bytes.
+//! (ASCII case-insensitive, see `keywords.rs`) and a scan for runs of digits (for payment cards,
+//! IBANs, phone and social security numbers, which have no keyword; see `digits.rs`). A rule's
+//! precheck then looks at the bytes around its keyword, or at the groups of its digit run, and
+//! turns most candidates away before the pattern runs: clean text that merely *mentions* `token`
+//! or `password` costs a look at the next few bytes, not a pattern attempt.
 
 use std::borrow::Cow;
 use std::ops::Range;
