@@ -1,4 +1,5 @@
-//! Cheap necessary conditions a keyword's surroundings must meet before a rule's pattern runs.
+//! Cheap necessary conditions a keyword's surroundings, or a digit run's groups, must meet
+//! before a rule's pattern runs.
 //!
 //! A rule keyed on ordinary words (`token`, `secret`, `password`) or bytes (`@`, `://`) meets
 //! them everywhere in prose and code, and nearly every mention is not part of a match. Running
@@ -7,6 +8,11 @@
 //! precheck says "no" to most mentions by looking at a few bytes around the keyword. A precheck
 //! may let through text the pattern then rejects, never the reverse: each is a consequence of
 //! the patterns that declare it, which the tests check on generated text.
+//!
+//! Digit runs are the same story for the personal-data rules: a run of eight digits or more
+//! (a card number, a date and time, a table row) was searched by every digit rule's pattern,
+//! and the prechecks on digit runs (`ssn-groups`, `nanp-groups`, `trunk-groups`, `plus-lead`,
+//! `iban-lead`) say which of them can match there from how the run is grouped.
 
 use std::ops::Range;
 
