@@ -157,8 +157,9 @@ impl Precheck {
                     && (2..=4).contains(&c.len)
             }),
             Self::IbanLead => {
+                // Country and check digits before the run, or the check digits its first two.
                 let from = start.saturating_sub(IBAN_LEAD_REACH);
-                hay.get(from..start.min(hay.len()))
+                hay.get(from..hay.len().min(start + 2))
                     .unwrap_or_default()
                     .windows(4)
                     .any(|w| {
@@ -167,15 +168,6 @@ impl Precheck {
                             && c.is_ascii_digit()
                             && d.is_ascii_digit())
                     })
-                    // The check digits may be the run's own first two.
-                    || hay
-                        .get(start.saturating_sub(2)..start + 2)
-                        .is_some_and(|w| {
-                            matches!(w, [a, b, c, d] if a.is_ascii_uppercase()
-                                && b.is_ascii_uppercase()
-                                && c.is_ascii_digit()
-                                && d.is_ascii_digit())
-                        })
             }
             Self::Assignment | Self::AssignedValue | Self::EmailAt | Self::UrlUserinfo => true,
         }

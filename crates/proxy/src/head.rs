@@ -101,10 +101,10 @@ impl LastAuthority {
 }
 
 /// [`target`], reusing the parsed authority of the connection's previous request when an
-/// absolute-form `raw` names the same one. The URL is the one [`target`] gives (a property test holds them
-/// equal): the path is parsed against the cached authority only when it starts with one `/`
-/// and holds nothing but printable ASCII other than `\`, so no tab or newline that the URL
-/// parser removes can turn it into another authority (`/\t/host`).
+/// absolute-form `raw` names the same one. The URL is the one [`target`] gives (a property
+/// test holds them equal): the path is parsed against the cached authority only when it starts
+/// with one `/` and holds nothing but printable ASCII other than `\`, so no tab or newline that
+/// the URL parser removes can turn it into another authority (`/\t/host`).
 pub fn target_on(method: &str, raw: &str, last: &mut LastAuthority) -> Result<Target, TargetError> {
     if let Some((prefix, base)) = &last.0
         && !method.eq_ignore_ascii_case("CONNECT")
@@ -116,15 +116,13 @@ pub fn target_on(method: &str, raw: &str, last: &mut LastAuthority) -> Result<Ta
     }
     let found = target(method, raw)?;
     if let Target::Forward { url } = &found {
-        last.0 = authority_of(raw).and_then(|prefix| {
-            // Cached only when the authority alone parses to the same scheme, host and port.
-            let base = Url::parse(&format!("{prefix}/")).ok()?;
-            (base.scheme() == url.scheme()
-                && base.host() == url.host()
-                && base.port() == url.port()
-                && base.username().is_empty()
-                && base.password().is_none())
-            .then(|| (prefix.to_owned(), base))
+        // The URL just parsed, down to its scheme and authority: the base later paths join.
+        last.0 = authority_of(raw).map(|prefix| {
+            let mut base = url.clone();
+            base.set_path("/");
+            base.set_query(None);
+            base.set_fragment(None);
+            (prefix.to_owned(), base)
         });
     }
     Ok(found)

@@ -291,16 +291,14 @@ const IBAN_LENGTHS: &[(&[u8; 2], usize)] = &[
 
 pub(super) fn iban(s: &[u8]) -> bool {
     // The longest IBAN has 34 characters.
-    let mut buf = [0u8; 34];
-    let mut len = 0;
-    for &b in s.iter().filter(|b| !matches!(b, b' ' | b'-')) {
-        let Some(slot) = buf.get_mut(len) else {
-            return false;
-        };
-        *slot = b.to_ascii_uppercase();
-        len += 1;
-    }
-    let compact = buf.get(..len).unwrap_or_default();
+    let Some(compact) = Few::<u8, 34>::of(
+        s.iter()
+            .filter(|b| !matches!(b, b' ' | b'-'))
+            .map(u8::to_ascii_uppercase),
+    ) else {
+        return false;
+    };
+    let compact = compact.as_slice();
     let Some(country) = compact.get(..2) else {
         return false;
     };
