@@ -29,10 +29,8 @@ pub(crate) struct Keywords {
     /// For a pair hash, bit `8 * d + b` is set when no keyword of bucket `b` has that pair `d`
     /// pairs before its end (or `d` is past what bucket `b` constrains: then it is clear).
     reach: Box<[u64; PAIRS]>,
-    /// The tail lengths (keyword length, at most [`WINDOW`]) to look up for each bucket.
-    tails: [Vec<usize>; BUCKETS],
-    /// For each bucket, its keywords by their lowercase tail (the last [`WINDOW`] bytes at
-    /// most) and the tail's length.
+    /// For each bucket, its keywords by their lowercase tail (the last [`tail_len`] bytes) and
+    /// the tail's length.
     by_tail: [TailTable; BUCKETS],
     /// Keywords of a single byte: (lowercase byte, id).
     singles: Vec<(u8, u32)>,
@@ -116,29 +114,27 @@ fn pair_hash(prev: u8, cur: u8) -> u16 {
     ((u16::from(fold(prev)) << 5) ^ u16::from(fold(cur))) & (PAIRS as u16 - 1)
 }
 
-/// Buckets by length: 2–3, 4, 5, 6, 7, 8, 9, 10 and longer.
+/// Buckets by length: 2, 3, 4, 5, 6, 7, 8, 9 and longer, so that all keywords of a bucket have
+/// tails of one length.
 fn bucket_of(len: usize) -> usize {
-    len.clamp(3, 10) - 3
+    len.clamp(2, 9) - 2
+}
+
+/// The length of the tail by which keywords of bucket `b` are looked up: the whole keyword, or
+/// its last [`WINDOW`] bytes.
+fn tail_len(b: usize) -> usize {
+    (b + 2).min(WINDOW)
 }
 
 /// The lookup key of a tail: its last `n` (at most eight) bytes, lowercased and packed (last
-/// byte lowest), with `n` in the top byte when shorter than eight.
+/// byte lowest). Keys are compared within a bucket, where all tails have one length.
 fn tail_key(bytes: &[u8], n: usize) -> u64 {
-    let packed = bytes
+    bytes
         .iter()
         .skip(bytes.len().saturating_sub(n))
         .fold(0u64, |acc, b| {
             (acc << 8) | u64::from(b.to_ascii_lowercase())
-        });
-    with_len(packed, n)
-}
-
-fn with_len(packed: u64, n: usize) -> u64 {
-    if n < WINDOW {
-        packed | ((n as u64) << 56)
-    } else {
-        packed
-    }
+        })
 }
 
 /// ASCII-lowercase eight bytes at once.
@@ -166,7 +162,6 @@ impl Keywords {
             .map(|k| k.as_ref().to_ascii_lowercase().into_boxed_slice())
             .collect();
         let mut shortest = [usize::MAX; BUCKETS];
-        let mut tails: [Vec<usize>; BUCKETS] = Default::default();
         let mut singles = Vec::new();
         // (tail key, id) per bucket, grouped by key below.
         let mut by_tail: [Vec<(u64, u32)>; BUCKETS] = Default::default();
@@ -176,15 +171,11 @@ impl Keywords {
                 1 => singles.extend(p.first().map(|&b| (b, id))),
                 len => {
                     let b = bucket_of(len);
-                    let n = len.min(WINDOW);
-                    if let (Some(t), Some(s)) = (tails.get_mut(b), shortest.get_mut(b)) {
-                        if !t.contains(&n) {
-                            t.push(n);
-                        }
+                    if let Some(s) = shortest.get_mut(b) {
                         *s = (*s).min(len);
                     }
                     if let Some(list) = by_tail.get_mut(b) {
-                        list.push((tail_key(p, n), id));
+                        list.push((tail_key(p, tail_len(b)), id));
                     }
                 }
             }
@@ -212,7 +203,6 @@ impl Keywords {
         Self {
             patterns,
             reach,
-            tails,
             by_tail: by_tail.map(TailTable::new),
             singles,
         }
@@ -318,6 +308,7 @@ impl Keywords {
     }
 
     /// Report the keywords of bucket `b` that end at offset `q` (inclusive) and inside `range`.
+    #[inline(always)]
     fn confirm(
         &self,
         hay: &[u8],
@@ -330,40 +321,37 @@ impl Keywords {
         if end <= range.start || end > range.end {
             return;
         }
-        let (Some(tails), Some(table)) = (self.tails.get(b), self.by_tail.get(b)) else {
+        let Some(table) = self.by_tail.get(b) else {
             return;
         };
-        // The eight bytes ending here, lowercased, when there are eight.
-        let word = end
+        let n = tail_len(b);
+        // The eight bytes ending here, lowercased and cut to the tail, when there are eight.
+        let key = match end
             .checked_sub(WINDOW)
             .and_then(|s| hay.get(s..end))
             .and_then(|w| <[u8; WINDOW]>::try_from(w).ok())
-            .map(|w| lowercase_word(u64::from_be_bytes(w)));
-        for &n in tails {
-            let key = match word {
-                Some(w) if n < WINDOW => with_len(w & ((1u64 << (8 * n)) - 1), n),
-                Some(w) => w,
-                None => match end.checked_sub(n).and_then(|s| hay.get(s..end)) {
-                    Some(text) => tail_key(text, n),
-                    None => continue,
-                },
+        {
+            Some(w) => lowercase_word(u64::from_be_bytes(w)) & (u64::MAX >> (64 - 8 * n)),
+            None => match end.checked_sub(n).and_then(|s| hay.get(s..end)) {
+                Some(text) => tail_key(text, n),
+                None => return,
+            },
+        };
+        for &id in table.get(key) {
+            let Some(p) = self.patterns.get(id as usize) else {
+                continue;
             };
-            for &id in table.get(key) {
-                let Some(p) = self.patterns.get(id as usize) else {
-                    continue;
-                };
-                // The key holds a keyword of up to eight bytes whole; a longer one's head is
-                // compared here.
-                let head = p.len().saturating_sub(n);
-                let same = head == 0
-                    || end.checked_sub(p.len()).is_some_and(|s| {
-                        let text = hay.get(s..s + head);
-                        text.zip(p.get(..head))
-                            .is_some_and(|(t, k)| t.eq_ignore_ascii_case(k))
-                    });
-                if same {
-                    out.push((end, id));
-                }
+            // The key holds a keyword of up to eight bytes whole; a longer one's head is
+            // compared here.
+            let head = p.len().saturating_sub(n);
+            let same = head == 0
+                || end.checked_sub(p.len()).is_some_and(|s| {
+                    let text = hay.get(s..s + head);
+                    text.zip(p.get(..head))
+                        .is_some_and(|(t, k)| t.eq_ignore_ascii_case(k))
+                });
+            if same {
+                out.push((end, id));
             }
         }
     }
