@@ -215,14 +215,20 @@ impl Keywords {
     }
 
     /// Every occurrence of every keyword whose end (exclusive) lies in `(range.start,
-    /// range.end]`, as (end, id), appended to `out` in no particular order. The rest of `hay`
-    /// is context: a keyword may start before `range`.
-    pub(crate) fn find(&self, hay: &[u8], range: Range<usize>, out: &mut Vec<(usize, u32)>) {
+    /// range.end]` and that `keep` keeps, as (end, id), appended to `out` in no particular
+    /// order. The rest of `hay` is context: a keyword may start before `range`.
+    pub(crate) fn find(
+        &self,
+        hay: &[u8],
+        range: Range<usize>,
+        out: &mut Vec<(usize, u32)>,
+        mut keep: impl FnMut(usize, u32) -> bool,
+    ) {
         let range = range.start..range.end.min(hay.len());
         if range.is_empty() {
             return;
         }
-        self.find_singles(hay, range.clone(), out);
+        self.find_singles(hay, range.clone(), out, &mut keep);
         // The filter starts a window early so keywords ending just inside `range` are seen
         // whole; candidates outside `range` are dropped at confirmation.
         let from = range.start.saturating_sub(WINDOW);
@@ -238,7 +244,7 @@ impl Keywords {
             carry: 0,
             base: from,
         };
-        let mut confirm = |q: usize, b: usize| self.confirm(hay, q, b, &range, out);
+        let mut confirm = |q: usize, b: usize| self.confirm(hay, q, b, &range, out, &mut keep);
         let mut chunks = bytes.chunks_exact(CHUNK);
         for chunk in chunks.by_ref() {
             if let Ok(chunk) = <&[u8; CHUNK]>::try_from(chunk) {
@@ -387,6 +393,7 @@ impl Keywords {
         b: usize,
         range: &Range<usize>,
         out: &mut Vec<(usize, u32)>,
+        keep: &mut impl FnMut(usize, u32) -> bool,
     ) {
         let end = q + 1;
         if end <= range.start || end > range.end {
@@ -421,13 +428,19 @@ impl Keywords {
                     text.zip(p.get(..head))
                         .is_some_and(|(t, k)| t.eq_ignore_ascii_case(k))
                 });
-            if same {
+            if same && keep(end, id) {
                 out.push((end, id));
             }
         }
     }
 
-    fn find_singles(&self, hay: &[u8], range: Range<usize>, out: &mut Vec<(usize, u32)>) {
+    fn find_singles(
+        &self,
+        hay: &[u8],
+        range: Range<usize>,
+        out: &mut Vec<(usize, u32)>,
+        keep: &mut impl FnMut(usize, u32) -> bool,
+    ) {
         let start = range.start;
         let Some(bytes) = hay.get(range) else {
             return;
@@ -435,10 +448,11 @@ impl Keywords {
         for &(b, id) in &self.singles {
             let upper = b.to_ascii_uppercase();
             let at = |i: usize| (start + i + 1, id);
+            let kept = |&(end, id): &(usize, u32)| keep(end, id);
             if upper == b {
-                out.extend(memchr::memchr_iter(b, bytes).map(at));
+                out.extend(memchr::memchr_iter(b, bytes).map(at).filter(kept));
             } else {
-                out.extend(memchr::memchr2_iter(b, upper, bytes).map(at));
+                out.extend(memchr::memchr2_iter(b, upper, bytes).map(at).filter(kept));
             }
         }
     }
@@ -486,7 +500,7 @@ mod tests {
         let mut from = 0;
         for &cut in cuts.iter().chain([&hay.len()]) {
             let cut = cut.clamp(from, hay.len());
-            k.find(hay, from..cut, &mut out);
+            k.find(hay, from..cut, &mut out, |_, _| true);
             from = cut;
         }
         out.sort_unstable();
@@ -541,6 +555,14 @@ mod tests {
         ) {
             let k = Keywords::new(&keywords);
             prop_assert_eq!(found(&k, &hay, &cuts), oracle(&keywords, &hay));
+            // What `keep` turns away is left out, and nothing else.
+            let keep = |end: usize, id: u32| !(end + id as usize).is_multiple_of(3);
+            let mut kept = Vec::new();
+            k.find(&hay, 0..hay.len(), &mut kept, keep);
+            kept.sort_unstable();
+            let mut expected = oracle(&keywords, &hay);
+            expected.retain(|&(end, id)| keep(end, id));
+            prop_assert_eq!(kept, expected);
         }
     }
 

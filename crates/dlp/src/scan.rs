@@ -16,7 +16,7 @@ use regex_automata::{Anchored, Input};
 
 use crate::digits::DigitRuns;
 use crate::keywords::Keywords;
-use crate::precheck::{RunGroups, Screen};
+use crate::precheck::{Precheck, RunGroups, Screen};
 use crate::rule::{self, MAX_MATCH_LEN, Rule, RuleError, RuleSet, Trigger};
 use crate::validate::{entropy, is_placeholder};
 
@@ -39,6 +39,10 @@ pub struct Scanner {
     keywords: Keywords,
     /// For each keyword pattern, the rules it triggers.
     keyword_rules: Vec<Cow<'static, [u32]>>,
+    /// For each keyword pattern, the precheck all the rules it triggers share, if they do: it
+    /// runs as the keyword is found, and a mention it refuses, which every one of those rules
+    /// would turn away, is not handed on.
+    gates: Vec<Option<Precheck>>,
     /// Rules triggered by digit runs, with their minimum digit count.
     digit_rules: Vec<(usize, usize)>,
     /// The smallest digit count any rule asks for.
@@ -110,10 +114,21 @@ impl Scanner {
             .map(|&(_, n)| n)
             .min()
             .unwrap_or(usize::MAX);
+        let gates = keyword_rules
+            .iter()
+            .map(|triggered| {
+                let mut prechecks = triggered
+                    .iter()
+                    .map(|&r| rules.get(r as usize).and_then(|rule| rule.spec.precheck));
+                let first = prechecks.next().flatten()?;
+                prechecks.all(|p| p == Some(first)).then_some(first)
+            })
+            .collect();
         Self {
             rules,
             keywords,
             keyword_rules,
+            gates,
             digit_rules,
             min_digits,
             horizon: OnceLock::new(),
@@ -166,12 +181,31 @@ impl Scanner {
         let mut caps = Captured::default();
         // Keywords are found a block at a time so the hits are still in cache when checked.
         let mut hits = Vec::new();
+        // What the gate said about each hit, in order, for hits of gated keywords.
+        let mut screens = Vec::new();
         let mut from = 0;
         while from < hay.len() {
             let to = hay.len().min(from + BLOCK);
             hits.clear();
-            self.keywords.find(hay, from..to, &mut hits);
-            for &(end, id) in &hits {
+            screens.clear();
+            let gate = |end: usize, id: u32| match self.gates.get(id as usize) {
+                Some(&Some(check)) => {
+                    let start = end.saturating_sub(self.keywords.len(id));
+                    match check.screen(hay, start, end) {
+                        Screen::Refused => false,
+                        screen => {
+                            screens.push(Some(screen));
+                            true
+                        }
+                    }
+                }
+                _ => {
+                    screens.push(None);
+                    true
+                }
+            };
+            self.keywords.find(hay, from..to, &mut hits, gate);
+            for (&(end, id), screen) in hits.iter().zip(&screens) {
                 let start = end.saturating_sub(self.keywords.len(id));
                 for &r in self
                     .keyword_rules
@@ -179,7 +213,15 @@ impl Scanner {
                     .into_iter()
                     .flat_map(|r| r.iter())
                 {
-                    self.try_keyword(r as usize, hay, (start, end), &mut out, &mut caps);
+                    let mention = (start, end);
+                    self.try_keyword(
+                        r as usize,
+                        hay,
+                        mention,
+                        screen.clone(),
+                        &mut out,
+                        &mut caps,
+                    );
                 }
             }
             from = to;
@@ -210,11 +252,14 @@ impl Scanner {
         self.settle(out)
     }
 
+    /// Try rule `r` at a mention of one of its keywords; `screened` is what the rule's
+    /// precheck said about it, when the keyword's gate ran it already.
     fn try_keyword(
         &self,
         r: usize,
         hay: &[u8],
         (start, end): (usize, usize),
+        screened: Option<Screen>,
         out: &mut Vec<Finding>,
         caps: &mut Captured,
     ) {
@@ -224,7 +269,7 @@ impl Scanner {
         // The secret a match here would have, when the precheck knows it, judged already.
         let mut judged = None;
         if let Some(check) = rule.spec.precheck {
-            match check.screen(hay, start, end) {
+            match screened.unwrap_or_else(|| check.screen(hay, start, end)) {
                 Screen::Refused => return,
                 Screen::Admitted => {}
                 // Judged before the pattern runs, which then need not when the checks say no:
@@ -572,6 +617,77 @@ mod tests {
                 "{id} never found: {seen:?}"
             );
         }
+    }
+
+    /// Text made of the keywords of prechecked rules, assignments, values, addresses and URLs
+    /// with credentials: mentions that the keyword gates refuse and admit, side by side.
+    fn gated_text() -> impl Strategy<Value = Vec<u8>> {
+        let pieces: &[&str] = &[
+            "token",
+            "API_KEY",
+            "password",
+            "secret_",
+            "credential",
+            "@",
+            "://",
+            " = ",
+            ": ",
+            "=",
+            "\"",
+            " ",
+            "\n",
+            "Zx8qL2mNp4Rt7vWy9KcD",
+            "h7Gk2pQw9xLm4Rt",
+            "get_token()",
+            "alice",
+            "acme-corp.io",
+            "https",
+            "deploy:q8Z2mW9kL4pX",
+            "Bearer ",
+            "x",
+        ];
+        prop::collection::vec(prop::sample::select(pieces.to_vec()), 0..24)
+            .prop_map(|p| p.concat().into_bytes())
+    }
+
+    fn ungated(scanner: &Scanner) -> Scanner {
+        let mut ungated = scanner.clone();
+        ungated.gates.iter_mut().for_each(|g| *g = None);
+        ungated
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        /// A keyword's gate turns away only mentions its rules would: every finding of the
+        /// built-in rules is found with the gates as without them.
+        #[test]
+        fn keyword_gates_lose_no_finding(hay in gated_text()) {
+            let scanner = Scanner::builtin().unwrap();
+            prop_assert_eq!(scanner.scan(&hay), ungated(&scanner).scan(&hay));
+        }
+    }
+
+    #[test]
+    fn keyword_gates_are_shared_prechecks() {
+        let scanner = Scanner::builtin().unwrap();
+        let gate = |keyword: &str| {
+            let id = scanner
+                .keywords
+                .patterns()
+                .iter()
+                .position(|p| **p == *keyword.as_bytes())
+                .unwrap();
+            scanner.gates[id]
+        };
+        assert_eq!(gate("token"), Some(Precheck::AssignedValue));
+        assert_eq!(gate("@"), Some(Precheck::EmailAt));
+        // `bearer` triggers rules without a precheck: no gate.
+        assert_eq!(gate("bearer"), None);
+        let hay = b"password = Zx8qL2mNp4Rt7vWy9KcD, mail alice@acme-corp.io, \
+            https://deploy:q8Z2mW9kL4pX@git.acme-corp.io";
+        assert_eq!(scanner.scan(hay).len(), 3);
+        assert_eq!(scanner.scan(hay), ungated(&scanner).scan(hay));
     }
 
     /// The build script's keyword index for the built-in rules is exactly what `new` works out
