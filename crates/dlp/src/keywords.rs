@@ -41,7 +41,8 @@ pub(crate) struct Keywords {
 /// so a confirmation costs one multiplication and a probe or two.
 #[derive(Debug, Clone, Default)]
 struct TailTable {
-    /// (key, first index into `ids`, count); a count of 0 marks an empty slot.
+    /// (key, the id when the count is 1 and otherwise the first index into `ids`, count); a
+    /// count of 0 marks an empty slot. Most tails are one keyword's: its id is read in place.
     slots: Box<[(u64, u32, u32)]>,
     ids: Box<[u32]>,
 }
@@ -62,7 +63,13 @@ impl TailTable {
             else {
                 continue;
             };
-            ids.extend(group.iter().map(|&(_, id)| id));
+            let first = match group {
+                [(_, id)] => *id,
+                _ => {
+                    ids.extend(group.iter().map(|&(_, id)| id));
+                    first
+                }
+            };
             let mut i = Self::home(key, size);
             // At most half full: an empty slot is always found.
             while slots.get(i).is_some_and(|s| s.2 != 0) {
@@ -91,6 +98,7 @@ impl TailTable {
         let mut i = Self::home(key, size);
         for _ in 0..size {
             match self.slots.get(i) {
+                Some((k, id, 1)) if *k == key => return std::slice::from_ref(id),
                 Some(&(k, first, count)) if count != 0 => {
                     if k == key {
                         let (first, count) = (first as usize, count as usize);
@@ -215,14 +223,14 @@ impl Keywords {
     }
 
     /// Every occurrence of every keyword whose end (exclusive) lies in `(range.start,
-    /// range.end]` and that `keep` keeps, as (end, id), appended to `out` in no particular
+    /// range.end]` and that `keep` keeps (given start, end and id), as (end, id), appended to `out` in no particular
     /// order. The rest of `hay` is context: a keyword may start before `range`.
     pub(crate) fn find(
         &self,
         hay: &[u8],
         range: Range<usize>,
         out: &mut Vec<(usize, u32)>,
-        mut keep: impl FnMut(usize, u32) -> bool,
+        mut keep: impl FnMut(usize, usize, u32) -> bool,
     ) {
         let range = range.start..range.end.min(hay.len());
         if range.is_empty() {
@@ -235,20 +243,32 @@ impl Keywords {
         let Some(bytes) = hay.get(from..range.end) else {
             return;
         };
-        let mut state = Walk {
-            prev: from
-                .checked_sub(1)
+        let before = |at: usize| {
+            at.checked_sub(1)
                 .and_then(|i| hay.get(i))
                 .copied()
-                .unwrap_or(0),
+                .unwrap_or(0)
+        };
+        let mut state = Walk {
             carry: 0,
             base: from,
         };
         let mut confirm = |q: usize, b: usize| self.confirm(hay, q, b, &range, out, &mut keep);
         let mut chunks = bytes.chunks_exact(CHUNK);
         for chunk in chunks.by_ref() {
-            if let Ok(chunk) = <&[u8; CHUNK]>::try_from(chunk) {
-                self.chunk(chunk, &mut state, &mut confirm);
+            let Ok(chunk) = <&[u8; CHUNK]>::try_from(chunk) else {
+                continue;
+            };
+            // The byte before each position: the same bytes one back, read in place where
+            // there is a byte before the chunk.
+            let at = state.base;
+            match at
+                .checked_sub(1)
+                .and_then(|i| hay.get(i..i + CHUNK))
+                .and_then(|p| <&[u8; CHUNK]>::try_from(p).ok())
+            {
+                Some(prevs) => self.chunk(prevs, chunk, &mut state, &mut confirm),
+                None => self.chunk(&shifted(before(at), chunk), chunk, &mut state, &mut confirm),
             }
         }
         let rest = chunks.remainder();
@@ -258,29 +278,26 @@ impl Keywords {
             if let Some(head) = padded.get_mut(..rest.len()) {
                 head.copy_from_slice(rest);
             }
-            self.chunk(&padded, &mut state, &mut confirm);
+            let prevs = shifted(before(state.base), &padded);
+            self.chunk(&prevs, &padded, &mut state, &mut confirm);
         }
     }
 
-    /// Filter one chunk: the pair hashes of all its positions first (a loop the compiler
-    /// vectorises), then eight positions at a time into the state, reporting each candidate
-    /// (offset of its last byte, bucket).
+    /// Filter one chunk, given the byte before each of its positions: the pair hashes of all
+    /// its positions first (a loop the compiler vectorises), then the open lanes of every end,
+    /// reporting each candidate (offset of its last byte, bucket).
     #[inline(always)]
     fn chunk(
         &self,
+        prevs: &[u8; CHUNK],
         bytes: &[u8; CHUNK],
         walk: &mut Walk,
         candidate: &mut impl FnMut(usize, usize),
     ) {
-        let mut prevs = [walk.prev; CHUNK];
-        if let (Some(to), Some(from)) = (prevs.get_mut(1..), bytes.get(..CHUNK - 1)) {
-            to.copy_from_slice(from);
-        }
         let mut hashes = [0u16; CHUNK];
-        for ((h, &p), &c) in hashes.iter_mut().zip(&prevs).zip(bytes) {
+        for ((h, &p), &c) in hashes.iter_mut().zip(prevs).zip(bytes) {
             *h = pair_hash(p, c);
         }
-        walk.prev = bytes[CHUNK - 1];
         // The open lanes of each block of eight positions, all blocks first: candidates are
         // rare enough that the walk over the chunk is best kept free of calls.
         let opens = self.open_lanes(&hashes, &mut walk.carry);
@@ -393,7 +410,7 @@ impl Keywords {
         b: usize,
         range: &Range<usize>,
         out: &mut Vec<(usize, u32)>,
-        keep: &mut impl FnMut(usize, u32) -> bool,
+        keep: &mut impl FnMut(usize, usize, u32) -> bool,
     ) {
         let end = q + 1;
         if end <= range.start || end > range.end {
@@ -428,7 +445,7 @@ impl Keywords {
                     text.zip(p.get(..head))
                         .is_some_and(|(t, k)| t.eq_ignore_ascii_case(k))
                 });
-            if same && keep(end, id) {
+            if same && keep(end.saturating_sub(p.len()), end, id) {
                 out.push((end, id));
             }
         }
@@ -439,7 +456,7 @@ impl Keywords {
         hay: &[u8],
         range: Range<usize>,
         out: &mut Vec<(usize, u32)>,
-        keep: &mut impl FnMut(usize, u32) -> bool,
+        keep: &mut impl FnMut(usize, usize, u32) -> bool,
     ) {
         let start = range.start;
         let Some(bytes) = hay.get(range) else {
@@ -448,7 +465,7 @@ impl Keywords {
         for &(b, id) in &self.singles {
             let upper = b.to_ascii_uppercase();
             let at = |i: usize| (start + i + 1, id);
-            let kept = |&(end, id): &(usize, u32)| keep(end, id);
+            let kept = |&(end, id): &(usize, u32)| keep(end - 1, end, id);
             if upper == b {
                 out.extend(memchr::memchr_iter(b, bytes).map(at).filter(kept));
             } else {
@@ -458,10 +475,17 @@ impl Keywords {
     }
 }
 
+/// `bytes` moved one place on, with `first` in front: the byte before each position.
+fn shifted(first: u8, bytes: &[u8; CHUNK]) -> [u8; CHUNK] {
+    let mut prevs = [first; CHUNK];
+    if let (Some(to), Some(from)) = (prevs.get_mut(1..), bytes.get(..CHUNK - 1)) {
+        to.copy_from_slice(from);
+    }
+    prevs
+}
+
 /// Where a [`Keywords::find`] walk is.
 struct Walk {
-    /// The byte before the next block.
-    prev: u8,
     /// Constraints the last block put on the next block's end positions.
     carry: u64,
     /// Offset of the next block.
@@ -500,7 +524,7 @@ mod tests {
         let mut from = 0;
         for &cut in cuts.iter().chain([&hay.len()]) {
             let cut = cut.clamp(from, hay.len());
-            k.find(hay, from..cut, &mut out, |_, _| true);
+            k.find(hay, from..cut, &mut out, |_, _, _| true);
             from = cut;
         }
         out.sort_unstable();
@@ -555,13 +579,19 @@ mod tests {
         ) {
             let k = Keywords::new(&keywords);
             prop_assert_eq!(found(&k, &hay, &cuts), oracle(&keywords, &hay));
-            // What `keep` turns away is left out, and nothing else.
-            let keep = |end: usize, id: u32| !(end + id as usize).is_multiple_of(3);
+            // What `keep` turns away is left out, and nothing else; it is told where each
+            // keyword starts.
+            let keep = |_: usize, end: usize, id: u32| !(end + id as usize).is_multiple_of(3);
             let mut kept = Vec::new();
-            k.find(&hay, 0..hay.len(), &mut kept, keep);
+            let mut starts_right = true;
+            k.find(&hay, 0..hay.len(), &mut kept, |start, end, id| {
+                starts_right &= start + k.len(id) == end;
+                keep(start, end, id)
+            });
+            prop_assert!(starts_right);
             kept.sort_unstable();
             let mut expected = oracle(&keywords, &hay);
-            expected.retain(|&(end, id)| keep(end, id));
+            expected.retain(|&(end, id)| keep(0, end, id));
             prop_assert_eq!(kept, expected);
         }
     }

@@ -188,17 +188,14 @@ impl Scanner {
             let to = hay.len().min(from + BLOCK);
             hits.clear();
             screens.clear();
-            let gate = |end: usize, id: u32| match self.gates.get(id as usize) {
-                Some(&Some(check)) => {
-                    let start = end.saturating_sub(self.keywords.len(id));
-                    match check.screen(hay, start, end) {
-                        Screen::Refused => false,
-                        screen => {
-                            screens.push(Some(screen));
-                            true
-                        }
+            let gate = |start: usize, end: usize, id: u32| match self.gates.get(id as usize) {
+                Some(&Some(check)) => match check.screen(hay, start, end) {
+                    Screen::Refused => false,
+                    screen => {
+                        screens.push(Some(screen));
+                        true
                     }
-                }
+                },
                 _ => {
                     screens.push(None);
                     true
