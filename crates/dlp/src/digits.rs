@@ -1,150 +1,92 @@
 //! Candidates for rules without a keyword (card, IBAN, phone and social security numbers):
-//! runs of digits, found by counting the digits of 64 bytes at a time and looking eight bytes at
-//! a time only where enough of them are close together.
+//! runs of digits, found 64 bytes at a time from bit masks of the bytes that make them up.
+
+/// Bytes looked at together: one bit per byte in a `u64`.
+const CHUNK: usize = 64;
 
 /// Runs of digits, allowing single separators (space, `-`, `.`, `/`, parentheses) between
-/// groups, that hold at least `min` digits: `(start, end, digits)`. Scans eight bytes at a time
-/// and skips words without a digit.
+/// groups, that hold at least `min` digits: `(start, end, digits)`, in order. A run takes in a
+/// `+` or `(` just before its first digit.
+///
+/// Each chunk of the text becomes two masks: its digits, and the bytes a run goes through
+/// (digits and the separators that join them). A chunk without a digit is passed over on its
+/// digit mask alone; in the others, runs are read off the masks by counting bits, not by looking
+/// at bytes one at a time.
 pub(crate) struct DigitRuns<'a> {
     hay: &'a [u8],
-    pos: usize,
     min: usize,
+    /// Offset of the chunk the masks describe (`None` before the first).
+    base: Option<usize>,
+    /// The chunk's digits, and the bytes of its runs; bits below `at` are read.
+    digit: u64,
+    run: u64,
+    at: usize,
+    /// A run that reached the end of the previous chunk: (start, digits, end so far).
+    open: Option<(usize, usize, usize)>,
 }
 
 impl<'a> DigitRuns<'a> {
     pub(crate) fn new(hay: &'a [u8], min: usize) -> Self {
-        Self { hay, pos: 0, min }
-    }
-
-    /// The next offset at or after `pos` holding a digit that may start a run of `min` digits.
-    /// A run's first `min` digits lie within `2 * min - 1` bytes of its start, as separators
-    /// are single; so a stretch of text is passed over when it, with the bytes a run starting
-    /// in it could reach, holds fewer than `min` digits. First a chunk of [`CHUNK`] bytes at a
-    /// time (most chunks of text hold too few digits, and counting them is a loop the compiler
-    /// vectorises), then eight bytes at a time inside a chunk that may hold a start.
-    fn next_digit(&self, mut pos: usize) -> Option<usize> {
-        let reach = 2 * self.min.max(1) - 2;
-        let reach_words = (reach + 8).div_ceil(8);
-        let starts = |at: usize, count: usize| {
-            count > 0 && (self.min <= count || self.window_digits(at, reach_words) >= self.min)
-        };
-        // The digits of the chunk at `pos`, and of the chunks after it that a run starting in
-        // it could reach, carried from one step to the next.
-        let reach_chunks = reach.div_ceil(CHUNK);
-        let mut ahead: Option<usize> = None;
-        while let Some(chunk) = chunk_at(self.hay, pos) {
-            let here = ahead.take().unwrap_or_else(|| chunk_digits(chunk));
-            if here > 0 {
-                let mut total = here;
-                let mut next = None;
-                for k in 1..=reach_chunks {
-                    if total >= self.min {
-                        break;
-                    }
-                    let at = pos + k * CHUNK;
-                    let n =
-                        chunk_at(self.hay, at).map_or_else(|| self.tail_digits(at), chunk_digits);
-                    if k == 1 {
-                        next = Some(n);
-                    }
-                    total += n;
-                }
-                if total >= self.min {
-                    // A start may lie here: look word by word.
-                    let found = (0..CHUNK / 8)
-                        .map(|i| pos + 8 * i)
-                        .find(|&at| self.digits_at(at).is_some_and(|count| starts(at, count)));
-                    if let Some(at) = found {
-                        pos = at;
-                        return self.first_digit(pos);
-                    }
-                }
-                ahead = next;
-            }
-            pos += CHUNK;
+        Self {
+            hay,
+            min,
+            base: None,
+            digit: 0,
+            run: 0,
+            at: CHUNK,
+            open: None,
         }
-        // The last bytes, eight at a time.
-        while let Some(count) = self.digits_at(pos) {
-            if starts(pos, count) {
-                break;
+    }
+
+    /// Move to the next chunk that holds a digit, or any next chunk while a run is open;
+    /// `false` at the end of the text.
+    fn advance(&mut self) -> bool {
+        let mut base = self.base.map_or(0, |b| b + CHUNK);
+        while base < self.hay.len() {
+            let padded;
+            let chunk = match self
+                .hay
+                .get(base..base + CHUNK)
+                .and_then(|c| <&[u8; CHUNK]>::try_from(c).ok())
+            {
+                Some(chunk) => chunk,
+                None => {
+                    padded = chunk_at(self.hay, base);
+                    &padded
+                }
+            };
+            let digit = digits_of(chunk);
+            // Runs end within three bytes after their last digit (`5) (6` is the longest
+            // stretch between two digits): with no digit in its last four bytes and no run
+            // coming in, every run of the chunk ends in it, and too few digits in all of it
+            // means none has enough.
+            let ends_here = digit >> (CHUNK - 4) == 0;
+            let enough = digit.count_ones() as usize >= self.min;
+            if self.open.is_some() || (digit != 0 && (enough || !ends_here)) {
+                let next = self.hay.get(base + CHUNK).copied().unwrap_or(0);
+                self.base = Some(base);
+                self.digit = digit;
+                self.run = digit | joiners(chunk, digit, next);
+                self.at = 0;
+                return true;
             }
-            pos += 8;
+            base += CHUNK;
         }
-        self.first_digit(pos)
+        self.base = Some(base);
+        false
     }
 
-    /// The first digit at or after `pos`.
-    fn first_digit(&self, pos: usize) -> Option<usize> {
-        self.hay
-            .get(pos..)?
-            .iter()
-            .position(u8::is_ascii_digit)
-            .map(|i| pos + i)
+    /// A finished run, with a `+` or `(` before it taken in, if it has enough digits.
+    fn finish(&self, (start, digits, end): (usize, usize, usize)) -> Option<(usize, usize, usize)> {
+        if digits < self.min {
+            return None;
+        }
+        let lead = start
+            .checked_sub(1)
+            .and_then(|i| self.hay.get(i))
+            .is_some_and(|b| matches!(b, b'+' | b'('));
+        Some((start - usize::from(lead), end, digits))
     }
-
-    /// Digits from `at` to the end of the input.
-    fn tail_digits(&self, at: usize) -> usize {
-        self.hay
-            .get(at.min(self.hay.len())..)
-            .map_or(0, |t| t.iter().filter(|b| b.is_ascii_digit()).count())
-    }
-
-    /// Digits among the eight bytes at `pos`, or `None` when fewer than eight remain.
-    fn digits_at(&self, pos: usize) -> Option<usize> {
-        let word = self.hay.get(pos..pos + 8)?;
-        let mut bytes = [0u8; 8];
-        bytes.copy_from_slice(word);
-        Some(digit_count(digit_mask(u64::from_le_bytes(bytes))))
-    }
-
-    /// Digits in the `words` eight-byte words from `pos` (fewer at the end of the input).
-    fn window_digits(&self, pos: usize, words: usize) -> usize {
-        (0..words)
-            .map(|w| pos + 8 * w)
-            .map(|at| self.digits_at(at).unwrap_or_else(|| self.tail_digits(at)))
-            .sum()
-    }
-}
-
-/// Bytes whose digits are counted together before any word of them is looked at.
-const CHUNK: usize = 64;
-
-/// The `CHUNK` bytes at `at`, when there are that many.
-fn chunk_at(hay: &[u8], at: usize) -> Option<&[u8; CHUNK]> {
-    hay.get(at..at + CHUNK)
-        .and_then(|c| <&[u8; CHUNK]>::try_from(c).ok())
-}
-
-/// The digits among `CHUNK` bytes: written so that the compiler vectorises it (a byte
-/// compare and subtract per 16 bytes with SSE2, no branch).
-fn chunk_digits(chunk: &[u8; CHUNK]) -> usize {
-    let mut n = 0u8;
-    for &b in chunk {
-        n += u8::from(b.wrapping_sub(b'0') < 10);
-    }
-    usize::from(n)
-}
-
-/// The high bit of each byte of `word` that is an ASCII digit, exactly (no carries between
-/// bytes).
-fn digit_mask(word: u64) -> u64 {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGHS: u64 = ONES * 0x80;
-    // Digits become 0..=9; adding 0x76 to the low seven bits sets the high bit from 10 up, and
-    // bytes with the high bit already set (0x80 and above after the XOR) are not digits.
-    let x = word ^ (ONES * 0x30);
-    !(((x & !HIGHS) + ONES * 0x76) | x) & HIGHS
-}
-
-/// How many bytes a [`digit_mask`] marks: its high bits moved to the bytes' low bits and summed
-/// by one multiplication into the top byte (at most 8, so no byte carries). Cheaper than
-/// `count_ones`, which the baseline x86-64 target has no instruction for.
-fn digit_count(mask: u64) -> usize {
-    ((mask >> 7).wrapping_mul(0x0101_0101_0101_0101) >> 56) as usize
-}
-
-fn is_separator(b: u8) -> bool {
-    matches!(b, b' ' | b'-' | b'.' | b'/' | b'(' | b')')
 }
 
 impl Iterator for DigitRuns<'_> {
@@ -152,33 +94,196 @@ impl Iterator for DigitRuns<'_> {
 
     fn next(&mut self) -> Option<Self::Item> {
         loop {
-            let start = self.next_digit(self.pos)?;
-            let mut end = start;
-            let mut digits = 0;
-            let mut i = start;
-            while let Some(&b) = self.hay.get(i) {
-                if b.is_ascii_digit() {
-                    digits += 1;
-                    i += 1;
-                    end = i;
-                } else if is_separator(b)
-                    && self.hay.get(i + 1).is_some_and(|n| {
-                        n.is_ascii_digit() || (b == b')' && *n == b' ') || (b == b' ' && *n == b'(')
-                    })
-                {
-                    i += 1;
-                } else {
-                    break;
+            if self.at >= CHUNK && !self.advance() {
+                // The text ends: so does a run still open.
+                return self.open.take().and_then(|run| self.finish(run));
+            }
+            let base = self.base.unwrap_or(0);
+            if let Some((start, digits, end)) = self.open.take() {
+                // The open run goes on through this chunk's first run bytes.
+                let n = self.run.trailing_ones() as usize;
+                let digits_here = self.digit & below(n);
+                let digits = digits + digits_here.count_ones() as usize;
+                let end = last_bit(digits_here).map_or(end, |i| base + i + 1);
+                self.at = n;
+                if n == CHUNK {
+                    self.open = Some((start, digits, end));
+                    continue;
+                }
+                match self.finish((start, digits, end)) {
+                    Some(found) => return Some(found),
+                    None => continue,
                 }
             }
-            self.pos = end.max(start + 1);
-            if digits >= self.min {
-                // Include a leading `+` or `(` (E.164, area codes).
-                let lead =
-                    usize::from(start > 0 && matches!(self.hay.get(start - 1), Some(b'+' | b'(')));
-                return Some((start - lead, end, digits));
+            // The next run starts at the next digit.
+            let ahead = self.digit & !below(self.at);
+            if ahead == 0 {
+                self.at = CHUNK;
+                continue;
+            }
+            let s = ahead.trailing_zeros() as usize;
+            let n = (self.run >> s).trailing_ones() as usize;
+            let digits_here = self.digit & below(s + n) & !below(s);
+            let digits = digits_here.count_ones() as usize;
+            let end = last_bit(digits_here).map_or(base + s + 1, |i| base + i + 1);
+            self.at = s + n;
+            if self.at == CHUNK {
+                self.open = Some((base + s, digits, end));
+                continue;
+            }
+            if let Some(found) = self.finish((base + s, digits, end)) {
+                return Some(found);
             }
         }
+    }
+}
+
+/// The bits below bit `n` (all of them from 64).
+fn below(n: usize) -> u64 {
+    1u64.checked_shl(n as u32).map_or(u64::MAX, |b| b - 1)
+}
+
+/// The highest set bit, if any.
+fn last_bit(mask: u64) -> Option<usize> {
+    (mask != 0).then(|| 63 - mask.leading_zeros() as usize)
+}
+
+/// The bytes from `at` to the end of the text, padded with zeros (neither digit nor
+/// separator) to a chunk.
+fn chunk_at(hay: &[u8], at: usize) -> [u8; CHUNK] {
+    let mut chunk = [0u8; CHUNK];
+    let bytes = hay.get(at..).unwrap_or_default();
+    let bytes = bytes.get(..CHUNK).unwrap_or(bytes);
+    if let Some(head) = chunk.get_mut(..bytes.len()) {
+        head.copy_from_slice(bytes);
+    }
+    chunk
+}
+
+/// The bytes of a chunk that continue a run past a non-digit: a separator followed by a digit,
+/// a `)` followed by a space, or a space followed by `(` (as in `(555) 234-5678`). `next` is
+/// the byte after the chunk.
+fn joiners(chunk: &[u8; CHUNK], digit: u64, next: u8) -> u64 {
+    let [separator, space, open, close] = separators(chunk);
+    // Bit i of these: what byte i + 1 is.
+    let then = |mask: u64, last: bool| (mask >> 1) | (u64::from(last) << 63);
+    let then_digit = then(digit, next.is_ascii_digit());
+    let then_space = then(space, next == b' ');
+    let then_open = then(open, next == b'(');
+    separator & (then_digit | (close & then_space) | (space & then_open))
+}
+
+/// Bit i set when byte i is an ASCII digit.
+fn digits_of(chunk: &[u8; CHUNK]) -> u64 {
+    #[cfg(target_arch = "x86_64")]
+    {
+        wide::masks(chunk, wide::digits)
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        bits(chunk, |b| b.is_ascii_digit())
+    }
+}
+
+/// The separators of a chunk, its spaces, its `(` and its `)`, as bit masks.
+fn separators(chunk: &[u8; CHUNK]) -> [u64; 4] {
+    #[cfg(target_arch = "x86_64")]
+    {
+        wide::separators(chunk)
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        [
+            bits(chunk, is_separator),
+            bits(chunk, |b| b == b' '),
+            bits(chunk, |b| b == b'('),
+            bits(chunk, |b| b == b')'),
+        ]
+    }
+}
+
+#[cfg_attr(target_arch = "x86_64", cfg(test))]
+fn is_separator(b: u8) -> bool {
+    matches!(b, b' ' | b'-' | b'.' | b'/' | b'(' | b')')
+}
+
+/// Bit i set when byte i passes `test`, one byte at a time: what other architectures run, and
+/// what the SSE2 masks are tested against.
+#[cfg_attr(target_arch = "x86_64", cfg(test))]
+fn bits(chunk: &[u8; CHUNK], test: impl Fn(u8) -> bool) -> u64 {
+    chunk
+        .iter()
+        .enumerate()
+        .fold(0, |m, (i, &b)| m | u64::from(test(b)) << i)
+}
+
+/// Masks sixteen bytes at a time with SSE2 (part of every x86-64 CPU), through `safe_arch`.
+#[cfg(target_arch = "x86_64")]
+mod wide {
+    use safe_arch::{
+        bitor_m128i as or, cmp_eq_mask_i8_m128i as eq, load_unaligned_m128i, m128i,
+        move_mask_i8_m128i, set_splat_i8_m128i, sub_i8_m128i, sub_saturating_u8_m128i,
+        zeroed_m128i,
+    };
+
+    use super::CHUNK;
+
+    /// The 64-bit mask of a chunk: `test` gives 0xFF in each byte lane that passes.
+    #[inline(always)]
+    pub(super) fn masks(chunk: &[u8; CHUNK], test: impl Fn(m128i) -> m128i) -> u64 {
+        let mut mask = 0u64;
+        for (i, part) in chunk.chunks_exact(16).enumerate() {
+            if let Ok(part) = <&[u8; 16]>::try_from(part) {
+                // The move mask has sixteen bits: the casts keep them.
+                let lanes = move_mask_i8_m128i(test(load_unaligned_m128i(part))) as u16;
+                mask |= u64::from(lanes) << (16 * i);
+            }
+        }
+        mask
+    }
+
+    /// The intrinsics take bytes as i8: `as` keeps the bits.
+    fn splat(b: u8) -> m128i {
+        set_splat_i8_m128i(b as i8)
+    }
+
+    /// Lanes holding `b`.
+    #[inline(always)]
+    pub(super) fn byte(x: m128i, b: u8) -> m128i {
+        eq(x, splat(b))
+    }
+
+    /// Lanes holding an ASCII digit: those whose distance above `0`, taken modulo 256 and
+    /// reduced by nine without going below zero, is zero.
+    #[inline(always)]
+    pub(super) fn digits(x: m128i) -> m128i {
+        let above = sub_i8_m128i(x, splat(b'0'));
+        eq(sub_saturating_u8_m128i(above, splat(9)), zeroed_m128i())
+    }
+
+    /// The separators (space, `-`, `.`, `/`, `(`, `)`), spaces, `(` and `)` of a chunk, in one
+    /// pass over it.
+    #[inline(always)]
+    pub(super) fn separators(chunk: &[u8; CHUNK]) -> [u64; 4] {
+        let mut masks = [0u64; 4];
+        for (i, part) in chunk.chunks_exact(16).enumerate() {
+            let Ok(part) = <&[u8; 16]>::try_from(part) else {
+                continue;
+            };
+            let x = load_unaligned_m128i(part);
+            let (space, open, close) = (byte(x, b' '), byte(x, b'('), byte(x, b')'));
+            // `-` `.` `/` are 0x2D–0x2F.
+            let dash_to_slash = {
+                let above = sub_i8_m128i(x, splat(b'-'));
+                eq(sub_saturating_u8_m128i(above, splat(2)), zeroed_m128i())
+            };
+            let separator = or(or(space, dash_to_slash), or(open, close));
+            for (mask, lanes) in masks.iter_mut().zip([separator, space, open, close]) {
+                // The move mask has sixteen bits: the casts keep them.
+                *mask |= u64::from(move_mask_i8_m128i(lanes) as u16) << (16 * i);
+            }
+        }
+        masks
     }
 }
 
@@ -186,33 +291,59 @@ impl Iterator for DigitRuns<'_> {
 mod tests {
     use super::*;
 
-    /// The runs a byte-at-a-time reading finds: the reference for the word-at-a-time skips.
+    /// The runs a byte-at-a-time reading finds, written apart from the masks: the reference.
     fn reference(hay: &[u8], min: usize) -> Vec<(usize, usize, usize)> {
-        let all = DigitRuns {
-            hay,
-            pos: 0,
-            min: 1,
-        };
-        all.filter(|r| r.2 >= min).collect()
+        let mut out = Vec::new();
+        let mut i = 0;
+        while i < hay.len() {
+            if !hay[i].is_ascii_digit() {
+                i += 1;
+                continue;
+            }
+            let start = i;
+            let (mut end, mut digits) = (i, 0);
+            while let Some(&b) = hay.get(i) {
+                let next = hay.get(i + 1).copied();
+                if b.is_ascii_digit() {
+                    digits += 1;
+                    i += 1;
+                    end = i;
+                } else if is_separator(b)
+                    && next.is_some_and(|n| {
+                        n.is_ascii_digit() || (b == b')' && n == b' ') || (b == b' ' && n == b'(')
+                    })
+                {
+                    i += 1;
+                } else {
+                    break;
+                }
+            }
+            i = end.max(start + 1);
+            if digits >= min {
+                let lead = start > 0 && matches!(hay[start - 1], b'+' | b'(');
+                out.push((start - usize::from(lead), end, digits));
+            }
+        }
+        out
     }
 
     proptest::proptest! {
         #[test]
-        fn skipping_words_loses_no_run(
-            hay in proptest::collection::vec(proptest::sample::select(b"0123456789 -.()+x/".to_vec()), 0..200),
+        fn masks_find_the_runs_a_byte_reading_finds(
+            hay in proptest::collection::vec(proptest::sample::select(b"0123456789 -.()+x/".to_vec()), 0..300),
             min in 1usize..20,
         ) {
             proptest::prop_assert_eq!(DigitRuns::new(&hay, min).collect::<Vec<_>>(), reference(&hay, min));
         }
 
-        /// Text where digits are few and far apart, so that whole blocks are passed over on
-        /// the count of the digits in and just after them.
+        /// Text where digits are few and far apart, so that whole chunks are passed over and
+        /// runs cross chunk boundaries.
         #[test]
-        fn skipping_blocks_in_sparse_text_loses_no_run(
+        fn runs_in_sparse_text_and_across_chunks(
             pieces in proptest::collection::vec(
                 proptest::prop_oneof![
-                    8 => proptest::collection::vec(proptest::sample::select(b"abc xyz.".to_vec()), 1..40),
-                    1 => proptest::collection::vec(proptest::sample::select(b"0123456789 -".to_vec()), 1..12),
+                    8 => proptest::collection::vec(proptest::sample::select(b"abc xyz.".to_vec()), 1..90),
+                    1 => proptest::collection::vec(proptest::sample::select(b"0123456789 -()".to_vec()), 1..80),
                 ],
                 0..40,
             ),
@@ -223,19 +354,17 @@ mod tests {
         }
 
         #[test]
-        fn chunk_digits_counts_exactly_the_digits(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), CHUNK)) {
-            let chunk = chunk_at(&bytes, 0);
-            proptest::prop_assert!(chunk.is_some());
-            proptest::prop_assert_eq!(chunk.map(chunk_digits), Some(bytes.iter().filter(|b| b.is_ascii_digit()).count()));
-        }
-
-        #[test]
-        fn digit_mask_marks_exactly_the_digits(bytes in proptest::prelude::any::<[u8; 8]>()) {
-            let mask = digit_mask(u64::from_le_bytes(bytes));
-            proptest::prop_assert_eq!(digit_count(mask), bytes.iter().filter(|b| b.is_ascii_digit()).count());
-            for (i, b) in bytes.iter().enumerate() {
-                proptest::prop_assert_eq!(mask >> (8 * i + 7) & 1 == 1, b.is_ascii_digit());
-            }
+        fn sse2_masks_are_the_bytewise_masks(chunk in proptest::prelude::any::<[u8; CHUNK]>()) {
+            proptest::prop_assert_eq!(digits_of(&chunk), bits(&chunk, |b| b.is_ascii_digit()));
+            proptest::prop_assert_eq!(
+                separators(&chunk),
+                [
+                    bits(&chunk, is_separator),
+                    bits(&chunk, |b| b == b' '),
+                    bits(&chunk, |b| b == b'('),
+                    bits(&chunk, |b| b == b')'),
+                ]
+            );
         }
     }
 
@@ -247,5 +376,37 @@ mod tests {
         let first = runs.first().copied().unwrap_or_default();
         assert_eq!(&text[first.0..first.1], b"(555) 234-5678");
         assert_eq!(first.2, 10);
+        assert_eq!(runs, reference(text, 7));
+    }
+
+    /// A chunk whose few digits could make no run alone still starts one that goes on into the
+    /// next chunk, for every way the longest stretch between two digits (`) (`) can fall.
+    #[test]
+    fn a_run_that_starts_with_a_chunks_last_digits() {
+        for at in 56..64 {
+            let mut text = vec![b'x'; at];
+            text.extend_from_slice(b"5) (6789012345 and more");
+            assert_eq!(
+                DigitRuns::new(&text, 8).collect::<Vec<_>>(),
+                reference(&text, 8),
+                "first digit at {at}"
+            );
+            assert_eq!(DigitRuns::new(&text, 8).count(), 1);
+        }
+    }
+
+    #[test]
+    fn a_run_across_chunks_and_to_the_end() {
+        let mut text = vec![b'x'; 60];
+        text.extend_from_slice(b"4111 1111 1111 1111");
+        assert_eq!(
+            DigitRuns::new(&text, 12).collect::<Vec<_>>(),
+            vec![(60, 79, 16)]
+        );
+        let long = b"1 ".repeat(100);
+        assert_eq!(
+            DigitRuns::new(&long, 12).collect::<Vec<_>>(),
+            vec![(0, 199, 100)]
+        );
     }
 }
