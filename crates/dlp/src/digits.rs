@@ -330,10 +330,14 @@ mod tests {
     proptest::proptest! {
         #[test]
         fn masks_find_the_runs_a_byte_reading_finds(
-            hay in proptest::collection::vec(proptest::sample::select(b"0123456789 -.()+x/".to_vec()), 0..300),
+            hay in proptest::collection::vec(
+                proptest::sample::select(b"0123456789 -.()+x/".to_vec()),
+                0..300,
+            ),
             min in 1usize..20,
         ) {
-            proptest::prop_assert_eq!(DigitRuns::new(&hay, min).collect::<Vec<_>>(), reference(&hay, min));
+            let runs: Vec<_> = DigitRuns::new(&hay, min).collect();
+            proptest::prop_assert_eq!(runs, reference(&hay, min));
         }
 
         /// Text where digits are few and far apart, so that whole chunks are passed over and
@@ -342,15 +346,22 @@ mod tests {
         fn runs_in_sparse_text_and_across_chunks(
             pieces in proptest::collection::vec(
                 proptest::prop_oneof![
-                    8 => proptest::collection::vec(proptest::sample::select(b"abc xyz.".to_vec()), 1..90),
-                    1 => proptest::collection::vec(proptest::sample::select(b"0123456789 -()".to_vec()), 1..80),
+                    8 => proptest::collection::vec(
+                        proptest::sample::select(b"abc xyz.".to_vec()),
+                        1..90,
+                    ),
+                    1 => proptest::collection::vec(
+                        proptest::sample::select(b"0123456789 -()".to_vec()),
+                        1..80,
+                    ),
                 ],
                 0..40,
             ),
             min in 1usize..20,
         ) {
             let hay = pieces.concat();
-            proptest::prop_assert_eq!(DigitRuns::new(&hay, min).collect::<Vec<_>>(), reference(&hay, min));
+            let runs: Vec<_> = DigitRuns::new(&hay, min).collect();
+            proptest::prop_assert_eq!(runs, reference(&hay, min));
         }
 
         #[test]

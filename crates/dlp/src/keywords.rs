@@ -6,10 +6,10 @@
 //! adjacent bytes, at which distances from a keyword's end that pair may stand in each bucket.
 //! On x86-64, sixteen positions are folded into a 128-bit SSE2 register per step (through
 //! `safe_arch`, so without `unsafe` here); elsewhere eight into a 64-bit word. A clear bit is a
-//! candidate end, which is then confirmed by looking the text's tail up in a table of keyword tails. Keywords
-//! of one byte are found with `memchr`. Building for the ~600 built-in keywords takes well under
-//! a millisecond (an Aho-Corasick DFA over them took 6–10 ms, which short scans such as a hook's
-//! cannot afford), the table is 32 KiB, and the walk has no dependent loads.
+//! candidate end, which is then confirmed by looking the text's tail up in a table of keyword
+//! tails. Keywords of one byte are found with `memchr`. Building for the ~600 built-in keywords
+//! takes well under a millisecond (an Aho-Corasick DFA over them took 6–10 ms, which short scans
+//! such as a hook's cannot afford), the table is 32 KiB, and the walk has no dependent loads.
 
 use std::ops::Range;
 
@@ -30,8 +30,7 @@ pub(crate) struct Keywords {
     /// For a pair hash, bit `8 * d + b` is set when no keyword of bucket `b` has that pair `d`
     /// pairs before its end (or `d` is past what bucket `b` constrains: then it is clear).
     reach: Box<[u64; PAIRS]>,
-    /// For each bucket, its keywords by their lowercase tail (the last [`tail_len`] bytes) and
-    /// the tail's length.
+    /// For each bucket, its keywords by their lowercase tail (the last [`tail_len`] bytes).
     by_tail: [TailTable; BUCKETS],
     /// Keywords of a single byte: (lowercase byte, id).
     singles: Vec<(u8, u32)>,
@@ -223,8 +222,9 @@ impl Keywords {
     }
 
     /// Every occurrence of every keyword whose end (exclusive) lies in `(range.start,
-    /// range.end]` and that `keep` keeps (given start, end and id), as (end, id), appended to `out` in no particular
-    /// order. The rest of `hay` is context: a keyword may start before `range`.
+    /// range.end]` and that `keep` keeps (given start, end and id), as (end, id), appended to
+    /// `out` in no particular order. The rest of `hay` is context: a keyword may start before
+    /// `range`.
     pub(crate) fn find(
         &self,
         hay: &[u8],
@@ -619,7 +619,8 @@ mod tests {
             // A carry only ever holds the lanes of the first seven ends.
             let carry = carry >> 8;
             let (mut simd, mut portable) = (carry, carry);
-            prop_assert_eq!(k.open_lanes(&hashes, &mut simd), k.open_lanes_scalar(&hashes, &mut portable));
+            let lanes = k.open_lanes(&hashes, &mut simd);
+            prop_assert_eq!(lanes, k.open_lanes_scalar(&hashes, &mut portable));
             prop_assert_eq!(simd, portable);
         }
     }
