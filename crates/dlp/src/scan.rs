@@ -183,6 +183,10 @@ impl Scanner {
         let mut hits = Vec::new();
         // What the gate said about each hit, in order, for hits of gated keywords.
         let mut screens = Vec::new();
+        // Digit runs are taken a block at a time too, right after the block's keywords, while
+        // its bytes are still in cache.
+        let mut runs =
+            (!self.digit_rules.is_empty()).then(|| DigitRuns::new(hay, self.min_digits).peekable());
         let mut from = 0;
         while from < hay.len() {
             let to = hay.len().min(from + BLOCK);
@@ -221,36 +225,47 @@ impl Scanner {
                     );
                 }
             }
-            from = to;
-        }
-        if !self.digit_rules.is_empty() {
-            for (start, end, digits) in DigitRuns::new(hay, self.min_digits) {
-                // Worked out on the first precheck that asks, once for all of them.
-                let mut groups = None;
-                for &(r, min) in &self.digit_rules {
-                    // A digit rule's precheck looks at the run's groups: most runs are not
-                    // written the way its numbers are, and need no search.
-                    let mut admitted = || {
-                        self.rules
-                            .get(r)
-                            .and_then(|rule| rule.spec.precheck)
-                            .is_none_or(|check| {
-                                let groups =
-                                    groups.get_or_insert_with(|| RunGroups::of(hay, start, end));
-                                check.admits_run(hay, start, groups)
-                            })
-                    };
-                    if digits >= min && admitted() {
-                        self.try_window(r, hay, (start, end), &mut out, &mut caps);
-                    }
-                }
+            while let Some(run) = runs
+                .as_mut()
+                .and_then(|r| r.next_if(|&(start, ..)| start < to))
+            {
+                self.try_digit_run(hay, run, &mut out, &mut caps);
             }
+            from = to;
         }
         self.settle(out)
     }
 
     /// Try rule `r` at a mention of one of its keywords; `screened` is what the rule's
     /// precheck said about it, when the keyword's gate ran it already.
+    /// Try the digit rules at a run of `digits` digits.
+    fn try_digit_run(
+        &self,
+        hay: &[u8],
+        (start, end, digits): (usize, usize, usize),
+        out: &mut Vec<Finding>,
+        caps: &mut Captured,
+    ) {
+        // Worked out on the first precheck that asks, once for all of them.
+        let mut groups = None;
+        for &(r, min) in &self.digit_rules {
+            // A digit rule's precheck looks at the run's groups: most runs are not written the
+            // way its numbers are, and need no search.
+            let mut admitted = || {
+                self.rules
+                    .get(r)
+                    .and_then(|rule| rule.spec.precheck)
+                    .is_none_or(|check| {
+                        let groups = groups.get_or_insert_with(|| RunGroups::of(hay, start, end));
+                        check.admits_run(hay, start, groups)
+                    })
+            };
+            if digits >= min && admitted() {
+                self.try_window(r, hay, (start, end), out, caps);
+            }
+        }
+    }
+
     fn try_keyword(
         &self,
         r: usize,
@@ -685,6 +700,41 @@ mod tests {
             https://deploy:q8Z2mW9kL4pX@git.acme-corp.io";
         assert_eq!(scanner.scan(hay).len(), 3);
         assert_eq!(scanner.scan(hay), ungated(&scanner).scan(hay));
+    }
+
+    /// Digit runs are taken a block at a time, after each block's keywords: a number across a
+    /// block's end is found whole, wherever it falls.
+    #[test]
+    fn numbers_across_a_block_boundary() {
+        let scanner = Scanner::builtin().unwrap();
+        let number = b"card 4111 1111 1111 1111 and SSN 568-94-6025.";
+        for shift in (0..number.len()).step_by(3) {
+            let mut hay = vec![b' '; BLOCK - shift];
+            let at = hay.len();
+            hay.extend_from_slice(number);
+            hay.extend_from_slice(&[b' '; 100]);
+            let found: Vec<_> = scanner
+                .scan(&hay)
+                .into_iter()
+                .map(|f| {
+                    (
+                        f.start - at,
+                        f.end - at,
+                        scanner.rules[f.rule].id().to_owned(),
+                    )
+                })
+                .collect();
+            let alone: Vec<_> = scanner
+                .scan(number)
+                .into_iter()
+                .map(|f| (f.start, f.end, scanner.rules[f.rule].id().to_owned()))
+                .collect();
+            assert_eq!(
+                found, alone,
+                "number at {shift} bytes before the block's end"
+            );
+            assert_eq!(alone.len(), 2, "{alone:?}");
+        }
     }
 
     /// The build script's keyword index for the built-in rules is exactly what `new` works out
