@@ -189,12 +189,35 @@ pub(super) fn card(s: &[u8], before: &[u8]) -> bool {
 
 /// IBAN length per country (ISO 13616 registry).
 fn iban_length(country: &[u8]) -> Option<usize> {
-    IBAN_LENGTHS
-        .binary_search_by(|(c, _)| c.as_slice().cmp(country))
-        .ok()
-        .and_then(|i| IBAN_LENGTHS.get(i))
-        .map(|&(_, n)| n)
+    let [a, b] = *country else {
+        return None;
+    };
+    let (a, b) = (a.wrapping_sub(b'A'), b.wrapping_sub(b'A'));
+    if a >= 26 || b >= 26 {
+        return None;
+    }
+    match IBAN_LENGTH_BY_CODE.get(usize::from(a) * 26 + usize::from(b)) {
+        Some(&n) if n > 0 => Some(usize::from(n)),
+        _ => None,
+    }
 }
+
+/// [`IBAN_LENGTHS`] indexed by country code (`(first - 'A') * 26 + second - 'A'`); 0 where a
+/// code has no IBAN. Worked out at compile time.
+#[expect(
+    clippy::indexing_slicing,
+    reason = "evaluated at compile time: an index out of range would fail the build, not a scan"
+)]
+static IBAN_LENGTH_BY_CODE: [u8; 26 * 26] = {
+    let mut table = [0u8; 26 * 26];
+    let mut i = 0;
+    while i < IBAN_LENGTHS.len() {
+        let (code, n) = IBAN_LENGTHS[i];
+        table[(code[0] - b'A') as usize * 26 + (code[1] - b'A') as usize] = n as u8;
+        i += 1;
+    }
+    table
+};
 
 /// IBAN length per country, sorted by country code (a test keeps it so).
 const IBAN_LENGTHS: &[(&[u8; 2], usize)] = &[
@@ -290,15 +313,20 @@ const IBAN_LENGTHS: &[(&[u8; 2], usize)] = &[
 ];
 
 pub(super) fn iban(s: &[u8]) -> bool {
-    // The longest IBAN has 34 characters.
-    let Some(compact) = Few::<u8, 34>::of(
-        s.iter()
-            .filter(|b| !matches!(b, b' ' | b'-'))
-            .map(u8::to_ascii_uppercase),
-    ) else {
-        return false;
-    };
-    let compact = compact.as_slice();
+    // The characters without separators, upper case: the longest IBAN has 34.
+    let mut buf = [0u8; 34];
+    let mut len = 0;
+    for &b in s {
+        if matches!(b, b' ' | b'-') {
+            continue;
+        }
+        let Some(slot) = buf.get_mut(len) else {
+            return false;
+        };
+        *slot = b.to_ascii_uppercase();
+        len += 1;
+    }
+    let compact = buf.get(..len).unwrap_or_default();
     let Some(country) = compact.get(..2) else {
         return false;
     };
@@ -570,6 +598,16 @@ mod tests {
     #[test]
     fn iban_lengths_are_sorted_by_country() {
         assert!(IBAN_LENGTHS.windows(2).all(|w| w[0].0 < w[1].0));
+        // The table by code says what the list says, for every pair of bytes.
+        for a in 0..=255u8 {
+            for b in 0..=255u8 {
+                let listed = IBAN_LENGTHS
+                    .iter()
+                    .find(|(c, _)| **c == [a, b])
+                    .map(|&(_, n)| n);
+                assert_eq!(iban_length(&[a, b]), listed, "{a} {b}");
+            }
+        }
         assert_eq!(iban_length(b"DE"), Some(22));
         assert_eq!(iban_length(b"AD"), Some(24));
         assert_eq!(iban_length(b"YE"), Some(30));
