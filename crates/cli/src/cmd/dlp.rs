@@ -548,6 +548,7 @@ fn record(ctx: &Scan<'_>, at: &Place<'_>, findings: &[Finding], report: &mut Rep
             continue;
         }
         report.out.finding(&FileFinding {
+            rule_index: f.rule,
             path: name,
             line,
             column,

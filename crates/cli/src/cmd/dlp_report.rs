@@ -21,6 +21,9 @@ pub struct FileFinding<'a> {
     pub offset: usize,
     #[serde(rename = "byteLength")]
     pub length: usize,
+    /// The rule's index in the scanner (not reported: what the report caches by).
+    #[serde(skip)]
+    pub rule_index: usize,
     /// The rule's id, name and classification (the rule set lives until exit).
     pub rule: &'static str,
     pub name: &'static str,
@@ -162,6 +165,11 @@ pub struct Output {
     /// One JSON item, serialised here and written to `out` whole: serde_json writes many small
     /// pieces, each a call through `out`'s vtable otherwise.
     item: Vec<u8>,
+    /// JSON: a rule's part of a finding (`"rule":…` to `"action":…`), escaped once per rule
+    /// and action, by rule index.
+    rule_json: Vec<Option<(Action, Vec<u8>)>>,
+    /// JSON: the last path written, as given and escaped.
+    path_json: (String, Vec<u8>),
     findings: usize,
     /// SARIF: the rules results name, in the order first named (a result's `ruleIndex`).
     rule_ids: Vec<&'static str>,
@@ -180,6 +188,8 @@ impl Output {
             kind,
             out,
             item: Vec::new(),
+            rule_json: Vec::new(),
+            path_json: (String::new(), Vec::new()),
             findings: 0,
             rule_ids: Vec::new(),
             failed: None,
@@ -231,7 +241,14 @@ impl Output {
                 f.preview,
                 action_word(f.action)
             ),
-            Kind::Json => json_item(&mut self.out, &mut self.item, comma, f),
+            Kind::Json => {
+                self.item.clear();
+                if comma {
+                    self.item.push(b',');
+                }
+                self.finding_json(f);
+                self.out.write_all(&self.item)
+            }
             Kind::Sarif => {
                 let result = SarifResult {
                     rule_id: f.rule,
@@ -263,6 +280,37 @@ impl Output {
         };
         self.findings += 1;
         self.keep(written);
+    }
+
+    /// A finding as JSON into `item`: [`finding_json`], with the path and the rule's part
+    /// escaped once rather than for every finding.
+    fn finding_json(&mut self, f: &FileFinding<'_>) {
+        if self.path_json.0 != f.path {
+            self.path_json.0.clear();
+            self.path_json.0.push_str(f.path);
+            self.path_json.1.clear();
+            json_str(&mut self.path_json.1, f.path);
+        }
+        if self.rule_json.len() <= f.rule_index {
+            self.rule_json.resize_with(f.rule_index + 1, || None);
+        }
+        let Some(slot) = self.rule_json.get_mut(f.rule_index) else {
+            return finding_json(&mut self.item, f);
+        };
+        if slot.as_ref().is_none_or(|(action, _)| *action != f.action) {
+            let mut part = Vec::new();
+            rule_json(&mut part, f);
+            *slot = Some((f.action, part));
+        }
+        let rule_part = slot.as_ref().map(|(_, part)| part.as_slice());
+        let buf = &mut self.item;
+        buf.extend_from_slice(br#"{"path":"#);
+        buf.extend_from_slice(&self.path_json.1);
+        position_json(buf, f);
+        buf.extend_from_slice(rule_part.unwrap_or_default());
+        buf.extend_from_slice(br#","preview":"#);
+        json_str(buf, &f.preview);
+        buf.push(b'}');
     }
 
     fn finish(&mut self, r: &Rest<'_>, scanner: &Scanner) -> io::Result<()> {
@@ -445,6 +493,93 @@ fn json_item(
     out.write_all(scratch)
 }
 
+/// A finding as JSON, written by hand: exactly the bytes serde_json writes for a
+/// [`FileFinding`] (a test holds them equal), without escaping the constant keys byte by byte,
+/// which was most of the cost of a large report.
+fn finding_json(buf: &mut Vec<u8>, f: &FileFinding<'_>) {
+    buf.extend_from_slice(br#"{"path":"#);
+    json_str(buf, f.path);
+    position_json(buf, f);
+    rule_json(buf, f);
+    buf.extend_from_slice(br#","preview":"#);
+    json_str(buf, &f.preview);
+    buf.push(b'}');
+}
+
+/// The members of a finding from `"line"` to `"byteLength"`, each after a comma.
+fn position_json(buf: &mut Vec<u8>, f: &FileFinding<'_>) {
+    buf.extend_from_slice(br#","line":"#);
+    json_usize(buf, f.line);
+    buf.extend_from_slice(br#","column":"#);
+    json_usize(buf, f.column);
+    buf.extend_from_slice(br#","byteOffset":"#);
+    json_usize(buf, f.offset);
+    buf.extend_from_slice(br#","byteLength":"#);
+    json_usize(buf, f.length);
+}
+
+/// The members of a finding from `"rule"` to `"action"`, each after a comma.
+fn rule_json(buf: &mut Vec<u8>, f: &FileFinding<'_>) {
+    buf.extend_from_slice(br#","rule":"#);
+    json_str(buf, f.rule);
+    buf.extend_from_slice(br#","name":"#);
+    json_str(buf, f.name);
+    buf.extend_from_slice(br#","classification":"#);
+    json_str(buf, f.classification);
+    buf.extend_from_slice(br#","action":"#);
+    json_str(buf, action_word(f.action));
+}
+
+/// `s` as a JSON string, escaped as serde_json escapes: `"`, `\` and control characters (the
+/// usual short forms, `\u00XX` for the rest, in lower-case hex); everything else as it is.
+fn json_str(buf: &mut Vec<u8>, s: &str) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let bytes = s.as_bytes();
+    buf.push(b'"');
+    let mut from = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        let short = match b {
+            b'"' => b'"',
+            b'\\' => b'\\',
+            b'\n' => b'n',
+            b'\r' => b'r',
+            b'\t' => b't',
+            0x08 => b'b',
+            0x0c => b'f',
+            0..=0x1f => 0,
+            _ => continue,
+        };
+        buf.extend_from_slice(bytes.get(from..i).unwrap_or_default());
+        if short == 0 {
+            let hex = |n: u8| HEX.get(usize::from(n)).copied().unwrap_or(b'0');
+            buf.extend_from_slice(&[b'\\', b'u', b'0', b'0', hex(b >> 4), hex(b & 15)]);
+        } else {
+            buf.extend_from_slice(&[b'\\', short]);
+        }
+        from = i + 1;
+    }
+    buf.extend_from_slice(bytes.get(from..).unwrap_or_default());
+    buf.push(b'"');
+}
+
+/// `n` in decimal.
+fn json_usize(buf: &mut Vec<u8>, mut n: usize) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        if let Some(d) = digits.get_mut(at) {
+            // The remainder is below ten: the cast keeps it.
+            *d = b'0' + (n % 10) as u8;
+        }
+        n /= 10;
+        if n == 0 || at == 0 {
+            break;
+        }
+    }
+    buf.extend_from_slice(digits.get(at..).unwrap_or_default());
+}
+
 fn action_word(a: Action) -> &'static str {
     match a {
         Action::Block => "block",
@@ -544,4 +679,127 @@ fn uri(path: &str) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Strings with every kind of byte JSON escapes, and characters beyond ASCII.
+    fn text() -> impl Strategy<Value = String> {
+        prop::collection::vec(
+            prop_oneof![
+                (0u32..0x80).prop_map(|c| char::from_u32(c).unwrap_or('x')),
+                prop::sample::select(vec!['é', '…', '\u{2028}', '\u{7f}', '😀', '"', '\\']),
+            ],
+            0..24,
+        )
+        .prop_map(|c| c.into_iter().collect())
+    }
+
+    proptest! {
+        /// The hand-written JSON of a finding is byte for byte what serde_json writes.
+        #[test]
+        fn findings_are_written_as_serde_json_writes_them(
+            path in text(),
+            preview in text(),
+            names in prop::sample::subsequence(
+                vec!["aws-access-key-id", "Card \"number\"", "a\\b\tc", "pii:card", "é\u{1}"],
+                3,
+            ),
+            numbers in any::<[usize; 4]>(),
+            action in prop::sample::select(vec![Action::Alert, Action::Redact, Action::Block]),
+        ) {
+            let f = FileFinding {
+                rule_index: 0,
+                path: &path,
+                line: numbers[0],
+                column: numbers[1],
+                offset: numbers[2],
+                length: numbers[3],
+                rule: names[0],
+                name: names[1],
+                classification: names[2],
+                action,
+                preview,
+            };
+            let mut ours = Vec::new();
+            finding_json(&mut ours, &f);
+            let theirs = serde_json::to_vec(&f).unwrap();
+            prop_assert_eq!(String::from_utf8_lossy(&ours), String::from_utf8_lossy(&theirs));
+        }
+    }
+
+    /// A writer whose bytes the test reads back.
+    #[derive(Clone, Default)]
+    struct Shared(std::rc::Rc<std::cell::RefCell<Vec<u8>>>);
+
+    impl Write for Shared {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.0.borrow_mut().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// The report's cached parts (a file's path, a rule's members) give the same bytes as
+    /// serde_json, as files, rules and actions change from one finding to the next.
+    #[test]
+    fn cached_parts_write_what_serde_json_writes() {
+        let shared = Shared::default();
+        let mut out = Output::new(Kind::Json, Box::new(shared.clone()));
+        let paths = [
+            "a.txt".to_owned(),
+            "dir/\"b\".txt".to_owned(),
+            "a.txt".to_owned(),
+        ];
+        let rules = [
+            (3, "aws-access-key-id", "AWS \"key\""),
+            (0, "email", "E-mail"),
+        ];
+        let mut expected = Vec::new();
+        for (i, path) in paths.iter().enumerate() {
+            for (j, &(rule_index, rule, name)) in rules.iter().enumerate() {
+                let action = if (i + j) % 2 == 0 {
+                    Action::Block
+                } else {
+                    Action::Alert
+                };
+                let f = FileFinding {
+                    rule_index,
+                    path,
+                    line: i + 1,
+                    column: j + 7,
+                    offset: 100 * i + j,
+                    length: 20,
+                    rule,
+                    name,
+                    classification: "secret",
+                    action,
+                    preview: format!("AK\u{1}IA… ({i} bytes)"),
+                };
+                out.finding(&f);
+                expected.push(serde_json::to_string(&f).unwrap());
+            }
+        }
+        let written = String::from_utf8(shared.0.borrow().clone()).unwrap();
+        assert_eq!(written, format!("{{\"findings\":[{}", expected.join(",")));
+    }
+
+    #[test]
+    fn every_ascii_character_is_escaped_as_serde_json_escapes_it() {
+        let all: String = (0u8..0x80).map(char::from).collect();
+        let mut ours = Vec::new();
+        json_str(&mut ours, &all);
+        assert_eq!(ours, serde_json::to_vec(&all).unwrap());
+        for n in [0, 9, 10, 99, 100, 12_345, usize::MAX] {
+            let mut digits = Vec::new();
+            json_usize(&mut digits, n);
+            assert_eq!(digits, n.to_string().into_bytes());
+        }
+    }
 }
