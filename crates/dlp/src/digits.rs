@@ -87,6 +87,27 @@ impl<'a> DigitRuns<'a> {
             .is_some_and(|b| matches!(b, b'+' | b'('));
         Some((start - usize::from(lead), end, digits))
     }
+
+    /// Take the run bytes of the chunk from bit `from` into `run` (start, digits, end so far):
+    /// the run goes on into the next chunk if they reach the chunk's end, and is finished
+    /// otherwise.
+    fn take(
+        &mut self,
+        from: usize,
+        (start, digits, end): (usize, usize, usize),
+    ) -> Option<(usize, usize, usize)> {
+        let base = self.base.unwrap_or(0);
+        let n = (self.run >> from).trailing_ones() as usize;
+        let here = self.digit & below(from + n) & !below(from);
+        let digits = digits + here.count_ones() as usize;
+        let end = last_bit(here).map_or(end, |i| base + i + 1);
+        self.at = from + n;
+        if self.at == CHUNK {
+            self.open = Some((start, digits, end));
+            return None;
+        }
+        self.finish((start, digits, end))
+    }
 }
 
 impl Iterator for DigitRuns<'_> {
@@ -98,19 +119,9 @@ impl Iterator for DigitRuns<'_> {
                 // The text ends: so does a run still open.
                 return self.open.take().and_then(|run| self.finish(run));
             }
-            let base = self.base.unwrap_or(0);
-            if let Some((start, digits, end)) = self.open.take() {
+            if let Some(run) = self.open.take() {
                 // The open run goes on through this chunk's first run bytes.
-                let n = self.run.trailing_ones() as usize;
-                let digits_here = self.digit & below(n);
-                let digits = digits + digits_here.count_ones() as usize;
-                let end = last_bit(digits_here).map_or(end, |i| base + i + 1);
-                self.at = n;
-                if n == CHUNK {
-                    self.open = Some((start, digits, end));
-                    continue;
-                }
-                match self.finish((start, digits, end)) {
+                match self.take(0, run) {
                     Some(found) => return Some(found),
                     None => continue,
                 }
@@ -122,16 +133,8 @@ impl Iterator for DigitRuns<'_> {
                 continue;
             }
             let s = ahead.trailing_zeros() as usize;
-            let n = (self.run >> s).trailing_ones() as usize;
-            let digits_here = self.digit & below(s + n) & !below(s);
-            let digits = digits_here.count_ones() as usize;
-            let end = last_bit(digits_here).map_or(base + s + 1, |i| base + i + 1);
-            self.at = s + n;
-            if self.at == CHUNK {
-                self.open = Some((base + s, digits, end));
-                continue;
-            }
-            if let Some(found) = self.finish((base + s, digits, end)) {
+            let start = self.base.unwrap_or(0) + s;
+            if let Some(found) = self.take(s, (start, 0, start + 1)) {
                 return Some(found);
             }
         }
