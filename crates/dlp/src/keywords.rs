@@ -13,6 +13,8 @@
 
 use std::ops::Range;
 
+use crate::validate::eq_caseless;
+
 /// Hash bits of a byte pair: the reach table has this many entries.
 const PAIR_BITS: u32 = 12;
 const PAIRS: usize = 1 << PAIR_BITS;
@@ -443,7 +445,7 @@ impl Keywords {
                 || end.checked_sub(p.len()).is_some_and(|s| {
                     let text = hay.get(s..s + head);
                     text.zip(p.get(..head))
-                        .is_some_and(|(t, k)| t.eq_ignore_ascii_case(k))
+                        .is_some_and(|(t, k)| eq_caseless(t, k))
                 });
             if same && keep(end.saturating_sub(p.len()), end, id) {
                 out.push((end, id));

@@ -115,14 +115,27 @@ pub fn entropy(bytes: &[u8]) -> f64 {
     (n.log2() - sum / n).max(0.0)
 }
 
+/// Whether `hay` holds `needle`. Texts and needles are short: each window is compared whole only
+/// where its first byte matches (comparing slices costs a call).
 pub(crate) fn contains(hay: &[u8], needle: &[u8]) -> bool {
-    hay.windows(needle.len()).any(|w| w == needle)
+    let Some(first) = needle.first() else {
+        return true;
+    };
+    hay.windows(needle.len())
+        .any(|w| w.first() == Some(first) && w == needle)
 }
 
 /// Whether `hay` holds `needle` (lowercase), ASCII case-insensitively.
 pub(crate) fn contains_caseless(hay: &[u8], needle: &[u8]) -> bool {
-    hay.windows(needle.len())
-        .any(|w| w.eq_ignore_ascii_case(needle))
+    hay.windows(needle.len()).any(|w| eq_caseless(w, needle))
+}
+
+/// Whether `a` and `b` are equal but for ASCII case, compared a byte at a time in line: what
+/// the scanner compares is short (keywords, words, domain names), and the library's slice
+/// comparison costs a call.
+#[inline]
+pub(crate) fn eq_caseless(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.eq_ignore_ascii_case(y))
 }
 
 #[cfg(test)]

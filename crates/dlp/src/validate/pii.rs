@@ -1,7 +1,7 @@
 //! Personal data: payment cards (Luhn, issuer ranges and groupings), IBANs (country length,
 //! mod-97), US social security numbers, e-mail addresses and phone numbers.
 
-use super::contains;
+use super::{contains, eq_caseless};
 
 /// At most `N` small values, kept on the stack: validators run once per candidate, and what
 /// they look at is short (a longer input is no card, IBAN, phone or social security number).
@@ -35,14 +35,17 @@ fn digits_of(s: &[u8]) -> Option<Few<u8, 40>> {
     Few::of(s.iter().filter(|b| b.is_ascii_digit()).map(|b| b - b'0'))
 }
 
+/// The Luhn check: counting from the right, every second digit doubled (less 9 past 9), and the
+/// sum a multiple of ten. Counted from the left, the doubled digits are those whose index has
+/// the parity of the length.
 fn luhn(digits: &[u8]) -> bool {
+    let parity = digits.len() % 2;
     let sum: u32 = digits
         .iter()
-        .rev()
         .enumerate()
         .map(|(i, &d)| {
             let d = u32::from(d);
-            if i % 2 == 1 {
+            if i % 2 == parity {
                 let x = d * 2;
                 if x > 9 { x - 9 } else { x }
             } else {
@@ -53,6 +56,7 @@ fn luhn(digits: &[u8]) -> bool {
     sum.is_multiple_of(10)
 }
 
+/// The number the first `n` digits make (all of them when there are fewer).
 fn prefix_num(digits: &[u8], n: usize) -> u32 {
     digits
         .iter()
@@ -60,14 +64,13 @@ fn prefix_num(digits: &[u8], n: usize) -> u32 {
         .fold(0u32, |acc, &d| acc * 10 + u32::from(d))
 }
 
-/// Issuer ranges (IIN prefixes) and the lengths each issues.
+/// Issuer ranges (IIN prefixes) and the lengths each issues, for a number of at least six
+/// digits (a card number has twelve or more).
 fn card_issuer_ok(d: &[u8]) -> bool {
     let len = d.len();
-    let p1 = prefix_num(d, 1);
-    let p2 = prefix_num(d, 2);
-    let p3 = prefix_num(d, 3);
-    let p4 = prefix_num(d, 4);
+    // The shorter prefixes are read off the first six digits.
     let p6 = prefix_num(d, 6);
+    let (p1, p2, p3, p4) = (p6 / 100_000, p6 / 10_000, p6 / 1_000, p6 / 100);
     match () {
         // Visa
         () if p1 == 4 => matches!(len, 13 | 16 | 19),
@@ -99,28 +102,18 @@ fn card_issuer_ok(d: &[u8]) -> bool {
     }
 }
 
-/// Card numbers are written whole or in the issuers' groupings (4-4-4-4[-1..3], Amex 4-6-5,
-/// Diners 4-6-4) with one kind of separator; other digit runs (coordinates, tables,
-/// decimals) are not cards.
-fn card_grouping_ok(s: &[u8], before: &[u8]) -> bool {
-    if before
+/// Whether the byte before a number rules out its being a card number: it continues a decimal,
+/// a signed or joined number, a path or a word.
+fn card_continues(before: &[u8]) -> bool {
+    before
         .last()
         .is_some_and(|b| matches!(b, b'.' | b'+' | b'-' | b'/' | b'_') || b.is_ascii_alphanumeric())
-    {
-        return false;
-    }
-    let mut seps = s.iter().filter(|b| !b.is_ascii_digit());
-    let Some(sep) = seps.next() else {
-        return unformatted_card_context_ok(before);
-    };
-    if seps.any(|b| b != sep) {
-        return false;
-    }
-    let Some(groups) = Few::<usize, 8>::of(s.split(|b| !b.is_ascii_digit()).map(<[u8]>::len))
-    else {
-        return false;
-    };
-    match groups.as_slice() {
+}
+
+/// Card numbers are written whole or in the issuers' groupings (4-4-4-4[-1..3], Amex 4-6-5,
+/// Diners 4-6-4), given the digits of each group between separators.
+fn card_groups_ok(groups: &[u8]) -> bool {
+    match groups {
         [4, 6, 5] | [4, 6, 4] => true,
         [init @ .., last] => {
             init.len() >= 3 && init.iter().all(|&g| g == 4) && (1..=4).contains(last)
@@ -129,39 +122,41 @@ fn card_grouping_ok(s: &[u8], before: &[u8]) -> bool {
     }
 }
 
+/// The words that make a number next to them a card number (card, visa, mastercard, amex, pan,
+/// credit, debit, pay, paid, cc, acct, account, billing, purchase, charge), those that begin
+/// with `b` in either case.
+fn card_words_from(b: u8) -> &'static [&'static str] {
+    match b.to_ascii_lowercase() {
+        b'a' => &["amex", "acct", "account"],
+        b'b' => &["billing"],
+        b'c' => &["card", "credit", "cc", "charge"],
+        b'd' => &["debit"],
+        b'm' => &["mastercard"],
+        b'p' => &["pan", "pay", "paid", "purchase"],
+        b'v' => &["visa"],
+        _ => &[],
+    }
+}
+
 /// An unformatted 12-19 digit number is a card number in data (a field after `:`, `=`, a
 /// quote or a delimiter, or the first column of a line) or next to a card word; in code it is
 /// far more often a constant (`    2282158712612572,`, `f(6290184345309700)`).
 fn unformatted_card_context_ok(before: &[u8]) -> bool {
-    // The words are looked for in the last 64 bytes, lowercased on the stack.
+    // The words are looked for in the last 64 bytes, in any case, nearest first: a card word
+    // most often stands right before the number.
     let tail = before
         .get(before.len().saturating_sub(64)..)
         .unwrap_or(before);
-    let mut buf = [0u8; 64];
-    let Some(lower) = buf.get_mut(..tail.len()) else {
-        return false;
+    let word_at = |i: usize| {
+        let text = tail.get(i..).unwrap_or_default();
+        text.first().is_some_and(|&b| {
+            card_words_from(b).iter().any(|w| {
+                text.get(..w.len())
+                    .is_some_and(|t| eq_caseless(t, w.as_bytes()))
+            })
+        })
     };
-    lower.copy_from_slice(tail);
-    lower.make_ascii_lowercase();
-    let lower = &*lower;
-    const WORDS: &[&str] = &[
-        "card",
-        "visa",
-        "mastercard",
-        "amex",
-        "pan",
-        "credit",
-        "debit",
-        "pay",
-        "paid",
-        "cc",
-        "acct",
-        "account",
-        "billing",
-        "purchase",
-        "charge",
-    ];
-    if WORDS.iter().any(|w| contains(lower, w.as_bytes())) {
+    if (0..tail.len()).rev().any(word_at) {
         return true;
     }
     let trimmed = before.iter().rev().skip_while(|&&b| b == b' ');
@@ -173,15 +168,47 @@ fn unformatted_card_context_ok(before: &[u8]) -> bool {
     }
 }
 
+/// A payment card number: 12 to 19 digits, not all one digit, written whole (where the context
+/// says so, see [`unformatted_card_context_ok`]) or in an issuer's groups with one kind of
+/// separator (other digit runs — coordinates, tables, decimals — are not cards), in an issuer's
+/// range and length, with a valid Luhn check digit. One pass over the number.
 pub(super) fn card(s: &[u8], before: &[u8]) -> bool {
-    if !card_grouping_ok(s, before) {
+    if card_continues(before) {
         return false;
     }
-    let Some(d) = digits_of(s) else {
-        return false;
+    let mut digits = [0u8; 19];
+    let mut count = 0;
+    // Digits per group between separators, the last one still open.
+    let mut groups = [0u8; 8];
+    let mut group = 0;
+    let mut sep = None;
+    for &b in s {
+        if b.is_ascii_digit() {
+            let Some(d) = digits.get_mut(count) else {
+                return false;
+            };
+            *d = b - b'0';
+            count += 1;
+            if let Some(g) = groups.get_mut(group) {
+                *g += 1;
+            }
+        } else {
+            if *sep.get_or_insert(b) != b {
+                return false;
+            }
+            group += 1;
+            if group == groups.len() {
+                return false;
+            }
+        }
+    }
+    let grouped = match sep {
+        None => unformatted_card_context_ok(before),
+        Some(_) => card_groups_ok(groups.get(..=group).unwrap_or_default()),
     };
-    let d = d.as_slice();
-    (12..=19).contains(&d.len())
+    let d = digits.get(..count).unwrap_or_default();
+    grouped
+        && count >= 12
         && d.iter().any(|&x| Some(&x) != d.first())
         && card_issuer_ok(d)
         && luhn(d)
@@ -419,19 +446,15 @@ pub(super) fn email(s: &[u8], before: &[u8]) -> bool {
         domain.len() >= r.len()
             && domain
                 .get(domain.len() - r.len()..)
-                .is_some_and(|tail| tail.eq_ignore_ascii_case(r))
+                .is_some_and(|tail| eq_caseless(tail, r))
             && (domain.len() == r.len() || domain.get(domain.len() - r.len() - 1) == Some(&b'.'))
     });
     tld.len() >= 2
         && tld.iter().all(u8::is_ascii_alphabetic)
         && domain.contains(&b'.')
         && !reserved
-        && !NOT_TLDS
-            .iter()
-            .any(|t| tld.eq_ignore_ascii_case(t.as_bytes()))
-        && !ROLE
-            .iter()
-            .any(|r| local.eq_ignore_ascii_case(r.as_bytes()))
+        && !NOT_TLDS.iter().any(|t| eq_caseless(tld, t.as_bytes()))
+        && !ROLE.iter().any(|r| eq_caseless(local, r.as_bytes()))
 }
 
 /// Whether the digits count up or down by one (wrapping 9 to 0), six of them at least:
@@ -612,6 +635,220 @@ mod tests {
         assert_eq!(iban_length(b"AD"), Some(24));
         assert_eq!(iban_length(b"YE"), Some(30));
         assert_eq!(iban_length(b"US"), None);
+    }
+
+    /// The context check as first written, each word looked for in a lowercased copy: the
+    /// reference for the one that looks a byte at a time, nearest first.
+    fn card_context_reference(before: &[u8]) -> bool {
+        const WORDS: &[&str] = &[
+            "card",
+            "visa",
+            "mastercard",
+            "amex",
+            "pan",
+            "credit",
+            "debit",
+            "pay",
+            "paid",
+            "cc",
+            "acct",
+            "account",
+            "billing",
+            "purchase",
+            "charge",
+        ];
+        let tail = &before[before.len().saturating_sub(64)..];
+        let lower = tail.to_ascii_lowercase();
+        if WORDS.iter().any(|w| contains(&lower, w.as_bytes())) {
+            return true;
+        }
+        let trimmed = before.iter().rev().skip_while(|&&b| b == b' ');
+        match trimmed.clone().next() {
+            None => !before.contains(&b'\n'),
+            Some(b'\n') => before.last() == Some(&b'\n'),
+            Some(b) => matches!(b, b':' | b'=' | b'"' | b'\'' | b',' | b';' | b'|' | b'\t'),
+        }
+    }
+
+    proptest::proptest! {
+        /// Contexts made of card words in any case, their pieces, other words and the bytes
+        /// the check looks at last, cut anywhere: both checks agree.
+        #[test]
+        fn card_context_equals_its_reference(
+            parts in proptest::collection::vec(proptest::sample::select(vec![
+                "card", "VISA", "Mastercard", "amex", "pan", "Credit", "debit", "pay", "paid",
+                "cc", "acct", "account", "billing", "purchase", "charge", "car", "vis", "c",
+                "p", "a", "number", " ", "  ", "\n", ":", "=", "\"", "'", ",", ";", "|", "\t",
+                "x", "0", "long text without them ",
+            ]), 0..12),
+            cut in 0usize..200,
+        ) {
+            let before = parts.concat();
+            let before = &before.as_bytes()[cut.min(before.len())..];
+            proptest::prop_assert_eq!(
+                unformatted_card_context_ok(before),
+                card_context_reference(before),
+                "{:?}", String::from_utf8_lossy(before)
+            );
+        }
+    }
+
+    /// Luhn as the standard states it: from the rightmost digit leftwards, every second one
+    /// doubled, the digits of each product summed.
+    fn luhn_reference(digits: &[u8]) -> bool {
+        let sum: u32 = digits
+            .iter()
+            .rev()
+            .enumerate()
+            .map(|(i, &d)| {
+                let d = u32::from(d) * if i % 2 == 1 { 2 } else { 1 };
+                d / 10 + d % 10
+            })
+            .sum();
+        sum.is_multiple_of(10)
+    }
+
+    /// The issuer check with each prefix read from the digits on its own.
+    fn issuer_reference(d: &[u8]) -> bool {
+        let p = |n: usize| {
+            d.iter()
+                .take(n)
+                .fold(0u32, |acc, &d| acc * 10 + u32::from(d))
+        };
+        let (len, p1, p2, p3, p4, p6) = (d.len(), p(1), p(2), p(3), p(4), p(6));
+        match () {
+            () if p1 == 4 => matches!(len, 13 | 16 | 19),
+            () if (51..=55).contains(&p2) || (2221..=2720).contains(&p4) => len == 16,
+            () if p2 == 34 || p2 == 37 => len == 15,
+            () if p4 == 6011
+                || (644..=649).contains(&p3)
+                || p2 == 65
+                || (622_126..=622_925).contains(&p6) =>
+            {
+                (16..=19).contains(&len)
+            }
+            () if (300..=305).contains(&p3) || p2 == 36 || p2 == 38 || p2 == 39 || p4 == 3095 => {
+                (14..=19).contains(&len)
+            }
+            () if (3528..=3589).contains(&p4) => (16..=19).contains(&len),
+            () if p2 == 62 || p2 == 81 => (16..=19).contains(&len),
+            () if p2 == 50 || (56..=69).contains(&p2) => (12..=19).contains(&len),
+            () if (2200..=2204).contains(&p4) => (16..=19).contains(&len),
+            () => false,
+        }
+    }
+
+    proptest::proptest! {
+        /// Any card-length number, led by an issuer's prefix or not: Luhn and the issuer check
+        /// say what the textbook forms say.
+        #[test]
+        fn luhn_and_issuer_equal_their_references(
+            lead in proptest::sample::select(vec![
+                vec![4], vec![5, 1], vec![2, 2, 2, 1], vec![2, 7, 2, 0], vec![2, 7, 2, 1], vec![3, 4],
+                vec![3, 7], vec![6, 0, 1, 1], vec![6, 4, 4], vec![6, 5], vec![6, 2, 2, 1, 2, 6],
+                vec![6, 2, 2, 9, 2, 5], vec![6, 2, 2, 9, 2, 6], vec![3, 0, 5], vec![3, 0, 6], vec![3, 6],
+                vec![3, 0, 9, 5], vec![3, 5, 2, 8], vec![3, 5, 8, 9], vec![3, 5, 9, 0], vec![8, 1],
+                vec![5, 0], vec![5, 6], vec![6, 9], vec![2, 2, 0, 4], vec![2, 2, 0, 5], vec![],
+            ]),
+            rest in proptest::collection::vec(0u8..10, 19),
+            len in 12usize..=19,
+        ) {
+            let mut d = lead.clone();
+            d.extend_from_slice(&rest);
+            d.truncate(len);
+            proptest::prop_assert_eq!(luhn(&d), luhn_reference(&d), "{:?}", d);
+            proptest::prop_assert_eq!(card_issuer_ok(&d), issuer_reference(&d), "{:?}", d);
+        }
+    }
+
+    /// The card check as first written, a pass per question: the reference for the one that
+    /// answers them all in one pass.
+    fn card_reference(s: &[u8], before: &[u8]) -> bool {
+        if card_continues(before) {
+            return false;
+        }
+        let mut seps = s.iter().filter(|b| !b.is_ascii_digit());
+        let grouped = match seps.next() {
+            None => unformatted_card_context_ok(before),
+            Some(sep) => {
+                let groups: Vec<u8> = s
+                    .split(|b| !b.is_ascii_digit())
+                    .map(|g| g.len() as u8)
+                    .collect();
+                !seps.any(|b| b != sep) && groups.len() <= 8 && card_groups_ok(&groups)
+            }
+        };
+        let d: Vec<u8> = s
+            .iter()
+            .filter(|b| b.is_ascii_digit())
+            .map(|b| b - b'0')
+            .collect();
+        grouped
+            && (12..=19).contains(&d.len())
+            && d.iter().any(|&x| Some(&x) != d.first())
+            && card_issuer_ok(&d)
+            && luhn(&d)
+    }
+
+    proptest::proptest! {
+        // Cheap cases, and the ones that tell the checks apart (valid groups, issuer and check
+        // digit, and then one thing wrong) are a small share of them.
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(4096))]
+
+        /// Numbers in groups of any size, joined by one or more kinds of separator, with a
+        /// valid check digit or not, after any context: the one-pass check says what the
+        /// reference says.
+        #[test]
+        fn card_check_equals_its_reference(
+            groups in proptest::prop_oneof![
+                // The issuers' groupings and lengths, and near misses.
+                proptest::sample::select(vec![
+                    vec![4, 4, 4, 4], vec![4, 6, 5], vec![4, 6, 4], vec![4, 4, 4, 4, 3],
+                    vec![4, 4, 4, 1], vec![4, 4, 4], vec![4, 4, 4, 5], vec![4, 0, 4, 4, 4],
+                    vec![4, 4, 4, 4, 4, 4, 4, 4], vec![1, 1, 1, 1, 1, 1, 1, 1, 1], vec![16],
+                    vec![15], vec![12], vec![11], vec![13], vec![19], vec![20],
+                ]),
+                proptest::collection::vec(0usize..8, 1..10),
+            ],
+            one_sep in proptest::bool::ANY,
+            seps in proptest::collection::vec(proptest::sample::select(b" -./x".to_vec()), 9),
+            lead in proptest::sample::select(vec!["4", "5", "34", "37", "6011", "62", "35", "2221", "50", "67", "9", "1", "0"]),
+            digits in proptest::collection::vec(0u8..10, 40),
+            fix_luhn in proptest::bool::ANY,
+            before in proptest::sample::select(vec!["", " ", "card ", "\n", "0.", "x", "id,", "\n    "]),
+        ) {
+            let mut number: Vec<u8> = lead.bytes().chain(digits.iter().map(|d| b'0' + d)).collect();
+            let wanted: usize = groups.iter().sum::<usize>().max(lead.len());
+            number.truncate(wanted);
+            if fix_luhn && !number.is_empty() {
+                // Make the last digit the one that passes Luhn.
+                let body = &number[..number.len() - 1];
+                let check = (0..10u8).find(|&c| {
+                    let mut d: Vec<u8> = body.iter().map(|b| b - b'0').collect();
+                    d.push(c);
+                    luhn(&d)
+                });
+                let last = number.len() - 1;
+                number[last] = b'0' + check.unwrap();
+            }
+            // Cut the digits into the groups, separators between them.
+            let mut s = Vec::new();
+            let mut rest = number.as_slice();
+            for (i, &g) in groups.iter().enumerate() {
+                let (head, tail) = rest.split_at(g.min(rest.len()));
+                if i > 0 {
+                    s.push(if one_sep { seps[0] } else { seps[i - 1] });
+                }
+                s.extend_from_slice(head);
+                rest = tail;
+            }
+            s.extend_from_slice(rest);
+            proptest::prop_assert_eq!(
+                card(&s, before.as_bytes()),
+                card_reference(&s, before.as_bytes()),
+                "{:?} after {:?}", String::from_utf8_lossy(&s), before
+            );
+        }
     }
 
     #[test]

@@ -6,7 +6,7 @@ use std::sync::LazyLock;
 use aho_corasick::AhoCorasick;
 use base64::Engine as _;
 
-use super::{contains_caseless, entropy};
+use super::{contains_caseless, entropy, eq_caseless};
 
 /// Documentation placeholders, template and variable references, masked values.
 const PLACEHOLDER_MARKERS: &[&str] = &[
@@ -87,10 +87,7 @@ pub fn is_placeholder(secret: &[u8]) -> bool {
         "user",
         "username",
     ];
-    if WORDS
-        .iter()
-        .any(|w| secret.eq_ignore_ascii_case(w.as_bytes()))
-    {
+    if WORDS.iter().any(|w| eq_caseless(secret, w.as_bytes())) {
         return true;
     }
     // One character repeated.
