@@ -14,8 +14,10 @@
 # that part apart, and the total without it. The same requests are then counted through the floor
 # (crates/proxy/examples/floor.rs: tokio and hyper forwarding, none of cordon's work), so the
 # last line is what cordon's own work per request costs.
-# Environment: CARGO_TARGET_DIR (default ~/.cache/cordon/target). Installs valgrind and
-# nginx-light from Debian when missing.
+# Environment: CARGO_TARGET_DIR (default ~/.cache/cordon/target); PROFILE_DIR, a directory to
+# keep callgrind's listings in (cordon.out.inclusive, cordon.out.exclusive and the floor's), to
+# see function by function where the instructions go. Installs valgrind and nginx-light from
+# Debian when missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 requests="${1:-2000}"
@@ -103,3 +105,7 @@ floor = next(c for c, name in rows("floor.out.inclusive") if "PROGRAM TOTALS" in
 print(f"{'the floor (tokio and hyper alone)':34} {floor / n:10,.0f}")
 print(f"{'cordon above the floor':34} {(total - sha - floor) / n:10,.0f}")
 PY
+if [ -n "${PROFILE_DIR:-}" ]; then
+    mkdir -p "$PROFILE_DIR"
+    cp cordon.out.inclusive cordon.out.exclusive floor.out.inclusive floor.out.exclusive "$PROFILE_DIR"/
+fi
