@@ -142,24 +142,66 @@ pub(super) fn github_checksum(token: &[u8]) -> bool {
     check == expected
 }
 
+/// What one pass over a value says of it, for [`credential`]'s questions.
+#[derive(Default)]
+struct Profile {
+    lower: bool,
+    upper: bool,
+    digit: bool,
+    /// Anything but an ASCII letter or digit.
+    other: bool,
+    slashes: usize,
+    /// `::` somewhere.
+    double_colon: bool,
+    /// Every byte a hex digit.
+    hex: bool,
+    /// A byte that joins the words of an identifier path: `_`, `.`, `-` or `:`.
+    joiner: bool,
+}
+
+impl Profile {
+    fn of(value: &[u8]) -> Self {
+        let mut p = Self {
+            hex: true,
+            ..Self::default()
+        };
+        let mut prev = 0;
+        for &b in value {
+            match b {
+                b'a'..=b'z' => p.lower = true,
+                b'A'..=b'Z' => p.upper = true,
+                b'0'..=b'9' => p.digit = true,
+                _ => {
+                    p.other = true;
+                    match b {
+                        b'/' => p.slashes += 1,
+                        b':' => {
+                            p.joiner = true;
+                            p.double_colon |= prev == b':';
+                        }
+                        b'_' | b'.' | b'-' => p.joiner = true,
+                        _ => {}
+                    }
+                }
+            }
+            p.hex &= b.is_ascii_hexdigit();
+            prev = b;
+        }
+        p
+    }
+}
+
 /// The generic credential check: the assigned value must look random, not like a word,
 /// identifier, path, URL, hash of something public, version or UUID.
 pub(super) fn credential(value: &[u8], before: &[u8]) -> bool {
     if value.len() < 8 {
         return false;
     }
-    let has = |f: fn(&u8) -> bool| value.iter().any(f);
-    let (lower, upper, digit) = (
-        has(u8::is_ascii_lowercase),
-        has(u8::is_ascii_uppercase),
-        has(u8::is_ascii_digit),
-    );
-    let classes = usize::from(lower)
-        + usize::from(upper)
-        + usize::from(digit)
-        + usize::from(has(|b| !b.is_ascii_alphanumeric()));
+    let p = Profile::of(value);
+    let classes =
+        usize::from(p.lower) + usize::from(p.upper) + usize::from(p.digit) + usize::from(p.other);
     // Identifiers and words (`get_password`, `TokenProvider`, `self.secret`) have no digits.
-    if !digit && value.len() < 24 {
+    if !p.digit && value.len() < 24 {
         return false;
     }
     // References and pointers (`&Utf8Key`, `*token`, `$SECRET`, `%KEY%`).
@@ -170,8 +212,9 @@ pub(super) fn credential(value: &[u8], before: &[u8]) -> bool {
         return false;
     }
     // Names of things rather than values: `WIN32_ERROR`, `node.colon2_token`,
-    // `io.kubernetes.cri.sandbox_name` — identifier-shaped words joined by `_` or `.`.
-    if is_identifier_path(value) {
+    // `io.kubernetes.cri.sandbox_name` — identifier-shaped words joined by `_` or `.` (a value
+    // without a joiner is one word).
+    if p.joiner && is_identifier_path(value) {
         return false;
     }
     // Unquoted, word-like values are names in code (`KEY: X509CertificateFlag`,
@@ -186,32 +229,12 @@ pub(super) fn credential(value: &[u8], before: &[u8]) -> bool {
         return false;
     }
     // Dotted or slashed names: `config.auth.token`, `os.environ`, file paths, URLs.
-    if value.contains(&b'/') && value.iter().filter(|&&b| b == b'/').count() > 2
-        || value.starts_with(b"http")
-        || value.windows(2).any(|w| w == b"::")
-    {
+    if p.slashes > 2 || value.starts_with(b"http") || p.double_colon {
         return false;
     }
     // UUIDs and hex digests are identifiers and checksums far more often than secrets when
     // the key name says so.
-    let is_hex = value.iter().all(u8::is_ascii_hexdigit);
-    if is_hex
-        && [
-            b"hash".as_slice(),
-            b"sha",
-            b"md5",
-            b"checksum",
-            b"digest",
-            b"integrity",
-            b"etag",
-            b"commit",
-            b"revision",
-            b"nonce",
-            b"salt",
-        ]
-        .iter()
-        .any(|k| contains_caseless(before, k))
-    {
+    if p.hex && HEX_NAMES.iter().any(|k| contains_caseless(before, k)) {
         return false;
     }
     if is_uuid(value) {
@@ -222,6 +245,21 @@ pub(super) fn credential(value: &[u8], before: &[u8]) -> bool {
     }
     entropy(value) >= 3.0 && !is_placeholder(value)
 }
+
+/// Key names under which a hex value is a digest or an identifier, not a secret.
+const HEX_NAMES: &[&[u8]] = &[
+    b"hash",
+    b"sha",
+    b"md5",
+    b"checksum",
+    b"digest",
+    b"integrity",
+    b"etag",
+    b"commit",
+    b"revision",
+    b"nonce",
+    b"salt",
+];
 
 /// The share of a value's letters that belong to words: runs of three or more lower-case
 /// letters (with a capital before them) or of three or more capitals. Names in code score
@@ -294,14 +332,16 @@ fn is_identifier_path(v: &[u8]) -> bool {
 /// Version strings and dates: `1.2.3`, `v2.0.1-beta.4`, `2026-11-25`, `12:30:00`.
 fn is_version(v: &[u8]) -> bool {
     let v = v.strip_prefix(b"v").unwrap_or(v);
+    if !v.first().is_some_and(u8::is_ascii_digit) {
+        return false;
+    }
     let core_end = v
         .iter()
         .position(|b| matches!(b, b'+') || b.is_ascii_alphabetic())
         .unwrap_or(v.len());
     let core = v.get(..core_end).unwrap_or_default();
     let core = core.strip_suffix(b"-").unwrap_or(core);
-    v.first().is_some_and(u8::is_ascii_digit)
-        && core.iter().any(|b| matches!(b, b'.' | b'-' | b':'))
+    core.iter().any(|b| matches!(b, b'.' | b'-' | b':'))
         && core
             .iter()
             .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'-' | b':' | b'_'))
@@ -335,6 +375,159 @@ pub(super) fn basic_auth(b64: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    /// The credential check as first written, a pass per question: the reference for the one
+    /// that profiles the value in one pass.
+    fn credential_reference(value: &[u8], before: &[u8]) -> bool {
+        if value.len() < 8 {
+            return false;
+        }
+        let has = |f: fn(&u8) -> bool| value.iter().any(f);
+        let (lower, upper, digit) = (
+            has(u8::is_ascii_lowercase),
+            has(u8::is_ascii_uppercase),
+            has(u8::is_ascii_digit),
+        );
+        let classes = usize::from(lower)
+            + usize::from(upper)
+            + usize::from(digit)
+            + usize::from(has(|b| !b.is_ascii_alphanumeric()));
+        // Identifiers and words (`get_password`, `TokenProvider`, `self.secret`) have no digits.
+        if !digit && value.len() < 24 {
+            return false;
+        }
+        // References and pointers (`&Utf8Key`, `*token`, `$SECRET`, `%KEY%`).
+        if value
+            .first()
+            .is_some_and(|b| matches!(b, b'&' | b'*' | b'$' | b'%' | b'@'))
+        {
+            return false;
+        }
+        // Names of things rather than values: `WIN32_ERROR`, `node.colon2_token`,
+        // `io.kubernetes.cri.sandbox_name` — identifier-shaped words joined by `_` or `.`.
+        if is_identifier_path(value) {
+            return false;
+        }
+        // Unquoted, word-like values are names in code (`KEY: X509CertificateFlag`,
+        // `token: _bindgen_ty_28`); quoted ones may be human-chosen passwords and stay.
+        let quoted = before
+            .last()
+            .is_some_and(|b| matches!(b, b'"' | b'\'' | b'`'));
+        if !quoted && (value.first() == Some(&b'_') || wordiness(value) >= 0.6) {
+            return false;
+        }
+        if classes < 2 {
+            return false;
+        }
+        // Dotted or slashed names: `config.auth.token`, `os.environ`, file paths, URLs.
+        if value.contains(&b'/') && value.iter().filter(|&&b| b == b'/').count() > 2
+            || value.starts_with(b"http")
+            || value.windows(2).any(|w| w == b"::")
+        {
+            return false;
+        }
+        // UUIDs and hex digests are identifiers and checksums far more often than secrets when
+        // the key name says so.
+        let is_hex = value.iter().all(u8::is_ascii_hexdigit);
+        if is_hex
+            && [
+                b"hash".as_slice(),
+                b"sha",
+                b"md5",
+                b"checksum",
+                b"digest",
+                b"integrity",
+                b"etag",
+                b"commit",
+                b"revision",
+                b"nonce",
+                b"salt",
+            ]
+            .iter()
+            .any(|k| contains_caseless(before, k))
+        {
+            return false;
+        }
+        if is_uuid(value) {
+            return false;
+        }
+        if is_version(value) {
+            return false;
+        }
+        entropy(value) >= 3.0 && !is_placeholder(value)
+    }
+
+    /// Values made of the pieces the checks look at: random runs, words, joiners, slashes,
+    /// `::`, hex, UUIDs, versions, markers in any case.
+    fn value() -> impl Strategy<Value = String> {
+        let piece = prop_oneof![
+            "[A-Za-z0-9]{1,12}",
+            "[a-f0-9]{4,40}",
+            "[a-z]{3,8}",
+            "[A-Z][a-z]{2,6}",
+            // Identifier words with a short numeric tail, joined: `colon2_token`, `utf8-v1`.
+            "[a-z]{2,6}[0-9]{0,2}([_.:-][a-z]{2,6}[0-9]{0,2}){1,4}",
+            "[a-z]{2,6}[0-9]{1,2}(-[a-z]{2,6}[0-9]{0,2}){1,3}",
+            proptest::sample::select(vec![
+                "_",
+                ".",
+                "-",
+                ":",
+                "::",
+                "/",
+                "+",
+                "&",
+                "*",
+                "$",
+                "%",
+                "@",
+                "http",
+                "https://",
+                "v",
+                "1.2.3",
+                "2026-11-25",
+                "0f4c5e3b-8d2a-4b1e-9c7f-6a5d4e3c2b1a",
+                "XXXX",
+                "Example",
+                "<",
+                "}}",
+                "%s",
+                "CHANGE_ME",
+                "your-",
+                "Token_Here",
+                "0000000000",
+                "1234567890",
+                "AbCdEfGh",
+                "redacted",
+                "password",
+                "null",
+                "é",
+            ])
+            .prop_map(str::to_owned),
+        ];
+        proptest::collection::vec(piece, 1..4).prop_map(|p| p.concat())
+    }
+
+    proptest::proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2048))]
+
+        /// The one-pass credential check says what the reference says.
+        #[test]
+        fn credential_equals_its_reference(
+            value in value(),
+            before in proptest::sample::select(vec![
+                "api_key = ", "api_key = \"", "token: '", "sha_token = ", "ETag: `", "x",
+                "commit_key=", "",
+            ]),
+        ) {
+            proptest::prop_assert_eq!(
+                credential(value.as_bytes(), before.as_bytes()),
+                credential_reference(value.as_bytes(), before.as_bytes()),
+                "{:?} after {:?}", value, before
+            );
+        }
+    }
 
     #[test]
     fn default_passwords_are_placeholders() {
