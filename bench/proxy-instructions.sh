@@ -15,8 +15,9 @@
 # (crates/proxy/examples/floor.rs: tokio and hyper forwarding, none of cordon's work), so the
 # last line is what cordon's own work per request costs.
 # Environment: CARGO_TARGET_DIR (default ~/.cache/cordon/target); PROFILE_DIR, a directory to
-# keep callgrind's listings in (cordon.out.inclusive, cordon.out.exclusive and the floor's), to
-# see function by function where the instructions go. Installs valgrind and nginx-light from
+# keep callgrind's output in (cordon.out.dump for `callgrind_annotate --tree=caller`, its
+# inclusive and exclusive listings, and the floor's), to see function by function where the
+# instructions go. Installs valgrind and nginx-light from
 # Debian when missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -63,6 +64,7 @@ count() { # port, out, vg
     # The dump made by `-d` (the one after zeroing), not the one written at exit.
     local dump
     dump="$(ls "$2".* | head -1)"
+    cp "$dump" "$2.dump"
     callgrind_annotate --auto=no --inclusive=yes "$dump" > "$2.inclusive"
     callgrind_annotate --auto=no --threshold=100 "$dump" > "$2.exclusive"
 }
@@ -107,5 +109,5 @@ print(f"{'cordon above the floor':34} {(total - sha - floor) / n:10,.0f}")
 PY
 if [ -n "${PROFILE_DIR:-}" ]; then
     mkdir -p "$PROFILE_DIR"
-    cp cordon.out.inclusive cordon.out.exclusive floor.out.inclusive floor.out.exclusive "$PROFILE_DIR"/
+    cp cordon.out.{dump,inclusive,exclusive} floor.out.{dump,inclusive,exclusive} "$PROFILE_DIR"/
 fi
