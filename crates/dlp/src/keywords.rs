@@ -296,11 +296,10 @@ impl Keywords {
         walk: &mut Walk,
         candidate: &mut impl FnMut(usize, usize),
     ) {
-        // Built in place, every element written once.
-        let hashes: [u16; CHUNK] = std::array::from_fn(|i| {
-            let (p, c) = (prevs.get(i), bytes.get(i));
-            pair_hash(p.copied().unwrap_or(0), c.copied().unwrap_or(0))
-        });
+        let mut hashes = [0u16; CHUNK];
+        for ((h, &p), &c) in hashes.iter_mut().zip(prevs).zip(bytes) {
+            *h = pair_hash(p, c);
+        }
         // The open lanes of each block of eight positions, all blocks first: candidates are
         // rare enough that the walk over the chunk is best kept free of calls.
         let opens = self.open_lanes(&hashes, &mut walk.carry);
