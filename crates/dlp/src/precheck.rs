@@ -52,7 +52,8 @@ pub enum Precheck {
     TrunkGroups,
     /// For a digit-run rule: two capital letters and two digits (an IBAN's country and check
     /// digits) start in the 12 bytes before the run; a run holds no letters, so an IBAN that
-    /// covers it starts there.
+    /// covers it starts there. The rule promises that every match starts so: the search for
+    /// one begins at the first of them (see [`Precheck::first_match_start`]).
     IbanLead,
 }
 
@@ -95,6 +96,19 @@ impl Precheck {
                 | Self::TrunkGroups
                 | Self::IbanLead
         )
+    }
+
+    /// Where the first match of the rule can begin in its window, which starts at `from`, for
+    /// the digit run at `start`, when the precheck knows: [`IbanLead`] finds the first country
+    /// and check digits there (every match of an IBAN rule starts with them, so none starts
+    /// before). `None` when it does not know.
+    ///
+    /// [`IbanLead`]: Precheck::IbanLead
+    pub(crate) fn first_match_start(self, hay: &[u8], from: usize, start: usize) -> Option<usize> {
+        match self {
+            Self::IbanLead => first_iban_lead(hay, from, start),
+            _ => None,
+        }
     }
 
     /// Whether a match may contain the keyword found at `start..end` in `hay`.
@@ -158,20 +172,27 @@ impl Precheck {
             }),
             Self::IbanLead => {
                 // Country and check digits before the run, or the check digits its first two.
-                let from = start.saturating_sub(IBAN_LEAD_REACH);
-                hay.get(from..hay.len().min(start + 2))
-                    .unwrap_or_default()
-                    .windows(4)
-                    .any(|w| {
-                        matches!(w, [a, b, c, d] if a.is_ascii_uppercase()
-                            && b.is_ascii_uppercase()
-                            && c.is_ascii_digit()
-                            && d.is_ascii_digit())
-                    })
+                first_iban_lead(hay, start.saturating_sub(IBAN_LEAD_REACH), start).is_some()
             }
             Self::Assignment | Self::AssignedValue | Self::EmailAt | Self::UrlUserinfo => true,
         }
     }
+}
+
+/// Where the first two capitals and two digits (an IBAN's country and check digits) start from
+/// `from` on, up to the first two bytes of the run at `start`.
+fn first_iban_lead(hay: &[u8], from: usize, start: usize) -> Option<usize> {
+    let lead = |w: &[u8]| {
+        matches!(w, [a, b, c, d] if a.is_ascii_uppercase()
+            && b.is_ascii_uppercase()
+            && c.is_ascii_digit()
+            && d.is_ascii_digit())
+    };
+    hay.get(from..hay.len().min(start + 2))
+        .unwrap_or_default()
+        .windows(4)
+        .position(lead)
+        .map(|i| from + i)
 }
 
 /// A group of a digit run: its digit count (at most 255 counted) and whether its first digit

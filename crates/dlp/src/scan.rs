@@ -329,6 +329,12 @@ impl Scanner {
             return fail_closed(r, anchor, out);
         };
         let from = start.saturating_sub(rule.spec.before);
+        // A precheck may know where the first match can begin; then one most likely does.
+        let known = rule
+            .spec
+            .precheck
+            .and_then(|check| check.first_match_start(hay, from, start));
+        let from = known.unwrap_or(from);
         let to = hay.len().min(end + shape.max_len.max(DIGIT_RUN_TAIL));
         if !rule.may_match(&Input::new(hay).span(from..to)) {
             return;
@@ -338,13 +344,15 @@ impl Scanner {
         };
         let mut at = from;
         // Where the window starts at the candidate itself, the first match most often starts
-        // there too, unless the candidate is glued to a word (the digits of an IBAN's `DE89`).
-        // Either way the match found is the same; this only picks the cheaper way to look.
-        let mut likely_at_start = rule.spec.before == 0
-            && !from
-                .checked_sub(1)
-                .and_then(|i| hay.get(i))
-                .is_some_and(u8::is_ascii_alphanumeric);
+        // there too, unless the candidate is glued to a word (the digits of an IBAN's `DE89`);
+        // so does it where the precheck said where a match can begin. Either way the match
+        // found is the same; this only picks the cheaper way to look.
+        let mut likely_at_start = known.is_some()
+            || rule.spec.before == 0
+                && !from
+                    .checked_sub(1)
+                    .and_then(|i| hay.get(i))
+                    .is_some_and(u8::is_ascii_alphanumeric);
         while at < to {
             let Some(m) = leftmost(regex, hay, at..to, likely_at_start) else {
                 break;
