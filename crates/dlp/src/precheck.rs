@@ -32,7 +32,10 @@ pub enum Precheck {
     /// the pattern runs. Only for rules without `before`.
     AssignedValue,
     /// The keyword is the `@` of an e-mail address: a local-part byte (`A-Z a-z 0-9 . _ % + -`)
-    /// before it and a letter or digit after it.
+    /// before it and a letter or digit after it. The rule promises that every match is made of
+    /// local-part bytes, an `@` and then a domain of local-part bytes: so the search for the
+    /// matches covering this `@` begins at the run of local-part bytes before it (see
+    /// [`Precheck::first_match_start`]).
     EmailAt,
     /// The keyword is the `://` of a URL with credentials: after it, a user name and password
     /// (bytes of `A-Z a-z 0-9 . _ ~ % ! $ & ' ( ) * + , ; = - :`, at least five, one of them `:`)
@@ -98,15 +101,36 @@ impl Precheck {
         )
     }
 
-    /// Where the first match of the rule can begin in its window, which starts at `from`, for
-    /// the digit run at `start`, when the precheck knows: [`IbanLead`] finds the first country
-    /// and check digits there (every match of an IBAN rule starts with them, so none starts
-    /// before). `None` when it does not know.
+    /// Where the search of the rule's window, which starts at `from`, may begin instead and find
+    /// the same matches covering the candidate (digit run or keyword) at `start`, when the
+    /// precheck knows; a match most likely starts there. [`IbanLead`]: the first country and
+    /// check digits (every match of an IBAN rule starts with them, so none starts before).
+    /// [`EmailAt`]: the run of local-part bytes before the `@`, unless another `@` ends just
+    /// before it. A match starting earlier has its own `@` earlier (its local part cannot cross
+    /// the byte before the run), and its domain, made of local-part bytes too, cannot cross
+    /// that byte either unless it is that `@`: so such a match ends before the run, and the
+    /// window search, which passes over matches that end before the candidate, finds the same
+    /// matches from the run on. `None` when it does not know.
     ///
     /// [`IbanLead`]: Precheck::IbanLead
+    /// [`EmailAt`]: Precheck::EmailAt
     pub(crate) fn first_match_start(self, hay: &[u8], from: usize, start: usize) -> Option<usize> {
         match self {
             Self::IbanLead => first_iban_lead(hay, from, start),
+            Self::EmailAt => {
+                let before = hay.get(from..start).unwrap_or_default();
+                let local = before
+                    .iter()
+                    .rev()
+                    .take_while(|&&b| local_part_byte(b))
+                    .count();
+                let run = start - local;
+                let glued = run
+                    .checked_sub(1)
+                    .and_then(|i| hay.get(i))
+                    .is_some_and(|&b| b == b'@');
+                (run > from && !glued).then_some(run)
+            }
             _ => None,
         }
     }
@@ -135,9 +159,7 @@ impl Precheck {
                 let local = start
                     .checked_sub(1)
                     .and_then(|i| hay.get(i))
-                    .is_some_and(|&b| {
-                        b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'%' | b'+' | b'-')
-                    });
+                    .is_some_and(|&b| local_part_byte(b));
                 admitted(local && hay.get(end).is_some_and(u8::is_ascii_alphanumeric))
             }
             Self::UrlUserinfo => {
@@ -305,6 +327,11 @@ static CLASSES: [u8; 256] = {
     }
     t
 };
+
+/// A byte of an e-mail address's local part, as the shipped pattern allows them.
+fn local_part_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'%' | b'+' | b'-')
+}
 
 fn class(b: u8) -> u8 {
     CLASSES.get(usize::from(b)).copied().unwrap_or(0)
