@@ -67,10 +67,18 @@ fn prefix_num(digits: &[u8], n: usize) -> u32 {
 /// Issuer ranges (IIN prefixes) and the lengths each issues, for a number of at least six
 /// digits (a card number has twelve or more).
 fn card_issuer_ok(d: &[u8]) -> bool {
-    let len = d.len();
     // The shorter prefixes are read off the first six digits.
     let p6 = prefix_num(d, 6);
-    let (p1, p2, p3, p4) = (p6 / 100_000, p6 / 10_000, p6 / 1_000, p6 / 100);
+    issuer_ok(
+        d.len(),
+        [p6 / 100_000, p6 / 10_000, p6 / 1_000, p6 / 100, p6],
+    )
+}
+
+/// The issuer table: whether a number of `len` digits whose first 1, 2, 3, 4 and 6 digits make
+/// `prefixes` is in an issuer's range and of a length that issuer uses.
+fn issuer_ok(len: usize, prefixes: [u32; 5]) -> bool {
+    let [p1, p2, p3, p4, p6] = prefixes;
     match () {
         // Visa
         () if p1 == 4 => matches!(len, 13 | 16 | 19),
@@ -715,27 +723,7 @@ mod tests {
                 .take(n)
                 .fold(0u32, |acc, &d| acc * 10 + u32::from(d))
         };
-        let (len, p1, p2, p3, p4, p6) = (d.len(), p(1), p(2), p(3), p(4), p(6));
-        match () {
-            () if p1 == 4 => matches!(len, 13 | 16 | 19),
-            () if (51..=55).contains(&p2) || (2221..=2720).contains(&p4) => len == 16,
-            () if p2 == 34 || p2 == 37 => len == 15,
-            () if p4 == 6011
-                || (644..=649).contains(&p3)
-                || p2 == 65
-                || (622_126..=622_925).contains(&p6) =>
-            {
-                (16..=19).contains(&len)
-            }
-            () if (300..=305).contains(&p3) || p2 == 36 || p2 == 38 || p2 == 39 || p4 == 3095 => {
-                (14..=19).contains(&len)
-            }
-            () if (3528..=3589).contains(&p4) => (16..=19).contains(&len),
-            () if p2 == 62 || p2 == 81 => (16..=19).contains(&len),
-            () if p2 == 50 || (56..=69).contains(&p2) => (12..=19).contains(&len),
-            () if (2200..=2204).contains(&p4) => (16..=19).contains(&len),
-            () => false,
-        }
+        issuer_ok(d.len(), [p(1), p(2), p(3), p(4), p(6)])
     }
 
     proptest::proptest! {
