@@ -265,39 +265,45 @@ const HEX_NAMES: &[&[u8]] = &[
 /// letters (with a capital before them) or of three or more capitals. Names in code score
 /// high (`CertificateTemplateFlag`: 1.0); random tokens low (`Zx8qL2mNp4Rt7vWy`: 0.0).
 fn wordiness(v: &[u8]) -> f64 {
-    let letters = v.iter().filter(|b| b.is_ascii_alphabetic()).count();
-    if letters == 0 {
-        return 0.0;
-    }
     // How many bytes from `at` on pass `class`.
-    fn run(v: &[u8], at: usize, class: impl Fn(&u8) -> bool) -> usize {
+    let run = |at: usize, class: fn(&u8) -> bool| {
         v.get(at..)
             .unwrap_or_default()
             .iter()
             .take_while(|b| class(b))
             .count()
-    }
-    let mut in_words = 0usize;
-    let mut i = 0;
-    while i < v.len() {
-        let lower = run(v, i, u8::is_ascii_lowercase);
-        let upper = run(v, i, u8::is_ascii_uppercase);
-        if lower >= 3 {
-            in_words += lower;
-            i += lower;
-        } else if upper >= 3 {
-            // `CONSTANT` or `HTTPServer`: the last capital may start a capitalised word.
-            in_words += upper;
-            i += upper;
-        } else if upper >= 1 {
-            let after = run(v, i + upper, u8::is_ascii_lowercase);
-            if after >= 3 {
-                in_words += upper + after;
+    };
+    // One pass over the runs of lower-case letters, of capitals, and of other bytes.
+    let (mut letters, mut in_words, mut i) = (0usize, 0usize, 0);
+    while let Some(b) = v.get(i) {
+        if b.is_ascii_lowercase() {
+            let lower = run(i, u8::is_ascii_lowercase);
+            letters += lower;
+            if lower >= 3 {
+                in_words += lower;
             }
-            i += upper + after;
+            i += lower;
+        } else if b.is_ascii_uppercase() {
+            let upper = run(i, u8::is_ascii_uppercase);
+            letters += upper;
+            if upper >= 3 {
+                // `CONSTANT` or `HTTPServer`: the last capital may start a capitalised word.
+                in_words += upper;
+                i += upper;
+            } else {
+                let after = run(i + upper, u8::is_ascii_lowercase);
+                letters += after;
+                if after >= 3 {
+                    in_words += upper + after;
+                }
+                i += upper + after;
+            }
         } else {
-            i += lower.max(1);
+            i += 1;
         }
+    }
+    if letters == 0 {
+        return 0.0;
     }
     #[expect(clippy::cast_precision_loss, reason = "short values")]
     let share = in_words as f64 / letters as f64;
@@ -458,6 +464,47 @@ mod tests {
         entropy(value) >= 3.0 && !is_placeholder(value)
     }
 
+    /// Wordiness as first written, a run of each case looked for at every step.
+    fn wordiness_reference(v: &[u8]) -> f64 {
+        let letters = v.iter().filter(|b| b.is_ascii_alphabetic()).count();
+        if letters == 0 {
+            return 0.0;
+        }
+        // How many bytes from `at` on pass `class`.
+        fn run(v: &[u8], at: usize, class: impl Fn(&u8) -> bool) -> usize {
+            v.get(at..)
+                .unwrap_or_default()
+                .iter()
+                .take_while(|b| class(b))
+                .count()
+        }
+        let mut in_words = 0usize;
+        let mut i = 0;
+        while i < v.len() {
+            let lower = run(v, i, u8::is_ascii_lowercase);
+            let upper = run(v, i, u8::is_ascii_uppercase);
+            if lower >= 3 {
+                in_words += lower;
+                i += lower;
+            } else if upper >= 3 {
+                // `CONSTANT` or `HTTPServer`: the last capital may start a capitalised word.
+                in_words += upper;
+                i += upper;
+            } else if upper >= 1 {
+                let after = run(v, i + upper, u8::is_ascii_lowercase);
+                if after >= 3 {
+                    in_words += upper + after;
+                }
+                i += upper + after;
+            } else {
+                i += lower.max(1);
+            }
+        }
+        #[expect(clippy::cast_precision_loss, reason = "short values")]
+        let share = in_words as f64 / letters as f64;
+        share
+    }
+
     /// Values made of the pieces the checks look at: random runs, words, joiners, slashes,
     /// `::`, hex, UUIDs, versions, markers in any case.
     fn value() -> impl Strategy<Value = String> {
@@ -511,6 +558,16 @@ mod tests {
 
     proptest::proptest! {
         #![proptest_config(ProptestConfig::with_cases(2048))]
+
+        /// The one-pass wordiness is the reference's, to the bit.
+        #[test]
+        fn wordiness_equals_its_reference(value in value()) {
+            prop_assert_eq!(
+                wordiness(value.as_bytes()).to_bits(),
+                wordiness_reference(value.as_bytes()).to_bits(),
+                "{:?}", value
+            );
+        }
 
         /// The one-pass credential check says what the reference says.
         #[test]
