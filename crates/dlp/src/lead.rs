@@ -5,7 +5,7 @@
 //! `akia` in ordinary text never reaches the regex engine. Nothing is declared: a lead is a
 //! consequence of the pattern, so it can only turn away text the pattern would reject too.
 
-use regex_syntax::hir::{Class, Hir, HirKind};
+use regex_syntax::hir::{Class, Hir, HirKind, Look};
 
 /// A set of bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,10 +72,18 @@ const LEAD_MAX: usize = 16;
 /// What every match starts with.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct Lead {
+    /// The pattern begins with an ASCII word boundary (`\b`): a match starts only where a word
+    /// byte meets a byte that is not one.
+    boundary: bool,
     /// The byte sets of the first positions, in order.
     fixed: Vec<Bytes>,
     /// Then at least this many bytes of this set.
     run: Option<(Bytes, usize)>,
+}
+
+/// A byte of a word as ASCII `\b` sees it.
+fn is_word(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_'
 }
 
 impl Lead {
@@ -93,6 +101,11 @@ impl Lead {
             return false;
         }
         match hir.kind() {
+            // A word boundary before any byte: where a match can start.
+            HirKind::Look(Look::WordAscii) if self.fixed.is_empty() => {
+                self.boundary = true;
+                true
+            }
             // Zero-width: says nothing about bytes, and the lead goes on after it.
             HirKind::Look(_) | HirKind::Empty => true,
             HirKind::Literal(lit) => {
@@ -132,11 +145,25 @@ impl Lead {
         }
     }
 
+    /// The first place in `span` of `hay` where a match may start, if any.
+    pub(crate) fn first_admitted(&self, hay: &[u8], span: std::ops::Range<usize>) -> Option<usize> {
+        span.into_iter().find(|&at| self.admits(hay, at))
+    }
+
     /// Whether a match may start at `start` in `hay`.
     pub(crate) fn admits(&self, hay: &[u8], start: usize) -> bool {
         let Some(text) = hay.get(start..) else {
             return false;
         };
+        if self.boundary {
+            let before = start
+                .checked_sub(1)
+                .and_then(|i| hay.get(i))
+                .is_some_and(|&b| is_word(b));
+            if text.first().is_some_and(|&b| is_word(b)) == before {
+                return false;
+            }
+        }
         let fixed = self.fixed.len();
         if text.len() < fixed || !self.fixed.iter().zip(text).all(|(set, &b)| set.contains(b)) {
             return false;
@@ -164,7 +191,8 @@ mod tests {
     });
 
     /// For every built-in rule tried anchored at its keywords: wherever the pattern matches at
-    /// a keyword of `text`, the lead admits it.
+    /// a keyword of `text`, the lead admits it; for every rule searched over a window, wherever
+    /// its pattern matches.
     fn leads_admit_matches_in(text: &[u8]) -> Result<(), TestCaseError> {
         for rule in BUILTIN.rules().iter().filter(|r| r.spec.before == 0) {
             let (Some(shape), Some(regex)) = (rule.shape(), rule.regex()) else {
@@ -185,6 +213,29 @@ mod tests {
                             shape.lead
                         );
                     }
+                }
+            }
+        }
+        // Rules searched over a window (a digit run's, or one reaching before the keyword) begin
+        // where the lead first admits: it must admit every place a match starts.
+        for rule in BUILTIN
+            .rules()
+            .iter()
+            .filter(|r| r.spec.before > 0 || r.spec.digits.is_some())
+        {
+            let (Some(shape), Some(regex)) = (rule.shape(), rule.regex()) else {
+                continue;
+            };
+            for at in 0..text.len() {
+                let input = Input::new(text).range(at..).anchored(Anchored::Yes);
+                if regex.search_half(&input).is_some() {
+                    prop_assert!(
+                        shape.lead.admits(text, at),
+                        "{} matches at {at} of {:?}, its lead {:?} refuses it",
+                        rule.id(),
+                        String::from_utf8_lossy(text),
+                        shape.lead
+                    );
                 }
             }
         }
@@ -248,7 +299,26 @@ mod tests {
         assert!(!notion.admits(b"secret_name = config.secret_ref", 0));
         assert!(!notion.admits(b"SECRET_aaaa", 0));
         let aws = lead(r"\b(?P<secret>(?:A3T[A-Z0-9]|AKIA|ASIA)[A-Z2-7]{16})\b");
-        assert_eq!(aws, Lead::default(), "an alternation ends the lead");
+        assert_eq!(
+            aws,
+            Lead {
+                boundary: true,
+                ..Lead::default()
+            },
+            "an alternation ends the lead"
+        );
+        // The word boundary before the first byte.
+        assert!(!notion.admits(format!("xsecret_{}", "a".repeat(43)).as_bytes(), 1));
+        assert!(notion.admits(format!("=secret_{}", "a".repeat(43)).as_bytes(), 1));
+        let card = lead(r"\b(?P<secret>\d(?:[ \-]?\d){11,18})\b");
+        assert_eq!(card.first_admitted(b"IBAN DE89 3704 0044", 0..19), Some(10));
+        assert_eq!(card.first_admitted(b"x1234 ab", 0..8), None);
+        let dot = lead(r"\b\.x");
+        assert!(
+            dot.admits(b"a.x", 1),
+            "a boundary before a byte that is not a word byte"
+        );
+        assert!(!dot.admits(b" .x", 1));
         let caseless = lead(r"(?i)bearer\s{1,4}(?P<secret>[A-Za-z0-9]{16,1024})");
         assert!(caseless.admits(b"Bearer abc", 0));
         assert!(caseless.admits(b"BEARER\tabc", 0));

@@ -328,13 +328,18 @@ impl Scanner {
         let Some(shape) = rule.shape() else {
             return fail_closed(r, anchor, out);
         };
-        let from = start.saturating_sub(rule.spec.before);
-        // A precheck may know where the first match can begin; then one most likely does.
+        let window = start.saturating_sub(rule.spec.before);
+        // A precheck may know where the search can begin; a match most likely starts there.
         let known = rule
             .spec
             .precheck
-            .and_then(|check| check.first_match_start(hay, from, start));
-        let from = known.unwrap_or(from);
+            .and_then(|check| check.first_match_start(hay, window, start));
+        // No match starts where the pattern's lead refuses (its word boundary, first bytes): the
+        // search begins at the first place the lead admits, and where there is none before the
+        // candidate's end, no match covers it.
+        let Some(from) = shape.lead.first_admitted(hay, known.unwrap_or(window)..end) else {
+            return;
+        };
         let to = hay.len().min(end + shape.max_len.max(DIGIT_RUN_TAIL));
         if !rule.may_match(&Input::new(hay).span(from..to)) {
             return;
@@ -343,16 +348,10 @@ impl Scanner {
             return fail_closed(r, anchor, out);
         };
         let mut at = from;
-        // Where the window starts at the candidate itself, the first match most often starts
-        // there too, unless the candidate is glued to a word (the digits of an IBAN's `DE89`);
-        // so does it where the precheck said where a match can begin. Either way the match
-        // found is the same; this only picks the cheaper way to look.
-        let mut likely_at_start = known.is_some()
-            || rule.spec.before == 0
-                && !from
-                    .checked_sub(1)
-                    .and_then(|i| hay.get(i))
-                    .is_some_and(u8::is_ascii_alphanumeric);
+        // A match most likely starts where the search begins when the precheck or the lead
+        // moved it there, or where a window starts at its candidate. Either way the match found
+        // is the same; this only picks the cheaper way to look.
+        let mut likely_at_start = known.is_some() || from > window || rule.spec.before == 0;
         while at < to {
             let Some(m) = leftmost(regex, hay, at..to, likely_at_start) else {
                 break;
@@ -638,18 +637,27 @@ mod tests {
         }
 
         /// Trying a pattern anchored at a window's start first finds the match an unanchored
-        /// search finds, for every personal-data rule and every place a window could start.
+        /// search finds, and the pattern's lead admits a place at or before it, for every
+        /// personal-data rule and every place a window could start.
         #[test]
         fn anchored_first_finds_the_leftmost_match(hay in numbers()) {
             let (scanner, _) = pii_scanners();
             for rule in scanner.rules() {
-                let regex = rule.regex().unwrap();
+                let (regex, shape) = (rule.regex().unwrap(), rule.shape().unwrap());
                 for at in 0..hay.len() {
+                    let found = leftmost(regex, &hay, at..hay.len(), false);
                     prop_assert_eq!(
                         leftmost(regex, &hay, at..hay.len(), true),
-                        leftmost(regex, &hay, at..hay.len(), false),
+                        found,
                         "{} at {} in {:?}", rule.spec.id, at, String::from_utf8_lossy(&hay)
                     );
+                    // A window's search begins where the lead first admits: before any match.
+                    if let Some(m) = found {
+                        prop_assert!(
+                            shape.lead.first_admitted(&hay, at..hay.len()).is_some_and(|p| p <= m.start()),
+                            "{} at {} in {:?}", rule.spec.id, at, String::from_utf8_lossy(&hay)
+                        );
+                    }
                 }
             }
         }
