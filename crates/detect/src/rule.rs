@@ -298,13 +298,15 @@ fn detection(meta: Meta, det: &yaml_rust2::yaml::Hash) -> Result<Rule, String> {
 
 /// `30s`, `10m`, `2h`, `7d` in milliseconds.
 fn timespan(text: &str) -> Option<i64> {
-    let (n, unit) = text.split_at(text.len().checked_sub(1)?);
-    let n: i64 = n.parse().ok()?;
+    // The unit is the last character, which need not be one byte (`1Ғ`, found by the
+    // `sigma_rule` fuzz target: splitting one byte from the end panicked).
+    let unit = text.chars().next_back()?;
+    let n: i64 = text.strip_suffix(unit)?.parse().ok()?;
     let ms = match unit {
-        "s" => 1_000,
-        "m" => 60_000,
-        "h" => 3_600_000,
-        "d" => 86_400_000,
+        's' => 1_000,
+        'm' => 60_000,
+        'h' => 3_600_000,
+        'd' => 86_400_000,
         _ => return None,
     };
     (n > 0).then(|| n.saturating_mul(ms))
@@ -422,6 +424,20 @@ fn correlation(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn timespans_take_a_unit_of_any_width() {
+        assert_eq!(timespan("10m"), Some(600_000));
+        assert_eq!(timespan("1d"), Some(86_400_000));
+        assert_eq!(timespan("1Ғ"), None);
+        assert_eq!(timespan("Ғ"), None);
+        assert_eq!(timespan("m"), None);
+        assert_eq!(timespan(""), None);
+        assert_eq!(timespan("0s"), None);
+        let mut set = RuleSet::default();
+        let rule = "title: t\nid: t\ncorrelation:\n  type: event_count\n  rules: [x]\n  group-by: [a]\n  timespan: 1Ғ\n  condition:\n    gte: 5\n";
+        assert!(set.load("t.yml", rule).is_err() || set.check().is_err());
+    }
 
     #[test]
     fn rules_and_correlations_load_and_problems_are_named() {
