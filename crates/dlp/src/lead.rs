@@ -145,6 +145,11 @@ impl Lead {
         }
     }
 
+    /// How many bytes of a match the lead reads.
+    pub(crate) fn len(&self) -> usize {
+        self.fixed.len() + self.run.map_or(0, |(_, min)| min)
+    }
+
     /// The first place in `span` of `hay` where a match may start, if any.
     pub(crate) fn first_admitted(&self, hay: &[u8], span: std::ops::Range<usize>) -> Option<usize> {
         span.into_iter().find(|&at| self.admits(hay, at))
@@ -191,8 +196,8 @@ mod tests {
     });
 
     /// For every built-in rule tried anchored at its keywords: wherever the pattern matches at
-    /// a keyword of `text`, the lead admits it; for every rule searched over a window, wherever
-    /// its pattern matches.
+    /// a keyword of `text`, the lead and the opening admit it; for every rule searched over a
+    /// window, wherever its pattern matches, the lead does.
     fn leads_admit_matches_in(text: &[u8]) -> Result<(), TestCaseError> {
         for rule in BUILTIN.rules() {
             let (Some(shape), Some(regex)) = (rule.shape(), rule.regex()) else {
@@ -215,6 +220,7 @@ mod tests {
                     })
                     .collect()
             };
+            let at_keywords = rule.spec.before == 0 && rule.spec.digits.is_none();
             for at in starts {
                 let input = Input::new(text).range(at..).anchored(Anchored::Yes);
                 if regex.search_half(&input).is_some() {
@@ -224,6 +230,14 @@ mod tests {
                         rule.id(),
                         String::from_utf8_lossy(text),
                         shape.lead
+                    );
+                    // The span a keyword's try searches.
+                    let limit = text.len().min(at + shape.max_len);
+                    prop_assert!(
+                        !at_keywords || rule.opening_admits(text, at, limit),
+                        "{} matches at {at} of {:?}, its opening refuses it",
+                        rule.id(),
+                        String::from_utf8_lossy(text),
                     );
                 }
             }

@@ -28,6 +28,7 @@ mod digits;
 mod keywords;
 mod lead;
 pub mod office;
+mod opening;
 pub mod precheck;
 pub mod redact;
 pub mod rule;

@@ -16,6 +16,7 @@ use regex_syntax::hir::{Hir, HirKind};
 use serde::Deserialize;
 
 use crate::lead::Lead;
+use crate::opening::Opening;
 use crate::precheck::Precheck;
 use crate::validate::Validator;
 
@@ -159,6 +160,9 @@ struct Lazy {
     /// first use for the built-in ones (parsing 415 patterns costs ~12 ms, too much for a
     /// hook's start-up; a test checks every built-in rule at load).
     shape: OnceLock<Result<Shape, String>>,
+    /// The pattern's first bytes as a small DFA ([`Opening`]), built on first use; `None`
+    /// when it could not be built cheaply (the pattern then decides alone).
+    opening: OnceLock<Option<Opening>>,
 }
 
 /// What a rule's pattern looks like, from its syntax tree.
@@ -235,6 +239,19 @@ impl Rule {
     pub(crate) fn may_match(&self, input: &regex_automata::Input<'_>) -> bool {
         self.relaxed()
             .is_none_or(|open| open.search_half(input).is_some())
+    }
+
+    /// Whether a match may start at `start` and end by `end`, by the pattern's opening: `false`
+    /// only where no match can, so the pattern need not run there.
+    pub(crate) fn opening_admits(&self, hay: &[u8], start: usize, end: usize) -> bool {
+        self.lazy
+            .opening
+            .get_or_init(|| {
+                let lead_len = self.shape().map_or(0, |shape| shape.lead.len());
+                Opening::of(&parse(&self.spec.pattern).ok()?, lead_len)
+            })
+            .as_ref()
+            .is_none_or(|opening| opening.admits(hay, start, end))
     }
 
     /// A cheap first look for a match where the pattern's exact form is slow to build: the

@@ -305,6 +305,11 @@ impl Scanner {
                 return;
             }
             let limit = hay.len().min(start + shape.max_len);
+            // A value the precheck judged is most likely a match: the opening would only
+            // repeat what the precheck saw.
+            if judged.is_none() && !rule.opening_admits(hay, start, limit) {
+                return;
+            }
             let input = Input::new(hay).span(start..limit).anchored(Anchored::Yes);
             self.capture(r, rule, input, None, judged, out, caps);
         } else {

@@ -1,0 +1,434 @@
+//! A pattern's opening: its first bytes, as a small DFA that says in a few instructions a byte
+//! whether a match can start at a keyword.
+//!
+//! A rule tried at its keyword ran its pattern through the regex engine, which costs several
+//! hundred instructions even when the text gives up two bytes past the keyword: `bearer token
+//! obtained` for a bearer-token rule, `SSN when asked` for a labelled number, `api_key = "j3t…`
+//! for a rule whose secret starts `fw_`. The [`crate::lead::Lead`] catches such text when the
+//! pattern starts with literals and one class, but not past an alternation or an optional part.
+//!
+//! The opening is the pattern cut after about [`OPENING_LEN`] bytes: every match of the pattern
+//! begins with a match of its opening, so where the opening cannot match, neither can the
+//! pattern. It is compiled to a dense DFA (no cache, no dispatch) and walked byte by byte until
+//! it matches, dies or runs out of text. Nothing is declared: like the lead, the opening is a
+//! consequence of the pattern, and a property test holds it to that.
+
+use std::collections::BTreeMap;
+
+use regex_automata::dfa::{Automaton, StartKind, dense};
+use regex_automata::nfa::thompson::{self, WhichCaptures};
+use regex_automata::util::primitives::StateID;
+use regex_automata::util::start;
+use regex_automata::{Anchored, MatchKind};
+use regex_syntax::hir::{Hir, HirKind, Repetition};
+
+/// How many bytes of a match the opening covers, at least where the pattern has that many
+/// before an open-ended part: enough to pass a keyword, its separator and the first bytes of a
+/// value (`bearer ` and sixteen token bytes).
+const OPENING_LEN: usize = 24;
+
+/// The bytes covered when an opening of [`OPENING_LEN`] is too large: still past a keyword,
+/// its separator and a value's literal start (`api_key = "fw_`).
+const OPENING_LEN_SHORT: usize = 12;
+
+/// The most syntax-tree nodes an opening may have. An alternation's branches each take a copy
+/// of what follows them, so a rule with many alternations in a row could grow it; past this,
+/// the rule has no opening and the pattern decides alone.
+const NODES_MAX: usize = 4096;
+
+/// A counted repetition whose copies may vary by more than this is cut to its required copies:
+/// where a match may go on for one to twenty more bytes, a DFA has to follow every one of those
+/// alignments at once, and grows (and takes milliseconds to build) with each.
+const SPREAD_MAX: u32 = 4;
+
+/// The most memory the DFA's construction may take.
+const DFA_BYTES_MAX: usize = 64 * 1024;
+
+/// The most transitions the opening's table may have (two bytes each): past this it would no
+/// longer sit in the cache beside the text.
+const TABLE_MAX: usize = 8 * 1024;
+
+/// The dead state: no match from here on. States are numbered premultiplied (a state's number
+/// is where its row of transitions starts), the dead one first, then the admitting ones.
+const DEAD: u16 = 0;
+
+/// A pattern's opening, compiled to a table: the DFA regex-automata determinizes, copied into
+/// a form whose walk is one lookup and one comparison a byte.
+#[derive(Debug, Clone)]
+pub(crate) struct Opening {
+    /// The equivalence class of each byte: bytes no transition tells apart share one.
+    classes: [u8; 256],
+    /// The next state of state `s` on a byte of class `c`, at `s + c`.
+    next: Box<[u16]>,
+    /// The state a walk begins in, by the byte before the start (256: there is none).
+    starts: Box<[u16]>,
+    /// The state the end of the text leads to, by state number divided by the stride.
+    ends: Box<[u16]>,
+    /// States above [`DEAD`] and up to this one admit: a match of the opening has ended.
+    last_admitting: u16,
+    /// Classes per row.
+    stride: usize,
+}
+
+impl Opening {
+    /// The opening of a pattern's syntax tree (parsed as the rules are: bytes, ASCII classes),
+    /// or `None` where it would cost more than it turns away: when nothing had to be cut (the
+    /// pattern is short, and its own search no longer), when it would read no further than the
+    /// pattern's lead already does (`lead_len` bytes), or when even a short one is too large to
+    /// build cheaply.
+    pub(crate) fn of(hir: &Hir, lead_len: usize) -> Option<Self> {
+        let worth = |len: usize| {
+            let mut cut = Cut {
+                nodes: 0,
+                cut: false,
+            };
+            let opening = cut.sequence(&[hir], len)?;
+            let reads_further = opening
+                .properties()
+                .minimum_len()
+                .is_some_and(|len| len > lead_len);
+            (cut.cut && reads_further).then_some(opening)
+        };
+        let opening = worth(OPENING_LEN)?;
+        Self::compile(&opening).or_else(|| Self::compile(&worth(OPENING_LEN_SHORT)?))
+    }
+
+    /// An opening's syntax tree, compiled.
+    fn compile(opening: &Hir) -> Option<Self> {
+        let nfa = thompson::Compiler::new()
+            .configure(
+                thompson::Config::new()
+                    .utf8(false)
+                    .which_captures(WhichCaptures::None),
+            )
+            .build_from_hir(opening)
+            .ok()?;
+        let dfa = dense::Builder::new()
+            .configure(
+                dense::Config::new()
+                    .start_kind(StartKind::Anchored)
+                    .match_kind(MatchKind::All)
+                    .accelerate(false)
+                    .minimize(false)
+                    .dfa_size_limit(Some(DFA_BYTES_MAX))
+                    .determinize_size_limit(Some(DFA_BYTES_MAX)),
+            )
+            .build_from_nfa(&nfa)
+            .ok()?;
+        Self::table(&dfa)
+    }
+
+    /// The DFA's states reachable from its anchored starts, as a table; `None` if it has more
+    /// than [`TABLE_MAX`] transitions.
+    fn table(dfa: &dense::DFA<Vec<u32>>) -> Option<Self> {
+        let byte_classes = dfa.byte_classes();
+        // The alphabet counts the end of the text as one more class.
+        let stride = byte_classes.alphabet_len().checked_sub(1)?;
+        let representatives: Vec<u8> = byte_classes
+            .representatives(0..=255)
+            .filter_map(|unit| unit.as_u8())
+            .collect();
+        let start_of = |before: Option<u8>| {
+            let config = start::Config::new()
+                .anchored(Anchored::Yes)
+                .look_behind(before);
+            dfa.start_state(&config).ok()
+        };
+        let starts: Vec<StateID> = (0..=255u8)
+            .map(Some)
+            .chain([None])
+            .map(start_of)
+            .collect::<Option<_>>()?;
+        // Every state reachable, in the order first met.
+        let mut found: Vec<StateID> = Vec::new();
+        let mut seen = BTreeMap::new();
+        let mut queue = starts.clone();
+        while let Some(id) = queue.pop() {
+            if seen.contains_key(&id) {
+                continue;
+            }
+            seen.insert(id, found.len());
+            found.push(id);
+            queue.extend(representatives.iter().map(|&b| dfa.next_state(id, b)));
+            queue.push(dfa.next_eoi_state(id));
+        }
+        // Numbered dead first, then those that admit (a match has ended, or the DFA gave up
+        // and cannot say), then the rest.
+        let admits = |id: StateID| dfa.is_match_state(id) || dfa.is_quit_state(id);
+        let mut order: Vec<Option<StateID>> = vec![None];
+        order.extend(found.iter().copied().filter(|&id| admits(id)).map(Some));
+        let last_admitting = order.len() - 1;
+        order.extend(
+            found
+                .iter()
+                .copied()
+                .filter(|&id| !admits(id) && !dfa.is_dead_state(id))
+                .map(Some),
+        );
+        if order.len().checked_mul(stride)? > TABLE_MAX {
+            return None;
+        }
+        let mut number = BTreeMap::new();
+        for (i, id) in order.iter().enumerate() {
+            if let Some(id) = id {
+                number.insert(*id, u16::try_from(i * stride).ok()?);
+            }
+        }
+        let number_of = |id: StateID| number.get(&id).copied().unwrap_or(DEAD);
+        let mut next = vec![DEAD; order.len() * stride];
+        let mut ends = vec![DEAD; order.len()];
+        for (i, id) in order.iter().enumerate() {
+            let Some(id) = *id else { continue };
+            for &b in &representatives {
+                let class = usize::from(byte_classes.get(b));
+                if let Some(slot) = next.get_mut(i * stride + class) {
+                    *slot = number_of(dfa.next_state(id, b));
+                }
+            }
+            if let Some(slot) = ends.get_mut(i) {
+                *slot = number_of(dfa.next_eoi_state(id));
+            }
+        }
+        let mut classes = [0u8; 256];
+        for (b, class) in (0..=255u8).zip(classes.iter_mut()) {
+            *class = byte_classes.get(b);
+        }
+        Some(Self {
+            classes,
+            next: next.into_boxed_slice(),
+            starts: starts.into_iter().map(number_of).collect(),
+            ends: ends.into_boxed_slice(),
+            last_admitting: u16::try_from(last_admitting * stride).ok()?,
+            stride,
+        })
+    }
+
+    fn step(&self, state: u16, b: u8) -> u16 {
+        let class = self.classes.get(usize::from(b)).copied().unwrap_or(0);
+        self.next
+            .get(usize::from(state) + usize::from(class))
+            .copied()
+            .unwrap_or(DEAD)
+    }
+
+    /// Whether a match of the pattern may start at `start` and end by `end` (as the pattern's
+    /// own anchored search over that span sees it: the byte before `start` and the one at
+    /// `end` are context). `true` when the span is not in `hay`, so the pattern decides.
+    pub(crate) fn admits(&self, hay: &[u8], start: usize, end: usize) -> bool {
+        let Some(text) = hay.get(start..end) else {
+            return true;
+        };
+        let before = start
+            .checked_sub(1)
+            .and_then(|i| hay.get(i))
+            .map_or(256, |&b| usize::from(b));
+        let mut state = self.starts.get(before).copied().unwrap_or(DEAD);
+        // A state that admits is entered one byte after the match ends; the first decides.
+        for &b in text {
+            state = self.step(state, b);
+            if state <= self.last_admitting {
+                return state != DEAD;
+            }
+        }
+        state = match hay.get(end) {
+            Some(&b) => self.step(state, b),
+            None => self
+                .ends
+                .get(usize::from(state) / self.stride.max(1))
+                .copied()
+                .unwrap_or(DEAD),
+        };
+        state != DEAD && state <= self.last_admitting
+    }
+}
+
+/// Cutting a syntax tree after its first bytes.
+struct Cut {
+    /// Nodes made so far, against [`NODES_MAX`].
+    nodes: usize,
+    /// Whether anything was cut.
+    cut: bool,
+}
+
+impl Cut {
+    /// The opening of `parts` in sequence, cut once `budget` bytes are sure to be covered: an
+    /// expression that every match of the sequence starts with a match of. `None` when it grows
+    /// past [`NODES_MAX`].
+    ///
+    /// What is kept whole matches exactly what it did; what is cut is replaced by a prefix of
+    /// it (a literal's first bytes, a repetition's required copies), and nothing follows a cut.
+    /// An alternation takes what follows it into each branch, so a branch cut short does not
+    /// end the others.
+    fn sequence(&mut self, parts: &[&Hir], budget: usize) -> Option<Hir> {
+        self.nodes += 1;
+        if self.nodes > NODES_MAX {
+            return None;
+        }
+        let Some((&first, rest)) = parts.split_first() else {
+            return Some(Hir::empty());
+        };
+        if budget == 0 {
+            self.cut = true;
+            return Some(Hir::empty());
+        }
+        let then = |cut: &mut Self, head: Hir, budget: usize| {
+            Some(Hir::concat(vec![head, cut.sequence(rest, budget)?]))
+        };
+        match first.kind() {
+            HirKind::Empty | HirKind::Look(_) => then(self, first.clone(), budget),
+            HirKind::Literal(lit) => match lit.0.get(..budget) {
+                Some(head) if head.len() < lit.0.len() => {
+                    self.cut = true;
+                    Some(Hir::literal(head))
+                }
+                _ => then(self, first.clone(), budget - lit.0.len()),
+            },
+            HirKind::Class(_) => then(self, first.clone(), budget - 1),
+            HirKind::Capture(cap) => {
+                let inner: Vec<&Hir> = std::iter::once(&*cap.sub)
+                    .chain(rest.iter().copied())
+                    .collect();
+                self.sequence(&inner, budget)
+            }
+            HirKind::Concat(subs) => {
+                let inner: Vec<&Hir> = subs.iter().chain(rest.iter().copied()).collect();
+                self.sequence(&inner, budget)
+            }
+            HirKind::Alternation(branches) => {
+                let mut cut = Vec::with_capacity(branches.len());
+                for branch in branches {
+                    let inner: Vec<&Hir> = std::iter::once(branch)
+                        .chain(rest.iter().copied())
+                        .collect();
+                    cut.push(self.sequence(&inner, budget)?);
+                }
+                Some(Hir::alternation(cut))
+            }
+            HirKind::Repetition(rep) => {
+                let props = rep.sub.properties();
+                let sub_min = props.minimum_len().unwrap_or(0);
+                let longest = rep
+                    .max
+                    .zip(props.maximum_len())
+                    .and_then(|(max, len)| usize::try_from(max).ok()?.checked_mul(len));
+                let min = usize::try_from(rep.min).unwrap_or(usize::MAX);
+                let spread = rep.max.map(|max| max.saturating_sub(rep.min));
+                if longest.is_some_and(|len| len <= budget)
+                    && spread.is_some_and(|spread| spread <= SPREAD_MAX)
+                {
+                    // Short enough to keep whole: what follows is still aligned.
+                    let covered = min.saturating_mul(sub_min).min(budget);
+                    then(self, first.clone(), budget - covered)
+                } else {
+                    // Every match has the required copies first; as many of them as cover the
+                    // budget, and the opening ends there.
+                    self.cut = true;
+                    let copies = match sub_min {
+                        0 => 0,
+                        len => min.min(budget.div_ceil(len)),
+                    };
+                    let copies = u32::try_from(copies).unwrap_or(rep.min);
+                    Some(Hir::repetition(Repetition {
+                        min: copies,
+                        max: Some(copies),
+                        greedy: rep.greedy,
+                        sub: rep.sub.clone(),
+                    }))
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(pattern: &str) -> Hir {
+        regex_syntax::ParserBuilder::new()
+            .unicode(false)
+            .utf8(false)
+            .build()
+            .parse(pattern)
+            .unwrap()
+    }
+
+    /// The opening, whether or not a rule would use it.
+    fn opening(pattern: &str) -> Opening {
+        let hir = parse(pattern);
+        let mut cut = Cut {
+            nodes: 0,
+            cut: false,
+        };
+        Opening::compile(&cut.sequence(&[&hir], OPENING_LEN).unwrap()).unwrap()
+    }
+
+    fn admits(pattern: &str, text: &str) -> bool {
+        opening(pattern).admits(text.as_bytes(), 0, text.len())
+    }
+
+    #[test]
+    fn cuts_after_the_budget() {
+        let digits = |n: usize| "7".repeat(n);
+        // A counted run that does not fit keeps only the copies that cover the budget.
+        let run = r"ab[0-9]{30,40}x";
+        assert!(admits(run, &format!("ab{}-", digits(OPENING_LEN - 2))));
+        assert!(!admits(run, &format!("ab{}-", digits(OPENING_LEN - 3))));
+        // One that fits is kept whole, and what follows with it.
+        assert!(!admits(r"ab[0-9]{0,4}x", "ab12y"));
+        assert!(admits(r"ab[0-9]{0,4}x", "ab12x"));
+        // A long literal is cut to the budget.
+        let long = "a".repeat(40);
+        assert!(admits(&long, &"a".repeat(OPENING_LEN)));
+        assert!(!admits(&long, &"a".repeat(OPENING_LEN - 1)));
+        // Each branch takes what follows it: the short one reaches `fw_`, the long one is cut.
+        let branches = "(?:ffffffffff[a-z]{0,30}|bearer )fw_[a-z]{24}";
+        assert!(!admits(branches, "bearer token"));
+        assert!(admits(branches, &format!("bearer fw_{}", "a".repeat(14))));
+        assert!(!admits(branches, &format!("bearer fw_{}", "a".repeat(13))));
+        assert!(admits(branches, "ffffffffff but then nothing"));
+    }
+
+    #[test]
+    fn refuses_mentions_the_pattern_gives_up_on_early() {
+        let bearer = r"(?i)bearer\s{1,4}(?P<secret>[A-Za-z0-9\-._~+/]{16,1024}={0,2})(?:['\s]|$)";
+        assert!(!admits(
+            bearer,
+            "bearer token obtained from the identity provider"
+        ));
+        assert!(admits(bearer, "Bearer 8fK2mQ7xL4pWz9Rt3vYb6nHc"));
+        let fireworks = r"(?i)(?:fireworks[\w.\-]{0,20}key\s{0,4}=\s{0,4}|bearer\s{1,4}|api[_\-]?key\s{0,4}=\s{0,4}['`]?)(?P<secret>(?-i:fw_[A-Za-z0-9]{24}))\b";
+        assert!(!admits(fireworks, "api_key = 'j3tZg2nAH0v6HocIZkslIvh9'"));
+        assert!(!admits(fireworks, "bearer token"));
+        assert!(admits(fireworks, "api_key = 'fw_RUrB4KMviYWQo65dR5AGpDsS'"));
+        // The branch cut short (past `fireworks`) admits what the pattern might still match.
+        assert!(admits(fireworks, "fireworks_api_key = nothing"));
+        let ssn = r"(?i)(?:ssn|social security(?: number)?)[\s:#=]{1,4}(?P<secret>\d{9})\b";
+        assert!(!admits(ssn, "SSN when asked"));
+        assert!(admits(ssn, "SSN: 078051120"));
+    }
+
+    #[test]
+    fn only_where_it_reads_further_than_pattern_and_lead() {
+        let of = |pattern: &str, lead_len: usize| Opening::of(&parse(pattern), lead_len).is_some();
+        let bearer = r"(?i)bearer\s{1,4}[A-Za-z0-9]{16,1024}";
+        assert!(of(bearer, 7), "the lead reads `bearer` and one space");
+        assert!(!of(bearer, 23), "a lead as long as the opening");
+        assert!(
+            !of(r"\b(?:AKIA|ASIA)[A-Z0-9]{16}\b", 0),
+            "nothing cut: the pattern is short"
+        );
+    }
+
+    #[test]
+    fn reads_the_context_the_pattern_reads() {
+        // A word boundary before the start and after the end sees the bytes around the span.
+        let o = opening(r"\bkey\b");
+        assert!(o.admits(b" key ", 1, 4));
+        assert!(!o.admits(b"akey ", 1, 4));
+        assert!(!o.admits(b" keys", 1, 4));
+        // Text that ends before the opening does is refused, and spans out of range admitted.
+        assert!(!opening("abcdef").admits(b"abc", 0, 3));
+        assert!(opening("abcdef").admits(b"abc", 2, 9));
+    }
+}
