@@ -173,10 +173,16 @@ impl Precheck {
             | Self::SsnGroups
             | Self::NanpGroups
             | Self::TrunkGroups
-            | Self::IbanLead => {
-                admitted(self.admits_run(hay, start, &RunGroups::of(hay, start, end)))
-            }
+            | Self::IbanLead => admitted(self.admits_run_at(hay, start, end)),
         }
+    }
+
+    /// [`Precheck::admits_run`] for the run at `start..end`. Kept out of [`Precheck::screen`],
+    /// which the keyword gates call tens of thousands of times a megabyte: the run's groups
+    /// need a large stack frame that every call would otherwise set up.
+    #[inline(never)]
+    fn admits_run_at(self, hay: &[u8], start: usize, end: usize) -> bool {
+        self.admits_run(hay, start, &RunGroups::of(hay, start, end))
     }
 
     /// For a precheck that looks at digit runs: whether a match may overlap the run that
