@@ -9,9 +9,9 @@
 //!
 //! The opening is the pattern cut after about [`OPENING_LEN`] bytes: every match of the pattern
 //! begins with a match of its opening, so where the opening cannot match, neither can the
-//! pattern. It is compiled to a dense DFA (no cache, no dispatch) and walked byte by byte until
-//! it matches, dies or runs out of text. Nothing is declared: like the lead, the opening is a
-//! consequence of the pattern, and a property test holds it to that.
+//! pattern. It is compiled to a dense DFA, copied into a table (no cache, no dispatch) and walked
+//! byte by byte until it matches, dies or runs out of text. Nothing is declared: like the lead,
+//! the opening is a consequence of the pattern, and a property test holds it to that.
 
 use std::collections::BTreeMap;
 
@@ -343,6 +343,7 @@ impl Cut {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     fn parse(pattern: &str) -> Hir {
         regex_syntax::ParserBuilder::new()
@@ -365,6 +366,72 @@ mod tests {
 
     fn admits(pattern: &str, text: &str) -> bool {
         opening(pattern).admits(text.as_bytes(), 0, text.len())
+    }
+
+    /// Patterns built from the pieces rules are made of (literals, classes, counted and
+    /// optional repetitions, alternations, groups, caseless parts, word boundaries) over a
+    /// small alphabet, so that texts over it often match.
+    fn pattern() -> impl Strategy<Value = String> {
+        let leaf = prop_oneof![
+            "[ab_]{1,3}",
+            Just("[a-c]".to_string()),
+            Just("[^a]".to_string()),
+            Just(r"\b".to_string()),
+            Just(r"\s".to_string()),
+        ];
+        leaf.prop_recursive(4, 24, 4, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 1..4).prop_map(|parts| parts.concat()),
+                prop::collection::vec(inner.clone(), 2..4)
+                    .prop_map(|branches| format!("(?:{})", branches.join("|"))),
+                (inner.clone(), 0u32..4, 0u32..8)
+                    .prop_map(|(p, min, more)| format!("(?:{p}){{{min},{}}}", min + more)),
+                inner.clone().prop_map(|p| format!("(?:{p})?")),
+                inner.clone().prop_map(|p| format!("({p})")),
+                inner.prop_map(|p| format!("(?i:{p})")),
+            ]
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(1024))]
+
+        /// Cut after any number of bytes, an opening admits every place its pattern matches
+        /// (anchored there, over the span a keyword's try searches, with the bytes around it
+        /// as context).
+        #[test]
+        fn admits_wherever_the_pattern_matches(
+            pattern in pattern(),
+            budget in 1usize..12,
+            text in "[abcAB_ \\-]{0,40}",
+        ) {
+            let hir = parse(&pattern);
+            let regex = regex_automata::meta::Regex::builder()
+                .syntax(regex_automata::util::syntax::Config::new().unicode(false).utf8(false))
+                .build(&pattern)
+                .unwrap();
+            let mut cut = Cut { nodes: 0, cut: false };
+            let Some(opening) = cut.sequence(&[&hir], budget).and_then(|h| Opening::compile(&h))
+            else {
+                return Ok(());
+            };
+            let text = text.as_bytes();
+            for start in 0..=text.len() {
+                for end in [start + budget / 2, start + budget, text.len()] {
+                    let end = end.min(text.len());
+                    let input = regex_automata::Input::new(text)
+                        .span(start..end)
+                        .anchored(regex_automata::Anchored::Yes);
+                    if regex.search_half(&input).is_some() {
+                        prop_assert!(
+                            opening.admits(text, start, end),
+                            "{pattern:?} cut at {budget} matches {:?} at {start}..{end}",
+                            String::from_utf8_lossy(text)
+                        );
+                    }
+                }
+            }
+        }
     }
 
     #[test]
