@@ -234,7 +234,7 @@ mod tests {
                     // The span a keyword's try searches.
                     let limit = text.len().min(at + shape.max_len);
                     prop_assert!(
-                        !at_keywords || rule.opening_admits(text, at, limit),
+                        !at_keywords || rule.opening().is_none_or(|o| o.admits(text, at, limit)),
                         "{} matches at {at} of {:?}, its opening refuses it",
                         rule.id(),
                         String::from_utf8_lossy(text),

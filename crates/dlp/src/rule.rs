@@ -8,6 +8,7 @@
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use regex_automata::meta::Regex;
@@ -160,10 +161,21 @@ struct Lazy {
     /// first use for the built-in ones (parsing 415 patterns costs ~12 ms, too much for a
     /// hook's start-up; a test checks every built-in rule at load).
     shape: OnceLock<Result<Shape, String>>,
-    /// The pattern's first bytes as a small DFA ([`Opening`]), built on first use; `None`
-    /// when it could not be built cheaply (the pattern then decides alone).
+    /// The pattern's first bytes as a small DFA ([`Opening`]), built once the rule has been
+    /// tried [`OPENING_AFTER`] times; `None` when it could not be built cheaply (the pattern
+    /// then decides alone).
     opening: OnceLock<Option<Opening>>,
+    /// How often the rule was tried at a keyword before its opening was built (shared by the
+    /// scans of a scanner, counted without synchronising: a count lost to a race only delays
+    /// the build).
+    tries: AtomicU32,
 }
+
+/// Tries at a keyword before a rule builds its opening. Building one takes 0.1–1 ms and each
+/// mention it turns away spares ~0.1 µs, so an opening pays only for rules tried thousands of
+/// times (a scanner that runs for long, or a large input); built on first use, the openings
+/// of the rules a 4 MB documentation set mentions cost a whole-program scan of it ~4 ms.
+pub(crate) const OPENING_AFTER: u32 = 1024;
 
 /// What a rule's pattern looks like, from its syntax tree.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -241,9 +253,21 @@ impl Rule {
             .is_none_or(|open| open.search_half(input).is_some())
     }
 
-    /// Whether a match may start at `start` and end by `end`, by the pattern's opening: `false`
-    /// only where no match can, so the pattern need not run there.
+    /// Whether a match may start at `start` and end by `end`, by the pattern's opening once the
+    /// rule has been tried often enough to build it: `false` only where no match can, so the
+    /// pattern need not run there.
     pub(crate) fn opening_admits(&self, hay: &[u8], start: usize, end: usize) -> bool {
+        let tries = self.lazy.tries.load(Ordering::Relaxed);
+        if tries < OPENING_AFTER {
+            self.lazy.tries.store(tries + 1, Ordering::Relaxed);
+            return true;
+        }
+        self.opening()
+            .is_none_or(|opening| opening.admits(hay, start, end))
+    }
+
+    /// The pattern's opening (built on first use), if it has one.
+    pub(crate) fn opening(&self) -> Option<&Opening> {
         self.lazy
             .opening
             .get_or_init(|| {
@@ -251,7 +275,6 @@ impl Rule {
                 Opening::of(&parse(&self.spec.pattern).ok()?, lead_len)
             })
             .as_ref()
-            .is_none_or(|opening| opening.admits(hay, start, end))
     }
 
     /// A cheap first look for a match where the pattern's exact form is slow to build: the

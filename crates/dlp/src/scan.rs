@@ -852,6 +852,33 @@ mod tests {
         }
     }
 
+    /// A scanner's rules build their openings once tried often enough; findings are the same
+    /// before and after, the openings' refusals included.
+    #[test]
+    fn findings_do_not_change_when_openings_are_built() {
+        let scanner = Scanner::builtin().unwrap();
+        let text = b"Authorization uses a bearer token obtained from the provider. \
+            Authorization: Bearer 8fK2mQ7xL4pWz9Rt3vYb6nHc\nSSN when asked; SSN: 512345678\n\
+            api_key = \"j3tZg2nAH0v6HocIZkslIvh9\" api_key = \"fw_RUrB4KMviYWQo65dR5AGpDsS\"\n";
+        let ids = |found: Vec<Finding>| -> Vec<(usize, usize, String)> {
+            found
+                .into_iter()
+                .map(|f| (f.start, f.end, scanner.rules[f.rule].id().to_owned()))
+                .collect()
+        };
+        let first = ids(scanner.scan(text));
+        for id in ["http-bearer-token", "fireworks-api-key", "us-ssn-labelled"] {
+            assert!(first.iter().any(|f| f.2 == id), "{id} in {first:?}");
+        }
+        // Each scan tries every rule a few times: past the count, all of them have openings.
+        for _ in 0..crate::rule::OPENING_AFTER {
+            assert_eq!(ids(scanner.scan(text)), first);
+        }
+        let rule = |id: &str| scanner.rules.iter().find(|r| r.id() == id).unwrap();
+        assert!(rule("http-bearer-token").opening().is_some());
+        assert!(rule("us-ssn-labelled").opening().is_some());
+    }
+
     /// The build script's keyword index for the built-in rules is exactly what `new` works out
     /// from them: same keywords, same ids, same rules per keyword, same digit rules.
     #[test]
