@@ -34,7 +34,7 @@ const OPENING_LEN_SHORT: usize = 12;
 /// The most syntax-tree nodes an opening may have. An alternation's branches each take a copy
 /// of what follows them, so a rule with many alternations in a row could grow it; past this,
 /// the rule has no opening and the pattern decides alone.
-const NODES_MAX: usize = 4096;
+const NODES_MAX: usize = 1024;
 
 /// A counted repetition whose copies may vary by more than this is cut to its required copies:
 /// where a match may go on for one to twenty more bytes, a DFA has to follow every one of those
@@ -259,84 +259,88 @@ impl Cut {
     /// it (a literal's first bytes, a repetition's required copies), and nothing follows a cut.
     /// An alternation takes what follows it into each branch, so a branch cut short does not
     /// end the others.
-    fn sequence(&mut self, parts: &[&Hir], budget: usize) -> Option<Hir> {
-        self.nodes += 1;
-        if self.nodes > NODES_MAX {
-            return None;
-        }
-        let Some((&first, rest)) = parts.split_first() else {
-            return Some(Hir::empty());
-        };
-        if budget == 0 {
-            self.cut = true;
-            return Some(Hir::empty());
-        }
-        let then = |cut: &mut Self, head: Hir, budget: usize| {
-            Some(Hir::concat(vec![head, cut.sequence(rest, budget)?]))
-        };
-        match first.kind() {
-            HirKind::Empty | HirKind::Look(_) => then(self, first.clone(), budget),
-            HirKind::Literal(lit) => match lit.0.get(..budget) {
-                Some(head) if head.len() < lit.0.len() => {
-                    self.cut = true;
-                    Some(Hir::literal(head))
+    fn sequence(&mut self, parts: &[&Hir], mut budget: usize) -> Option<Hir> {
+        let mut opening = Vec::new();
+        // What is left of the sequence, the next part last. Only an alternation recurses, so a
+        // long sequence does not make a deep stack.
+        let mut left: Vec<&Hir> = parts.iter().rev().copied().collect();
+        while let Some(part) = left.pop() {
+            self.nodes += 1;
+            if self.nodes > NODES_MAX {
+                return None;
+            }
+            if budget == 0 {
+                self.cut = true;
+                break;
+            }
+            match part.kind() {
+                HirKind::Empty | HirKind::Look(_) => opening.push(part.clone()),
+                HirKind::Literal(lit) => match lit.0.get(..budget) {
+                    Some(head) if head.len() < lit.0.len() => {
+                        self.cut = true;
+                        opening.push(Hir::literal(head));
+                        break;
+                    }
+                    _ => {
+                        budget -= lit.0.len();
+                        opening.push(part.clone());
+                    }
+                },
+                HirKind::Class(_) => {
+                    budget -= 1;
+                    opening.push(part.clone());
                 }
-                _ => then(self, first.clone(), budget - lit.0.len()),
-            },
-            HirKind::Class(_) => then(self, first.clone(), budget - 1),
-            HirKind::Capture(cap) => {
-                let inner: Vec<&Hir> = std::iter::once(&*cap.sub)
-                    .chain(rest.iter().copied())
-                    .collect();
-                self.sequence(&inner, budget)
-            }
-            HirKind::Concat(subs) => {
-                let inner: Vec<&Hir> = subs.iter().chain(rest.iter().copied()).collect();
-                self.sequence(&inner, budget)
-            }
-            HirKind::Alternation(branches) => {
-                let mut cut = Vec::with_capacity(branches.len());
-                for branch in branches {
-                    let inner: Vec<&Hir> = std::iter::once(branch)
-                        .chain(rest.iter().copied())
-                        .collect();
-                    cut.push(self.sequence(&inner, budget)?);
+                HirKind::Capture(cap) => left.push(&cap.sub),
+                HirKind::Concat(subs) => left.extend(subs.iter().rev()),
+                HirKind::Alternation(branches) => {
+                    // Each branch takes the rest of the sequence with it.
+                    let rest: Vec<&Hir> = left.iter().rev().copied().collect();
+                    let mut cut = Vec::with_capacity(branches.len());
+                    for branch in branches {
+                        let inner: Vec<&Hir> = std::iter::once(branch)
+                            .chain(rest.iter().copied())
+                            .collect();
+                        cut.push(self.sequence(&inner, budget)?);
+                    }
+                    opening.push(Hir::alternation(cut));
+                    break;
                 }
-                Some(Hir::alternation(cut))
-            }
-            HirKind::Repetition(rep) => {
-                let props = rep.sub.properties();
-                let sub_min = props.minimum_len().unwrap_or(0);
-                let longest = rep
-                    .max
-                    .zip(props.maximum_len())
-                    .and_then(|(max, len)| usize::try_from(max).ok()?.checked_mul(len));
-                let min = usize::try_from(rep.min).unwrap_or(usize::MAX);
-                let spread = rep.max.map(|max| max.saturating_sub(rep.min));
-                if longest.is_some_and(|len| len <= budget)
-                    && spread.is_some_and(|spread| spread <= SPREAD_MAX)
-                {
-                    // Short enough to keep whole: what follows is still aligned.
-                    let covered = min.saturating_mul(sub_min).min(budget);
-                    then(self, first.clone(), budget - covered)
-                } else {
-                    // Every match has the required copies first; as many of them as cover the
-                    // budget, and the opening ends there.
-                    self.cut = true;
-                    let copies = match sub_min {
-                        0 => 0,
-                        len => min.min(budget.div_ceil(len)),
-                    };
-                    let copies = u32::try_from(copies).unwrap_or(rep.min);
-                    Some(Hir::repetition(Repetition {
-                        min: copies,
-                        max: Some(copies),
-                        greedy: rep.greedy,
-                        sub: rep.sub.clone(),
-                    }))
+                HirKind::Repetition(rep) => {
+                    let props = rep.sub.properties();
+                    let sub_min = props.minimum_len().unwrap_or(0);
+                    let longest = rep
+                        .max
+                        .zip(props.maximum_len())
+                        .and_then(|(max, len)| usize::try_from(max).ok()?.checked_mul(len));
+                    let min = usize::try_from(rep.min).unwrap_or(usize::MAX);
+                    let spread = rep.max.map(|max| max.saturating_sub(rep.min));
+                    if longest.is_some_and(|len| len <= budget)
+                        && spread.is_some_and(|spread| spread <= SPREAD_MAX)
+                    {
+                        // Short enough to keep whole: what follows is still aligned.
+                        budget -= min.saturating_mul(sub_min).min(budget);
+                        opening.push(part.clone());
+                    } else {
+                        // Every match has the required copies first; as many of them as cover
+                        // the budget, and the opening ends there.
+                        self.cut = true;
+                        let copies = match sub_min {
+                            0 => 0,
+                            len => min.min(budget.div_ceil(len)),
+                        };
+                        let copies = u32::try_from(copies).unwrap_or(rep.min);
+                        opening.push(Hir::repetition(Repetition {
+                            min: copies,
+                            max: Some(copies),
+                            greedy: rep.greedy,
+                            sub: rep.sub.clone(),
+                        }));
+                        break;
+                    }
                 }
             }
         }
+        Some(Hir::concat(opening))
     }
 }
 
@@ -485,6 +489,22 @@ mod tests {
             !of(r"\b(?:AKIA|ASIA)[A-Z0-9]{16}\b", 0),
             "nothing cut: the pattern is short"
         );
+    }
+
+    /// A rule file's pattern can be long and branch often: building its opening stays within
+    /// a small stack and gives up past the node limit rather than growing without bound.
+    #[test]
+    fn pathological_patterns_give_up_on_a_small_stack() {
+        let flat = format!("{}a{{30}}", r"\b".repeat(5000));
+        let branching = format!("{}a{{30}}", r"(?:\b|\B)".repeat(600));
+        let nested = format!("{}a{{30}}{}", "(?:b|".repeat(100), ")".repeat(100));
+        let built = std::thread::Builder::new()
+            .stack_size(256 * 1024)
+            .spawn(move || [flat, branching, nested].map(|p| Opening::of(&parse(&p), 0).is_some()))
+            .unwrap()
+            .join()
+            .unwrap();
+        assert_eq!(built, [false, false, true]);
     }
 
     #[test]
