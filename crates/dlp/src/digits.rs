@@ -100,10 +100,15 @@ impl<'a> DigitRuns<'a> {
     ) -> Option<(usize, usize, usize)> {
         let base = self.base.unwrap_or(0);
         let n = (self.run >> from).trailing_ones() as usize;
+        self.at = from + n;
+        // A run that ends here in fewer bytes than the digits it would need has too few: most
+        // runs are a digit or two inside a word or a token, not worth counting.
+        if self.at < CHUNK && (base + self.at).saturating_sub(start) < self.min {
+            return None;
+        }
         let here = self.digit & below(from + n) & !below(from);
         let digits = digits + here.count_ones() as usize;
         let end = last_bit(here).map_or(end, |i| base + i + 1);
-        self.at = from + n;
         if self.at == CHUNK {
             self.open = Some((start, digits, end));
             return None;
