@@ -191,6 +191,7 @@ impl Scanner {
         let mut from = 0;
         while from < hay.len() {
             let to = hay.len().min(from + BLOCK);
+            let block_found = out.len();
             hits.clear();
             screens.clear();
             let gate = |start: usize, end: usize, id: u32| match self.gates.get(id as usize) {
@@ -231,6 +232,11 @@ impl Scanner {
                 .and_then(|r| r.next_if(|&(start, ..)| start < to))
             {
                 self.try_digit_run(hay, run, &mut out, &mut caps);
+            }
+            // Each block's findings sorted while in cache: the whole is then nearly in order,
+            // which the final sort passes over in one run or a few.
+            if let Some(found) = out.get_mut(block_found..) {
+                found.sort_by_key(|f| (f.start, f.rule, std::cmp::Reverse(f.end)));
             }
             from = to;
         }
