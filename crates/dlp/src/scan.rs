@@ -236,7 +236,7 @@ impl Scanner {
             // Each block's findings sorted while in cache: the whole is then nearly in order,
             // which the final sort passes over in one run or a few.
             if let Some(found) = out.get_mut(block_found..) {
-                found.sort_by_key(|f| (f.start, f.rule, std::cmp::Reverse(f.end)));
+                found.sort_by_key(settle_order);
             }
             from = to;
         }
@@ -468,7 +468,7 @@ impl Scanner {
     /// Order, drop duplicates and overlaps within a rule (the earliest, then longest, match
     /// stays), and let fallback rules give way to the others.
     fn settle(&self, mut found: Vec<Finding>) -> Vec<Finding> {
-        found.sort_by_key(|f| (f.start, f.rule, std::cmp::Reverse(f.end)));
+        found.sort_by_key(settle_order);
         // The end of each rule's last kept finding.
         let mut last_end = vec![0usize; self.rules.len()];
         found.retain(|f| match last_end.get_mut(f.rule) {
@@ -499,6 +499,11 @@ impl Scanner {
         });
         found
     }
+}
+
+/// The order findings are settled in: by position, then rule, then the longest first.
+fn settle_order(f: &Finding) -> (usize, usize, std::cmp::Reverse<usize>) {
+    (f.start, f.rule, std::cmp::Reverse(f.end))
 }
 
 /// Whether the rule's checks take `secret` in a match starting at `match_start` for one.
