@@ -159,35 +159,69 @@ struct Profile {
     joiner: bool,
 }
 
-impl Profile {
-    fn of(value: &[u8]) -> Self {
-        let mut p = Self {
-            hex: true,
-            ..Self::default()
+/// Byte classes of [`Profile`], one bit each.
+const LOWER: u8 = 1;
+const UPPER: u8 = 2;
+const DIGIT: u8 = 4;
+const OTHER: u8 = 8;
+const SLASH: u8 = 16;
+const COLON: u8 = 32;
+const JOINER: u8 = 64;
+const HEX: u8 = 128;
+
+#[expect(
+    clippy::indexing_slicing,
+    reason = "evaluated at compile time: an index out of range would fail the build, not a scan"
+)]
+static PROFILE_CLASSES: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        t[i] = match b {
+            b'a'..=b'z' => LOWER,
+            b'A'..=b'Z' => UPPER,
+            b'0'..=b'9' => DIGIT,
+            b'/' => OTHER | SLASH,
+            b':' => OTHER | COLON | JOINER,
+            b'_' | b'.' | b'-' => OTHER | JOINER,
+            _ => OTHER,
         };
-        let mut prev = 0;
-        for &b in value {
-            match b {
-                b'a'..=b'z' => p.lower = true,
-                b'A'..=b'Z' => p.upper = true,
-                b'0'..=b'9' => p.digit = true,
-                _ => {
-                    p.other = true;
-                    match b {
-                        b'/' => p.slashes += 1,
-                        b':' => {
-                            p.joiner = true;
-                            p.double_colon |= prev == b':';
-                        }
-                        b'_' | b'.' | b'-' => p.joiner = true,
-                        _ => {}
-                    }
-                }
-            }
-            p.hex &= b.is_ascii_hexdigit();
-            prev = b;
+        if b.is_ascii_hexdigit() {
+            t[i] |= HEX;
         }
-        p
+        i += 1;
+    }
+    t
+};
+
+impl Profile {
+    /// One pass without a branch on the bytes: a random token's bytes fall in its classes in
+    /// no order a branch predictor could learn: with a `match` on each byte, the whole scan of
+    /// text dense with findings took 7 % longer.
+    fn of(value: &[u8]) -> Self {
+        let (mut any, mut all, mut prev, mut slashes, mut double_colon) = (0u8, HEX, 0u8, 0, 0u8);
+        for &b in value {
+            let c = PROFILE_CLASSES
+                .get(usize::from(b))
+                .copied()
+                .unwrap_or(OTHER);
+            any |= c;
+            all &= c;
+            slashes += usize::from(c & SLASH != 0);
+            double_colon |= prev & c;
+            prev = c;
+        }
+        Self {
+            lower: any & LOWER != 0,
+            upper: any & UPPER != 0,
+            digit: any & DIGIT != 0,
+            other: any & OTHER != 0,
+            slashes,
+            double_colon: double_colon & COLON != 0,
+            hex: all & HEX != 0,
+            joiner: any & JOINER != 0,
+        }
     }
 }
 
