@@ -299,6 +299,55 @@ const HEX_NAMES: &[&[u8]] = &[
 /// letters (with a capital before them) or of three or more capitals. Names in code score
 /// high (`CertificateTemplateFlag`: 1.0); random tokens low (`Zx8qL2mNp4Rt7vWy`: 0.0).
 fn wordiness(v: &[u8]) -> f64 {
+    let (letters, in_words) = match word_masks(v) {
+        Some(masks) => words_of_masks(masks),
+        None => words_by_runs(v),
+    };
+    if letters == 0 {
+        return 0.0;
+    }
+    #[expect(clippy::cast_precision_loss, reason = "short values")]
+    let share = in_words as f64 / letters as f64;
+    share
+}
+
+/// For a value of at most 64 bytes: its lower-case letters and its capitals, bit `i` for byte
+/// `i`.
+fn word_masks(v: &[u8]) -> Option<(u64, u64)> {
+    (v.len() <= 64).then(|| {
+        v.iter().enumerate().fold((0, 0), |(lower, upper), (i, b)| {
+            (
+                lower | u64::from(b.is_ascii_lowercase()) << i,
+                upper | u64::from(b.is_ascii_uppercase()) << i,
+            )
+        })
+    })
+}
+
+/// [`wordiness`]'s counts (letters, letters in words) from the masks of a short value, without
+/// a branch on its bytes: a random token's runs of letters are too short and too irregular for
+/// a branch predictor.
+fn words_of_masks((lower, upper): (u64, u64)) -> (usize, usize) {
+    // The bits of `m` in runs of three or more.
+    let in_runs = |m: u64| {
+        let starts = m & (m >> 1) & (m >> 2);
+        starts | (starts << 1) | (starts << 2)
+    };
+    let (words, capitals) = (in_runs(lower), in_runs(upper));
+    // A capital or two right before a lower-case word begin it (`Token`, `IOError`'s `Error`
+    // is the run `IOE` then `rror`: three capitals are a word of their own).
+    let word_starts = words & !(words << 1);
+    let last_capital = upper & !capitals & (word_starts >> 1);
+    let first_capital = upper & !capitals & (last_capital >> 1);
+    let count = |m: u64| m.count_ones() as usize;
+    (
+        count(lower | upper),
+        count(words) + count(capitals) + count(last_capital) + count(first_capital),
+    )
+}
+
+/// [`wordiness`]'s counts (letters, letters in words) of a value of any length, run by run.
+fn words_by_runs(v: &[u8]) -> (usize, usize) {
     // How many bytes from `at` on pass `class`.
     let run = |at: usize, class: fn(&u8) -> bool| {
         v.get(at..)
@@ -336,12 +385,7 @@ fn wordiness(v: &[u8]) -> f64 {
             i += 1;
         }
     }
-    if letters == 0 {
-        return 0.0;
-    }
-    #[expect(clippy::cast_precision_loss, reason = "short values")]
-    let share = in_words as f64 / letters as f64;
-    share
+    (letters, in_words)
 }
 
 /// Identifier-shaped words joined by `_`, `.`, `-` or `::`, each a word with at most a short
