@@ -1,8 +1,9 @@
 //! Candidates for rules without a keyword (card, IBAN, phone and social security numbers):
 //! runs of digits, found 64 bytes at a time from bit masks of the bytes that make them up.
 
-/// Bytes looked at together: one bit per byte in a `u64`.
-const CHUNK: usize = 64;
+#[cfg(any(test, not(target_arch = "x86_64")))]
+use crate::masks::bits;
+use crate::masks::{CHUNK, digits as digits_of};
 
 /// Runs of digits, allowing single separators (space, `-`, `.`, `/`, parentheses) between
 /// groups, that hold at least `min` digits: `(start, end, digits)`, in order. A run takes in a
@@ -183,18 +184,6 @@ fn joiners(chunk: &[u8; CHUNK], digit: u64, next: u8) -> u64 {
     separator & (then_digit | (close & then_space) | (space & then_open))
 }
 
-/// Bit i set when byte i is an ASCII digit.
-fn digits_of(chunk: &[u8; CHUNK]) -> u64 {
-    #[cfg(target_arch = "x86_64")]
-    {
-        wide::masks(chunk, wide::digits)
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        bits(chunk, |b| b.is_ascii_digit())
-    }
-}
-
 /// The separators of a chunk, its spaces, its `(` and its `)`, as bit masks.
 fn separators(chunk: &[u8; CHUNK]) -> [u64; 4] {
     #[cfg(target_arch = "x86_64")]
@@ -217,59 +206,13 @@ fn is_separator(b: u8) -> bool {
     matches!(b, b' ' | b'-' | b'.' | b'/' | b'(' | b')')
 }
 
-/// Bit i set when byte i passes `test`, one byte at a time: what other architectures run, and
-/// what the SSE2 masks are tested against.
-#[cfg_attr(target_arch = "x86_64", cfg(test))]
-fn bits(chunk: &[u8; CHUNK], test: impl Fn(u8) -> bool) -> u64 {
-    chunk
-        .iter()
-        .enumerate()
-        .fold(0, |m, (i, &b)| m | u64::from(test(b)) << i)
-}
-
-/// Masks sixteen bytes at a time with SSE2 (part of every x86-64 CPU), through `safe_arch`.
+/// The separators of a chunk with SSE2.
 #[cfg(target_arch = "x86_64")]
 mod wide {
-    use safe_arch::{
-        bitor_m128i as or, cmp_eq_mask_i8_m128i as eq, load_unaligned_m128i, m128i,
-        move_mask_i8_m128i, set_splat_i8_m128i, sub_i8_m128i, sub_saturating_u8_m128i,
-        zeroed_m128i,
-    };
+    use safe_arch::{bitor_m128i as or, load_unaligned_m128i};
 
-    use super::CHUNK;
-
-    /// The 64-bit mask of a chunk: `test` gives 0xFF in each byte lane that passes.
-    #[inline(always)]
-    pub(super) fn masks(chunk: &[u8; CHUNK], test: impl Fn(m128i) -> m128i) -> u64 {
-        let mut mask = 0u64;
-        for (i, part) in chunk.chunks_exact(16).enumerate() {
-            if let Ok(part) = <&[u8; 16]>::try_from(part) {
-                // The move mask has sixteen bits: the casts keep them.
-                let lanes = move_mask_i8_m128i(test(load_unaligned_m128i(part))) as u16;
-                mask |= u64::from(lanes) << (16 * i);
-            }
-        }
-        mask
-    }
-
-    /// The intrinsics take bytes as i8: `as` keeps the bits.
-    fn splat(b: u8) -> m128i {
-        set_splat_i8_m128i(b as i8)
-    }
-
-    /// Lanes holding `b`.
-    #[inline(always)]
-    pub(super) fn byte(x: m128i, b: u8) -> m128i {
-        eq(x, splat(b))
-    }
-
-    /// Lanes holding an ASCII digit: those whose distance above `0`, taken modulo 256 and
-    /// reduced by nine without going below zero, is zero.
-    #[inline(always)]
-    pub(super) fn digits(x: m128i) -> m128i {
-        let above = sub_i8_m128i(x, splat(b'0'));
-        eq(sub_saturating_u8_m128i(above, splat(9)), zeroed_m128i())
-    }
+    use crate::masks::CHUNK;
+    use crate::masks::wide::{byte, in_range, lanes};
 
     /// The separators (space, `-`, `.`, `/`, `(`, `)`), spaces, `(` and `)` of a chunk, in one
     /// pass over it.
@@ -283,14 +226,9 @@ mod wide {
             let x = load_unaligned_m128i(part);
             let (space, open, close) = (byte(x, b' '), byte(x, b'('), byte(x, b')'));
             // `-` `.` `/` are 0x2D–0x2F.
-            let dash_to_slash = {
-                let above = sub_i8_m128i(x, splat(b'-'));
-                eq(sub_saturating_u8_m128i(above, splat(2)), zeroed_m128i())
-            };
-            let separator = or(or(space, dash_to_slash), or(open, close));
-            for (mask, lanes) in masks.iter_mut().zip([separator, space, open, close]) {
-                // The move mask has sixteen bits: the casts keep them.
-                *mask |= u64::from(move_mask_i8_m128i(lanes) as u16) << (16 * i);
+            let separator = or(or(space, in_range(x, b'-', b'/')), or(open, close));
+            for (mask, x) in masks.iter_mut().zip([separator, space, open, close]) {
+                *mask |= lanes(x) << (16 * i);
             }
         }
         masks
@@ -375,8 +313,7 @@ mod tests {
         }
 
         #[test]
-        fn sse2_masks_are_the_bytewise_masks(chunk in proptest::prelude::any::<[u8; CHUNK]>()) {
-            proptest::prop_assert_eq!(digits_of(&chunk), bits(&chunk, |b| b.is_ascii_digit()));
+        fn sse2_separators_are_the_bytewise_masks(chunk in proptest::prelude::any::<[u8; CHUNK]>()) {
             proptest::prop_assert_eq!(
                 separators(&chunk),
                 [

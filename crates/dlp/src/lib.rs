@@ -27,6 +27,7 @@ pub mod check;
 mod digits;
 mod keywords;
 mod lead;
+mod masks;
 pub mod office;
 mod opening;
 pub mod precheck;

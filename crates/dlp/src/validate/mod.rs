@@ -79,21 +79,29 @@ fn entropy_step(n: u32) -> f64 {
     }
 }
 
-/// [`entropy_step`] for the counts a value shorter than 256 bytes can reach, worked out once.
-static ENTROPY_STEPS: LazyLock<[f64; 256]> =
-    LazyLock::new(|| std::array::from_fn(|n| entropy_step(n as u32)));
+/// [`entropy_step`] for the counts a value shorter than 256 bytes can reach, and the base-2
+/// logarithms of those lengths, worked out once.
+static ENTROPY_STEPS: LazyLock<([f64; 256], [f64; 256])> = LazyLock::new(|| {
+    (
+        std::array::from_fn(|n| entropy_step(n as u32)),
+        std::array::from_fn(|n| f64::from(n as u32).log2()),
+    )
+});
 
 /// Shannon entropy of `bytes`, in bits per byte: `log2(n) - Σ c·log2(c) / n` over the byte
 /// counts `c`, the sum kept as each byte is counted (values are short; a pass over all 256
 /// counts would cost more than the value). Values shorter than 256 bytes, nearly all, count
-/// in bytes and look each step up: no logarithm per byte, and a quarter of the counts to clear.
+/// in bytes and look each step and `log2(n)` up: no logarithm at all, and a quarter of the
+/// counts to clear.
 pub fn entropy(bytes: &[u8]) -> f64 {
     if bytes.is_empty() {
         return 0.0;
     }
     let mut sum = 0.0;
-    if bytes.len() < 256 {
-        let steps = &*ENTROPY_STEPS;
+    #[expect(clippy::cast_precision_loss, reason = "lengths far below 2^52")]
+    let n = bytes.len() as f64;
+    let log2_n = if bytes.len() < 256 {
+        let (steps, logs) = &*ENTROPY_STEPS;
         let mut counts = [0u8; 256];
         for &b in bytes {
             if let Some(c) = counts.get_mut(usize::from(b)) {
@@ -101,6 +109,7 @@ pub fn entropy(bytes: &[u8]) -> f64 {
                 *c += 1;
             }
         }
+        logs.get(bytes.len()).copied().unwrap_or_else(|| n.log2())
     } else {
         let mut counts = [0u32; 256];
         for &b in bytes {
@@ -109,10 +118,9 @@ pub fn entropy(bytes: &[u8]) -> f64 {
                 *c += 1;
             }
         }
-    }
-    #[expect(clippy::cast_precision_loss, reason = "lengths far below 2^52")]
-    let n = bytes.len() as f64;
-    (n.log2() - sum / n).max(0.0)
+        n.log2()
+    };
+    (log2_n - sum / n).max(0.0)
 }
 
 /// Whether `hay` holds `needle`. Texts and needles are short: each window is compared whole only

@@ -7,6 +7,7 @@ use aho_corasick::AhoCorasick;
 use base64::Engine as _;
 
 use super::{contains_caseless, entropy, eq_caseless};
+use crate::masks::{self, CHUNK};
 
 /// Documentation placeholders, template and variable references, masked values.
 const PLACEHOLDER_MARKERS: &[&str] = &[
@@ -314,14 +315,9 @@ fn wordiness(v: &[u8]) -> f64 {
 /// For a value of at most 64 bytes: its lower-case letters and its capitals, bit `i` for byte
 /// `i`.
 fn word_masks(v: &[u8]) -> Option<(u64, u64)> {
-    (v.len() <= 64).then(|| {
-        v.iter().enumerate().fold((0, 0), |(lower, upper), (i, b)| {
-            (
-                lower | u64::from(b.is_ascii_lowercase()) << i,
-                upper | u64::from(b.is_ascii_uppercase()) << i,
-            )
-        })
-    })
+    let mut chunk = [0u8; CHUNK];
+    chunk.get_mut(..v.len())?.copy_from_slice(v);
+    Some(masks::letters(&chunk))
 }
 
 /// [`wordiness`]'s counts (letters, letters in words) from the masks of a short value, without
@@ -339,10 +335,11 @@ fn words_of_masks((lower, upper): (u64, u64)) -> (usize, usize) {
     let word_starts = words & !(words << 1);
     let last_capital = upper & !capitals & (word_starts >> 1);
     let first_capital = upper & !capitals & (last_capital >> 1);
-    let count = |m: u64| m.count_ones() as usize;
+    // Words are lower case, the rest capitals: the four masks share no bit.
+    let in_words = words | capitals | last_capital | first_capital;
     (
-        count(lower | upper),
-        count(words) + count(capitals) + count(last_capital) + count(first_capital),
+        (lower | upper).count_ones() as usize,
+        in_words.count_ones() as usize,
     )
 }
 
