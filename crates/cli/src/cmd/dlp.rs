@@ -1,6 +1,7 @@
 //! `cordon dlp`: scan files, directories or stdin for secrets, personal data and classification
 //! labels; check and list the detection rules.
 
+use std::cell::Cell;
 use std::fs::File;
 use std::io::{IsTerminal as _, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
@@ -525,6 +526,9 @@ fn record(ctx: &Scan<'_>, at: &Place<'_>, findings: &[Finding], report: &mut Rep
         data_start,
         lines,
     } = *at;
+    // A finding is allowed by a mark on its line, within the bytes held: where they hold no
+    // mark at all, no line is looked at.
+    let marks = ctx.allow_comments && !findings.is_empty() && MARK_FINDER.find(data).is_some();
     for f in findings {
         let Some(rule) = ctx.scanner.rule(f) else {
             continue;
@@ -535,8 +539,7 @@ fn record(ctx: &Scan<'_>, at: &Place<'_>, findings: &[Finding], report: &mut Rep
         );
         let value = data.get(start..end).unwrap_or_default();
         let (line, column) = lines.position(f.start, data, data_start);
-        if ctx.allow_comments && allowed(lines.around(f.start, f.end, data, data_start), rule.id())
-        {
+        if marks && allowed(lines.around(f.start, f.end, data, data_start), rule.id()) {
             report.suppressed.push(Suppressed {
                 path: name.to_owned(),
                 line,
@@ -563,6 +566,13 @@ fn record(ctx: &Scan<'_>, at: &Place<'_>, findings: &[Finding], report: &mut Rep
     }
 }
 
+/// The allow mark (see [`allowed`]).
+const MARK: &[u8] = b"cordon:allow";
+
+/// Built once: building a searcher for each finding cost more than the search.
+static MARK_FINDER: LazyLock<memchr::memmem::Finder<'static>> =
+    LazyLock::new(|| memchr::memmem::Finder::new(MARK));
+
 /// The most of a line that is looked at for an allow mark, either side of a finding.
 const ALLOW_REACH: usize = 4096;
 
@@ -570,11 +580,7 @@ const ALLOW_REACH: usize = 4096;
 /// `cordon:allow=ID[,ID…]`. The mark ends at a byte that cannot continue it, so that
 /// `cordon:allowed` is not one.
 fn allowed(line: &[u8], rule: &str) -> bool {
-    const MARK: &[u8] = b"cordon:allow";
-    // Built once: building a searcher for each finding cost more than the search.
-    static FINDER: LazyLock<memchr::memmem::Finder<'static>> =
-        LazyLock::new(|| memchr::memmem::Finder::new(MARK));
-    FINDER.find_iter(line).any(|i| {
+    MARK_FINDER.find_iter(line).any(|i| {
         let after = line.get(i + MARK.len()..).unwrap_or_default();
         match after.first() {
             Some(b'=') => after
@@ -599,6 +605,20 @@ struct Lines {
     dropped: usize,
     last_dropped: Option<usize>,
     seen: usize,
+    /// The last place [`Lines::position`] was asked for: findings come in order, so the next
+    /// is found from there rather than from the start of its line and by a search of every
+    /// newline held (which cost more than the scan on text dense with findings).
+    last: Cell<Option<Spot>>,
+}
+
+/// A place in the text, and what [`Lines::position`] said of it.
+#[derive(Debug, Clone, Copy)]
+struct Spot {
+    offset: usize,
+    /// How many of the newlines in `recent` come before it.
+    newlines_held: usize,
+    line: usize,
+    column: usize,
 }
 
 impl Lines {
@@ -616,6 +636,11 @@ impl Lines {
             self.last_dropped = Some(last);
             self.dropped += k;
             self.recent.drain(..k);
+            let spot = self.last.get().filter(|s| s.newlines_held >= k);
+            self.last.set(spot.map(|s| Spot {
+                newlines_held: s.newlines_held - k,
+                ..s
+            }));
         }
     }
 
@@ -650,18 +675,67 @@ impl Lines {
     }
 
     /// 1-based line and column (in characters) of `offset`; `data` holds the bytes from
-    /// `data_start` on.
+    /// `data_start` on. The column counts from the line's start, or from the first byte of it
+    /// still held when it was first asked about.
     fn position(&self, offset: usize, data: &[u8], data_start: usize) -> (usize, usize) {
-        let (newlines, line_start) = self.line_start(offset);
-        let from = line_start.max(data_start) - data_start;
-        let to = offset.saturating_sub(data_start);
-        let chars = data
-            .get(from..to)
-            .unwrap_or_default()
-            .iter()
-            .filter(|&&b| b & 0xC0 != 0x80)
-            .count();
-        (newlines + 1, chars + 1)
+        let chars = |from: usize, to: usize| {
+            data.get(from.max(data_start) - data_start..to.saturating_sub(data_start))
+                .unwrap_or_default()
+                .iter()
+                .filter(|&&b| b & 0xC0 != 0x80)
+                .count()
+        };
+        let spot = match self.last.get() {
+            // On from the last place asked for, past the newlines between.
+            Some(last) if last.offset <= offset && last.offset >= data_start => {
+                let passed = self
+                    .recent
+                    .get(last.newlines_held..)
+                    .unwrap_or_default()
+                    .iter()
+                    .take_while(|&&n| n < offset)
+                    .count();
+                let newlines_held = last.newlines_held + passed;
+                match passed {
+                    0 => Spot {
+                        offset,
+                        newlines_held,
+                        line: last.line,
+                        column: last.column + chars(last.offset, offset),
+                    },
+                    _ => self.spot_from_line_start(offset, newlines_held, chars),
+                }
+            }
+            _ => {
+                let newlines_held = self.recent.partition_point(|&n| n < offset);
+                self.spot_from_line_start(offset, newlines_held, chars)
+            }
+        };
+        self.last.set(Some(spot));
+        (spot.line, spot.column + 1)
+    }
+
+    /// The place `offset`, with `newlines_held` newlines of `recent` before it, its column
+    /// counted from the start of its line.
+    fn spot_from_line_start(
+        &self,
+        offset: usize,
+        newlines_held: usize,
+        chars: impl Fn(usize, usize) -> usize,
+    ) -> Spot {
+        let line_start = match newlines_held
+            .checked_sub(1)
+            .and_then(|i| self.recent.get(i))
+        {
+            Some(n) => n + 1,
+            None => self.last_dropped.map_or(0, |n| n + 1),
+        };
+        Spot {
+            offset,
+            newlines_held,
+            line: self.dropped + newlines_held + 1,
+            column: chars(line_start, offset),
+        }
     }
 }
 
@@ -719,4 +793,74 @@ fn redact(a: &RedactArgs) -> Outcome {
         .map_err(|e| Fail::input_msg(format!("cannot write the output: {e}")))?;
     eprintln!("cordon: {} values redacted", findings.len());
     Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::Lines;
+
+    /// Line and column of `offset` in `text`, counted from the start: the reference.
+    fn reference(text: &[u8], offset: usize) -> (usize, usize) {
+        let before = text.get(..offset).unwrap_or_default();
+        let line_start = before
+            .iter()
+            .rposition(|&b| b == b'\n')
+            .map_or(0, |i| i + 1);
+        let column = before
+            .get(line_start..)
+            .unwrap_or_default()
+            .iter()
+            .filter(|&&b| b & 0xC0 != 0x80)
+            .count();
+        (
+            before.iter().filter(|&&b| b == b'\n').count() + 1,
+            column + 1,
+        )
+    }
+
+    proptest! {
+        /// Text fed in pieces and forgotten up to a point now and then, asked about places in
+        /// order (as findings come), some of them twice, some on the same line: the places
+        /// the whole text gives, while lines start inside what is held.
+        #[test]
+        fn positions_are_those_counted_from_the_start(
+            text in proptest::collection::vec(
+                proptest::sample::select(b"ab \n\xc3\xa9x\n".to_vec()),
+                1..400,
+            ),
+            cuts in proptest::collection::vec(1usize..60, 1..12),
+            asks in proptest::collection::vec(0usize..400, 0..40),
+        ) {
+            let mut asks: Vec<usize> = asks.into_iter().map(|a| a % text.len()).collect();
+            asks.sort_unstable();
+            let mut lines = Lines::default();
+            let (mut fed, mut held_from) = (0, 0);
+            let mut asked = asks.iter().peekable();
+            for cut in cuts.iter().cycle().take(1000) {
+                let to = (fed + cut).min(text.len());
+                lines.feed(&text[fed..to]);
+                fed = to;
+                // Answer what lies in what was fed, keeping the line of the next ask held.
+                while let Some(&&offset) = asked.peek() {
+                    if offset >= fed {
+                        break;
+                    }
+                    asked.next();
+                    let data = &text[held_from..fed];
+                    prop_assert_eq!(lines.position(offset, data, held_from), reference(&text, offset), "at {}", offset);
+                }
+                let next = asked.peek().map_or(fed, |&&o| o);
+                let line_start = text[..next].iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+                if line_start > held_from {
+                    held_from = line_start;
+                    lines.trim(held_from);
+                }
+                if fed == text.len() {
+                    break;
+                }
+            }
+        }
+    }
 }
