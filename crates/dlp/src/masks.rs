@@ -5,6 +5,43 @@
 /// Bytes a mask covers.
 pub(crate) const CHUNK: usize = 64;
 
+/// A byte class: its bit, the ranges of bytes in it (inclusive) and its other bytes.
+pub(crate) type ByteClass = (u8, &'static [(u8, u8)], &'static [u8]);
+
+/// ASCII letters and digits, as ranges.
+pub(crate) const ALNUM: &[(u8, u8)] = &[(b'0', b'9'), (b'A', b'Z'), (b'a', b'z')];
+
+/// The classes of every byte, one bit per class: a table to look bytes up in, built at compile
+/// time.
+#[expect(
+    clippy::indexing_slicing,
+    reason = "evaluated at compile time: an index out of range would fail the build, not a scan"
+)]
+pub(crate) const fn class_table(classes: &[ByteClass]) -> [u8; 256] {
+    let mut table = [0u8; 256];
+    let mut i = 0;
+    while i < classes.len() {
+        let (bit, ranges, bytes) = classes[i];
+        let mut r = 0;
+        while r < ranges.len() {
+            let (low, high) = ranges[r];
+            let mut b = low as usize;
+            while b <= high as usize {
+                table[b] |= bit;
+                b += 1;
+            }
+            r += 1;
+        }
+        let mut j = 0;
+        while j < bytes.len() {
+            table[bytes[j] as usize] |= bit;
+            j += 1;
+        }
+        i += 1;
+    }
+    table
+}
+
 /// The ASCII digits of a chunk.
 pub(crate) fn digits(chunk: &[u8; CHUNK]) -> u64 {
     #[cfg(target_arch = "x86_64")]

@@ -18,6 +18,8 @@ use std::ops::Range;
 
 use serde::Deserialize;
 
+use crate::masks::{ALNUM, class_table};
+
 /// A precheck named in a rule's `precheck` field.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -297,42 +299,16 @@ const ENDS_VALUE: u8 = 8;
 const QUOTE: u8 = 16;
 const USERINFO: u8 = 32;
 
-/// Each class: its bit, whether ASCII letters and digits belong to it, and its other bytes.
-/// Value ends include every byte `\s` matches in the patterns, vertical tab too.
-const CLASS_BYTES: [(u8, bool, &[u8]); 6] = [
-    (NAME, true, b"_.-"),
-    (SEPARATOR, false, b" \t=:>"),
-    (VALUE, true, b"+/=_-.~!@#$%^&*"),
-    (ENDS_VALUE, false, b" \t\n\x0b\x0c\r\"'`,;)}]"),
-    (QUOTE, false, b"\"'`"),
-    (USERINFO, true, b"._~%!$&'()*+,;=-:"),
-];
-
-#[expect(
-    clippy::indexing_slicing,
-    reason = "evaluated at compile time: an index out of range would fail the build, not a scan"
-)]
-static CLASSES: [u8; 256] = {
-    let mut t = [0u8; 256];
-    let mut i = 0;
-    while i < CLASS_BYTES.len() {
-        let (bit, alphanumeric, others) = CLASS_BYTES[i];
-        let mut b = 0;
-        while b < 256 {
-            if alphanumeric && (b as u8).is_ascii_alphanumeric() {
-                t[b] |= bit;
-            }
-            b += 1;
-        }
-        let mut j = 0;
-        while j < others.len() {
-            t[others[j] as usize] |= bit;
-            j += 1;
-        }
-        i += 1;
-    }
-    t
-};
+/// The classes of each byte. Value ends include every byte `\s` matches in the patterns,
+/// vertical tab too.
+static CLASSES: [u8; 256] = class_table(&[
+    (NAME, ALNUM, b"_.-"),
+    (SEPARATOR, &[], b" \t=:>"),
+    (VALUE, ALNUM, b"+/=_-.~!@#$%^&*"),
+    (ENDS_VALUE, &[], b" \t\n\x0b\x0c\r\"'`,;)}]"),
+    (QUOTE, &[], b"\"'`"),
+    (USERINFO, ALNUM, b"._~%!$&'()*+,;=-:"),
+]);
 
 /// A byte of an e-mail address's local part, as the shipped pattern allows them.
 fn local_part_byte(b: u8) -> bool {

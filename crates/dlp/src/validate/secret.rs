@@ -7,7 +7,7 @@ use aho_corasick::AhoCorasick;
 use base64::Engine as _;
 
 use super::{contains_caseless, entropy, eq_caseless};
-use crate::masks::{self, CHUNK};
+use crate::masks::{self, CHUNK, class_table};
 
 /// Documentation placeholders, template and variable references, masked values.
 const PLACEHOLDER_MARKERS: &[&str] = &[
@@ -170,31 +170,20 @@ const COLON: u8 = 32;
 const JOINER: u8 = 64;
 const HEX: u8 = 128;
 
-#[expect(
-    clippy::indexing_slicing,
-    reason = "evaluated at compile time: an index out of range would fail the build, not a scan"
-)]
-static PROFILE_CLASSES: [u8; 256] = {
-    let mut t = [0u8; 256];
-    let mut i = 0;
-    while i < 256 {
-        let b = i as u8;
-        t[i] = match b {
-            b'a'..=b'z' => LOWER,
-            b'A'..=b'Z' => UPPER,
-            b'0'..=b'9' => DIGIT,
-            b'/' => OTHER | SLASH,
-            b':' => OTHER | COLON | JOINER,
-            b'_' | b'.' | b'-' => OTHER | JOINER,
-            _ => OTHER,
-        };
-        if b.is_ascii_hexdigit() {
-            t[i] |= HEX;
-        }
-        i += 1;
-    }
-    t
-};
+static PROFILE_CLASSES: [u8; 256] = class_table(&[
+    (LOWER, &[(b'a', b'z')], b""),
+    (UPPER, &[(b'A', b'Z')], b""),
+    (DIGIT, &[(b'0', b'9')], b""),
+    (
+        OTHER,
+        &[(0, b'/'), (b':', b'@'), (b'[', b'`'), (b'{', 0xFF)],
+        b"",
+    ),
+    (SLASH, &[], b"/"),
+    (COLON, &[], b":"),
+    (JOINER, &[], b"_.-:"),
+    (HEX, &[(b'0', b'9'), (b'A', b'F'), (b'a', b'f')], b""),
+]);
 
 impl Profile {
     /// One pass without a branch on the bytes: a random token's bytes fall in its classes in
