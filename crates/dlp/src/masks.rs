@@ -1,6 +1,7 @@
-//! Bit masks of byte classes over 64-byte chunks, one bit per byte (bit `i` for byte `i`):
-//! sixteen bytes at a time with SSE2 on x86-64 (part of every x86-64 CPU, used through
-//! `safe_arch`, so without `unsafe` here), one byte at a time elsewhere.
+//! Byte classes: tables to look a byte's classes up in, built at compile time; and bit masks of
+//! classes over 64-byte chunks, one bit per byte (bit `i` for byte `i`), taken sixteen bytes at
+//! a time with SSE2 on x86-64 (part of every x86-64 CPU, used through `safe_arch`, so without
+//! `unsafe` here) and one byte at a time elsewhere.
 
 /// Bytes a mask covers.
 pub(crate) const CHUNK: usize = 64;
