@@ -644,20 +644,26 @@ impl Lines {
         }
     }
 
-    /// How many newlines come before `offset` (held or dropped), and where its line starts.
-    fn line_start(&self, offset: usize) -> (usize, usize) {
-        let k = self.recent.partition_point(|&n| n < offset);
-        let start = match k.checked_sub(1).and_then(|i| self.recent.get(i)) {
+    /// Where the line holding `offset` starts.
+    fn line_start(&self, offset: usize) -> usize {
+        self.start_after(self.recent.partition_point(|&n| n < offset))
+    }
+
+    /// Where the line after the first `newlines_held` newlines held starts.
+    fn start_after(&self, newlines_held: usize) -> usize {
+        match newlines_held
+            .checked_sub(1)
+            .and_then(|i| self.recent.get(i))
+        {
             Some(n) => n + 1,
             None => self.last_dropped.map_or(0, |n| n + 1),
-        };
-        (self.dropped + k, start)
+        }
     }
 
     /// The line holding the bytes `start..end`, at most [`ALLOW_REACH`] bytes either side of
     /// them and within `data` (the bytes from `data_start` on).
     fn around<'d>(&self, start: usize, end: usize, data: &'d [u8], data_start: usize) -> &'d [u8] {
-        let (_, line_start) = self.line_start(start);
+        let line_start = self.line_start(start);
         let next_newline = self
             .recent
             .get(self.recent.partition_point(|&n| n < end))
@@ -723,18 +729,11 @@ impl Lines {
         newlines_held: usize,
         chars: impl Fn(usize, usize) -> usize,
     ) -> Spot {
-        let line_start = match newlines_held
-            .checked_sub(1)
-            .and_then(|i| self.recent.get(i))
-        {
-            Some(n) => n + 1,
-            None => self.last_dropped.map_or(0, |n| n + 1),
-        };
         Spot {
             offset,
             newlines_held,
             line: self.dropped + newlines_held + 1,
-            column: chars(line_start, offset),
+            column: chars(self.start_after(newlines_held), offset),
         }
     }
 }
