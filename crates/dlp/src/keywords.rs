@@ -342,14 +342,19 @@ impl Keywords {
             *h = pair_hash(p, c);
         }
         let opens = Self::open_lanes(reach, &hashes, &mut walk.carry);
+        // Counted in locals: kept in `walk`, the count went to memory and back for every
+        // block (the compiler cannot tell that writing `pending` leaves it alone), a chain of
+        // store-to-load waits that took as long as the filter itself (source code +5 %).
+        let (mut held, mut base) = (walk.held, walk.base);
         for open in opens {
             // There is room: `find` confirms what is held before a chunk could fill it.
-            if let Some(slot) = walk.pending.get_mut(walk.held) {
-                *slot = (walk.base, open);
+            if let Some(slot) = walk.pending.get_mut(held) {
+                *slot = (base, open);
             }
-            walk.held += usize::from(open != 0);
-            walk.base += 8;
+            held += usize::from(open != 0);
+            base += 8;
         }
+        (walk.held, walk.base) = (held, base);
     }
 
     /// The open lanes of each block of eight end positions of a chunk, from the pair hashes of
