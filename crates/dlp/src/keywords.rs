@@ -56,24 +56,39 @@ pub(crate) struct Keywords {
     singles: Vec<(u8, u32)>,
 }
 
-/// Keyword ids by tail key: open addressing with linear probing in a table at most half full,
-/// so a confirmation costs one multiplication and a probe or two.
+/// Keyword ids by tail key: open addressing in a table at most half full. Where a multiplier
+/// puts every key in its home slot (most tables, grown up to [`PERFECT_SLOTS`] to find one),
+/// a confirmation reads one slot; otherwise it probes on from the home slot. A probe that went
+/// on past the home slot for some keywords and not for others mispredicted on text whose
+/// keywords come in no fixed order.
 #[derive(Debug, Clone, Default)]
 struct TailTable {
     /// (key, the id when the count is 1 and otherwise the first index into `ids`, count); a
     /// count of 0 marks an empty slot. Most tails are one keyword's: its id is read in place.
     slots: Box<[(u64, u32, u32)]>,
     ids: Box<[u32]>,
+    multiplier: u64,
+    /// Every key is in its home slot.
+    perfect: bool,
 }
+
+/// The most slots a table grows to in search of a multiplier that leaves no key out of its
+/// home slot (16 bytes each; only the slots keys land in are ever read).
+const PERFECT_SLOTS: usize = 1 << 14;
+
+/// Multipliers tried at each size.
+const MULTIPLIERS: u64 = 64;
+
+/// The multiplier a table probes with when no perfect one is found.
+const MULTIPLIER: u64 = 0x9E37_79B9_7F4A_7C15;
 
 impl TailTable {
     /// From (key, id) pairs in any order; ids under one key keep their order.
     fn new(mut entries: Vec<(u64, u32)>) -> Self {
         entries.sort_by_key(|&(key, _)| key);
-        let keys = entries.chunk_by(|a, b| a.0 == b.0).count();
-        let size = (2 * keys).next_power_of_two().max(8);
-        let mut slots = vec![(0u64, 0u32, 0u32); size].into_boxed_slice();
         let mut ids = Vec::with_capacity(entries.len());
+        // (key, id or first index, count) for each key.
+        let mut keys = Vec::new();
         for group in entries.chunk_by(|a, b| a.0 == b.0) {
             let Some(&(key, _)) = group.first() else {
                 continue;
@@ -89,7 +104,50 @@ impl TailTable {
                     first
                 }
             };
-            let mut i = Self::home(key, size);
+            keys.push((key, first, count));
+        }
+        let least = (2 * keys.len()).next_power_of_two().max(8);
+        // Homes are tried without building a table: a bit for each taken, given up at the
+        // first taken twice.
+        let mut taken: Vec<u64> = Vec::new();
+        let mut at_home = |size: usize, multiplier: u64| {
+            taken.clear();
+            taken.resize(size.div_ceil(64), 0);
+            keys.iter().all(|&(key, ..)| {
+                let home = Self::home(key, size, multiplier);
+                taken.get_mut(home / 64).is_some_and(|word| {
+                    let bit = 1 << (home % 64);
+                    let free = *word & bit == 0;
+                    *word |= bit;
+                    free
+                })
+            })
+        };
+        let perfect = (0..)
+            .map(|doublings| least << doublings)
+            .take_while(|&size| size <= PERFECT_SLOTS.max(least))
+            .find_map(|size| {
+                (0..MULTIPLIERS)
+                    .map(|k| (MULTIPLIER ^ k.wrapping_mul(0xD6E8_FEB8_6659_FD93)) | 1)
+                    .find(|&multiplier| at_home(size, multiplier))
+                    .map(|multiplier| (size, multiplier))
+            });
+        let (size, multiplier) = perfect.unwrap_or((least, MULTIPLIER));
+        let slots = Self::place(&keys, size, multiplier);
+        Self {
+            slots,
+            ids: ids.into_boxed_slice(),
+            multiplier,
+            perfect: perfect.is_some(),
+        }
+    }
+
+    /// `keys` in a table of `size` slots (at least twice as many) by `multiplier`: each in the
+    /// first free slot from its home.
+    fn place(keys: &[(u64, u32, u32)], size: usize, multiplier: u64) -> Box<[(u64, u32, u32)]> {
+        let mut slots = vec![(0u64, 0u32, 0u32); size].into_boxed_slice();
+        for &(key, first, count) in keys {
+            let mut i = Self::home(key, size, multiplier);
             // At most half full: an empty slot is always found.
             while slots.get(i).is_some_and(|s| s.2 != 0) {
                 i = (i + 1) & (size - 1);
@@ -98,14 +156,13 @@ impl TailTable {
                 *slot = (key, first, count);
             }
         }
-        Self {
-            slots,
-            ids: ids.into_boxed_slice(),
-        }
+        slots
     }
 
-    fn home(key: u64, size: usize) -> usize {
-        (key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 40) as usize & (size - 1)
+    /// The top bits of the product, which depend on every bit of the key (the middle bits
+    /// the table used to take never saw an 8-byte tail's first byte, so such tails collided).
+    fn home(key: u64, size: usize, multiplier: u64) -> usize {
+        (key.wrapping_mul(multiplier) >> (64 - size.trailing_zeros())) as usize & (size - 1)
     }
 
     /// The ids under `key` (none if absent).
@@ -114,14 +171,28 @@ impl TailTable {
         if size == 0 {
             return &[];
         }
-        let mut i = Self::home(key, size);
+        let mut i = Self::home(key, size, self.multiplier);
+        let ids = |&(_, first, count): &(u64, u32, u32)| match count {
+            1 => None,
+            _ => {
+                let (first, count) = (first as usize, count as usize);
+                Some(self.ids.get(first..first + count).unwrap_or_default())
+            }
+        };
+        if self.perfect {
+            return match self.slots.get(i) {
+                Some(slot @ (k, id, count)) if *k == key && *count != 0 => {
+                    ids(slot).unwrap_or(std::slice::from_ref(id))
+                }
+                _ => &[],
+            };
+        }
         for _ in 0..size {
             match self.slots.get(i) {
                 Some((k, id, 1)) if *k == key => return std::slice::from_ref(id),
-                Some(&(k, first, count)) if count != 0 => {
+                Some(slot @ &(k, _, count)) if count != 0 => {
                     if k == key {
-                        let (first, count) = (first as usize, count as usize);
-                        return self.ids.get(first..first + count).unwrap_or_default();
+                        return ids(slot).unwrap_or_default();
                     }
                 }
                 _ => return &[],
@@ -742,6 +813,42 @@ mod tests {
         for cuts in [&[][..], &[1], &[777, 5_001, 33_333]] {
             assert_eq!(found(&k, &hay, cuts), expected, "cuts {cuts:?}");
         }
+    }
+
+    /// The built-in keywords' tables each hold every tail in its home slot: a confirmation
+    /// reads one slot (a hash that lets tails collide would still be correct, and slower).
+    #[test]
+    fn builtin_tails_are_all_at_home() {
+        let set = crate::rule::RuleSet::builtin().unwrap();
+        let keywords: Vec<&str> = set
+            .rules()
+            .iter()
+            .flat_map(|r| r.spec.keywords.iter().map(|k| k.as_ref()))
+            .collect();
+        let k = Keywords::new(&keywords);
+        for (b, table) in k.by_tail.iter().enumerate() {
+            assert!(table.perfect, "bucket {b}: {} slots", table.slots.len());
+        }
+    }
+
+    /// More keywords of one length than a table of [`PERFECT_SLOTS`] can hold each at home:
+    /// the table probes, and every keyword is still found, and nothing else.
+    #[test]
+    fn a_bucket_too_full_to_be_perfect_probes() {
+        let mut keywords: Vec<Vec<u8>> = (0u32..3000)
+            .map(|i| format!("k{:07}", i.wrapping_mul(2_654_435_761) % 10_000_000).into_bytes())
+            .collect();
+        keywords.sort();
+        keywords.dedup();
+        let k = Keywords::new(&keywords);
+        let table = &k.by_tail[bucket_of(8)];
+        assert!(!table.perfect);
+        let mut hay = Vec::new();
+        for (i, kw) in keywords.iter().enumerate().step_by(7) {
+            hay.extend_from_slice(kw);
+            hay.extend_from_slice(if i % 2 == 0 { b" k12" } else { b"K" });
+        }
+        assert_eq!(found(&k, &hay, &[1000, 5000]), oracle(&keywords, &hay));
     }
 
     #[test]
