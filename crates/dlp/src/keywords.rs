@@ -316,7 +316,13 @@ impl Keywords {
         <&[u64; REACH_SLOTS]>::try_from(&*self.reach).ok()
     }
 
+    /// Keyword `id`, lowercase (empty for an id out of range).
+    pub(crate) fn pattern(&self, id: u32) -> &[u8] {
+        self.patterns.get(id as usize).map_or(&[], |p| p)
+    }
+
     /// The length of keyword `id`.
+    #[cfg(test)]
     pub(crate) fn len(&self, id: u32) -> usize {
         self.patterns.get(id as usize).map_or(0, |p| p.len())
     }

@@ -256,14 +256,21 @@ impl Rule {
     /// Whether a match may start at `start` and end by `end`, by the pattern's opening once the
     /// rule has been tried often enough to build it: `false` only where no match can, so the
     /// pattern need not run there.
-    pub(crate) fn opening_admits(&self, hay: &[u8], start: usize, end: usize) -> bool {
+    /// `keyword` is the mention's keyword, lowercase, that starts at `start`.
+    pub(crate) fn opening_admits(
+        &self,
+        hay: &[u8],
+        start: usize,
+        end: usize,
+        keyword: &[u8],
+    ) -> bool {
         let tries = self.lazy.tries.load(Ordering::Relaxed);
         if tries < OPENING_AFTER {
             self.lazy.tries.store(tries + 1, Ordering::Relaxed);
             return true;
         }
         self.opening()
-            .is_none_or(|opening| opening.admits(hay, start, end))
+            .is_none_or(|opening| opening.admits_at(hay, start, end, keyword))
     }
 
     /// The pattern's opening (built on first use), if it has one.
@@ -273,6 +280,7 @@ impl Rule {
             .get_or_init(|| {
                 let lead_len = self.shape().map_or(0, |shape| shape.lead.len());
                 Opening::of(&parse(&self.spec.pattern).ok()?, lead_len)
+                    .map(|opening| opening.skipping(&self.spec.keywords))
             })
             .as_ref()
     }

@@ -210,14 +210,15 @@ impl Scanner {
             };
             self.keywords.find(hay, from..to, &mut hits, gate);
             for (&(end, id), screen) in hits.iter().zip(&screens) {
-                let start = end.saturating_sub(self.keywords.len(id));
+                let keyword = self.keywords.pattern(id);
+                let start = end.saturating_sub(keyword.len());
                 for &r in self
                     .keyword_rules
                     .get(id as usize)
                     .into_iter()
                     .flat_map(|r| r.iter())
                 {
-                    let mention = (start, end);
+                    let mention = (start, end, keyword);
                     self.try_keyword(
                         r as usize,
                         hay,
@@ -244,8 +245,6 @@ impl Scanner {
         self.settle(out)
     }
 
-    /// Try rule `r` at a mention of one of its keywords; `screened` is what the rule's
-    /// precheck said about it, when the keyword's gate ran it already.
     /// Try the digit rules at a run of `digits` digits.
     fn try_digit_run(
         &self,
@@ -274,11 +273,13 @@ impl Scanner {
         }
     }
 
+    /// Try rule `r` at a mention of `keyword` (lowercase) at `start..end`; `screened` is
+    /// what the rule's precheck said about it, when the keyword's gate ran it already.
     fn try_keyword(
         &self,
         r: usize,
         hay: &[u8],
-        (start, end): (usize, usize),
+        (start, end, keyword): (usize, usize, &[u8]),
         screened: Option<Screen>,
         out: &mut Vec<Finding>,
         caps: &mut Captured,
@@ -314,7 +315,7 @@ impl Scanner {
             let limit = hay.len().min(start + shape.max_len);
             // A value the precheck judged is most likely a match: the opening would only
             // repeat what the precheck saw.
-            if judged.is_none() && !rule.opening_admits(hay, start, limit) {
+            if judged.is_none() && !rule.opening_admits(hay, start, limit, keyword) {
                 return;
             }
             let input = Input::new(hay).span(start..limit).anchored(Anchored::Yes);
