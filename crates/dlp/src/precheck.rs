@@ -370,6 +370,100 @@ fn assignment(hay: &[u8], end: usize) -> Screen {
     }
 }
 
+/// What follows a keyword in [`ASSIGNMENT_GRAMMAR`]: a name's tail, a closing quote, a
+/// separator, an opening quote and the secret (a value that ends where a value can end).
+pub(crate) const ASSIGNMENT_TAIL: &str = r#"[\w.\-]{0,32}["']?(?:[ \t]{1,5}(?:(?:=>?|:=?)[ \t]{0,4})?|(?:=>?|:=?)[ \t]{0,4})["'`]?(?P<secret>[A-Za-z0-9+/_\-.~!@#$%^&*][A-Za-z0-9+/=_\-.~!@#$%^&*]{7,199})(?:["'`\s,;)}\]]|$)"#;
+
+/// The pattern of a credential assigned to a name that holds one of `keywords`: any of them
+/// (in any case), then [`ASSIGNMENT_TAIL`]. The keywords are written as a tree, their shared
+/// beginnings once (`p(?:ass(?:phrase|w(?:d|ord))|wd)`), so that at each byte one branch at
+/// most goes on and the pattern's capture group can be found in one pass. Where a rule's
+/// pattern is this for its keywords (and no keyword begins another), [`assignment_match`] is
+/// the pattern: the regex engine need not run to confirm a value the precheck found.
+pub(crate) fn assignment_grammar<K: AsRef<str>>(keywords: &[K]) -> String {
+    let mut words: Vec<&str> = keywords.iter().map(AsRef::as_ref).collect();
+    words.sort_unstable();
+    words.dedup();
+    format!("(?i){}{ASSIGNMENT_TAIL}", alternation(&words))
+}
+
+/// `words` (sorted, none beginning another) as one expression, what they begin with in common
+/// written once.
+fn alternation(words: &[&str]) -> String {
+    let first = |w: &&str| w.chars().next();
+    let branches: Vec<String> = words
+        .chunk_by(|a, b| first(a) == first(b))
+        .map(|group| {
+            let Some(c) = group.first().and_then(first) else {
+                return String::new();
+            };
+            let rest: Vec<&str> = group
+                .iter()
+                .map(|w| w.get(c.len_utf8()..).unwrap_or_default())
+                .collect();
+            let head = regex_syntax::escape(c.encode_utf8(&mut [0; 4]));
+            match rest.as_slice() {
+                [only] => format!("{head}{}", regex_syntax::escape(only)),
+                _ => format!("{head}{}", alternation(&rest)),
+            }
+        })
+        .collect();
+    match branches.as_slice() {
+        [only] => only.clone(),
+        _ => format!("(?:{})", branches.join("|")),
+    }
+}
+
+/// The secret of [`assignment_grammar`]'s match at a keyword that ends at `end`, if it has one:
+/// exactly what the pattern's anchored search at the keyword captures. The bytes classes are
+/// the pattern's, and the pieces follow one another with nothing that two of them could both
+/// take (a name byte is never a quote or a separator, a separator never starts a value), so
+/// where each piece ends is forced; only the separator's spelling, and the lengths, decide.
+pub(crate) fn assignment_match(hay: &[u8], end: usize) -> Option<Range<usize>> {
+    const NAME_MAX: usize = 32;
+    const SEPARATOR_LONGEST: usize = 5 + 2 + 4;
+    const VALUE_LONGEST: usize = 200;
+    let byte = |at: usize| hay.get(at).copied();
+    let name = run(hay, end, NAME_MAX + 1, NAME);
+    if name > NAME_MAX {
+        return None;
+    }
+    let mut at = end + name;
+    at += usize::from(matches!(byte(at), Some(b'"' | b'\'')));
+    let separator = run(hay, at, SEPARATOR_LONGEST + 1, SEPARATOR);
+    if !is_assignment_separator(hay.get(at..at + separator)?) {
+        return None;
+    }
+    at += separator;
+    at += usize::from(matches!(byte(at), Some(b'"' | b'\'' | b'`')));
+    if byte(at)? == b'=' {
+        return None;
+    }
+    let value = run(hay, at, VALUE_LONGEST + 1, VALUE);
+    let ends =
+        at + value == hay.len() || byte(at + value).is_some_and(|b| class(b) & ENDS_VALUE != 0);
+    ((ASSIGNED_VALUE_MIN..=VALUE_LONGEST).contains(&value) && ends).then_some(at..at + value)
+}
+
+/// Whether `s` is spelt as [`ASSIGNMENT_TAIL`]'s separator: 1–5 spaces or tabs, then
+/// optionally `=`, `=>`, `:` or `:=` and 0–4 more; or that operator first.
+fn is_assignment_separator(s: &[u8]) -> bool {
+    let blank = |b: &u8| matches!(b, b' ' | b'\t');
+    let lead = s.iter().take_while(|b| blank(b)).count();
+    let rest = s.get(lead..).unwrap_or_default();
+    let operator = match rest {
+        [b'=', b'>', ..] | [b':', b'=', ..] => 2,
+        [b'=' | b':', ..] => 1,
+        _ => 0,
+    };
+    let tail = rest.get(operator..).unwrap_or_default();
+    lead <= 5
+        && match operator {
+            0 => lead >= 1 && rest.is_empty(),
+            _ => tail.len() <= 4 && tail.iter().all(blank),
+        }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -509,6 +603,103 @@ mod tests {
                     }
                 }
             }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(3000))]
+
+        /// For every built-in rule whose pattern is the assignment grammar, at every mention of
+        /// its keywords: the grammar's match is the pattern's, secret for secret, and where the
+        /// pattern has none, neither has the grammar.
+        #[test]
+        fn the_assignment_grammar_is_its_pattern(
+            hay in text(grammar_rules().iter().flat_map(|r| r.spec.keywords.iter().map(|k| k.to_string()).collect::<Vec<_>>()).collect()),
+            name in "[a-z0-9_.-]{0,36}",
+            closing in prop::sample::select(vec!["", "\"", "'", "`"]),
+            separator in "[ \t=:>]{0,13}",
+            opening in prop::sample::select(vec!["", "\"", "'", "`"]),
+            value in prop_oneof!["[A-Za-z0-9=_.-]{0,12}", "[A-Za-z0-9=]{196,204}"],
+            ending in prop::sample::select(vec!["", " ", "\"", "(", ";", "é"]),
+        ) {
+            let rules = grammar_rules();
+            prop_assert!(!rules.is_empty());
+            // Generated text, and an assignment of every part's spelling, at lengths near the
+            // pattern's limits.
+            let spelled =
+                format!("password{name}{closing}{separator}{opening}{value}{ending}").into_bytes();
+            for hay in [hay, spelled] {
+                for rule in &rules {
+                    let regex = rule.regex().unwrap();
+                    let group = rule.shape().unwrap().secret_group;
+                    let mut caps = regex.create_captures();
+                    for (start, end) in occurrences(rule, &hay) {
+                        let input = Input::new(&hay).range(start..).anchored(Anchored::Yes);
+                        regex.search_captures(&input, &mut caps);
+                        prop_assert_eq!(
+                            assignment_match(&hay, end),
+                            caps.get_group(group).map(|secret| secret.range()),
+                            "{} at {} in {:?}", rule.id(), start, String::from_utf8_lossy(&hay)
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    fn grammar_rules() -> Vec<crate::rule::Rule> {
+        assigned()
+            .into_iter()
+            .filter(crate::rule::Rule::is_assignment_grammar)
+            .collect()
+    }
+
+    /// Which rules the grammar stands in for: the built-in generic one, not a rule with the
+    /// same precheck and another pattern, nor one whose keywords begin one another.
+    #[test]
+    fn the_grammar_stands_in_only_for_its_own_pattern() {
+        assert_eq!(
+            grammar_rules().iter().map(|r| r.id()).collect::<Vec<_>>(),
+            ["generic-credential-assignment"]
+        );
+        let rule = |keywords: &str, pattern: &str| {
+            let toml = format!(
+                "[[rules]]\nid = \"t\"\nname = \"t\"\nclassification = \"secret\"\n\
+                 keywords = [{keywords}]\npattern = '''{pattern}'''\nprecheck = \"assigned-value\"\n\
+                 examples = [\"token = Zx8qL2mNp4Rt7vWy9KcD\"]\ncounterexamples = [\"token\"]\n"
+            );
+            let mut set = crate::rule::RuleSet::default();
+            set.add_toml("t.toml", &toml).unwrap();
+            set.rules()[0].is_assignment_grammar()
+        };
+        assert!(rule(
+            "\"token\", \"apikey\"",
+            &assignment_grammar(&["token", "apikey"])
+        ));
+        assert!(!rule(
+            "\"token\"",
+            &format!(
+                "(?i)(?:token){}",
+                ASSIGNMENT_TAIL.replace("{7,199}", "{7,99}")
+            )
+        ));
+        assert!(!rule(
+            "\"token\", \"tokens\"",
+            &assignment_grammar(&["token", "tokens"])
+        ));
+    }
+
+    #[test]
+    fn assignment_separators_are_spelt_as_the_pattern_spells_them() {
+        for good in [
+            " ", "\t", "     ", " =", " = ", "=", "=>", ":", ":=", ": ", "  :=    ", "=    ",
+        ] {
+            assert!(is_assignment_separator(good.as_bytes()), "{good:?}");
+        }
+        for bad in [
+            "", "      ", "==", " => >", "=     ", "> ", "::", " = =", "=: ",
+        ] {
+            assert!(!is_assignment_separator(bad.as_bytes()), "{bad:?}");
         }
     }
 

@@ -18,7 +18,7 @@ use serde::Deserialize;
 
 use crate::lead::Lead;
 use crate::opening::Opening;
-use crate::precheck::Precheck;
+use crate::precheck::{self, Precheck};
 use crate::validate::Validator;
 
 /// The longest match a rule may describe, in bytes: it bounds the window searched around each
@@ -107,6 +107,16 @@ pub enum Trigger {
     Digits(usize),
 }
 
+impl Trigger {
+    /// The keywords, lowercase (none for a digit rule).
+    pub fn keywords(&self) -> &[Text] {
+        match self {
+            Self::Keywords(keywords) => keywords,
+            Self::Digits(_) => &[],
+        }
+    }
+}
+
 /// A rule as written: borrowed from the binary for the built-in rules a scan loads (nothing
 /// copied at start-up), shared for rules loaded from files.
 #[derive(Clone)]
@@ -165,6 +175,9 @@ struct Lazy {
     /// tried [`OPENING_AFTER`] times; `None` when it could not be built cheaply (the pattern
     /// then decides alone).
     opening: OnceLock<Option<Opening>>,
+    /// Whether the pattern is the assignment grammar for the rule's keywords (worked out on
+    /// first use; see [`Rule::is_assignment_grammar`]).
+    assignment: OnceLock<bool>,
     /// How often the rule was tried at a keyword before its opening was built (shared by the
     /// scans of a scanner, counted without synchronising: a count lost to a race only delays
     /// the build).
@@ -271,6 +284,30 @@ impl Rule {
         }
         self.opening()
             .is_none_or(|opening| opening.admits_at(hay, start, end, keyword))
+    }
+
+    /// Whether the rule's pattern is [`precheck::assignment_grammar`] for its keywords, with
+    /// `precheck = "assigned-value"` and no `before`, and no keyword begins another (so at a
+    /// mention only that keyword can start a match). Then [`precheck::assignment_match`] says
+    /// exactly what the pattern's anchored search there would, and the regex engine need not
+    /// confirm a value the precheck found (a property test holds the two equal).
+    pub(crate) fn is_assignment_grammar(&self) -> bool {
+        *self.lazy.assignment.get_or_init(|| {
+            let keywords = self.trigger.keywords();
+            let begins_another = keywords.iter().any(|a| {
+                keywords
+                    .iter()
+                    .any(|b| a.len() < b.len() && b.as_bytes().starts_with(a.as_bytes()))
+            });
+            self.spec.precheck == Some(Precheck::AssignedValue)
+                && self.spec.before == 0
+                && !keywords.is_empty()
+                && !begins_another
+                && parse(&self.spec.pattern)
+                    .ok()
+                    .zip(parse(&precheck::assignment_grammar(keywords)).ok())
+                    .is_some_and(|(pattern, grammar)| pattern == grammar)
+        })
     }
 
     /// The pattern's opening (built on first use), if it has one.

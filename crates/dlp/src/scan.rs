@@ -17,7 +17,7 @@ use regex_automata::{Anchored, Input};
 
 use crate::digits::DigitRuns;
 use crate::keywords::Keywords;
-use crate::precheck::{Precheck, RunGroups, Screen};
+use crate::precheck::{self, Precheck, RunGroups, Screen};
 use crate::rule::{self, MAX_MATCH_LEN, Rule, RuleError, RuleSet, Trigger};
 use crate::validate::{entropy, is_placeholder};
 
@@ -293,6 +293,22 @@ impl Scanner {
             match screened.unwrap_or_else(|| check.screen(hay, start, end)) {
                 Screen::Refused => return,
                 Screen::Admitted => {}
+                // Where the pattern is the assignment grammar itself, the grammar says exactly
+                // whether the value is a match's secret: the regex engine is not needed.
+                Screen::Value(value) if rule.is_assignment_grammar() => {
+                    // The checks first: they turn away most values (`obtained`,
+                    // `config.secret_ref`), the grammar few.
+                    if accepts(rule, hay, start, value.clone())
+                        && precheck::assignment_match(hay, end).as_ref() == Some(&value)
+                    {
+                        out.push(Finding {
+                            start: value.start,
+                            end: value.end,
+                            rule: r,
+                        });
+                    }
+                    return;
+                }
                 // Judged before the pattern runs, which then need not when the checks say no:
                 // most mentions that look like assignments hold a name or a word, not a secret.
                 // (A rule whose pattern could not be built reports the candidate instead.)
@@ -910,5 +926,38 @@ mod tests {
         };
         assert_eq!(ids(&built), ids(&worked));
         assert!(built.keyword_rules.len() > 400);
+    }
+
+    /// The generic rule's pattern is the assignment grammar, which then decides its findings
+    /// without the regex engine: a value the precheck finds, and the credential check would
+    /// take, is still not one where the pattern's separator, name or quotes rule it out.
+    #[test]
+    fn the_assignment_grammar_decides_the_generic_rule() {
+        let scanner = Scanner::builtin().unwrap();
+        let generic = |text: &str| -> Vec<String> {
+            scanner
+                .scan(text.as_bytes())
+                .iter()
+                .filter(|f| scanner.rule(f).unwrap().id() == "generic-credential-assignment")
+                .map(|f| text[f.start..f.end].to_owned())
+                .collect()
+        };
+        assert_eq!(
+            generic("token = Zx8qL2mNp4Rt7vWy9KcD"),
+            ["Zx8qL2mNp4Rt7vWy9KcD"]
+        );
+        assert_eq!(
+            generic("TOKEN := 'Zx8qL2mNp4Rt7vWy9KcD';"),
+            ["Zx8qL2mNp4Rt7vWy9KcD"]
+        );
+        let long_name = format!("token{} = Zx8qL2mNp4Rt7vWy9KcD", "_a".repeat(17));
+        for near in [
+            "token :: Zx8qL2mNp4Rt7vWy9KcD",
+            "token` = Zx8qL2mNp4Rt7vWy9KcD",
+            "token = =Zx8qL2mNp4Rt7vWy9KcD",
+            &long_name,
+        ] {
+            assert_eq!(generic(near), Vec::<String>::new(), "{near}");
+        }
     }
 }
