@@ -331,7 +331,7 @@ fn run(hay: &[u8], at: usize, max: usize, k: u8) -> usize {
 
 /// See [`Precheck::Assignment`]: the value found, or `Admitted` for one longer than the walk
 /// looks (the pattern decides).
-fn assignment(hay: &[u8], end: usize) -> Screen {
+pub(crate) fn assignment(hay: &[u8], end: usize) -> Screen {
     const VALUE_MAX: usize = 256;
     let is = |at: usize, k: u8| hay.get(at).is_some_and(|&b| class(b) & k != 0);
     let mut at = end + run(hay, end, NAME_TAIL_MAX + 1, NAME);

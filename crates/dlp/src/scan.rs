@@ -196,6 +196,14 @@ impl Scanner {
             hits.clear();
             screens.clear();
             let gate = |start: usize, end: usize, id: u32| match self.gates.get(id as usize) {
+                // The gate of most keywords, called without going through the dispatch.
+                Some(&Some(Precheck::AssignedValue)) => match precheck::assignment(hay, end) {
+                    Screen::Refused => false,
+                    screen => {
+                        screens.push(Some(screen));
+                        true
+                    }
+                },
                 Some(&Some(check)) => match check.screen(hay, start, end) {
                     Screen::Refused => false,
                     screen => {
