@@ -263,6 +263,10 @@ impl Opening {
     /// [`Opening::admits`] would walk it (stopping where a state decides); [`NOT_SKIPPED`] where
     /// a letter's two cases lead to different states.
     fn after(&self, mut state: u16, keyword: &[u8]) -> u16 {
+        // Nothing to skip (and the walk steps once before it decides).
+        if keyword.is_empty() {
+            return NOT_SKIPPED;
+        }
         for &b in keyword {
             let next = self.step(state, b);
             if self.step(state, b.to_ascii_uppercase()) != next {

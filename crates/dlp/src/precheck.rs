@@ -527,6 +527,25 @@ mod tests {
         out
     }
 
+    /// A keyword occurrence (start, end), and the secret of the pattern's match there.
+    type Captured = ((usize, usize), Option<Range<usize>>);
+
+    /// Each occurrence of the rule's keywords, with the secret its pattern's anchored search
+    /// there captures, if it matches.
+    fn captured(rule: &crate::rule::Rule, hay: &[u8]) -> Vec<Captured> {
+        let regex = rule.regex().unwrap();
+        let group = rule.shape().unwrap().secret_group;
+        let mut caps = regex.create_captures();
+        occurrences(rule, hay)
+            .into_iter()
+            .map(|(start, end)| {
+                let input = Input::new(hay).range(start..).anchored(Anchored::Yes);
+                regex.search_captures(&input, &mut caps);
+                ((start, end), caps.get_group(group).map(|s| s.range()))
+            })
+            .collect()
+    }
+
     fn prechecked() -> Vec<crate::rule::Rule> {
         let set = crate::rule::RuleSet::builtin().unwrap();
         set.rules()
@@ -588,16 +607,11 @@ mod tests {
             let rules = assigned();
             prop_assert!(!rules.is_empty());
             for rule in &rules {
-                let regex = rule.regex().unwrap();
-                let group = rule.shape().unwrap().secret_group;
-                let mut caps = regex.create_captures();
-                for (start, end) in occurrences(rule, &hay) {
-                    let input = Input::new(&hay).range(start..).anchored(Anchored::Yes);
-                    regex.search_captures(&input, &mut caps);
-                    if let Some(secret) = caps.get_group(group) {
+                for ((start, end), secret) in captured(rule, &hay) {
+                    if let Some(secret) = secret {
                         prop_assert_eq!(
                             Precheck::AssignedValue.screen(&hay, start, end),
-                            Screen::Value(secret.range()),
+                            Screen::Value(secret),
                             "{} at {} in {:?}", rule.id(), start, String::from_utf8_lossy(&hay)
                         );
                     }
@@ -630,15 +644,10 @@ mod tests {
                 format!("password{name}{closing}{separator}{opening}{value}{ending}").into_bytes();
             for hay in [hay, spelled] {
                 for rule in &rules {
-                    let regex = rule.regex().unwrap();
-                    let group = rule.shape().unwrap().secret_group;
-                    let mut caps = regex.create_captures();
-                    for (start, end) in occurrences(rule, &hay) {
-                        let input = Input::new(&hay).range(start..).anchored(Anchored::Yes);
-                        regex.search_captures(&input, &mut caps);
+                    for ((start, end), secret) in captured(rule, &hay) {
                         prop_assert_eq!(
                             assignment_match(&hay, end),
-                            caps.get_group(group).map(|secret| secret.range()),
+                            secret,
                             "{} at {} in {:?}", rule.id(), start, String::from_utf8_lossy(&hay)
                         );
                     }
