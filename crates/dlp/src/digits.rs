@@ -150,6 +150,44 @@ impl Iterator for DigitRuns<'_> {
     }
 }
 
+/// The pattern of digits in groups: a word boundary, `lo` to `hi` digits each joined to the
+/// next by at most one space or dash, a word boundary (a payment card number's shape). Where a
+/// rule's pattern is this ([`crate::rule::Rule::grouped_digits`]), a run that is such a number
+/// whole is the match without a search ([`grouped_whole`]).
+pub(crate) fn grouped_grammar(lo: u32, hi: u32) -> String {
+    format!(
+        r"\b(?P<secret>\d(?:[ \-]?\d){{{},{}}})\b",
+        lo.saturating_sub(1),
+        hi.saturating_sub(1)
+    )
+}
+
+/// Whether the match of [`grouped_grammar`]`(lo, hi)` that a search from `from` (where a digit
+/// follows a word boundary) finds is `from..end` (a digit run's end): the bytes between are
+/// digits joined by single spaces or dashes, `lo` to `hi` of them, and no word byte follows.
+/// The pattern's repetition is greedy, so it takes every digit and stops at `end`, where the
+/// boundary holds.
+pub(crate) fn grouped_whole(hay: &[u8], from: usize, end: usize, (lo, hi): (u32, u32)) -> bool {
+    let Some(span) = hay.get(from..end) else {
+        return false;
+    };
+    let mut digits = 0u32;
+    // Whether the byte before is a separator (or there is none yet).
+    let mut after_separator = true;
+    for &b in span {
+        if b.is_ascii_digit() {
+            digits += 1;
+            after_separator = false;
+        } else if matches!(b, b' ' | b'-') && !after_separator {
+            after_separator = true;
+        } else {
+            return false;
+        }
+    }
+    let word = |b: &u8| b.is_ascii_alphanumeric() || *b == b'_';
+    !after_separator && (lo..=hi).contains(&digits) && !hay.get(end).is_some_and(word)
+}
+
 /// The bits below bit `n` (all of them from 64).
 fn below(n: usize) -> u64 {
     1u64.checked_shl(n as u32).map_or(u64::MAX, |b| b - 1)

@@ -16,6 +16,7 @@ use regex_automata::util::syntax;
 use regex_syntax::hir::{Hir, HirKind};
 use serde::Deserialize;
 
+use crate::digits;
 use crate::lead::Lead;
 use crate::opening::Opening;
 use crate::precheck::{self, Precheck};
@@ -178,6 +179,9 @@ struct Lazy {
     /// Whether the pattern is the assignment grammar for the rule's keywords (worked out on
     /// first use; see [`Rule::is_assignment_grammar`]).
     assignment: OnceLock<bool>,
+    /// The digit counts of the grouped-digits grammar the pattern is, if it is one (worked out
+    /// on first use; see [`Rule::grouped_digits`]).
+    grouped: OnceLock<Option<(u32, u32)>>,
     /// How often the rule was tried at a keyword before its opening was built (shared by the
     /// scans of a scanner, counted without synchronising: a count lost to a race only delays
     /// the build).
@@ -307,6 +311,37 @@ impl Rule {
                     .ok()
                     .zip(parse(&precheck::assignment_grammar(keywords)).ok())
                     .is_some_and(|(pattern, grammar)| pattern == grammar)
+        })
+    }
+
+    /// For a digit rule without `before` whose pattern is [`digits::grouped_grammar`]`(lo,
+    /// hi)` (the syntax trees compared): `(lo, hi)`. A digit run that is such a number whole
+    /// is then its own match ([`digits::grouped_whole`]), and the pattern need not search for
+    /// it (a test holds the findings to those of the same pattern written so that it is not
+    /// recognised).
+    pub(crate) fn grouped_digits(&self) -> Option<(u32, u32)> {
+        *self.lazy.grouped.get_or_init(|| {
+            if !matches!(self.trigger, Trigger::Digits(_)) || self.spec.before != 0 {
+                return None;
+            }
+            let hir = parse(&self.spec.pattern).ok()?;
+            // The repetition's counts, where the pattern has the grammar's form: checked whole
+            // below.
+            let HirKind::Concat(parts) = hir.kind() else {
+                return None;
+            };
+            let HirKind::Capture(secret) = parts.get(1)?.kind() else {
+                return None;
+            };
+            let HirKind::Concat(inner) = secret.sub.kind() else {
+                return None;
+            };
+            let HirKind::Repetition(groups) = inner.get(1)?.kind() else {
+                return None;
+            };
+            let (lo, hi) = (groups.min.checked_add(1)?, groups.max?.checked_add(1)?);
+            let grammar = parse(&digits::grouped_grammar(lo, hi)).ok()?;
+            (grammar == hir).then_some((lo, hi))
         })
     }
 

@@ -15,7 +15,7 @@ use std::sync::OnceLock;
 use regex_automata::meta::Regex;
 use regex_automata::{Anchored, Input};
 
-use crate::digits::DigitRuns;
+use crate::digits::{self, DigitRuns};
 use crate::keywords::Keywords;
 use crate::precheck::{self, Precheck, RunGroups, Screen};
 use crate::rule::{self, MAX_MATCH_LEN, Rule, RuleError, RuleSet, Trigger};
@@ -378,6 +378,14 @@ impl Scanner {
             return;
         };
         let to = hay.len().min(end + shape.max_len.max(DIGIT_RUN_TAIL));
+        // A number in groups that is the whole run is the match of a grouped-digits pattern:
+        // no search (most card numbers; an IBAN's run starts inside a word and is searched).
+        if let Some(bounds) = rule.grouped_digits()
+            && digits::grouped_whole(hay, from, end, bounds)
+        {
+            let input = Input::new(hay).span(from..to).anchored(Anchored::Yes);
+            return self.capture(r, rule, input, Some(end), None, out, caps);
+        }
         if !rule.may_match(&Input::new(hay).span(from..to)) {
             return;
         }
@@ -966,6 +974,55 @@ mod tests {
             &long_name,
         ] {
             assert_eq!(generic(near), Vec::<String>::new(), "{near}");
+        }
+    }
+
+    /// The personal-data rules as shipped (the card rule's pattern recognised as a
+    /// grouped-digits grammar), and with the card pattern written another way that matches the
+    /// same (a greedy `{11,17}` and an optional last group), which is not recognised and so is
+    /// searched for at every run.
+    fn card_scanners() -> &'static (Scanner, Scanner) {
+        static SCANNERS: std::sync::OnceLock<(Scanner, Scanner)> = std::sync::OnceLock::new();
+        SCANNERS.get_or_init(|| {
+            let shipped = r"\b(?P<secret>\d(?:[ \-]?\d){11,18})\b";
+            assert!(PII.contains(shipped));
+            let other = PII.replace(
+                shipped,
+                r"\b(?P<secret>\d(?:[ \-]?\d){11,17}(?:[ \-]?\d)?)\b",
+            );
+            let scanner = |toml: &str| {
+                let mut set = RuleSet::default();
+                set.add_toml("pii.toml", toml).unwrap();
+                Scanner::new(&set).unwrap()
+            };
+            (scanner(PII), scanner(&other))
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        /// Card numbers found without a search where a run is one whole are the numbers the
+        /// pattern's search finds.
+        #[test]
+        fn a_run_that_is_a_number_whole_is_the_searchs_match(
+            pieces in prop::collection::vec(
+                prop_oneof![
+                    3 => "[0-9]{1,6}",
+                    2 => prop::sample::select(vec![" ", "-", ".", "/", "(", ")", "+", "  ", " - "]).prop_map(str::to_owned),
+                    1 => "[a-zA-Z_]{1,3}",
+                    1 => Just("4111 1111 1111 1111".to_owned()),
+                    1 => Just("5500-0000-0000-0004".to_owned()),
+                ],
+                0..24,
+            ),
+        ) {
+            let hay = pieces.concat();
+            let (shipped, searched) = card_scanners();
+            let card = |s: &Scanner| s.rules().iter().position(|r| r.id() == "payment-card-number");
+            prop_assert!(shipped.rules()[card(shipped).unwrap()].grouped_digits().is_some());
+            prop_assert!(searched.rules()[card(searched).unwrap()].grouped_digits().is_none());
+            prop_assert_eq!(shipped.scan(hay.as_bytes()), searched.scan(hay.as_bytes()), "{:?}", hay);
         }
     }
 }
