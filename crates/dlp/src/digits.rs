@@ -184,8 +184,9 @@ pub(crate) fn grouped_whole(hay: &[u8], from: usize, end: usize, (lo, hi): (u32,
             return false;
         }
     }
-    let word = |b: &u8| b.is_ascii_alphanumeric() || *b == b'_';
-    !after_separator && (lo..=hi).contains(&digits) && !hay.get(end).is_some_and(word)
+    !after_separator
+        && (lo..=hi).contains(&digits)
+        && !hay.get(end).is_some_and(|&b| crate::lead::is_word(b))
 }
 
 /// The bits below bit `n` (all of them from 64).

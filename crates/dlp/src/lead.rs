@@ -82,7 +82,7 @@ pub(crate) struct Lead {
 }
 
 /// A byte of a word as ASCII `\b` sees it.
-fn is_word(b: u8) -> bool {
+pub(crate) fn is_word(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'_'
 }
 

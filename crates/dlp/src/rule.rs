@@ -176,12 +176,9 @@ struct Lazy {
     /// tried [`OPENING_AFTER`] times; `None` when it could not be built cheaply (the pattern
     /// then decides alone).
     opening: OnceLock<Option<Opening>>,
-    /// Whether the pattern is the assignment grammar for the rule's keywords (worked out on
-    /// first use; see [`Rule::is_assignment_grammar`]).
-    assignment: OnceLock<bool>,
-    /// The digit counts of the grouped-digits grammar the pattern is, if it is one (worked out
-    /// on first use; see [`Rule::grouped_digits`]).
-    grouped: OnceLock<Option<(u32, u32)>>,
+    /// The grammar the pattern is, if it is one the scanner decides without the regex engine
+    /// (worked out on first use; see [`Grammar`]).
+    grammar: OnceLock<Option<Grammar>>,
     /// How often the rule was tried at a keyword before its opening was built (shared by the
     /// scans of a scanner, counted without synchronising: a count lost to a race only delays
     /// the build).
@@ -193,6 +190,17 @@ struct Lazy {
 /// times (a scanner that runs for long, or a large input); built on first use, the openings
 /// of the rules a 4 MB documentation set mentions cost a whole-program scan of it ~4 ms.
 pub(crate) const OPENING_AFTER: u32 = 1024;
+
+/// A pattern the scanner can decide without the regex engine, recognised by comparing the
+/// rule's syntax tree with the one the grammar generates (a rule file whose pattern differs in
+/// any way keeps the regex).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Grammar {
+    /// [`precheck::assignment_grammar`] for the rule's keywords.
+    Assignment,
+    /// [`digits::grouped_grammar`]`(lo, hi)`.
+    GroupedDigits(u32, u32),
+}
 
 /// What a rule's pattern looks like, from its syntax tree.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -296,52 +304,61 @@ impl Rule {
     /// exactly what the pattern's anchored search there would, and the regex engine need not
     /// confirm a value the precheck found (a property test holds the two equal).
     pub(crate) fn is_assignment_grammar(&self) -> bool {
-        *self.lazy.assignment.get_or_init(|| {
-            let keywords = self.trigger.keywords();
-            let begins_another = keywords.iter().any(|a| {
-                keywords
-                    .iter()
-                    .any(|b| a.len() < b.len() && b.as_bytes().starts_with(a.as_bytes()))
-            });
-            self.spec.precheck == Some(Precheck::AssignedValue)
-                && self.spec.before == 0
-                && !keywords.is_empty()
-                && !begins_another
-                && parse(&self.spec.pattern)
-                    .ok()
-                    .zip(parse(&precheck::assignment_grammar(keywords)).ok())
-                    .is_some_and(|(pattern, grammar)| pattern == grammar)
-        })
+        self.grammar() == Some(Grammar::Assignment)
     }
 
     /// For a digit rule without `before` whose pattern is [`digits::grouped_grammar`]`(lo,
-    /// hi)` (the syntax trees compared): `(lo, hi)`. A digit run that is such a number whole
-    /// is then its own match ([`digits::grouped_whole`]), and the pattern need not search for
-    /// it (a test holds the findings to those of the same pattern written so that it is not
-    /// recognised).
+    /// hi)`: `(lo, hi)`. A digit run that is such a number whole is then its own match
+    /// ([`digits::grouped_whole`]), and the pattern need not search for it (a test holds the
+    /// findings to those of the same pattern written so that it is not recognised).
     pub(crate) fn grouped_digits(&self) -> Option<(u32, u32)> {
-        *self.lazy.grouped.get_or_init(|| {
-            if !matches!(self.trigger, Trigger::Digits(_)) || self.spec.before != 0 {
+        match self.grammar()? {
+            Grammar::GroupedDigits(lo, hi) => Some((lo, hi)),
+            Grammar::Assignment => None,
+        }
+    }
+
+    /// The grammar the pattern is, if any (see [`Rule::is_assignment_grammar`] and
+    /// [`Rule::grouped_digits`] for what each asks of the rule besides its pattern).
+    fn grammar(&self) -> Option<Grammar> {
+        *self.lazy.grammar.get_or_init(|| {
+            if self.spec.before != 0 {
                 return None;
             }
             let hir = parse(&self.spec.pattern).ok()?;
-            // The repetition's counts, where the pattern has the grammar's form: checked whole
-            // below.
-            let HirKind::Concat(parts) = hir.kind() else {
-                return None;
-            };
-            let HirKind::Capture(secret) = parts.get(1)?.kind() else {
-                return None;
-            };
-            let HirKind::Concat(inner) = secret.sub.kind() else {
-                return None;
-            };
-            let HirKind::Repetition(groups) = inner.get(1)?.kind() else {
-                return None;
-            };
-            let (lo, hi) = (groups.min.checked_add(1)?, groups.max?.checked_add(1)?);
-            let grammar = parse(&digits::grouped_grammar(lo, hi)).ok()?;
-            (grammar == hir).then_some((lo, hi))
+            let same = |grammar: String| parse(&grammar).is_ok_and(|g| g == hir);
+            match &self.trigger {
+                Trigger::Keywords(keywords) => {
+                    let begins_another = keywords.iter().any(|a| {
+                        keywords
+                            .iter()
+                            .any(|b| a.len() < b.len() && b.as_bytes().starts_with(a.as_bytes()))
+                    });
+                    (self.spec.precheck == Some(Precheck::AssignedValue)
+                        && !keywords.is_empty()
+                        && !begins_another
+                        && same(precheck::assignment_grammar(keywords)))
+                    .then_some(Grammar::Assignment)
+                }
+                Trigger::Digits(_) => {
+                    // The repetition's counts, where the pattern has the grammar's form: the
+                    // whole is compared below.
+                    let HirKind::Concat(parts) = hir.kind() else {
+                        return None;
+                    };
+                    let HirKind::Capture(secret) = parts.get(1)?.kind() else {
+                        return None;
+                    };
+                    let HirKind::Concat(inner) = secret.sub.kind() else {
+                        return None;
+                    };
+                    let HirKind::Repetition(groups) = inner.get(1)?.kind() else {
+                        return None;
+                    };
+                    let (lo, hi) = (groups.min.checked_add(1)?, groups.max?.checked_add(1)?);
+                    same(digits::grouped_grammar(lo, hi)).then_some(Grammar::GroupedDigits(lo, hi))
+                }
+            }
         })
     }
 
