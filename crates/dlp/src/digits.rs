@@ -1,6 +1,8 @@
 //! Candidates for rules without a keyword (card, IBAN, phone and social security numbers):
 //! runs of digits, found 64 bytes at a time from bit masks of the bytes that make them up.
 
+use regex_syntax::hir::{Hir, HirKind};
+
 #[cfg(any(test, not(target_arch = "x86_64")))]
 use crate::masks::bits;
 use crate::masks::{CHUNK, digits as digits_of};
@@ -150,27 +152,142 @@ impl Iterator for DigitRuns<'_> {
     }
 }
 
-/// The pattern of digits in groups: a word boundary, `lo` to `hi` digits each joined to the
-/// next by at most one space or dash, a word boundary (a payment card number's shape). Where a
-/// rule's pattern is this ([`crate::rule::Rule::grouped_digits`]), a run that is such a number
-/// whole is the match without a search ([`grouped_whole`]).
-pub(crate) fn grouped_grammar(lo: u32, hi: u32) -> String {
-    format!(
-        r"\b(?P<secret>\d(?:[ \-]?\d){{{},{}}})\b",
-        lo.saturating_sub(1),
-        hi.saturating_sub(1)
-    )
+/// A digit rule's pattern that the scanner decides at a run without a search: where a run is
+/// such a number whole, from the place the search would begin, it is the match. Recognised by
+/// comparing the pattern's syntax tree with the one [`Number::grammar`] generates
+/// ([`crate::rule::Rule::number`]); a pattern that differs in any way keeps the search.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Number {
+    /// A word boundary, `lo` to `hi` digits each joined to the next by at most one space or
+    /// dash, a word boundary: a payment card number's shape.
+    Grouped(u32, u32),
+    /// A word boundary, groups of fixed lengths joined by one separator, the same all through,
+    /// a word boundary: a US social security number's `\d{3}-\d{2}-\d{4}`, or with spaces.
+    Fixed(FixedGroups),
 }
 
-/// Whether the match of [`grouped_grammar`]`(lo, hi)` that a search from `from` (where a digit
-/// follows a word boundary) finds is `from..end` (a digit run's end): the bytes between are
-/// digits joined by single spaces or dashes, `lo` to `hi` of them, and no word byte follows.
-/// The pattern's repetition is greedy, so it takes every digit and stops at `end`, where the
-/// boundary holds.
-pub(crate) fn grouped_whole(hay: &[u8], from: usize, end: usize, (lo, hi): (u32, u32)) -> bool {
-    let Some(span) = hay.get(from..end) else {
-        return false;
-    };
+/// The groups and separators of a [`Number::Fixed`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct FixedGroups {
+    /// The digits of each group, the first `groups` of them.
+    lens: [u8; FIXED_MAX],
+    groups: usize,
+    /// The separators a number may be written with (one alternative each), the first
+    /// `separators` of them.
+    seps: [u8; FIXED_MAX],
+    separators: usize,
+}
+
+/// The most groups, and the most separators, a [`Number::Fixed`] may have.
+const FIXED_MAX: usize = 4;
+
+impl Number {
+    /// The number a pattern would be, read from where the grammar's syntax tree has the
+    /// counts and separators; the caller compares the whole with [`Number::grammar`].
+    pub(crate) fn read(hir: &Hir) -> Option<Self> {
+        let HirKind::Concat(parts) = hir.kind() else {
+            return None;
+        };
+        let HirKind::Capture(secret) = parts.get(1)?.kind() else {
+            return None;
+        };
+        let branches = match secret.sub.kind() {
+            HirKind::Concat(inner) => {
+                if let [_, rest] = inner.as_slice()
+                    && let HirKind::Repetition(groups) = rest.kind()
+                {
+                    let (lo, hi) = (groups.min.checked_add(1)?, groups.max?.checked_add(1)?);
+                    return Some(Self::Grouped(lo, hi));
+                }
+                std::slice::from_ref(&*secret.sub)
+            }
+            HirKind::Alternation(branches) => branches.as_slice(),
+            _ => return None,
+        };
+        let mut fixed = FixedGroups {
+            lens: [0; FIXED_MAX],
+            groups: 0,
+            seps: [0; FIXED_MAX],
+            separators: 0,
+        };
+        for branch in branches {
+            // Groups and separators alternate: `\d{3}`, `-`, `\d{2}`, `-`, `\d{4}`.
+            let HirKind::Concat(items) = branch.kind() else {
+                return None;
+            };
+            let Some(HirKind::Literal(sep)) = items.get(1).map(Hir::kind) else {
+                return None;
+            };
+            let (&[sep], Some(slot)) = (&*sep.0, fixed.seps.get_mut(fixed.separators)) else {
+                return None;
+            };
+            *slot = sep;
+            fixed.separators += 1;
+        }
+        let first = branches.first()?;
+        let HirKind::Concat(items) = first.kind() else {
+            return None;
+        };
+        for item in items.iter().step_by(2) {
+            let HirKind::Repetition(group) = item.kind() else {
+                return None;
+            };
+            let len = u8::try_from(group.min).ok().filter(|&n| n > 0)?;
+            *fixed.lens.get_mut(fixed.groups)? = len;
+            fixed.groups += 1;
+        }
+        Some(Self::Fixed(fixed))
+    }
+
+    /// The pattern of this number: what a rule's pattern is compared with.
+    pub(crate) fn grammar(&self) -> String {
+        match self {
+            Self::Grouped(lo, hi) => format!(
+                r"\b(?P<secret>\d(?:[ \-]?\d){{{},{}}})\b",
+                lo.saturating_sub(1),
+                hi.saturating_sub(1)
+            ),
+            Self::Fixed(fixed) => {
+                let branches: Vec<String> = fixed
+                    .separators()
+                    .iter()
+                    .map(|&sep| {
+                        let sep = regex_syntax::escape(char::from(sep).encode_utf8(&mut [0; 4]));
+                        let groups: Vec<String> =
+                            fixed.lens().iter().map(|n| format!(r"\d{{{n}}}")).collect();
+                        groups.join(&sep)
+                    })
+                    .collect();
+                format!(r"\b(?P<secret>{})\b", branches.join("|"))
+            }
+        }
+    }
+
+    /// Whether the match that a search of this number's pattern from `from` finds is `from..end`
+    /// (a digit run's end). For [`Number::Grouped`]: the bytes between are digits joined by
+    /// single spaces or dashes, `lo` to `hi` of them; the repetition is greedy, so it takes every
+    /// digit and stops at `end`. For [`Number::Fixed`]: they are the groups, joined by one of the
+    /// separators all through; only that separator's alternative can match, and it has one
+    /// length. Either way a word boundary holds at both ends.
+    pub(crate) fn is_whole(&self, hay: &[u8], from: usize, end: usize) -> bool {
+        let is_word_at = |at: Option<usize>| {
+            at.and_then(|i| hay.get(i))
+                .is_some_and(|&b| crate::lead::is_word(b))
+        };
+        let Some(span) = hay.get(from..end) else {
+            return false;
+        };
+        let bounded = !is_word_at(from.checked_sub(1)) && !is_word_at(Some(end));
+        bounded
+            && match self {
+                Self::Grouped(lo, hi) => grouped_whole(span, (*lo, *hi)),
+                Self::Fixed(fixed) => fixed.is_whole(span),
+            }
+    }
+}
+
+/// Whether `span` is `lo` to `hi` digits, each joined to the next by at most one space or dash.
+fn grouped_whole(span: &[u8], (lo, hi): (u32, u32)) -> bool {
     let mut digits = 0u32;
     // Whether the byte before is a separator (or there is none yet).
     let mut after_separator = true;
@@ -184,9 +301,37 @@ pub(crate) fn grouped_whole(hay: &[u8], from: usize, end: usize, (lo, hi): (u32,
             return false;
         }
     }
-    !after_separator
-        && (lo..=hi).contains(&digits)
-        && !hay.get(end).is_some_and(|&b| crate::lead::is_word(b))
+    !after_separator && (lo..=hi).contains(&digits)
+}
+
+impl FixedGroups {
+    fn lens(&self) -> &[u8] {
+        self.lens.get(..self.groups).unwrap_or_default()
+    }
+
+    fn separators(&self) -> &[u8] {
+        self.seps.get(..self.separators).unwrap_or_default()
+    }
+
+    /// Whether `span` is the groups, joined by one of the separators, the same all through.
+    fn is_whole(&self, span: &[u8]) -> bool {
+        let lens = self.lens();
+        let Some(&first) = lens.first() else {
+            return false;
+        };
+        let sep = span.get(usize::from(first)).copied();
+        let mut at = 0;
+        let joined = lens.iter().enumerate().all(|(i, &len)| {
+            let joint = i == 0 || {
+                at += 1;
+                span.get(at - 1).copied() == sep
+            };
+            let group = span.get(at..at + usize::from(len));
+            at += usize::from(len);
+            joint && group.is_some_and(|g| g.iter().all(u8::is_ascii_digit))
+        });
+        joined && at == span.len() && sep.is_some_and(|s| self.separators().contains(&s))
+    }
 }
 
 /// The bits below bit `n` (all of them from 64).
@@ -363,6 +508,58 @@ mod tests {
                     bits(&chunk, |b| b == b')'),
                 ]
             );
+        }
+    }
+
+    fn number(pattern: &str) -> Option<Number> {
+        let hir = regex_syntax::ParserBuilder::new()
+            .unicode(false)
+            .build()
+            .parse(pattern)
+            .unwrap();
+        Number::read(&hir)
+    }
+
+    #[test]
+    fn numbers_are_read_from_their_grammar_and_written_back() {
+        let card = r"\b(?P<secret>\d(?:[ \-]?\d){11,18})\b";
+        assert_eq!(number(card), Some(Number::Grouped(12, 19)));
+        let ssn = r"\b(?P<secret>\d{3}-\d{2}-\d{4}|\d{3} \d{2} \d{4})\b";
+        let read = number(ssn).unwrap();
+        assert_eq!(read.grammar().replace(r"\-", "-"), ssn);
+        let dotted = r"\b(?P<secret>\d{2}\.\d{6})\b";
+        assert_eq!(number(dotted).unwrap().grammar(), dotted);
+        // Not a number's form: nothing read (or, where something is, the grammar differs).
+        for other in [
+            r"\b(?P<secret>\d{9})\b",
+            r"(?P<secret>\d{3}-\d{2})",
+            r"\b\d+\b",
+        ] {
+            assert!(
+                number(other).is_none_or(|n| n.grammar() != other),
+                "{other}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_fixed_number_is_whole_only_as_its_groups_and_one_separator() {
+        let ssn = number(r"\b(?P<secret>\d{3}-\d{2}-\d{4}|\d{3} \d{2} \d{4})\b").unwrap();
+        let whole = |text: &str, from: usize, end: usize| ssn.is_whole(text.as_bytes(), from, end);
+        assert!(whole("SSN 536-22-8741.", 4, 15));
+        assert!(whole("412 58 3096", 0, 11));
+        for (text, from, end) in [
+            ("536-22 8741", 0, 11),
+            ("536.22.8741", 0, 11),
+            ("x536-22-8741", 1, 12),
+            ("536-22-8741x", 0, 11),
+            ("536-22-874", 0, 10),
+            ("536-22-87411", 0, 12),
+            ("5364-22-8741", 0, 12),
+            ("536--22-8741", 0, 12),
+            ("536-22-8741", 0, 40),
+        ] {
+            assert!(!whole(text, from, end), "{text}");
         }
     }
 

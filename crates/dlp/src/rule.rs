@@ -198,8 +198,8 @@ pub(crate) const OPENING_AFTER: u32 = 1024;
 enum Grammar {
     /// [`precheck::assignment_grammar`] for the rule's keywords.
     Assignment,
-    /// [`digits::grouped_grammar`]`(lo, hi)`.
-    GroupedDigits(u32, u32),
+    /// A [`digits::Number`]'s grammar.
+    Number(digits::Number),
 }
 
 /// What a rule's pattern looks like, from its syntax tree.
@@ -307,19 +307,19 @@ impl Rule {
         self.grammar() == Some(Grammar::Assignment)
     }
 
-    /// For a digit rule without `before` whose pattern is [`digits::grouped_grammar`]`(lo,
-    /// hi)`: `(lo, hi)`. A digit run that is such a number whole is then its own match
-    /// ([`digits::grouped_whole`]), and the pattern need not search for it (a test holds the
-    /// findings to those of the same pattern written so that it is not recognised).
-    pub(crate) fn grouped_digits(&self) -> Option<(u32, u32)> {
+    /// For a digit rule without `before` whose pattern is a [`digits::Number`]'s grammar: that
+    /// number. A digit run that is such a number whole is then its own match
+    /// ([`digits::Number::is_whole`]), and the pattern need not search for it (a test holds the
+    /// findings to those of the same patterns written so that they are not recognised).
+    pub(crate) fn number(&self) -> Option<digits::Number> {
         match self.grammar()? {
-            Grammar::GroupedDigits(lo, hi) => Some((lo, hi)),
+            Grammar::Number(number) => Some(number),
             Grammar::Assignment => None,
         }
     }
 
     /// The grammar the pattern is, if any (see [`Rule::is_assignment_grammar`] and
-    /// [`Rule::grouped_digits`] for what each asks of the rule besides its pattern).
+    /// [`Rule::number`] for what each asks of the rule besides its pattern).
     fn grammar(&self) -> Option<Grammar> {
         *self.lazy.grammar.get_or_init(|| {
             if self.spec.before != 0 {
@@ -341,22 +341,8 @@ impl Rule {
                     .then_some(Grammar::Assignment)
                 }
                 Trigger::Digits(_) => {
-                    // The repetition's counts, where the pattern has the grammar's form: the
-                    // whole is compared below.
-                    let HirKind::Concat(parts) = hir.kind() else {
-                        return None;
-                    };
-                    let HirKind::Capture(secret) = parts.get(1)?.kind() else {
-                        return None;
-                    };
-                    let HirKind::Concat(inner) = secret.sub.kind() else {
-                        return None;
-                    };
-                    let HirKind::Repetition(groups) = inner.get(1)?.kind() else {
-                        return None;
-                    };
-                    let (lo, hi) = (groups.min.checked_add(1)?, groups.max?.checked_add(1)?);
-                    same(digits::grouped_grammar(lo, hi)).then_some(Grammar::GroupedDigits(lo, hi))
+                    let number = digits::Number::read(&hir)?;
+                    same(number.grammar()).then_some(Grammar::Number(number))
                 }
             }
         })

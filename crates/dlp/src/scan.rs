@@ -15,7 +15,7 @@ use std::sync::OnceLock;
 use regex_automata::meta::Regex;
 use regex_automata::{Anchored, Input};
 
-use crate::digits::{self, DigitRuns};
+use crate::digits::DigitRuns;
 use crate::keywords::Keywords;
 use crate::precheck::{self, Precheck, RunGroups, Screen};
 use crate::rule::{self, MAX_MATCH_LEN, Rule, RuleError, RuleSet, Trigger};
@@ -378,10 +378,10 @@ impl Scanner {
             return;
         };
         let to = hay.len().min(end + shape.max_len.max(DIGIT_RUN_TAIL));
-        // A number in groups that is the whole run is the match of a grouped-digits pattern:
-        // no search (most card numbers; an IBAN's run starts inside a word and is searched).
-        if let Some(bounds) = rule.grouped_digits()
-            && digits::grouped_whole(hay, from, end, bounds)
+        // A run that is a number whole is the match of that number's pattern: no search (most
+        // card and social security numbers; an IBAN's run starts inside a word and is searched).
+        if let Some(number) = rule.number()
+            && number.is_whole(hay, from, end)
         {
             let input = Input::new(hay).span(from..to).anchored(Anchored::Yes);
             return self.capture(r, rule, input, Some(end), None, out, caps);
@@ -977,19 +977,19 @@ mod tests {
         }
     }
 
-    /// The personal-data rules as shipped (the card rule's pattern recognised as a
-    /// grouped-digits grammar), and with the card pattern written another way that matches the
-    /// same (a greedy `{11,17}` and an optional last group), which is not recognised and so is
-    /// searched for at every run.
-    fn card_scanners() -> &'static (Scanner, Scanner) {
+    /// The personal-data rules as shipped (the card and social security number patterns
+    /// recognised as numbers a run can be whole), and with those patterns written another way
+    /// that matches the same (a greedy `{11,17}` and an optional last group; `\d\d` for `\d{2}`),
+    /// which is not recognised and so is searched for at every run.
+    fn number_scanners() -> &'static (Scanner, Scanner) {
         static SCANNERS: std::sync::OnceLock<(Scanner, Scanner)> = std::sync::OnceLock::new();
         SCANNERS.get_or_init(|| {
-            let shipped = r"\b(?P<secret>\d(?:[ \-]?\d){11,18})\b";
-            assert!(PII.contains(shipped));
-            let other = PII.replace(
-                shipped,
-                r"\b(?P<secret>\d(?:[ \-]?\d){11,17}(?:[ \-]?\d)?)\b",
-            );
+            let card = r"\b(?P<secret>\d(?:[ \-]?\d){11,18})\b";
+            let ssn = r"\b(?P<secret>\d{3}-\d{2}-\d{4}|\d{3} \d{2} \d{4})\b";
+            assert!(PII.contains(card) && PII.contains(ssn));
+            let other = PII
+                .replace(card, r"\b(?P<secret>\d(?:[ \-]?\d){11,17}(?:[ \-]?\d)?)\b")
+                .replace(ssn, r"\b(?P<secret>\d{3}-\d\d-\d{4}|\d{3} \d\d \d{4})\b");
             let scanner = |toml: &str| {
                 let mut set = RuleSet::default();
                 set.add_toml("pii.toml", toml).unwrap();
@@ -1002,8 +1002,8 @@ mod tests {
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(2000))]
 
-        /// Card numbers found without a search where a run is one whole are the numbers the
-        /// pattern's search finds.
+        /// Card and social security numbers found without a search where a run is one whole
+        /// are the numbers the patterns' search finds.
         #[test]
         fn a_run_that_is_a_number_whole_is_the_searchs_match(
             pieces in prop::collection::vec(
@@ -1013,15 +1013,20 @@ mod tests {
                     1 => "[a-zA-Z_]{1,3}",
                     1 => Just("4111 1111 1111 1111".to_owned()),
                     1 => Just("5500-0000-0000-0004".to_owned()),
+                    1 => Just("536-22-8741".to_owned()),
+                    1 => Just("412 58 3096".to_owned()),
+                    1 => Just("536-22 8741".to_owned()),
                 ],
                 0..24,
             ),
         ) {
             let hay = pieces.concat();
-            let (shipped, searched) = card_scanners();
-            let card = |s: &Scanner| s.rules().iter().position(|r| r.id() == "payment-card-number");
-            prop_assert!(shipped.rules()[card(shipped).unwrap()].grouped_digits().is_some());
-            prop_assert!(searched.rules()[card(searched).unwrap()].grouped_digits().is_none());
+            let (shipped, searched) = number_scanners();
+            for id in ["payment-card-number", "us-ssn"] {
+                let rule = |s: &Scanner| s.rules().iter().find(|r| r.id() == id).unwrap().number();
+                prop_assert!(rule(shipped).is_some(), "{id}");
+                prop_assert!(rule(searched).is_none(), "{id}");
+            }
             prop_assert_eq!(shipped.scan(hay.as_bytes()), searched.scan(hay.as_bytes()), "{:?}", hay);
         }
     }
