@@ -83,6 +83,10 @@ pub(crate) struct Opening {
 struct Skip {
     keyword: Box<[u8]>,
     after: Box<[u16]>,
+    /// The same after the keyword spelt in lowercase, as it is written: where the opening tells
+    /// cases apart (a case-sensitive pattern, `secret_` for Notion's), a mention so spelt is
+    /// still skipped.
+    after_lowercase: Box<[u16]>,
 }
 
 /// See [`Skip`]: the walk reads the keyword byte by byte.
@@ -96,19 +100,35 @@ impl Opening {
     /// build cheaply.
     pub(crate) fn of(hir: &Hir, lead_len: usize) -> Option<Self> {
         let worth = |len: usize| {
-            let mut cut = Cut {
-                nodes: 0,
-                cut: false,
-            };
-            let opening = cut.sequence(&[hir], len)?;
+            let (opening, cut) = Cut::opening(hir, len)?;
             let reads_further = opening
                 .properties()
                 .minimum_len()
                 .is_some_and(|len| len > lead_len);
-            (cut.cut && reads_further).then_some(opening)
+            (cut && reads_further).then_some(opening)
         };
         let opening = worth(OPENING_LEN)?;
         Self::compile(&opening).or_else(|| Self::compile(&worth(OPENING_LEN_SHORT)?))
+    }
+
+    /// An opening that admits wherever one of `hirs`' would: each cut as its own opening is
+    /// (the shorter cut where the longer is too large to build), and the cuts compiled as one.
+    /// A single pattern's opening of both lengths would be too large for some unions (a
+    /// bearer-token rule with a rule whose pattern is three alternatives), and one of the short
+    /// length reads too few bytes to turn away `bearer token obtained`. `None` where a pattern
+    /// has no opening that can be built, or their union is too large.
+    pub(crate) fn of_any(hirs: &[Hir]) -> Option<Self> {
+        let cuts = hirs
+            .iter()
+            .map(|hir| {
+                let (long, _) = Cut::opening(hir, OPENING_LEN)?;
+                if Self::compile(&long).is_some() {
+                    return Some(long);
+                }
+                Cut::opening(hir, OPENING_LEN_SHORT).map(|(short, _)| short)
+            })
+            .collect::<Option<Vec<Hir>>>()?;
+        Self::compile(&Hir::alternation(cuts))
     }
 
     /// An opening's syntax tree, compiled.
@@ -248,9 +268,14 @@ impl Opening {
             .map(|keyword| {
                 let keyword = keyword.as_ref().as_bytes().to_ascii_lowercase();
                 let after = distinct.iter().map(|&s| self.after(s, &keyword)).collect();
+                let after_lowercase = distinct
+                    .iter()
+                    .map(|&s| self.after_exactly(s, &keyword))
+                    .collect();
                 Skip {
                     keyword: keyword.into_boxed_slice(),
                     after,
+                    after_lowercase,
                 }
             })
             .collect();
@@ -280,6 +305,21 @@ impl Opening {
         state
     }
 
+    /// The state a walk from `state` is in after `bytes` exactly, as [`Opening::admits`] would
+    /// walk them (stopping where a state decides).
+    fn after_exactly(&self, mut state: u16, bytes: &[u8]) -> u16 {
+        if bytes.is_empty() {
+            return NOT_SKIPPED;
+        }
+        for &b in bytes {
+            state = self.step(state, b);
+            if state <= self.last_admitting {
+                break;
+            }
+        }
+        state
+    }
+
     fn step(&self, state: u16, b: u8) -> u16 {
         let class = self.classes.get(usize::from(b)).copied().unwrap_or(0);
         self.next
@@ -299,6 +339,18 @@ impl Opening {
     /// [`Opening::admits`] at a mention of `keyword` (lowercase) that starts at `start`: where
     /// the keyword is one of the rule's ([`Opening::skipping`]), the walk begins after it.
     pub(crate) fn admits_at(&self, hay: &[u8], start: usize, end: usize, keyword: &[u8]) -> bool {
+        let skip = self.skips.iter().find(|skip| *skip.keyword == *keyword);
+        self.admits_past(hay, start, end, skip)
+    }
+
+    /// [`Opening::admits_at`] for an opening made for one keyword (as a keyword's gate is,
+    /// [`crate::rule::Rule::joint_opening`]), at a mention of it: nothing to look up.
+    pub(crate) fn admits_at_its_keyword(&self, hay: &[u8], start: usize, end: usize) -> bool {
+        self.admits_past(hay, start, end, self.skips.first())
+    }
+
+    /// [`Opening::admits`] at a mention of `skip`'s keyword that starts at `start`, past it.
+    fn admits_past(&self, hay: &[u8], start: usize, end: usize, skip: Option<&Skip>) -> bool {
         let Some(mut text) = hay.get(start..end) else {
             return true;
         };
@@ -307,14 +359,19 @@ impl Opening {
             .and_then(|i| hay.get(i))
             .map_or(256, |&b| usize::from(b));
         let mut state = self.starts.get(before).copied().unwrap_or(DEAD);
-        let after = self
-            .skips
-            .iter()
-            .find(|skip| *skip.keyword == *keyword)
+        let after = skip
             .zip(self.start_index.get(before))
-            .and_then(|(skip, &i)| skip.after.get(usize::from(i)).copied())
-            .filter(|&after| after != NOT_SKIPPED)
-            .zip(text.get(keyword.len()..));
+            .and_then(|(skip, &i)| {
+                let i = usize::from(i);
+                let after = match skip.after.get(i).copied()? {
+                    NOT_SKIPPED if text.starts_with(&skip.keyword) => {
+                        skip.after_lowercase.get(i).copied()?
+                    }
+                    after => after,
+                };
+                Some(after).zip(text.get(skip.keyword.len()..))
+            })
+            .filter(|&(after, _)| after != NOT_SKIPPED);
         if let Some((after, rest)) = after {
             if after <= self.last_admitting {
                 return after != DEAD;
@@ -349,6 +406,16 @@ struct Cut {
 }
 
 impl Cut {
+    /// `hir` cut after `budget` bytes (see [`Cut::sequence`]), and whether anything was cut.
+    fn opening(hir: &Hir, budget: usize) -> Option<(Hir, bool)> {
+        let mut cut = Self {
+            nodes: 0,
+            cut: false,
+        };
+        let opening = cut.sequence(&[hir], budget)?;
+        Some((opening, cut.cut))
+    }
+
     /// The opening of `parts` in sequence, cut once `budget` bytes are sure to be covered: an
     /// expression that every match of the sequence starts with a match of. `None` when it grows
     /// past [`NODES_MAX`].
@@ -553,12 +620,14 @@ mod tests {
         #![proptest_config(ProptestConfig::with_cases(2048))]
 
         /// At a mention of one of its rule's keywords, in any case, whatever comes before and
-        /// after it, an opening that starts past the keyword says what the full walk says.
+        /// after it, an opening that starts past the keyword says what the full walk says; so
+        /// does the opening of the rule and another tried together at that keyword.
         #[test]
         fn starting_past_the_keyword_changes_nothing(
             pick in any::<prop::sample::Index>(),
             keyword in any::<prop::sample::Index>(),
-            flips in any::<u64>(),
+            // Half the keywords as written in the rule (lowercase), half in random case.
+            flips in prop_oneof![Just(0u64), any::<u64>()],
             before in prop::sample::select(vec![None, Some(b' '), Some(b'a'), Some(b'_'), Some(b'9'), Some(b'"'), Some(b'-')]),
             tail in prop::collection::vec(
                 prop_oneof![
@@ -572,10 +641,13 @@ mod tests {
                 0..5,
             ),
             cut in 0usize..40,
+            other in any::<prop::sample::Index>(),
+            other_first in any::<bool>(),
         ) {
             let openings = builtin_openings();
             prop_assume!(!openings.is_empty());
             let (rule, opening) = pick.get(openings);
+            let (other, other_opening) = other.get(openings);
             prop_assume!(!rule.spec.keywords.is_empty());
             let kw = keyword.get(&rule.spec.keywords).to_ascii_lowercase().into_bytes();
             let mut hay: Vec<u8> = before.into_iter().collect();
@@ -584,11 +656,26 @@ mod tests {
                 if flips >> (i % 64) & 1 == 1 { b.to_ascii_uppercase() } else { b }
             }));
             hay.extend(tail.concat().bytes());
+            let mut patterns = [parse(&rule.spec.pattern), parse(&other.spec.pattern)];
+            if other_first {
+                patterns.reverse();
+            }
+            let joint = Opening::of_any(&patterns)
+                .map(|joint| joint.skipping(&[String::from_utf8_lossy(&kw)]));
             for end in [hay.len(), (start + cut).min(hay.len())] {
+                let admits = opening.admits(&hay, start, end);
                 prop_assert_eq!(
                     opening.admits_at(&hay, start, end, &kw),
-                    opening.admits(&hay, start, end),
+                    admits,
                     "{} at {:?} (to {})", rule.id(), String::from_utf8_lossy(&hay), end
+                );
+                let Some(joint) = &joint else { continue };
+                let joint_admits = joint.admits(&hay, start, end);
+                prop_assert_eq!(joint.admits_at_its_keyword(&hay, start, end), joint_admits);
+                prop_assert!(
+                    joint_admits || !admits && !other_opening.admits(&hay, start, end),
+                    "{} with {} at {:?} (to {})",
+                    rule.id(), other.id(), String::from_utf8_lossy(&hay), end
                 );
             }
         }

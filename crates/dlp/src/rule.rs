@@ -360,6 +360,18 @@ impl Rule {
             .as_ref()
     }
 
+    /// An opening for all of `rules` at once, tried at a mention of `keyword` (one of each
+    /// rule's, lowercase): it admits wherever one of the rules' own openings would, so where it
+    /// refuses, none of their patterns can match from the keyword's start. `None` where a pattern
+    /// does not parse, or the opening would be too large ([`Opening::of_any`]).
+    pub(crate) fn joint_opening(rules: &[&Rule], keyword: &str) -> Option<Opening> {
+        let patterns = rules
+            .iter()
+            .map(|rule| parse(&rule.spec.pattern).ok())
+            .collect::<Option<Vec<Hir>>>()?;
+        Opening::of_any(&patterns).map(|opening| opening.skipping(&[keyword]))
+    }
+
     /// A cheap first look for a match where the pattern's exact form is slow to build: the
     /// pattern with repetitions of more than [`RELAX_ABOVE`] left open (`{64,12000}` as
     /// `{64,}`). It matches everything the pattern matches, and more, so it can only say where

@@ -10,15 +10,17 @@
 
 use std::borrow::Cow;
 use std::ops::Range;
-use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use regex_automata::meta::Regex;
 use regex_automata::{Anchored, Input};
 
 use crate::digits::DigitRuns;
 use crate::keywords::Keywords;
+use crate::opening::Opening;
 use crate::precheck::{self, Precheck, RunGroups, Screen};
-use crate::rule::{self, MAX_MATCH_LEN, Rule, RuleError, RuleSet, Trigger};
+use crate::rule::{self, MAX_MATCH_LEN, OPENING_AFTER, Rule, RuleError, RuleSet, Trigger};
 use crate::validate::{entropy, is_placeholder};
 
 /// One thing found.
@@ -44,12 +46,31 @@ pub struct Scanner {
     /// runs as the keyword is found, and a mention it refuses, which every one of those rules
     /// would turn away, is not handed on.
     gates: Vec<Option<Precheck>>,
+    /// For each keyword pattern whose rules share no precheck, and are all tried where it
+    /// starts: the opening of all of them at once ([`WordGate`]).
+    word_gates: Arc<[Option<WordGate>]>,
     /// Rules triggered by digit runs, with their minimum digit count.
     digit_rules: Vec<(usize, usize)>,
     /// The smallest digit count any rule asks for.
     min_digits: usize,
     /// The most bytes a match can span together with its lead-in: how much a stream keeps.
     horizon: OnceLock<usize>,
+}
+
+/// The gate of a keyword whose rules share no precheck and are tried where it starts: one
+/// opening for all of them, tried as the keyword is found, that turns away the mentions none of
+/// their patterns could match from (`bearer token obtained`, `Authorization uses`, `SSN when
+/// asked`). An opening follows from the pattern alone, so this holds whatever a rule's precheck
+/// would say. Each rule's lead and opening, tried in turn once the mention was handed on, cost
+/// ~370 instructions a mention, a tenth of the time of text full of such words. Built once the
+/// keyword has been seen [`OPENING_AFTER`] times, as a rule's own opening is, for the same
+/// reason: building takes 0.1–1 ms, which a short scan would not win back.
+#[derive(Debug, Default)]
+struct WordGate {
+    /// Mentions seen before the opening was built (shared by the scans of a scanner, counted
+    /// without synchronising: a count lost to a race only delays the build).
+    seen: AtomicU32,
+    opening: OnceLock<Option<Opening>>,
 }
 
 /// Capture slots per rule, made on a rule's first match in a scan and reused after.
@@ -125,12 +146,26 @@ impl Scanner {
                 let first = prechecks.next().flatten()?;
                 prechecks.all(|p| p == Some(first)).then_some(first)
             })
+            .collect::<Vec<_>>();
+        let word_gates = keyword_rules
+            .iter()
+            .zip(&gates)
+            .map(|(triggered, gate)| {
+                let tried_at_start = |&r: &u32| {
+                    rules
+                        .get(r as usize)
+                        .is_some_and(|rule| rule.spec.before == 0)
+                };
+                (gate.is_none() && !triggered.is_empty() && triggered.iter().all(tried_at_start))
+                    .then(WordGate::default)
+            })
             .collect();
         Self {
             rules,
             keywords,
             keyword_rules,
             gates,
+            word_gates,
             digit_rules,
             min_digits,
             horizon: OnceLock::new(),
@@ -212,8 +247,11 @@ impl Scanner {
                     }
                 },
                 _ => {
-                    screens.push(None);
-                    true
+                    let admitted = self.word_gate_admits(id, hay, start);
+                    if admitted {
+                        screens.push(None);
+                    }
+                    admitted
                 }
             };
             self.keywords.find(hay, from..to, &mut hits, gate);
@@ -251,6 +289,38 @@ impl Scanner {
             from = to;
         }
         self.settle(out)
+    }
+
+    /// Whether some rule of keyword `id` may match at its mention at `start`, as far as the
+    /// keyword's [`WordGate`] can tell (it admits every mention until it is built).
+    fn word_gate_admits(&self, id: u32, hay: &[u8], start: usize) -> bool {
+        let Some(Some(gate)) = self.word_gates.get(id as usize) else {
+            return true;
+        };
+        let seen = gate.seen.load(Ordering::Relaxed);
+        if seen < OPENING_AFTER {
+            gate.seen.store(seen + 1, Ordering::Relaxed);
+            return true;
+        }
+        self.word_gate_opening(id)
+            .is_none_or(|opening| opening.admits_at_its_keyword(hay, start, hay.len()))
+    }
+
+    /// The opening of keyword `id`'s [`WordGate`] (built on first use), if it has one.
+    fn word_gate_opening(&self, id: u32) -> Option<&Opening> {
+        let gate = self.word_gates.get(id as usize)?.as_ref()?;
+        gate.opening
+            .get_or_init(|| {
+                let keyword = std::str::from_utf8(self.keywords.pattern(id)).ok()?;
+                let rules = self
+                    .keyword_rules
+                    .get(id as usize)?
+                    .iter()
+                    .map(|&r| self.rules.get(r as usize))
+                    .collect::<Option<Vec<&Rule>>>()?;
+                Rule::joint_opening(&rules, keyword)
+            })
+            .as_ref()
     }
 
     /// Try the digit rules at a run of `digits` digits.
@@ -922,6 +992,110 @@ mod tests {
         let rule = |id: &str| scanner.rules.iter().find(|r| r.id() == id).unwrap();
         assert!(rule("http-bearer-token").opening().is_some());
         assert!(rule("us-ssn-labelled").opening().is_some());
+    }
+
+    /// The built-in scanner with every keyword's gate built, as after long use, and the same
+    /// without gates.
+    fn gate_scanners() -> &'static (Scanner, Scanner) {
+        static SCANNERS: std::sync::OnceLock<(Scanner, Scanner)> = std::sync::OnceLock::new();
+        SCANNERS.get_or_init(|| {
+            let gated = Scanner::builtin().unwrap();
+            for gate in gated.word_gates.iter().flatten() {
+                gate.seen.store(OPENING_AFTER, Ordering::Relaxed);
+            }
+            let mut open = Scanner::builtin().unwrap();
+            open.word_gates = open.word_gates.iter().map(|_| None).collect();
+            (gated, open)
+        })
+    }
+
+    #[test]
+    fn keyword_gates_turn_away_mentions_no_rule_could_match_from() {
+        let (gated, _) = gate_scanners();
+        let id = |keyword: &str| {
+            let ids = gated
+                .keywords
+                .patterns()
+                .iter()
+                .position(|p| **p == *keyword.as_bytes());
+            u32::try_from(ids.unwrap()).unwrap()
+        };
+        for (keyword, text, admitted) in [
+            ("bearer", "bearer token obtained from", false),
+            ("bearer", "Bearer 8fK2mQ7xL4pWz9Rt3vYb6nHc", true),
+            ("bearer", "bearer fw_RUrB4KMviYWQo65dR5AGpDsS", true),
+            ("authorization", "Authorization uses a bearer", false),
+            (
+                "authorization",
+                "authorization: Bot Nky88BV8_luteLKWMFmkkBTD",
+                true,
+            ),
+            ("ssn", "SSN when asked", false),
+            ("ssn", "SSN: 512345678", true),
+            ("secret_", "secret_name = config.secret_ref", false),
+            ("secret_", "SECRET_name = config.secret_ref", false),
+            ("secret_", &format!("secret_{}", "a1".repeat(22)), true),
+        ] {
+            let id = id(keyword);
+            assert!(gated.word_gate_opening(id).is_some(), "{keyword}");
+            assert_eq!(
+                gated.word_gate_admits(id, text.as_bytes(), 0),
+                admitted,
+                "{text}"
+            );
+        }
+        // A keyword with a rule tried over a window, or whose rules share a precheck (which is
+        // its gate), has none of these.
+        assert!(gated.word_gates[id("@") as usize].is_none());
+        assert!(gated.word_gates[id("token") as usize].is_none());
+        // Where the rules' openings could not be built as one, the gate admits every mention.
+        let unbuilt = (0..gated.word_gates.len())
+            .filter_map(|i| u32::try_from(i).ok())
+            .find(|&i| {
+                gated.word_gates[i as usize].is_some() && gated.word_gate_opening(i).is_none()
+            })
+            .unwrap();
+        let keyword = gated.keywords.pattern(unbuilt).to_vec();
+        assert!(gated.word_gate_admits(unbuilt, &keyword, 0));
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(1024))]
+
+        /// Findings are the same with the keyword gates as without, on examples of the rules
+        /// gated keywords trigger, altered, after prose that mentions such keywords.
+        #[test]
+        fn keyword_gates_change_no_finding(
+            pick in any::<prop::sample::Index>(),
+            edits in prop::collection::vec((any::<prop::sample::Index>(), 0u8..4, any::<u8>()), 0..6),
+            prose in prop::sample::select(vec![
+                "",
+                "Authorization uses a bearer token obtained from the identity provider. ",
+                "Enter the last four digits of your SSN when asked.\n",
+                "secret_name = config.secret_ref\n",
+            ]),
+        ) {
+            let (gated, open) = gate_scanners();
+            // The scanner's rules are loaded without their examples.
+            static RULES: std::sync::LazyLock<RuleSet> =
+                std::sync::LazyLock::new(|| RuleSet::builtin().unwrap());
+            let gated_rule = |id: &str| {
+                let r = gated.rules.iter().position(|rule| rule.id() == id);
+                let r = r.and_then(|r| u32::try_from(r).ok());
+                gated.keyword_rules.iter().zip(gated.word_gates.iter())
+                    .any(|(rules, gate)| gate.is_some() && r.is_some_and(|r| rules.contains(&r)))
+            };
+            let examples: Vec<&String> = RULES
+                .rules()
+                .iter()
+                .filter(|rule| gated_rule(rule.id()))
+                .flat_map(|rule| &rule.spec.examples)
+                .collect();
+            prop_assert!(examples.len() > 100, "{}", examples.len());
+            let mut text = prose.as_bytes().to_vec();
+            text.extend(crate::lead::tests::altered(pick.get(&examples).as_str(), &edits));
+            prop_assert_eq!(gated.scan(&text), open.scan(&text), "{:?}", String::from_utf8_lossy(&text));
+        }
     }
 
     /// The build script's keyword index for the built-in rules is exactly what `new` works out
