@@ -4,8 +4,9 @@
 //! The filter is a bucketed shift-or over hashed byte pairs, the idea of Hyperscan's FDR: each
 //! keyword goes to one of eight buckets by length, and a table says, for every hash of a pair of
 //! adjacent bytes, at which distances from a keyword's end that pair may stand in each bucket.
-//! On x86-64, sixteen positions are folded into a 128-bit SSE2 register per step (through
-//! `safe_arch`, so without `unsafe` here); elsewhere eight into a 64-bit word. A clear bit is a
+//! Eight positions are folded into a word per step: on x86-64 a 128-bit SSE2 register whose high
+//! half carries into the next step (through `safe_arch`, so without `unsafe` here), elsewhere a
+//! 64-bit word and a carry. A clear bit is a
 //! candidate end, which is then confirmed by looking the text's tail up in a table of keyword
 //! tails. Keywords of one byte are found with `memchr`. Building for the ~600 built-in keywords
 //! takes well under a millisecond (an Aho-Corasick DFA over them took 6–10 ms, which short scans
@@ -437,8 +438,9 @@ impl Keywords {
         // store-to-load waits that took as long as the filter itself (source code +5 %).
         let (mut held, mut base) = (walk.held, walk.base);
         for open in opens {
-            // There is room: `find` confirms what is held before a chunk could fill it.
-            if let Some(slot) = walk.pending.get_mut(held) {
+            // There is room: `find` confirms what is held before a chunk could fill it (so the
+            // index never wraps; taken modulo, it needs no bounds check).
+            if let Some(slot) = walk.pending.get_mut(held % PENDING) {
                 *slot = (base, open);
             }
             held += usize::from(open != 0);
@@ -460,10 +462,12 @@ impl Keywords {
         Self::open_lanes_scalar(reach, hashes, carry)
     }
 
-    /// The same as [`Keywords::open_lanes_scalar`], sixteen positions to a 128-bit register:
-    /// a position's reach is shifted into place by whole bytes, which SSE2 (part of every
-    /// x86-64 CPU, used through `safe_arch`) does in one instruction for all sixteen ends, and
-    /// only positions whose reach passes the block's last end spill into the next block.
+    /// The same as [`Keywords::open_lanes_scalar`], eight positions to a 128-bit register: a
+    /// position's reach is shifted into place by whole bytes, which SSE2 (part of every x86-64
+    /// CPU, used through `safe_arch`) does in one instruction. Shifted by at most seven, no
+    /// reach leaves the register: its low half constrains the block's ends, its high half the
+    /// next block's first ends. (Sixteen positions to a register made the last seven of them
+    /// each spill into the next register, two more instructions apiece.)
     #[cfg(target_arch = "x86_64")]
     #[inline(always)]
     fn open_lanes(
@@ -473,7 +477,7 @@ impl Keywords {
     ) -> [u64; CHUNK / 8] {
         use safe_arch::{
             bitor_m128i as or, byte_shl_imm_u128_m128i as shl, byte_shr_imm_u128_m128i as shr,
-            get_i64_from_m128i_s, m128i, set_i64_m128i_s, unpack_high_i64_m128i, zeroed_m128i,
+            get_i64_from_m128i_s, m128i, set_i64_m128i_s,
         };
         // The intrinsics take and give i64: `as` casts between it and u64 keep the bits.
         let reach_of = |h: u16| -> m128i {
@@ -482,32 +486,22 @@ impl Keywords {
         };
         let mut opens = [0u64; CHUNK / 8];
         let mut spill = set_i64_m128i_s(*carry as i64);
-        for (pair, block) in opens.chunks_exact_mut(2).zip(hashes.chunks_exact(16)) {
-            let Ok(block) = <&[u16; 16]>::try_from(block) else {
+        for (open, block) in opens.iter_mut().zip(hashes.chunks_exact(8)) {
+            let Ok(&[h0, h1, h2, h3, h4, h5, h6, h7]) = <&[u16; 8]>::try_from(block) else {
                 continue;
             };
-            let mut ends = spill;
-            let mut next = zeroed_m128i();
-            // Positions 0–8 constrain ends of this block only, 9–15 of the next one's too.
-            macro_rules! within {
-                ($($r:literal)*) => {$(
-                    ends = or(ends, shl::<$r>(reach_of(block[$r])));
-                )*};
-            }
-            macro_rules! across {
-                ($($r:literal)*) => {$(
-                    let m = reach_of(block[$r]);
-                    ends = or(ends, shl::<$r>(m));
-                    next = or(next, shr::<{ 16 - $r }>(m));
-                )*};
-            }
-            within!(0 1 2 3 4 5 6 7 8);
-            across!(9 10 11 12 13 14 15);
-            spill = next;
-            if let [lo, hi] = pair {
-                *lo = !(get_i64_from_m128i_s(ends) as u64);
-                *hi = !(get_i64_from_m128i_s(unpack_high_i64_m128i(ends, ends)) as u64);
-            }
+            // Paired, so that the ORs are a tree and not one long chain.
+            let low = or(
+                or(reach_of(h0), shl::<1>(reach_of(h1))),
+                or(shl::<2>(reach_of(h2)), shl::<3>(reach_of(h3))),
+            );
+            let high = or(
+                or(shl::<4>(reach_of(h4)), shl::<5>(reach_of(h5))),
+                or(shl::<6>(reach_of(h6)), shl::<7>(reach_of(h7))),
+            );
+            let ends = or(spill, or(low, high));
+            *open = !(get_i64_from_m128i_s(ends) as u64);
+            spill = shr::<8>(ends);
         }
         *carry = get_i64_from_m128i_s(spill) as u64;
         opens
