@@ -1048,6 +1048,10 @@ mod tests {
         // its gate), has none of these.
         assert!(gated.word_gates[id("@") as usize].is_none());
         assert!(gated.word_gates[id("token") as usize].is_none());
+        // A rule whose pattern is no longer than an opening (AWS key ids) makes none: it would
+        // walk every match whole before the pattern searched it again.
+        assert!(gated.word_gates[id("akia") as usize].is_some());
+        assert!(gated.word_gate_opening(id("akia")).is_none());
         // Where the rules' openings could not be built as one, the gate admits every mention.
         let unbuilt = (0..gated.word_gates.len())
             .filter_map(|i| u32::try_from(i).ok())
