@@ -150,9 +150,15 @@ impl Lead {
         self.fixed.len() + self.run.map_or(0, |(_, min)| min)
     }
 
-    /// The first place in `span` of `hay` where a match may start, if any.
+    /// The first place in `span` of `hay` where a match may start, if any. Places whose byte
+    /// cannot begin the lead are passed over before the whole lead is looked at (the `0` of a
+    /// national number's lead, in a run of other digits).
     pub(crate) fn first_admitted(&self, hay: &[u8], span: std::ops::Range<usize>) -> Option<usize> {
-        span.into_iter().find(|&at| self.admits(hay, at))
+        let first = self.fixed.first();
+        span.into_iter().find(|&at| {
+            let may_begin = first.is_none_or(|set| hay.get(at).is_some_and(|&b| set.contains(b)));
+            may_begin && self.admits(hay, at)
+        })
     }
 
     /// Whether a match may start at `start` in `hay`.
