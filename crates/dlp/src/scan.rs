@@ -583,7 +583,10 @@ impl Scanner {
             }
             None => true,
         });
-        let fallback = |f: &Finding| self.rules.get(f.rule).is_some_and(|r| r.spec.fallback);
+        // Which rules are fallbacks, in a table of their own: read for every finding, twice,
+        // the flag in each rule's spec was a load from a different cache line each time.
+        let fallbacks: Vec<bool> = self.rules.iter().map(|r| r.spec.fallback).collect();
+        let fallback = |f: &Finding| fallbacks.get(f.rule).copied().unwrap_or(false);
         // Specific findings as sorted, disjoint intervals.
         let mut covered: Vec<(usize, usize)> = Vec::new();
         for f in found.iter().filter(|f| !fallback(f)) {
