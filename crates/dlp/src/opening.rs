@@ -272,10 +272,13 @@ impl Opening {
             .iter()
             .map(|keyword| {
                 let keyword = keyword.as_ref().as_bytes().to_ascii_lowercase();
-                let after = distinct.iter().map(|&s| self.after(s, &keyword)).collect();
+                let after = distinct
+                    .iter()
+                    .map(|&s| self.after(s, &keyword, true))
+                    .collect();
                 let after_lowercase = distinct
                     .iter()
-                    .map(|&s| self.after_exactly(s, &keyword))
+                    .map(|&s| self.after(s, &keyword, false))
                     .collect();
                 Skip {
                     keyword: keyword.into_boxed_slice(),
@@ -289,35 +292,21 @@ impl Opening {
         self
     }
 
-    /// The state a walk from `state` is in after `keyword` in any case of its letters, as
-    /// [`Opening::admits`] would walk it (stopping where a state decides); [`NOT_SKIPPED`] where
-    /// a letter's two cases lead to different states.
-    fn after(&self, mut state: u16, keyword: &[u8]) -> u16 {
+    /// The state a walk from `state` is in after `keyword` (lowercase), as [`Opening::admits`]
+    /// would walk it (stopping where a state decides): in any case of its letters when
+    /// `any_case` ([`NOT_SKIPPED`] where a letter's two cases lead to different states), or as
+    /// it is written.
+    fn after(&self, mut state: u16, keyword: &[u8], any_case: bool) -> u16 {
         // Nothing to skip (and the walk steps once before it decides).
         if keyword.is_empty() {
             return NOT_SKIPPED;
         }
         for &b in keyword {
             let next = self.step(state, b);
-            if self.step(state, b.to_ascii_uppercase()) != next {
+            if any_case && self.step(state, b.to_ascii_uppercase()) != next {
                 return NOT_SKIPPED;
             }
             state = next;
-            if state <= self.last_admitting {
-                break;
-            }
-        }
-        state
-    }
-
-    /// The state a walk from `state` is in after `bytes` exactly, as [`Opening::admits`] would
-    /// walk them (stopping where a state decides).
-    fn after_exactly(&self, mut state: u16, bytes: &[u8]) -> u16 {
-        if bytes.is_empty() {
-            return NOT_SKIPPED;
-        }
-        for &b in bytes {
-            state = self.step(state, b);
             if state <= self.last_admitting {
                 break;
             }
