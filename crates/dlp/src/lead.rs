@@ -251,6 +251,11 @@ pub(crate) mod tests {
         Ok(())
     }
 
+    /// Up to six edits for [`altered`].
+    pub(crate) fn edits() -> impl Strategy<Value = Vec<(prop::sample::Index, u8, u8)>> {
+        prop::collection::vec((any::<prop::sample::Index>(), 0u8..4, any::<u8>()), 0..6)
+    }
+
     /// `example` with `edits` made: bytes flipped in case, replaced, or the rest cut off.
     pub(crate) fn altered(example: &str, edits: &[(prop::sample::Index, u8, u8)]) -> Vec<u8> {
         let mut text = example.as_bytes().to_vec();
@@ -289,7 +294,7 @@ pub(crate) mod tests {
         #[test]
         fn leads_admit_matches_in_altered_examples(
             pick in any::<prop::sample::Index>(),
-            edits in prop::collection::vec((any::<prop::sample::Index>(), 0u8..4, any::<u8>()), 0..6),
+            edits in edits(),
         ) {
             let examples: Vec<&String> = BUILTIN.rules().iter().flat_map(|r| &r.spec.examples).collect();
             leads_admit_matches_in(&altered(pick.get(&examples).as_str(), &edits))?;

@@ -1069,7 +1069,7 @@ mod tests {
         #[test]
         fn keyword_gates_change_no_finding(
             pick in any::<prop::sample::Index>(),
-            edits in prop::collection::vec((any::<prop::sample::Index>(), 0u8..4, any::<u8>()), 0..6),
+            edits in crate::lead::tests::edits(),
             prose in prop::sample::select(vec![
                 "",
                 "Authorization uses a bearer token obtained from the identity provider. ",
