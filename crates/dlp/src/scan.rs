@@ -1175,6 +1175,31 @@ mod tests {
         })
     }
 
+    /// Numbers at the edges of what each recognised pattern takes whole, found the same with and
+    /// without the search: a group more than the pattern allows, a separator it does not allow,
+    /// separators that differ.
+    #[test]
+    fn numbers_at_the_edges_are_found_as_the_search_finds_them() {
+        let (shipped, searched) = number_scanners();
+        for text in [
+            "card 4111 1111 1111 1111 now",
+            "card 4111 1111 1111 1111 1 now",
+            "card 4111 1111 1111 1111 111 now",
+            "card 4111.1111.1111.1111 now",
+            "card 4111 1111-1111 1111 now",
+            "SSN 536-22-8741 now",
+            "SSN 536-22-8741-1 now",
+            "SSN 536 22-8741 now",
+            "SSN 536/22/8741 now",
+        ] {
+            assert_eq!(
+                shipped.scan(text.as_bytes()),
+                searched.scan(text.as_bytes()),
+                "{text}"
+            );
+        }
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(2000))]
 
