@@ -302,13 +302,19 @@ impl Scanner {
         let Some(Some(gate)) = self.word_gates.get(id as usize) else {
             return true;
         };
-        let seen = gate.seen.load(Ordering::Relaxed);
-        if seen < OPENING_AFTER {
-            gate.seen.store(seen + 1, Ordering::Relaxed);
-            return true;
-        }
-        self.word_gate_opening(id)
-            .is_none_or(|opening| opening.admits_at_its_keyword(hay, start, hay.len()))
+        // Once built, the opening is all there is to read; the count only until then.
+        let opening = match gate.opening.get() {
+            Some(opening) => opening.as_ref(),
+            None => {
+                let seen = gate.seen.load(Ordering::Relaxed);
+                if seen < OPENING_AFTER {
+                    gate.seen.store(seen + 1, Ordering::Relaxed);
+                    return true;
+                }
+                self.word_gate_opening(id)
+            }
+        };
+        opening.is_none_or(|opening| opening.admits_at_its_keyword(hay, start, hay.len()))
     }
 
     /// The opening of keyword `id`'s [`WordGate`] (built on first use), if it has one.
