@@ -54,10 +54,11 @@ impl<K: Eq + Hash, B> Pool<K, B> {
         let Ok(mut idle) = self.idle.lock() else {
             return;
         };
+        let now = Instant::now();
         let list = idle.entry(key).or_default();
-        list.retain(|(since, s)| since.elapsed() < self.keep_for && !s.is_closed());
+        list.retain(|(since, s)| now.duration_since(*since) < self.keep_for && !s.is_closed());
         if list.len() < self.per_address {
-            list.push((Instant::now(), sender));
+            list.push((now, sender));
         }
     }
 }

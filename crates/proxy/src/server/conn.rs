@@ -6,20 +6,25 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use super::{Listener, millis};
+use super::Listener;
 use crate::event::Peer;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 
-/// When a connection last moved a byte, in milliseconds since the proxy started, and how many of
-/// its requests wait for an upstream answer (their own timeout bounds that wait).
+/// Whether a connection moves bytes, and how many of its requests wait for an upstream answer
+/// (their own timeout bounds that wait). Moving a byte only bumps a counter: reading the clock on
+/// every read and write cost more than the rest of the bookkeeping. The idle watch looks at the
+/// counter a few times per limit instead.
 pub(super) struct Activity {
-    epoch: Instant,
-    last: AtomicU64,
+    moved: AtomicU64,
     waiting: AtomicU64,
 }
+
+/// How many times per idle limit the watch looks: a quiet connection is closed after between one
+/// and `1 + 1/IDLE_CHECKS` limits without a byte.
+const IDLE_CHECKS: u32 = 4;
 
 /// Marks a request as waiting for its answer while it lives.
 pub(super) struct Waiting(Arc<Activity>);
@@ -39,33 +44,32 @@ impl Drop for Waiting {
 }
 
 impl Activity {
-    pub(super) fn new(epoch: Instant) -> Arc<Self> {
-        let a = Arc::new(Self {
-            epoch,
-            last: AtomicU64::new(0),
+    pub(super) fn new() -> Arc<Self> {
+        Arc::new(Self {
+            moved: AtomicU64::new(0),
             waiting: AtomicU64::new(0),
-        });
-        a.touch();
-        a
+        })
     }
 
     pub(super) fn touch(&self) {
-        self.last
-            .store(millis(self.epoch.elapsed()), Ordering::Relaxed);
+        self.moved.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// Completes once nothing has moved for `limit` and no request waits for an answer.
+    /// Completes once nothing has moved for at least `limit` (and at most a quarter more) while
+    /// no request waited for an answer.
     pub(super) async fn idle(&self, limit: Duration) {
-        loop {
-            if self.waiting.load(Ordering::Relaxed) > 0 {
-                self.touch();
+        let step = limit / IDLE_CHECKS;
+        let mut seen = self.moved.load(Ordering::Relaxed);
+        let mut quiet = 0;
+        while quiet < IDLE_CHECKS {
+            tokio::time::sleep(step).await;
+            let now = self.moved.load(Ordering::Relaxed);
+            if now == seen && self.waiting.load(Ordering::Relaxed) == 0 {
+                quiet += 1;
+            } else {
+                seen = now;
+                quiet = 0;
             }
-            let last = Duration::from_millis(self.last.load(Ordering::Relaxed));
-            let quiet = self.epoch.elapsed().saturating_sub(last);
-            if quiet >= limit {
-                return;
-            }
-            tokio::time::sleep(limit - quiet).await;
         }
     }
 }
@@ -233,4 +237,65 @@ pub(super) fn is_transient(e: &io::Error) -> bool {
     ) || e
         .raw_os_error()
         .is_some_and(|code| code == 24 || code == 23)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::future::Future;
+    use tokio::time::Instant;
+
+    const LIMIT: Duration = Duration::from_secs(60);
+
+    /// How long (in paused time) the idle watch takes to complete while `during` runs beside it.
+    async fn idle_after(activity: &Arc<Activity>, during: impl Future<Output = ()>) -> Duration {
+        let start = Instant::now();
+        tokio::join!(activity.idle(LIMIT), during);
+        start.elapsed()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_quiet_connection_is_idle_after_its_limit_and_at_most_a_quarter_more() {
+        let activity = Activity::new();
+        let took = idle_after(&activity, async {}).await;
+        assert!(took >= LIMIT && took <= LIMIT + LIMIT / 4, "{took:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn bytes_moving_keep_a_connection_from_going_idle() {
+        let activity = Activity::new();
+        let last = Arc::new(std::sync::Mutex::new(Instant::now()));
+        let moving = async {
+            // A byte at 1 s and every 20 s after for nearly five minutes (the last just after a
+            // look at the counter), then nothing.
+            for i in 0..15 {
+                let pause = if i == 0 { 1 } else { 20 };
+                tokio::time::sleep(Duration::from_secs(pause)).await;
+                activity.touch();
+                *last.lock().unwrap() = Instant::now();
+            }
+        };
+        let start = Instant::now();
+        let took = idle_after(&activity, moving).await;
+        let quiet = start + took - *last.lock().unwrap();
+        assert!(took >= Duration::from_secs(281) + LIMIT, "{took:?}");
+        assert!(quiet >= LIMIT && quiet <= LIMIT + LIMIT / 4, "{quiet:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_request_waiting_for_its_answer_keeps_a_connection_from_going_idle() {
+        let activity = Activity::new();
+        let waiting = async {
+            let w = Waiting::new(&activity);
+            tokio::time::sleep(Duration::from_secs(200)).await;
+            // The answer came: that moved bytes.
+            drop(w);
+        };
+        let took = idle_after(&activity, waiting).await;
+        assert!(
+            took >= Duration::from_secs(200) + LIMIT
+                && took <= Duration::from_secs(200) + LIMIT + LIMIT / 4,
+            "{took:?}"
+        );
+    }
 }

@@ -82,7 +82,6 @@ pub struct Proxy {
     inspection: Option<Inspection>,
     bodies: Option<BodyInspector>,
     credentials: Option<Credentials>,
-    epoch: Instant,
 }
 
 /// What a proxy can do beyond deciding, checking and forwarding.
@@ -147,7 +146,6 @@ impl Proxy {
             inspection: extras.inspection,
             bodies: extras.bodies,
             credentials: extras.credentials,
-            epoch: Instant::now(),
         }
     }
 
@@ -204,7 +202,7 @@ impl Proxy {
     }
 
     async fn connection(self: Arc<Self>, io: Stream, peer: Peer, slot: Arc<OwnedSemaphorePermit>) {
-        let activity = Activity::new(self.epoch);
+        let activity = Activity::new();
         let io = Watched::new(io, activity.clone());
         let last = Arc::new(Mutex::new(head::LastAuthority::new()));
         let service = {
