@@ -111,7 +111,8 @@ pub struct Args {
     /// Seconds a client has to send a whole request head, or a tunnel's ClientHello.
     #[arg(long, default_value_t = 10)]
     header_timeout: u64,
-    /// Seconds without traffic before a connection or tunnel is closed.
+    /// Seconds without traffic before a connection or tunnel is closed (checked four times per
+    /// period, so it closes within a quarter more).
     #[arg(long, default_value_t = 60)]
     idle_timeout: u64,
     /// Seconds a connection or tunnel may last in all.
