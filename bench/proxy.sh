@@ -21,10 +21,10 @@
 # connection, one thread (wrk's p50 and p99); throughput: 16 connections, 2 threads. cordon's
 # proxy runs with the default limits, a manifest granting the upstream, and audit events written
 # to a temporary state directory (one JSON line per request, as in production).
-# CPU µs/req is each proxy's CPU time (user and system, all its threads, from /proc/PID/stat)
-# over the throughput run, per request served. Where the proxy is the bottleneck it is the cost
-# that sets the throughput, and it drifts far less than req/s from one minute to the next, so it
-# is the figure to compare builds by.
+# CPU µs/req is each proxy's CPU time (user and system, all its threads, from /proc/PID/stat; then
+# each apart) over the throughput run, per request served. Where the proxy is the bottleneck it is
+# the cost that sets the throughput, and it drifts far less than req/s from one minute to the next,
+# so it is the figure to compare builds by.
 # PIN=1 runs wrk and nginx on CPU 0 and the proxies on CPU 1 (taskset), to tell the proxy's own
 # cost from its contention with the load generator and the upstream on a small machine.
 # Installs wrk, nginx-light, tinyproxy and haproxy from Debian when missing; builds cordon in release mode.
@@ -97,12 +97,17 @@ for via in "" "--proxy http://127.0.0.1:$tiny" "--proxy http://127.0.0.1:$hap" "
 done
 
 # CPU time (user and system, all threads, in clock ticks) a process has used so far.
-ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+ticks() { awk '{print $14, $15}' "/proc/$1/stat"; }
 run() { # name, target, proxy pid (or ""), extra wrk args...
     local name="$1" target="$2" pid="$3" before; shift 3
-    [[ -z "$pid" ]] || before="$(ticks "$pid")"
+    local user system
+    [[ -z "$pid" ]] || read -r user system < <(ticks "$pid")
     "${load[@]}" wrk --latency -d "${seconds}s" "$@" "$target" > "wrk-$name.txt"
-    [[ -z "$pid" ]] || echo "$(( $(ticks "$pid") - before ))" > "cpu-$name.txt"
+    if [[ -n "$pid" ]]; then
+        local user2 system2
+        read -r user2 system2 < <(ticks "$pid")
+        echo "$(( user2 - user )) $(( system2 - system ))" > "cpu-$name.txt"
+    fi
 }
 rounds="${ROUNDS:-3}"
 for round in $(seq "$rounds"); do
@@ -131,11 +136,13 @@ def parse(name):
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)|Socket errors: (.*)", text)
     return lat, rps, count, errors.group(0) if errors else ""
 def cpu_us(name, count):
-    # The proxy's CPU time over the throughput run (clock ticks of 10 ms) per request served.
+    # The proxy's CPU time over the throughput run (clock ticks of 10 ms) per request served:
+    # user and system.
     try:
-        return int(open(f"{work}/cpu-{name}.txt").read()) * 10_000 / max(count, 1)
+        user, system = map(int, open(f"{work}/cpu-{name}.txt").read().split())
     except FileNotFoundError:
         return None
+    return user * 10_000 / max(count, 1), system * 10_000 / max(count, 1)
 who = ("direct", "tinyproxy", "haproxy", "floor", "cordon")
 runs = {w: [] for w in who}
 for r in range(1, rounds + 1):
@@ -146,14 +153,15 @@ for r in range(1, rounds + 1):
                         "errors": (e1 + " " + e2).strip()})
 med = statistics.median
 print(f"{rounds} round(s); medians, and the range of each path's share of the direct run of the same round")
-print(f"{'':10} {'p50 µs':>8} {'p99 µs':>8} {'added p50 µs':>13} {'req/s @16':>10} {'of direct':>9} {'range':>11} {'CPU µs/req':>10}  errors")
+print(f"{'':10} {'p50 µs':>8} {'p99 µs':>8} {'added p50 µs':>13} {'req/s @16':>10} {'of direct':>9} {'range':>11} {'CPU µs/req':>10} {'user':>5} {'sys':>5}  errors")
 for w in who:
     shares = [x["rps"] / d["rps"] for x, d in zip(runs[w], runs["direct"])]
     added = [x["p50"] - d["p50"] for x, d in zip(runs[w], runs["direct"])]
     errors = "; ".join(sorted({x["errors"] for x in runs[w] if x["errors"]}))
     span = f"{min(shares):.0%}–{max(shares):.0%}"
     cpus = [x["cpu"] for x in runs[w] if x["cpu"] is not None]
-    cpu = f"{med(cpus):10.1f}" if cpus else f"{'–':>10}"
+    cpu = (f"{med(u + s for u, s in cpus):10.1f} {med(u for u, _ in cpus):5.1f} {med(s for _, s in cpus):5.1f}"
+           if cpus else f"{'–':>10} {'':5} {'':5}")
     print(f"{w:10} {med(x['p50'] for x in runs[w]):8.0f} {med(x['p99'] for x in runs[w]):8.0f} "
           f"{med(added):13.0f} {med(x['rps'] for x in runs[w]):10.0f} {med(shares):9.0%} {span:>11} {cpu}  {errors[:80]}")
 PY
