@@ -91,6 +91,10 @@ pub fn segments(dir: &Path) -> Result<Vec<(u32, PathBuf)>, StoreError> {
 const TAIL: u64 = 8 << 10;
 /// Room a batch of records starts with (about thirty proxy events); it grows as needed.
 const BATCH_BYTES: usize = 64 << 10;
+/// The largest batch buffer kept from one append to the next. A buffer allocated afresh for each
+/// batch of a busy proxy (hundreds of kilobytes every few milliseconds) cost it page faults and
+/// cold caches; one that an unusually large batch grew beyond this is let go.
+const KEEP_BATCH_BYTES: usize = 8 << 20;
 
 /// Why the log cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -135,6 +139,8 @@ pub struct Log {
     len: u64,
     /// Whether the last record is a checkpoint (a second one would cover nothing new).
     last_is_checkpoint: bool,
+    /// The last batch's buffer, kept for the next (see [`KEEP_BATCH_BYTES`]).
+    batch: Vec<u8>,
 }
 
 impl Log {
@@ -158,6 +164,7 @@ impl Log {
             chain: Chain::new(),
             len: 0,
             last_is_checkpoint: false,
+            batch: Vec::new(),
         };
         log.file.lock().map_err(io("cannot lock", &log.path))?;
         let caught_up = log.settle(None);
@@ -227,17 +234,26 @@ impl Log {
     ) -> Result<Option<u64>, StoreError> {
         self.settle(Some(time))?;
         // Each record is sealed straight into the batch, one `write` for all of them.
-        let mut batch = Vec::with_capacity(BATCH_BYTES);
+        let mut batch = std::mem::take(&mut self.batch);
+        batch.clear();
+        batch.reserve(BATCH_BYTES);
         let mut last = None;
         for event in events {
             last = Some(self.chain.seal_into(time, event, &mut batch));
             batch.push(b'\n');
         }
-        if batch.is_empty() {
-            return Ok(None);
+        let written = if batch.is_empty() {
+            Ok(())
+        } else {
+            self.write_durably(&batch)
+        };
+        if batch.capacity() <= KEEP_BATCH_BYTES {
+            self.batch = batch;
         }
-        self.write_durably(&batch)?;
-        self.last_is_checkpoint = false;
+        written?;
+        if last.is_some() {
+            self.last_is_checkpoint = false;
+        }
         Ok(last)
     }
 
