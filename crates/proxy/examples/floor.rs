@@ -6,6 +6,11 @@
 //! is what cordon's own work per request costs (see docs/benchmarks.md, "Egress proxy").
 //!
 //! `cargo run --release -p cordon-proxy --example floor -- 127.0.0.1:PORT`
+//!
+//! `FLOOR_SPIN_NS=N` makes it spin for N nanoseconds of each request before forwarding it: a
+//! stand-in for work of a known size, to see what a proxy's own user time costs on a machine
+//! beyond itself (docs/benchmarks.md: on a small VM, waking the load generator and the upstream
+//! server more often).
 
 use std::sync::Arc;
 
@@ -18,12 +23,17 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Mutex;
 
 type Upstream = Arc<Mutex<Option<SendRequest<Incoming>>>>;
+type Spin = Option<std::time::Duration>;
 type Failure = Box<dyn std::error::Error + Send + Sync>;
 
 fn main() -> Result<(), Failure> {
     let listen = std::env::args()
         .nth(1)
         .ok_or("usage: floor 127.0.0.1:PORT")?;
+    let spin: Spin = match std::env::var("FLOOR_SPIN_NS") {
+        Ok(n) => Some(std::time::Duration::from_nanos(n.parse()?)),
+        Err(_) => None,
+    };
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?
@@ -32,14 +42,22 @@ fn main() -> Result<(), Failure> {
             loop {
                 let (client, _) = listener.accept().await?;
                 client.set_nodelay(true)?;
-                tokio::spawn(serve(client));
+                tokio::spawn(serve(client, spin));
             }
         })
 }
 
-async fn serve(client: TcpStream) {
+async fn serve(client: TcpStream, spin: Spin) {
     let upstream = Upstream::default();
-    let service = hyper::service::service_fn(move |req| forward(req, Arc::clone(&upstream)));
+    let service = hyper::service::service_fn(move |req| {
+        if let Some(spin) = spin {
+            let until = std::time::Instant::now() + spin;
+            while std::time::Instant::now() < until {
+                std::hint::spin_loop();
+            }
+        }
+        forward(req, Arc::clone(&upstream))
+    });
     let _ = hyper::server::conn::http1::Builder::new()
         .serve_connection(TokioIo::new(client), service)
         .await;
