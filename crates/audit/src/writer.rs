@@ -2,7 +2,10 @@
 //! and made durable by one thread, in batches, so a worker never waits for the disk.
 //!
 //! The writer takes every event queued since its last commit, waits a moment for more, and
-//! commits them with one `write` and one `fsync`. When a commit fails the writer stays
+//! commits them with one `write` and one `fsync`. What is queued is anything [`Queued`]: an event
+//! in canonical form already, or one the writer thread writes canonically as it seals it (so a
+//! worker hands its event over and gets on with its next request, and the events of a batch are
+//! written one after another on one thread, their code and data warm). When a commit fails the writer stays
 //! [`unhealthy`](Handle::healthy) and keeps trying with later batches; a caller that must not act
 //! without an audit trail (the proxy) refuses work while it is unhealthy. So it does while more
 //! than [`Config::max_backlog`] bytes of events wait to be written (a disk that stalls): the
@@ -16,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::canonical::Canonical;
+use crate::canonical::{Canonical, Sealable};
 use crate::checkpoint::Signer;
 use crate::store::{Log, StoreError};
 
@@ -26,11 +29,33 @@ const MAX_BATCH: usize = 4096;
 /// How the writer reports what it cannot commit (it has no terminal of its own).
 pub type OnError = Box<dyn Fn(&StoreError) + Send>;
 
+/// An event waiting for the writer.
+pub trait Queued: Sealable + Send + 'static {
+    /// Bytes it stands for while it waits: its share of [`Config::max_backlog`]. Its canonical
+    /// length, or an estimate of it for an event not yet written.
+    fn weight(&self) -> u64;
+}
+
+impl Queued for Canonical {
+    fn weight(&self) -> u64 {
+        u64::try_from(self.as_bytes().len()).unwrap_or(u64::MAX)
+    }
+}
+
 /// The queue end: cheap to clone, shared by every worker.
-#[derive(Debug, Clone)]
-pub struct Handle {
-    queue: mpsc::Sender<Canonical>,
+#[derive(Debug)]
+pub struct Handle<T = Canonical> {
+    queue: mpsc::Sender<T>,
     state: Arc<State>,
+}
+
+impl<T> Clone for Handle<T> {
+    fn clone(&self) -> Self {
+        Self {
+            queue: self.queue.clone(),
+            state: Arc::clone(&self.state),
+        }
+    }
 }
 
 #[derive(Debug, Default)]
@@ -44,17 +69,21 @@ struct State {
     max_backlog: u64,
 }
 
-impl Handle {
+impl Handle<Canonical> {
+    /// Queue an event, made canonical (and the value dropped) on the caller's thread; as
+    /// [`Handle::queue`].
+    pub fn record(&self, event: Value) {
+        self.queue(Canonical::of(&event));
+    }
+}
+
+impl<T: Queued> Handle<T> {
     /// Queue an event. It is durable once [`Handle::acked`] passes its sequence number; it is
     /// lost only if the process dies first (the log itself never holds half of it).
-    pub fn record(&self, event: Value) {
-        // Made canonical (and the value dropped) on the caller's thread.
-        self.record_canonical(Canonical::of(&event));
-    }
-
-    /// Queue an event already in canonical form; as [`Handle::record`].
-    pub fn record_canonical(&self, event: Canonical) {
-        self.state.queued.fetch_add(size(&event), Ordering::Relaxed);
+    pub fn queue(&self, event: T) {
+        self.state
+            .queued
+            .fetch_add(event.weight(), Ordering::Relaxed);
         // Fails only once the writer has stopped, at exit.
         let _ = self.queue.send(event);
     }
@@ -108,11 +137,6 @@ pub struct Config {
     pub max_backlog: u64,
 }
 
-/// An event's share of the backlog.
-fn size(event: &Canonical) -> u64 {
-    u64::try_from(event.as_bytes().len()).unwrap_or(u64::MAX)
-}
-
 impl std::fmt::Debug for Config {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Config")
@@ -130,9 +154,9 @@ pub struct Writer {
 }
 
 impl Writer {
-    /// Start committing to `log`.
-    pub fn start(log: Log, config: Config) -> (Handle, Self) {
-        let (queue, events) = mpsc::channel::<Canonical>();
+    /// Start committing to `log` what is queued on the handle.
+    pub fn start<T: Queued>(log: Log, config: Config) -> (Handle<T>, Self) {
+        let (queue, events) = mpsc::channel::<T>();
         let state = Arc::new(State {
             max_backlog: config.max_backlog,
             ..State::default()
@@ -149,7 +173,7 @@ impl Writer {
 }
 
 /// The writer's loop: batches until every sender is gone, checkpoints as configured.
-fn commit(mut log: Log, config: &Config, events: &mpsc::Receiver<Canonical>, shared: &State) {
+fn commit<T: Queued>(mut log: Log, config: &Config, events: &mpsc::Receiver<T>, shared: &State) {
     let mut batch = Vec::new();
     // Records since the last checkpoint, and when the first of them came.
     let mut pending: u64 = 0;
@@ -192,7 +216,10 @@ fn commit(mut log: Log, config: &Config, events: &mpsc::Receiver<Canonical>, sha
                 }
             }
             let n = batch.len() as u64;
-            let bytes = batch.iter().map(size).fold(0u64, u64::saturating_add);
+            let bytes = batch
+                .iter()
+                .map(Queued::weight)
+                .fold(0u64, u64::saturating_add);
             let appended = log.append(&(config.clock)(), batch.drain(..));
             // Written or not, the batch no longer waits in memory.
             shared.queued.fetch_sub(bytes, Ordering::Relaxed);

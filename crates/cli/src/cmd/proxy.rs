@@ -7,9 +7,10 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use cordon_audit::canonical::{Canonical, Sealable};
 use cordon_audit::ocsf::{self, Activity, Event as Ocsf};
 use cordon_audit::store::Log;
-use cordon_audit::writer::{Checkpoints, Config, Handle, Writer};
+use cordon_audit::writer::{Checkpoints, Config, Handle, Queued, Writer};
 
 use cordon_dlp::action::Actions;
 use cordon_dlp::scan::Scanner;
@@ -142,23 +143,60 @@ const AUDIT_BACKLOG: u64 = 64 << 20;
 /// The proxy's events, as OCSF, into the hash-chained audit log through a group-commit writer
 /// thread (the proxy's workers never wait for the disk), and to stdout when asked.
 struct Chained {
-    handle: Handle,
-    source: ocsf::Source,
+    handle: Handle<Record>,
+    source: Arc<ocsf::Source>,
     print: bool,
 }
 
+/// What the proxy queues for its audit log.
+#[expect(
+    clippy::large_enum_variant,
+    reason = "nearly every record is a request's event: boxing it would allocate per request"
+)]
+enum Record {
+    /// An event in canonical form already: the proxy's start and stop, and every event when
+    /// events are printed too.
+    Written(Canonical),
+    /// A request's event as the proxy saw it, written canonically (`Event::to_ocsf`) by the
+    /// writer thread as it seals it. A worker hands the event over and serves its next request;
+    /// the events of a batch are then written one after another on one thread. That took about
+    /// a microsecond off a proxied request on a core shared by both (docs/benchmarks.md).
+    Request(Event, Arc<ocsf::Source>),
+}
+
+impl Sealable for Record {
+    fn write_canonical(&self, out: &mut Vec<u8>) {
+        match self {
+            Self::Written(event) => event.write_canonical(out),
+            Self::Request(event, source) => out.extend_from_slice(event.to_ocsf(source).as_bytes()),
+        }
+    }
+}
+
+impl Queued for Record {
+    fn weight(&self) -> u64 {
+        match self {
+            Self::Written(event) => event.weight(),
+            Self::Request(event, _) => event.weight(),
+        }
+    }
+}
+
 impl Sink for Chained {
-    fn record(&self, event: &Event) {
-        // Written canonically without a JSON value in between: one per request.
-        let event = event.to_ocsf(&self.source);
+    fn record(&self, event: Event) {
         if self.print {
+            // Written here, to be printed as it happens.
+            let event = event.to_ocsf(&self.source);
             let mut out = std::io::stdout().lock();
             let _ = out
                 .write_all(event.as_bytes())
                 .and_then(|()| out.write_all(b"\n"))
                 .and_then(|()| out.flush());
+            self.handle.queue(Record::Written(event));
+            return;
         }
-        self.handle.record_canonical(event);
+        self.handle
+            .queue(Record::Request(event, Arc::clone(&self.source)));
     }
 
     fn healthy(&self) -> bool {
@@ -425,7 +463,7 @@ pub fn run(a: &Args) -> Outcome {
     );
     let sink = Arc::new(Chained {
         handle: handle.clone(),
-        source: ocsf::Source::new(trail.subject.clone(), trail::VERSION),
+        source: Arc::new(ocsf::Source::new(trail.subject.clone(), trail::VERSION)),
         print: a.print_events,
     });
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -459,7 +497,8 @@ pub fn run(a: &Args) -> Outcome {
     // checkpoint over all of it, and ends.
     drop(runtime);
     if standalone {
-        handle.record(lifecycle(Activity::AppStop).finish(&trail.subject, trail::VERSION));
+        let stop = lifecycle(Activity::AppStop).finish(&trail.subject, trail::VERSION);
+        handle.queue(Record::Written(Canonical::of(&stop)));
     }
     drop(handle);
     writer.finish();

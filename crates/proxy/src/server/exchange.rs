@@ -85,7 +85,7 @@ impl Drop for Exchange {
         event.bytes_up = self.up.load(Ordering::Relaxed);
         event.bytes_down = self.down.load(Ordering::Relaxed);
         event.duration_ms = millis(self.started.elapsed());
-        self.sink.record(&event);
+        self.sink.record(event);
     }
 }
 

@@ -349,7 +349,7 @@ impl Proxy {
         event.status = Some(refusal.status());
         event.detail = Some(detail.to_owned());
         event.duration_ms = millis(started.elapsed());
-        self.sink.record(&event);
+        self.sink.record(event);
     }
 }
 
