@@ -120,10 +120,11 @@ pub struct Event {
     pub time_ms: i64,
     /// The client, as the proxy saw it.
     pub client: Peer,
-    /// The HTTP method (`CONNECT` for a tunnel).
-    pub method: String,
+    /// The HTTP method (`CONNECT` for a tunnel); none when no request was read (a connection
+    /// refused as it arrived).
+    pub method: Option<http::Method>,
     /// `http` or `https`.
-    pub scheme: Option<String>,
+    pub scheme: Option<Cow<'static, str>>,
     /// The destination host.
     pub host: Option<String>,
     /// The destination port.
@@ -168,12 +169,13 @@ impl Event {
     /// not), a request the proxy sees is HTTP Activity. Written member by member where each
     /// stays, without an intermediate value: one event per request.
     pub fn to_ocsf(&self, source: &Source) -> Canonical {
-        let tunnel = self.method == "CONNECT";
+        let method = self.method.as_ref().map_or("", http::Method::as_str);
+        let tunnel = self.method == Some(http::Method::CONNECT);
         let allowed = self.decision == "allow";
         let activity = match (tunnel, allowed) {
             (true, true) => Activity::NetworkClose,
             (true, false) => Activity::NetworkRefuse,
-            (false, _) => Activity::Http(HttpMethod::of(&self.method)),
+            (false, _) => Activity::Http(HttpMethod::of(method)),
         };
         let strictest = self.dlp.iter().map(|f| f.action).max();
         let verdict = match (allowed, strictest) {
@@ -231,20 +233,18 @@ impl Event {
                 if let Some(headers) = &self.request_headers {
                     request.canonical("http_headers", headers);
                 }
-                request
-                    .str("http_method", &self.method)
-                    .object("url", |url| {
-                        if let Some(host) = &self.host {
-                            url.str("hostname", host);
-                        }
-                        url.str("path", self.path.as_deref().unwrap_or("/"));
-                        if let Some(port) = self.port {
-                            url.u64("port", port.into());
-                        }
-                        if let Some(scheme) = &self.scheme {
-                            url.str("scheme", scheme);
-                        }
-                    });
+                request.str("http_method", method).object("url", |url| {
+                    if let Some(host) = &self.host {
+                        url.str("hostname", host);
+                    }
+                    url.str("path", self.path.as_deref().unwrap_or("/"));
+                    if let Some(port) = self.port {
+                        url.u64("port", port.into());
+                    }
+                    if let Some(scheme) = &self.scheme {
+                        url.str("scheme", scheme);
+                    }
+                });
             });
             if let Some(code) = self.status {
                 w.object("http_response", |response| {
@@ -290,7 +290,12 @@ impl Event {
         let rule = self.rule.as_deref().map_or(0, str::len);
         // A finding is written as its rule, type, action and count: well under 128 bytes.
         let findings = self.dlp.len().saturating_mul(128);
-        let n = FIXED + self.method.len() + text + headers + rule + findings;
+        let n = FIXED
+            + self.method.as_ref().map_or(0, |m| m.as_str().len())
+            + text
+            + headers
+            + rule
+            + findings;
         u64::try_from(n).unwrap_or(u64::MAX)
     }
 }
@@ -550,13 +555,13 @@ mod tests {
             headers.insert(name, "v".repeat(i * 6).parse().unwrap());
         }
         let refused = Event {
-            method: "GET".into(),
+            method: Some(http::Method::GET),
             reason: "no_grant",
             ..Event::default()
         };
         let allowed = Event {
-            method: "POST".into(),
-            scheme: Some("https".into()),
+            method: Some(http::Method::POST),
+            scheme: Some(Cow::Borrowed("https")),
             host: Some("api.example.com".into()),
             port: Some(443),
             path: Some(format!("/v1/{}", "p".repeat(300))),

@@ -8,6 +8,7 @@ mod tunnel;
 
 use conn::{Activity, Stream, Waiting, Watched, accept, is_transient};
 
+use std::borrow::Cow;
 use std::convert::Infallible;
 use std::future::Future;
 use std::io;
@@ -17,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::header::{self, HeaderValue};
-use http::{Request, Response, StatusCode};
+use http::{Method, Request, Response, StatusCode};
 use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
@@ -191,7 +192,7 @@ impl Proxy {
                 let _ = tokio::time::timeout(Duration::from_secs(1), write).await;
             });
             self.record_refused(
-                self.event(&peer, ""),
+                self.event(&peer, None),
                 Instant::now(),
                 Refusal::Overloaded,
                 FULL,
@@ -239,14 +240,14 @@ impl Proxy {
     async fn handle(self: Arc<Self>, req: Request<Incoming>, call: Call) -> Response<ProxyBody> {
         let _waiting = Waiting::new(&call.activity);
         let started = Instant::now();
-        let method = req.method().as_str().to_owned();
+        let method = req.method().clone();
         let raw = head::uri_text(req.uri());
-        let mut event = self.event(&call.peer, &method);
+        let mut event = self.event(&call.peer, Some(&method));
         event.request_headers = redacted(req.headers());
         // The connection's previous authority, when its lock is sound (it is held only here).
         let target = match call.last.lock() {
-            Ok(mut last) => head::target_on(&method, &raw, &mut last),
-            Err(_) => head::target(&method, &raw),
+            Ok(mut last) => head::target_on(method.as_str(), &raw, &mut last),
+            Err(_) => head::target(method.as_str(), &raw),
         };
         let target = match target {
             Ok(t) => t,
@@ -260,11 +261,11 @@ impl Proxy {
             let detail = "the audit log cannot be written; the proxy refuses requests until it can";
             return self.refuse(event, started, Refusal::AuditUnavailable, detail.to_owned());
         }
-        let verdict = self.gate.decide(&method, target.url());
+        let verdict = self.gate.decide(method.as_str(), target.url());
         event.rule.clone_from(&verdict.rule);
         match target {
             Target::Forward { url } => {
-                if let Err((refusal, detail)) = admit(&verdict, &method, &url) {
+                if let Err((refusal, detail)) = admit(&verdict, method.as_str(), &url) {
                     return self.refuse(event, started, refusal, detail);
                 }
                 self.forward(req, url, verdict, event, started, false).await
@@ -321,11 +322,11 @@ impl Proxy {
         })
     }
 
-    fn event(&self, peer: &Peer, method: &str) -> Event {
+    fn event(&self, peer: &Peer, method: Option<&Method>) -> Event {
         Event {
             time_ms: now_ms(),
             client: peer.clone(),
-            method: method.to_owned(),
+            method: method.cloned(),
             decision: "deny",
             ..Event::default()
         }
@@ -426,7 +427,12 @@ pub(super) fn admit(verdict: &Verdict, method: &str, url: &Url) -> Result<(), (R
 
 pub(super) fn describe_destination(event: &mut Event, target: &Target) {
     let url = target.url();
-    event.scheme = Some(url.scheme().to_owned());
+    // The schemes a target can have, without a copy.
+    event.scheme = Some(match url.scheme() {
+        "http" => Cow::Borrowed("http"),
+        "https" => Cow::Borrowed("https"),
+        other => Cow::Owned(other.to_owned()),
+    });
     event.host = url.host_str().map(str::to_owned);
     event.port = url.port_or_known_default();
     if let Target::Forward { url } = target {

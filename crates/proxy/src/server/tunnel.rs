@@ -254,8 +254,8 @@ impl Proxy {
     ) -> Response<ProxyBody> {
         let _waiting = Waiting::new(&inner.activity);
         let started = Instant::now();
-        let method = req.method().as_str().to_owned();
-        let mut event = self.event(&inner.peer, &method);
+        let method = req.method().clone();
+        let mut event = self.event(&inner.peer, Some(&method));
         event.request_headers = redacted(req.headers());
         event.inspected = true;
         let url = match inner_url(&inner.origin, req.uri()) {
@@ -263,9 +263,9 @@ impl Proxy {
             Err(detail) => return self.refuse(event, started, Refusal::BadRequest, detail),
         };
         describe_destination(&mut event, &Target::Forward { url: url.clone() });
-        let verdict = self.gate.decide(&method, &url);
+        let verdict = self.gate.decide(method.as_str(), &url);
         event.rule.clone_from(&verdict.rule);
-        if let Err((refusal, detail)) = admit(&verdict, &method, &url) {
+        if let Err((refusal, detail)) = admit(&verdict, method.as_str(), &url) {
             return self.refuse(event, started, refusal, detail);
         }
         self.forward(req, url, verdict, event, started, true).await
