@@ -50,6 +50,8 @@ impl Canonical {
 #[derive(Debug)]
 pub struct Object {
     buf: Vec<u8>,
+    /// Where the object's opening brace is in `buf` (after what `buf` held before it).
+    start: usize,
     /// Where the last member's name is in `buf` (between its quotes), if the object has one.
     last: Option<std::ops::Range<usize>>,
     /// Whether every name so far came in canonical order and needed no escape, at every depth.
@@ -70,10 +72,17 @@ impl Object {
 
     /// An empty object with room for `bytes` of canonical JSON.
     pub fn with_capacity(bytes: usize) -> Self {
-        let mut buf = Vec::with_capacity(bytes.max(2));
+        Self::appending(Vec::with_capacity(bytes.max(2)))
+    }
+
+    /// An empty object written after what `buf` holds (a batch of records, say), so that it
+    /// needs no buffer of its own; [`finish_appended`](Self::finish_appended) gives `buf` back.
+    pub fn appending(mut buf: Vec<u8>) -> Self {
+        let start = buf.len();
         buf.push(b'{');
         Self {
             buf,
+            start,
             last: None,
             ordered: true,
         }
@@ -198,7 +207,7 @@ impl Object {
 
     /// Bytes written so far, with the opening brace.
     pub(crate) fn len(&self) -> usize {
-        self.buf.len()
+        self.buf.len() - self.start
     }
 
     /// The members as written, without the braces, for [`members`](Self::members); none when
@@ -206,7 +215,7 @@ impl Object {
     /// canonical as they stand).
     pub(crate) fn into_members(self) -> Option<Vec<u8>> {
         self.ordered
-            .then(|| self.buf.get(1..).unwrap_or_default().to_vec())
+            .then(|| self.buf.get(self.start + 1..).unwrap_or_default().to_vec())
     }
 
     /// Whether the object has no members.
@@ -215,18 +224,28 @@ impl Object {
     }
 
     /// The object in canonical form.
-    pub fn finish(mut self) -> Canonical {
+    pub fn finish(self) -> Canonical {
+        Canonical(self.finish_appended())
+    }
+
+    /// The buffer the object was written in, the object in canonical form after what the
+    /// buffer held before it.
+    pub fn finish_appended(mut self) -> Vec<u8> {
         self.buf.push(b'}');
         if self.ordered {
-            return Canonical(self.buf);
+            return self.buf;
         }
         // Read back, the last member of a name replaces the earlier ones (as `serde_json`
         // reads objects); written again, the members are sorted at every depth. The bytes are
         // JSON this writer made, so they read back; should they not, they are kept as written
         // (a record's hash covers the bytes as stored, so nothing is lost but the order).
-        match serde_json::from_slice::<Value>(&self.buf) {
-            Ok(value) => Canonical::of(&value),
-            Err(_) => Canonical(self.buf),
+        match serde_json::from_slice::<Value>(self.buf.get(self.start..).unwrap_or_default()) {
+            Ok(value) => {
+                self.buf.truncate(self.start);
+                write(&value, &mut self.buf);
+                self.buf
+            }
+            Err(_) => self.buf,
         }
     }
 }
@@ -424,15 +443,20 @@ mod tests {
         ) {
             // Two names need escaping: they are compared unescaped, whatever `buf` holds.
             const NAMES: [&str; 8] = ["b", "a", "ab", "B", "a_b", "é", "a\"", "\n"];
+            // Written on its own, and after other bytes in a buffer it is given.
+            let prefix = format!("{{\"before\":{}}}\n", members.len()).into_bytes();
             let mut object = Object::new();
+            let mut appended = Object::appending(prefix.clone());
             let mut map = serde_json::Map::new();
             for (n, text, number, is_text) in &members {
                 let name = NAMES[*n];
                 if *is_text {
                     object.str(name, text);
+                    appended.str(name, text);
                     map.insert(name.to_owned(), json!(text));
                 } else {
                     object.u64(name, *number);
+                    appended.u64(name, *number);
                     map.insert(name.to_owned(), json!(number));
                 }
             }
@@ -442,9 +466,14 @@ mod tests {
                 o.finish()
             };
             object.canonical("n", &nested);
+            appended.canonical("n", &nested);
             map.insert("n".into(), json!({"y": 2, "z": "1"}));
+            let expected = to_vec(&Value::Object(map));
             let written = object.finish();
-            proptest::prop_assert_eq!(written.as_bytes(), &to_vec(&Value::Object(map))[..]);
+            proptest::prop_assert_eq!(written.as_bytes(), &expected[..]);
+            let appended = appended.finish_appended();
+            proptest::prop_assert_eq!(appended.get(..prefix.len()), Some(&prefix[..]));
+            proptest::prop_assert_eq!(appended.get(prefix.len()..), Some(&expected[..]));
         }
 
         /// Objects nested in one buffer are the canonical form of the same value, whether their

@@ -710,6 +710,13 @@ impl Event {
     /// the writer, in ascending order of name. As with [`finish`](Self::finish), an attribute
     /// named like a member the envelope has gives way to it, and `actor` is the source's.
     pub fn writer(self, source: &Source) -> Writer<'_> {
+        self.writer_appending(source, Vec::with_capacity(2048))
+    }
+
+    /// As [`writer`](Self::writer), the event written after what `buf` holds (a batch of
+    /// records on its way to the log), without a buffer of its own: see
+    /// [`Writer::finish_appended`].
+    pub fn writer_appending(self, source: &Source, buf: Vec<u8>) -> Writer<'_> {
         let ids = self.ids();
         let pieces = source.pieces(&Envelope {
             ids,
@@ -724,7 +731,7 @@ impl Event {
             next: 0,
             from: 0,
             written: None,
-            out: Object::with_capacity(2048),
+            out: Object::appending(buf),
         }
     }
 }
@@ -789,6 +796,12 @@ impl Writer<'_> {
     pub fn finish(mut self) -> Canonical {
         self.envelope_before(None);
         self.out.finish()
+    }
+
+    /// The buffer given to [`Event::writer_appending`], the event after what it held.
+    pub fn finish_appended(mut self) -> Vec<u8> {
+        self.envelope_before(None);
+        self.out.finish_appended()
     }
 
     /// Write the envelope's members that come before `name`; whether an attribute of that name

@@ -169,6 +169,18 @@ impl Event {
     /// not), a request the proxy sees is HTTP Activity. Written member by member where each
     /// stays, without an intermediate value: one event per request.
     pub fn to_ocsf(&self, source: &Source) -> Canonical {
+        self.ocsf(source, None).finish()
+    }
+
+    /// [`Event::to_ocsf`] written after what `out` holds (the batch of records the audit writer
+    /// is sealing), without a buffer of its own.
+    pub fn write_ocsf(&self, source: &Source, out: &mut Vec<u8>) {
+        let buf = std::mem::take(out);
+        *out = self.ocsf(source, Some(buf)).finish_appended();
+    }
+
+    /// The event written, all but finished, in `buf` when given.
+    fn ocsf<'s>(&self, source: &'s Source, buf: Option<Vec<u8>>) -> ocsf::Writer<'s> {
         let method = self.method.as_ref().map_or("", http::Method::as_str);
         let tunnel = self.method == Some(http::Method::CONNECT);
         let allowed = self.decision == "allow";
@@ -221,7 +233,10 @@ impl Event {
             e = e.cordon("dlp", json!(self.dlp));
         }
         // The class's attributes, in canonical order.
-        let mut w = e.writer(source);
+        let mut w = match buf {
+            Some(buf) => e.writer_appending(source, buf),
+            None => e.writer(source),
+        };
         if let Some(host) = &self.host {
             let port = self.port.or(self.address.map(|a| a.port()));
             let ip = self.address.map(|a| a.ip());
@@ -261,7 +276,7 @@ impl Event {
                 .u64("bytes_in", self.bytes_down)
                 .u64("bytes_out", self.bytes_up);
         });
-        w.finish()
+        w
     }
 }
 
@@ -534,10 +549,9 @@ mod tests {
         }
     }
 
-    /// The estimate an audit queue counts an event by stays close to what the event writes, from
-    /// the smallest refusal to a request with many headers and findings.
-    #[test]
-    fn an_events_weight_is_close_to_what_it_writes() {
+    /// A source, and events from the smallest refusal to a request with many headers (one with
+    /// a value that needs escaping) and findings.
+    fn samples() -> (ocsf::Source, Vec<Event>) {
         let source = ocsf::Source::new(
             ocsf::Subject {
                 component: "proxy",
@@ -554,6 +568,7 @@ mod tests {
             let name = http::HeaderName::try_from(format!("x-header-{i}")).unwrap();
             headers.insert(name, "v".repeat(i * 6).parse().unwrap());
         }
+        headers.insert("x-quoted", "a \"quoted\" \\ value".parse().unwrap());
         let refused = Event {
             method: Some(http::Method::GET),
             reason: "no_grant",
@@ -582,7 +597,14 @@ mod tests {
                 .collect(),
             ..Event::default()
         };
-        for event in [refused, allowed] {
+        (source, vec![refused, allowed])
+    }
+
+    /// The estimate an audit queue counts an event by stays close to what the event writes.
+    #[test]
+    fn an_events_weight_is_close_to_what_it_writes() {
+        let (source, events) = samples();
+        for event in events {
             let written = event.to_ocsf(&source).as_bytes().len() as u64;
             let weight = event.weight();
             // Between three quarters and 1.35 times.
@@ -591,6 +613,24 @@ mod tests {
                 "weighs {weight}, writes {written}"
             );
         }
+    }
+
+    /// Written after a batch's earlier records, an event is the same bytes as on its own.
+    #[test]
+    fn an_event_written_into_a_batch_is_the_event_on_its_own() {
+        let (source, events) = samples();
+        let mut batch = b"{\"earlier\":1}\n".to_vec();
+        let mut expected = batch.clone();
+        for event in &events {
+            event.write_ocsf(&source, &mut batch);
+            batch.push(b'\n');
+            expected.extend_from_slice(event.to_ocsf(&source).as_bytes());
+            expected.push(b'\n');
+        }
+        assert_eq!(
+            String::from_utf8(batch).unwrap(),
+            String::from_utf8(expected).unwrap()
+        );
     }
 
     #[test]

@@ -168,7 +168,7 @@ impl Sealable for Record {
     fn write_canonical(&self, out: &mut Vec<u8>) {
         match self {
             Self::Written(event) => event.write_canonical(out),
-            Self::Request(event, source) => out.extend_from_slice(event.to_ocsf(source).as_bytes()),
+            Self::Request(event, source) => event.write_ocsf(source, out),
         }
     }
 }
