@@ -333,6 +333,51 @@ fn manifest(scopes: &[String], extra: &str) -> String {
     )
 }
 
+/// The upstream server is sent the path that was decided on: the client's own text when the URL
+/// parser kept it as it was, the parsed form when it did not (dot segments resolved, characters
+/// encoded), never a spelling the decision did not see.
+#[test]
+fn the_upstream_is_sent_the_path_that_was_decided() {
+    let s = Sandbox::new();
+    let up = Upstream::start(&s, "granted", false);
+    let proxy = Proxy::start(
+        &s,
+        &manifest(&[format!("http://127.0.0.1:{}/api", up.port)], ""),
+        &[],
+    );
+    let send = |target: &str| {
+        let mut raw = TcpStream::connect(("127.0.0.1", proxy.port)).unwrap();
+        let head = format!(
+            "GET http://127.0.0.1:{}{target} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nConnection: close\r\n\r\n",
+            up.port, up.port
+        );
+        raw.write_all(head.as_bytes()).unwrap();
+        let mut answer = String::new();
+        raw.read_to_string(&mut answer).unwrap();
+        answer
+    };
+    for (target, sent) in [
+        ("/api/items?page=2", "/api/items?page=2"),
+        ("/api/x/../items?q=1", "/api/items?q=1"),
+        ("/api/./items", "/api/items"),
+        ("/api/a\"b", "/api/a%22b"),
+    ] {
+        let answer = send(target);
+        assert!(answer.starts_with("HTTP/1.1 200"), "{target}: {answer}");
+        let seen = up.seen();
+        assert_eq!(
+            seen.last().unwrap()["line"],
+            format!("GET {sent} HTTP/1.1"),
+            "{target}"
+        );
+    }
+    // Resolved, this one leaves the grant: refused, and nothing is sent.
+    let before = up.seen().len();
+    let answer = send("/api/../admin");
+    assert!(answer.starts_with("HTTP/1.1 403"), "{answer}");
+    assert_eq!(up.seen().len(), before);
+}
+
 #[test]
 fn plain_http_goes_only_to_granted_destinations() {
     let s = Sandbox::new();

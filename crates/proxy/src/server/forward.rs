@@ -285,10 +285,20 @@ impl Proxy {
         event.address = Some(key.0);
         let exchange = Exchange::new(self.sink.clone(), event, started);
         let (parts, body) = req.into_parts();
-        let mut out = Request::builder()
+        let target = &url[url::Position::BeforePath..url::Position::AfterQuery];
+        let out = Request::builder()
             .method(parts.method)
-            .uri(&url[url::Position::BeforePath..url::Position::AfterQuery])
             .version(http::Version::HTTP_11);
+        // The path and query as the client wrote them when the URL decided on is the same text
+        // (most requests): taken as hyper parsed them, without a copy or a second parse.
+        let mut out = match parts.uri.path_and_query() {
+            Some(as_sent) if as_sent.as_str() == target => {
+                let mut origin = http::uri::Parts::default();
+                origin.path_and_query = Some(as_sent.clone());
+                out.uri(origin)
+            }
+            _ => out.uri(target),
+        };
         if let Some(h) = out.headers_mut() {
             *h = parts.headers;
             head::strip_hop_by_hop(h);
