@@ -15,7 +15,6 @@
 //! Every event shape is checked against the OCSF 1.8 schema in the tests (required attributes,
 //! types, enum ids and their captions, constraints).
 
-use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
 use crate::canonical::{Canonical, Object};
@@ -886,7 +885,9 @@ pub struct Source {
     policy: Option<Canonical>,
     /// The envelope of each shape of event met so far, its fixed members written once. Bounded:
     /// a shape is made of enums and a flag.
-    shapes: Arc<RwLock<HashMap<Shape, Arc<[Piece]>>>>,
+    /// A list, not a map: a process meets a handful of shapes, and comparing a few small
+    /// values costs less than hashing one.
+    shapes: Arc<RwLock<Vec<(Shape, Arc<[Piece]>)>>>,
 }
 
 /// What fixes every member of an event's envelope but its own (`message`, `status_detail`,
@@ -1008,19 +1009,23 @@ impl Source {
             failed: event.failure.is_some(),
         };
         // A poisoned lock only means a writer panicked; the map itself is whole.
-        if let Some(pieces) = self
+        if let Some((_, pieces)) = self
             .shapes
             .read()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .get(&shape)
+            .iter()
+            .find(|(known, _)| *known == shape)
         {
             return Arc::clone(pieces);
         }
         let pieces: Arc<[Piece]> = render(envelope).into();
-        self.shapes
+        let mut shapes = self
+            .shapes
             .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .insert(shape, Arc::clone(&pieces));
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if !shapes.iter().any(|(known, _)| *known == shape) {
+            shapes.push((shape, Arc::clone(&pieces)));
+        }
         pieces
     }
 
