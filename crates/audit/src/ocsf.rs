@@ -887,8 +887,11 @@ pub struct Source {
     /// a shape is made of enums and a flag.
     /// A list, not a map: a process meets a handful of shapes, and comparing a few small
     /// values costs less than hashing one.
-    shapes: Arc<RwLock<Vec<(Shape, Arc<[Piece]>)>>>,
+    shapes: Arc<RwLock<Vec<Shaped>>>,
 }
+
+/// A shape and the pieces of its envelope.
+type Shaped = (Shape, Arc<[Piece]>);
 
 /// What fixes every member of an event's envelope but its own (`message`, `status_detail`,
 /// `time`, `unmapped`): with the [`Source`], the ids, names, severity and status.
