@@ -884,9 +884,8 @@ pub struct Source {
     metadata: Canonical,
     policy: Option<Canonical>,
     /// The envelope of each shape of event met so far, its fixed members written once. Bounded:
-    /// a shape is made of enums and a flag.
-    /// A list, not a map: a process meets a handful of shapes, and comparing a few small
-    /// values costs less than hashing one.
+    /// a shape is made of enums and a flag. A list, not a map: a process meets a handful of
+    /// shapes, and comparing a few small values costs less than hashing one.
     shapes: Arc<RwLock<Vec<Shaped>>>,
 }
 

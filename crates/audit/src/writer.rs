@@ -5,11 +5,13 @@
 //! commits them with one `write` and one `fsync`. What is queued is anything [`Queued`]: an event
 //! in canonical form already, or one the writer thread writes canonically as it seals it (so a
 //! worker hands its event over and gets on with its next request, and the events of a batch are
-//! written one after another on one thread, their code and data warm). When a commit fails the writer stays
-//! [`unhealthy`](Handle::healthy) and keeps trying with later batches; a caller that must not act
-//! without an audit trail (the proxy) refuses work while it is unhealthy. So it does while more
-//! than [`Config::max_backlog`] bytes of events wait to be written (a disk that stalls): the
-//! queue's memory stays bounded, and nothing goes unrecorded.
+//! written one after another on one thread, their code and data warm).
+//!
+//! When a commit fails the writer stays [`unhealthy`](Handle::healthy) and keeps trying with
+//! later batches; a caller that must not act without an audit trail (the proxy) refuses work
+//! while it is unhealthy. So it does while more than [`Config::max_backlog`] bytes of events wait
+//! to be written (a disk that stalls): the queue's memory stays bounded, and nothing goes
+//! unrecorded.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};

@@ -278,9 +278,7 @@ impl Event {
         });
         w
     }
-}
 
-impl Event {
     /// About how many bytes [`Event::to_ocsf`] writes for this event, without writing it: its
     /// share of an audit queue's bound while it waits to be written. The envelope and the fixed
     /// members of a request's event come to about 1.4 KB; the rest is the event's own text.

@@ -157,8 +157,8 @@ enum Record {
     /// An event in canonical form already: the proxy's start and stop, and every event when
     /// events are printed too.
     Written(Canonical),
-    /// A request's event as the proxy saw it, written canonically (`Event::to_ocsf`) by the
-    /// writer thread as it seals it. A worker hands the event over and serves its next request;
+    /// A request's event as the proxy saw it, written canonically (`Event::write_ocsf`) by the
+    /// writer thread straight into the batch it seals. A worker hands the event over and serves its next request;
     /// the events of a batch are then written one after another on one thread. That took about
     /// a microsecond off a proxied request on a core shared by both (docs/benchmarks.md).
     Request(Event, Arc<ocsf::Source>),
