@@ -15,6 +15,7 @@
 //! Every event shape is checked against the OCSF 1.8 schema in the tests (required attributes,
 //! types, enum ids and their captions, constraints).
 
+use std::borrow::Cow;
 use std::sync::{Arc, RwLock};
 
 use crate::canonical::{Canonical, Object};
@@ -419,7 +420,34 @@ pub struct Event {
     /// Attributes written canonically already (kept apart from `attributes`, never both).
     written: Vec<(&'static str, Canonical)>,
     /// cordon's fields, in order of name.
-    cordon: Vec<(&'static str, Value)>,
+    cordon: Vec<(&'static str, Own)>,
+}
+
+/// The value of one of cordon's fields: most are text, kept as text rather than as a JSON value
+/// (an event is written many times a second).
+#[derive(Debug, Clone)]
+enum Own {
+    Text(Cow<'static, str>),
+    Shared(Arc<str>),
+    Json(Value),
+}
+
+impl Own {
+    fn into_value(self) -> Value {
+        match self {
+            Self::Text(t) => Value::String(t.into_owned()),
+            Self::Shared(t) => Value::String(t.as_ref().to_owned()),
+            Self::Json(v) => v,
+        }
+    }
+
+    fn write(&self, o: &mut Object, name: &str) {
+        match self {
+            Self::Text(t) => o.str(name, t),
+            Self::Shared(t) => o.str(name, t),
+            Self::Json(v) => o.value(name, v),
+        };
+    }
 }
 
 impl Event {
@@ -442,9 +470,25 @@ impl Event {
     #[must_use]
     pub fn decided(mut self, verdict: Verdict, reason: &str, rule: Option<&str>) -> Self {
         self.verdict = verdict;
-        self.set_cordon("reason", reason.into());
+        self.set_cordon("reason", Own::Text(Cow::Owned(reason.to_owned())));
         if let Some(rule) = rule {
-            self.set_cordon("rule", rule.into());
+            self.set_cordon("rule", Own::Text(Cow::Owned(rule.to_owned())));
+        }
+        self
+    }
+
+    /// As [`decided`](Self::decided), without copying the reason or the rule's description.
+    #[must_use]
+    pub fn decided_by(
+        mut self,
+        verdict: Verdict,
+        reason: &'static str,
+        rule: Option<Arc<str>>,
+    ) -> Self {
+        self.verdict = verdict;
+        self.set_cordon("reason", Own::Text(Cow::Borrowed(reason)));
+        if let Some(rule) = rule {
+            self.set_cordon("rule", Own::Shared(rule));
         }
         self
     }
@@ -493,12 +537,19 @@ impl Event {
     /// A cordon field under `unmapped.cordon`.
     #[must_use]
     pub fn cordon(mut self, name: &'static str, value: Value) -> Self {
-        self.set_cordon(name, value);
+        self.set_cordon(name, Own::Json(value));
+        self
+    }
+
+    /// A cordon field that is text; as [`cordon`](Self::cordon), without a JSON value.
+    #[must_use]
+    pub fn cordon_text(mut self, name: &'static str, text: impl Into<Cow<'static, str>>) -> Self {
+        self.set_cordon(name, Own::Text(text.into()));
         self
     }
 
     /// Set a cordon field, replacing one of the same name; the fields stay in order of name.
-    fn set_cordon(&mut self, name: &'static str, value: Value) {
+    fn set_cordon(&mut self, name: &'static str, value: Own) {
         match self.cordon.binary_search_by(|(k, _)| (*k).cmp(name)) {
             Ok(i) => {
                 if let Some(field) = self.cordon.get_mut(i) {
@@ -593,7 +644,7 @@ impl Event {
         let mut cordon: Map<String, Value> = self
             .cordon
             .into_iter()
-            .map(|(k, v)| (k.to_owned(), v))
+            .map(|(k, v)| (k.to_owned(), v.into_value()))
             .collect();
         cordon.insert("component".into(), subject.component.into());
         cordon.insert("decision".into(), self.verdict.as_str().into());
@@ -1098,7 +1149,7 @@ impl Envelope<'_> {
                 c.str(name, text);
             }
             if own.peek().is_none_or(|(name, _)| *name != k) {
-                c.value(k, v);
+                v.write(c, k);
             }
         }
         for (name, text) in own {

@@ -196,10 +196,10 @@ impl Event {
             (true, Some(Action::Alert)) => Verdict::Alert,
             (true, None) => Verdict::Allow,
         };
-        let mut e = ocsf::Event::new(activity, self.time_ms).decided(
+        let mut e = ocsf::Event::new(activity, self.time_ms).decided_by(
             verdict,
             self.reason,
-            self.rule.as_deref(),
+            self.rule.clone(),
         );
         if let (Some(code), true) = (self.status, tunnel) {
             // Network Activity has no HTTP response: the answer to `CONNECT` is cordon's field.
@@ -223,11 +223,11 @@ impl Event {
             ("credential_header", &self.credential),
         ] {
             if let Some(v) = v {
-                e = e.cordon(k, v.as_str().into());
+                e = e.cordon_text(k, v.clone());
             }
         }
         if let Some(address) = self.address {
-            e = e.cordon("address", socket_text(address).into());
+            e = e.cordon_text("address", socket_text(address));
         }
         if !self.dlp.is_empty() {
             e = e.cordon("dlp", json!(self.dlp));

@@ -52,7 +52,11 @@ fn events() -> Vec<Event> {
             .with("src_endpoint", json!({"ip": "127.0.0.1", "port": 50312}))
             .with("dst_endpoint", json!({"hostname": "api.anthropic.com", "port": 443, "ip": "160.79.104.10"}))
             .with("traffic", json!({"bytes_out": 4096, "bytes_in": 812}))
-            .decided(Verdict::Allow, "granted", Some("apis[0]")),
+            // Fields kept as text (the proxy's) beside one kept as a value.
+            .decided_by(Verdict::Allow, "granted", Some(std::sync::Arc::from("apis[0]")))
+            .cordon_text("server_name", "api.anthropic.com")
+            .cordon_text("address", String::from("160.79.104.10:443"))
+            .cordon("inspected", true.into()),
         Event::new(Activity::NetworkRefuse, T)
             .with("src_endpoint", json!({"ip": "127.0.0.1", "port": 50313}))
             .with("dst_endpoint", json!({"hostname": "evil.example", "port": 443}))
