@@ -211,7 +211,20 @@ impl Proxy {
                 return Ok((sender, key, true));
             }
         }
-        let (stream, addr) = self.connect_to(&addrs).await?;
+        // Connecting (and TLS) takes a future many times the size of the rest of a request's:
+        // boxed, it is paid for by the requests that open a connection, not moved with every one.
+        let (sender, key) = Box::pin(self.open(&addrs, name)).await?;
+        Ok((sender, key, false))
+    }
+
+    /// A new connection to the first of `addrs` that answers, over TLS verified for `name`
+    /// when given.
+    async fn open(
+        &self,
+        addrs: &[SocketAddr],
+        name: Option<String>,
+    ) -> Result<(SendRequest<UpBody>, PoolKey), (Refusal, String)> {
+        let (stream, addr) = self.connect_to(addrs).await?;
         let key = (addr, name);
         let sender = match (&key.1, &self.inspection) {
             (Some(host), Some(inspection)) => {
@@ -226,7 +239,7 @@ impl Proxy {
             }
             (None, _) => handshake(stream).await?,
         };
-        Ok((sender, key, false))
+        Ok((sender, key))
     }
 
     /// TLS to the upstream server, verified for `host` against the inspection's roots.
@@ -321,7 +334,7 @@ impl Proxy {
                         format!("apis entry {api} has a credential and this proxy holds none"),
                     );
                 };
-                match credentials.header(api).await {
+                match Box::pin(credentials.header(api)).await {
                     Ok((name, value)) => {
                         if let Some(h) = out.headers_mut() {
                             // Whatever the agent sent in that header is replaced.
@@ -337,7 +350,7 @@ impl Proxy {
             }
         }
         let body = if verdict.wants_inspection() {
-            match self.hold(body, &exchange).await {
+            match Box::pin(self.hold(body, &exchange)).await {
                 Ok((body, length)) => {
                     if let (Some(h), Some(n)) = (out.headers_mut(), length) {
                         h.insert(header::CONTENT_LENGTH, HeaderValue::from(n));

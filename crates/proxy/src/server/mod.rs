@@ -275,8 +275,7 @@ impl Proxy {
                     Ok(c) => c,
                     Err((refusal, detail)) => return self.refuse(event, started, refusal, detail),
                 };
-                self.tunnel(req, url, verdict, event, started, call, carry)
-                    .await
+                Box::pin(self.tunnel(req, url, verdict, event, started, call, carry)).await
             }
         }
     }
