@@ -26,7 +26,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def do_POST(self):
         self.reply(self.rfile.read(int(self.headers.get("content-length", "0"))))
     def reply(self, body):
-        note({"line": self.requestline, "headers": dict(self.headers), "body": body.decode("utf-8", "replace"), "peer": self.client_address[1]})
+        note({"line": self.requestline, "headers": dict(self.headers), "hosts": self.headers.get_all("host"), "body": body.decode("utf-8", "replace"), "peer": self.client_address[1]})
         out = b"hello from upstream\n"
         self.send_response(200)
         self.send_header("content-length", str(len(out)))
@@ -345,17 +345,18 @@ fn the_upstream_is_sent_the_path_that_was_decided() {
         &manifest(&[format!("http://127.0.0.1:{}/api", up.port)], ""),
         &[],
     );
-    let send = |target: &str| {
+    let authority = format!("127.0.0.1:{}", up.port);
+    let send_with = |target: &str, hosts: &[&str]| {
         let mut raw = TcpStream::connect(("127.0.0.1", proxy.port)).unwrap();
-        let head = format!(
-            "GET http://127.0.0.1:{}{target} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nConnection: close\r\n\r\n",
-            up.port, up.port
-        );
+        let hosts: String = hosts.iter().map(|h| format!("Host: {h}\r\n")).collect();
+        let head =
+            format!("GET http://{authority}{target} HTTP/1.1\r\n{hosts}Connection: close\r\n\r\n");
         raw.write_all(head.as_bytes()).unwrap();
         let mut answer = String::new();
         raw.read_to_string(&mut answer).unwrap();
         answer
     };
+    let send = |target: &str| send_with(target, &[&authority]);
     for (target, sent) in [
         ("/api/items?page=2", "/api/items?page=2"),
         ("/api/x/../items?q=1", "/api/items?q=1"),
@@ -376,6 +377,29 @@ fn the_upstream_is_sent_the_path_that_was_decided() {
     let answer = send("/api/../admin");
     assert!(answer.starts_with("HTTP/1.1 403"), "{answer}");
     assert_eq!(up.seen().len(), before);
+    // The upstream is told the host that was decided on, whatever `Host` the client sent: one
+    // that names another server, none, or the right one followed by another.
+    for hosts in [
+        &["other.example"][..],
+        &[],
+        &[authority.as_str(), "other.example"],
+        &["other.example", authority.as_str()],
+    ] {
+        let before = up.seen().len();
+        let answer = send_with("/api/items", hosts);
+        let seen = up.seen();
+        if answer.starts_with("HTTP/1.1 200") {
+            assert_eq!(
+                seen.last().unwrap()["hosts"],
+                serde_json::json!([authority]),
+                "{hosts:?}"
+            );
+        } else {
+            // Refused as malformed: then nothing reached the upstream.
+            assert!(answer.starts_with("HTTP/1.1 400"), "{hosts:?}: {answer}");
+            assert_eq!(seen.len(), before, "{hosts:?}");
+        }
+    }
 }
 
 #[test]

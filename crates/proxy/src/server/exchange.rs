@@ -89,13 +89,14 @@ impl Drop for Exchange {
     }
 }
 
-/// A body that counts the bytes passing through it into its exchange, and can run something
-/// once it has been read to its end.
-pub(super) struct Metered<B> {
+/// A body that counts the bytes passing through it into its exchange, and runs `E` once it
+/// has been read to its end (a type of its own rather than a boxed closure: a response body's
+/// end returns its connection to the pool on every request).
+pub(super) struct Metered<B, E = fn()> {
     inner: B,
     exchange: Arc<Exchange>,
     direction: Direction,
-    on_end: Option<Box<dyn FnOnce() + Send>>,
+    on_end: Option<E>,
 }
 
 impl<B> Metered<B> {
@@ -108,13 +109,17 @@ impl<B> Metered<B> {
         }
     }
 
-    pub(super) fn on_end(mut self, f: impl FnOnce() + Send + 'static) -> Self {
-        self.on_end = Some(Box::new(f));
-        self
+    pub(super) fn on_end<E: FnOnce() + Send + Unpin>(self, f: E) -> Metered<B, E> {
+        Metered {
+            inner: self.inner,
+            exchange: self.exchange,
+            direction: self.direction,
+            on_end: Some(f),
+        }
     }
 }
 
-impl<B: Body<Data = Bytes> + Unpin> Body for Metered<B> {
+impl<B: Body<Data = Bytes> + Unpin, E: FnOnce() + Unpin> Body for Metered<B, E> {
     type Data = Bytes;
     type Error = B::Error;
 

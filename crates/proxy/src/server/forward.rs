@@ -297,29 +297,38 @@ impl Proxy {
         };
         event.address = Some(key.0);
         let exchange = Exchange::new(self.sink.clone(), event, started);
-        let (parts, body) = req.into_parts();
+        // The request goes upstream as it came, but for its target (origin form), its version,
+        // its hop-by-hop headers and its `Host`: its parts are changed where they are.
+        let (mut parts, body) = req.into_parts();
         let target = &url[url::Position::BeforePath..url::Position::AfterQuery];
-        let out = Request::builder()
-            .method(parts.method)
-            .version(http::Version::HTTP_11);
         // The path and query as the client wrote them when the URL decided on is the same text
         // (most requests): taken as hyper parsed them, without a copy or a second parse.
-        let mut out = match parts.uri.path_and_query() {
+        let origin = match parts.uri.path_and_query() {
             Some(as_sent) if as_sent.as_str() == target => {
                 let mut origin = http::uri::Parts::default();
                 origin.path_and_query = Some(as_sent.clone());
-                out.uri(origin)
+                http::Uri::from_parts(origin).map_err(http::Error::from)
             }
-            _ => out.uri(target),
+            _ => http::Uri::try_from(target).map_err(http::Error::from),
         };
-        if let Some(h) = out.headers_mut() {
-            *h = parts.headers;
-            head::strip_hop_by_hop(h);
-            if let Ok(host) =
-                HeaderValue::from_str(&url[url::Position::BeforeHost..url::Position::AfterPort])
-            {
-                h.insert(header::HOST, host);
+        parts.uri = match origin {
+            Ok(uri) => uri,
+            Err(e) => {
+                return exchange.refuse(
+                    Refusal::BadRequest,
+                    format!("the request cannot be forwarded: {e}"),
+                );
             }
+        };
+        parts.version = http::Version::HTTP_11;
+        // What hyper noted for the client's connection is not the upstream request's.
+        parts.extensions.clear();
+        head::strip_hop_by_hop(&mut parts.headers);
+        let authority = &url[url::Position::BeforeHost..url::Position::AfterPort];
+        if !is_only_host(&parts.headers, authority)
+            && let Ok(host) = HeaderValue::from_str(authority)
+        {
+            parts.headers.insert(header::HOST, host);
         }
         if verdict.wants_inspection()
             && let Err((refusal, detail)) = self.inspect_url(&url, &exchange)
@@ -336,11 +345,9 @@ impl Proxy {
                 };
                 match Box::pin(credentials.header(api)).await {
                     Ok((name, value)) => {
-                        if let Some(h) = out.headers_mut() {
-                            // Whatever the agent sent in that header is replaced.
-                            h.remove(&name);
-                            h.insert(name.clone(), value);
-                        }
+                        // Whatever the agent sent in that header is replaced.
+                        parts.headers.remove(&name);
+                        parts.headers.insert(name.clone(), value);
                         exchange.update(|e| e.credential = Some(name.as_str().to_owned()));
                     }
                     Err(e) => {
@@ -352,8 +359,10 @@ impl Proxy {
         let body = if verdict.wants_inspection() {
             match Box::pin(self.hold(body, &exchange)).await {
                 Ok((body, length)) => {
-                    if let (Some(h), Some(n)) = (out.headers_mut(), length) {
-                        h.insert(header::CONTENT_LENGTH, HeaderValue::from(n));
+                    if let Some(n) = length {
+                        parts
+                            .headers
+                            .insert(header::CONTENT_LENGTH, HeaderValue::from(n));
                     }
                     body
                 }
@@ -362,15 +371,7 @@ impl Proxy {
         } else {
             Metered::new(body, exchange.clone(), Direction::Up).boxed_unsync()
         };
-        let mut out = match out.body(body) {
-            Ok(r) => r,
-            Err(e) => {
-                return exchange.refuse(
-                    Refusal::BadRequest,
-                    format!("the request cannot be forwarded: {e}"),
-                );
-            }
-        };
+        let mut out = Request::from_parts(parts, body);
         let response = loop {
             let sent = tokio::time::timeout(self.limits.idle_timeout, sender.try_send_request(out));
             match sent.await {
@@ -419,6 +420,13 @@ impl Proxy {
             .boxed_unsync();
         Response::from_parts(parts, body)
     }
+}
+
+/// Whether `headers` hold one `Host` header, and it is `authority` already (as most clients
+/// send it): kept, rather than replaced by a copy of itself.
+fn is_only_host(headers: &http::HeaderMap, authority: &str) -> bool {
+    let mut hosts = headers.get_all(header::HOST).iter();
+    matches!((hosts.next(), hosts.next()), (Some(host), None) if host.as_bytes() == authority.as_bytes())
 }
 
 /// An HTTP/1.1 client connection over `stream`, driven by its own task.
