@@ -65,7 +65,7 @@ count() { # port, out, vg
     local dump
     dump="$(ls "$2".* | head -1)"
     cp "$dump" "$2.dump"
-    callgrind_annotate --auto=no --inclusive=yes "$dump" > "$2.inclusive"
+    callgrind_annotate --auto=no --inclusive=yes --threshold=100 "$dump" > "$2.inclusive"
     callgrind_annotate --auto=no --threshold=100 "$dump" > "$2.exclusive"
 }
 valgrind --tool=callgrind --callgrind-out-file="$work/cordon.out" "$cordon" proxy \
@@ -94,15 +94,16 @@ print(f"{'requests counted':34} {n:10,}")
 print(f"{'instructions per request':34} {total / n:10,.0f}")
 print(f"{'  software SHA-256 (valgrind only)':34} {sha / n:10,.0f}")
 print(f"{'  without it':34} {(total - sha) / n:10,.0f}")
+writer = inclusive(r"cordon_audit::writer::commit\b")
+print(f"{'  the audit writer thread, less SHA':34} {(writer - sha) / n:10,.0f}")
 for label, pattern in [
-    ("the audit event (Sink::record)", r"Sink>::record"),
-    ("  written (Event::to_ocsf)", r"event::Event::to_ocsf"),
-    ("    its envelope", r"ocsf::Writer::envelope_before"),
-    ("forwarding (decision, upstream)", r"forward::<impl cordon_proxy::server::Proxy>::forward::\{\{closure\}\}"),
-    ("target URL parsed in full", r"cordon_proxy::head::target\b"),
-    ("decision", r"cordon_proxy::gate::Gate::decide"),
+    ("    the event written (EventWriter)", r"layout::EventWriter::write\b"),
+    ("  the event handed over (Sink)", r"Sink>::record"),
+    ("  forwarding (decision, upstream)", r"forward::<impl cordon_proxy::server::Proxy>::forward::\{\{closure\}\}"),
+    ("  target URL parsed in full", r"cordon_proxy::head::target\b"),
+    ("  decision", r"cordon_proxy::gate::Gate::decide"),
 ]:
-    print(f"{'  ' + label:34} {inclusive(pattern) / n:10,.0f}")
+    print(f"{label:34} {inclusive(pattern) / n:10,.0f}")
 floor = next(c for c, name in rows("floor.out.inclusive") if "PROGRAM TOTALS" in name)
 print(f"{'the floor (tokio and hyper alone)':34} {floor / n:10,.0f}")
 print(f"{'cordon above the floor':34} {(total - sha - floor) / n:10,.0f}")

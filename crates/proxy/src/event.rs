@@ -328,7 +328,7 @@ pub(crate) fn socket_text(addr: SocketAddr) -> String {
 /// `ip` as its `Display` writes it. Every event records one or two: an IPv4 address is written
 /// digit by digit rather than through the formatting machinery, which cost more than the rest of
 /// an endpoint.
-fn ip_text(ip: IpAddr) -> String {
+pub(crate) fn ip_text(ip: IpAddr) -> String {
     match ip {
         IpAddr::V4(v4) => {
             let mut out = String::with_capacity(15);
@@ -406,6 +406,11 @@ impl Peer {
 
     fn named(name: &str) -> Self {
         Self(Arc::new(endpoint_object(None, None, Some(name), None)))
+    }
+
+    /// A client whose endpoint is `endpoint` as it stands.
+    pub(crate) fn written(endpoint: Canonical) -> Self {
+        Self(Arc::new(endpoint))
     }
 
     /// The OCSF endpoint.

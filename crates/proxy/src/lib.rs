@@ -5,11 +5,13 @@
 //! policy decision point decides on the method and URL ([`gate`]), the destination is resolved
 //! and every address checked ([`resolve`], [`addr`]), and then a plain HTTP request is forwarded
 //! or a CONNECT tunnel opened — after the tunnel's TLS ClientHello has shown it goes to the host
-//! that was granted ([`hello`]). Every request and tunnel becomes an audit [`event`].
+//! that was granted ([`hello`]). Every request and tunnel becomes an audit [`event`], written
+//! into the audit log from a template of its layout ([`layout`]).
 //!
-//! What it does not do (yet): terminate TLS to inspect HTTPS bodies, inject credentials, or
-//! run DLP on bodies. A manifest that asks for content inspection (a `dlp` section) therefore has
-//! its traffic refused with `inspection_unavailable` rather than let through unseen.
+//! Where the manifest asks for it, the proxy sees inside TLS ([`inspect`], with leaf certificates
+//! minted by an enterprise CA, [`ca`]), applies DLP to request bodies ([`body`]) and adds the
+//! credentials of `apis` entries itself ([`credential`], from the environment, a file or Vault,
+//! [`vault`]), so that the agent never holds them.
 
 #![forbid(unsafe_code)]
 
@@ -22,6 +24,7 @@ pub mod gate;
 pub mod head;
 pub mod hello;
 pub mod inspect;
+pub mod layout;
 mod pool;
 pub mod resolve;
 pub mod server;

@@ -21,6 +21,7 @@ use cordon_proxy::credential::Credentials;
 use cordon_proxy::event::{Event, Sink};
 use cordon_proxy::gate::Gate;
 use cordon_proxy::inspect::Inspection;
+use cordon_proxy::layout::EventWriter;
 use cordon_proxy::resolve::Resolver;
 use cordon_proxy::server::{Extras, Limits, Listener, Proxy};
 use cordon_proxy::vault::Vault;
@@ -144,7 +145,7 @@ const AUDIT_BACKLOG: u64 = 64 << 20;
 /// thread (the proxy's workers never wait for the disk), and to stdout when asked.
 struct Chained {
     handle: Handle<Record>,
-    source: Arc<ocsf::Source>,
+    events: Arc<EventWriter>,
     print: bool,
 }
 
@@ -157,18 +158,19 @@ enum Record {
     /// An event in canonical form already: the proxy's start and stop, and every event when
     /// events are printed too.
     Written(Canonical),
-    /// A request's event as the proxy saw it, written canonically (`Event::write_ocsf`) by the
-    /// writer thread straight into the batch it seals. A worker hands the event over and serves its next request;
-    /// the events of a batch are then written one after another on one thread. That took about
-    /// a microsecond off a proxied request on a core shared by both (docs/benchmarks.md).
-    Request(Event, Arc<ocsf::Source>),
+    /// A request's event as the proxy saw it, written canonically (from its layout's template,
+    /// `EventWriter::write`) by the writer thread straight into the batch it seals. A worker
+    /// hands the event over and serves its next request; the events of a batch are then written
+    /// one after another on one thread. That took about a microsecond off a proxied request on a
+    /// core shared by both (docs/benchmarks.md).
+    Request(Event, Arc<EventWriter>),
 }
 
 impl Sealable for Record {
     fn write_canonical(&self, out: &mut Vec<u8>) {
         match self {
             Self::Written(event) => event.write_canonical(out),
-            Self::Request(event, source) => event.write_ocsf(source, out),
+            Self::Request(event, events) => events.write(event, out),
         }
     }
 }
@@ -186,7 +188,7 @@ impl Sink for Chained {
     fn record(&self, event: Event) {
         if self.print {
             // Written here, to be printed as it happens.
-            let event = event.to_ocsf(&self.source);
+            let event = event.to_ocsf(self.events.source());
             let mut out = std::io::stdout().lock();
             let _ = out
                 .write_all(event.as_bytes())
@@ -196,7 +198,7 @@ impl Sink for Chained {
             return;
         }
         self.handle
-            .queue(Record::Request(event, Arc::clone(&self.source)));
+            .queue(Record::Request(event, Arc::clone(&self.events)));
     }
 
     fn healthy(&self) -> bool {
@@ -463,7 +465,10 @@ pub fn run(a: &Args) -> Outcome {
     );
     let sink = Arc::new(Chained {
         handle: handle.clone(),
-        source: Arc::new(ocsf::Source::new(trail.subject.clone(), trail::VERSION)),
+        events: Arc::new(EventWriter::new(ocsf::Source::new(
+            trail.subject.clone(),
+            trail::VERSION,
+        ))),
         print: a.print_events,
     });
     let runtime = tokio::runtime::Builder::new_multi_thread()
