@@ -39,6 +39,13 @@ impl Target {
             Self::Tunnel { url } | Self::Forward { url } => url,
         }
     }
+
+    /// The URL, to lend (to [`Gate::decide`](crate::gate::Gate::decide)).
+    pub fn url_mut(&mut self) -> &mut Url {
+        match self {
+            Self::Tunnel { url } | Self::Forward { url } => url,
+        }
+    }
 }
 
 /// Why a request target is refused.

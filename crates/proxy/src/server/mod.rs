@@ -249,7 +249,7 @@ impl Proxy {
             Ok(mut last) => head::target_on(method.as_str(), &raw, &mut last),
             Err(_) => head::target(method.as_str(), &raw),
         };
-        let target = match target {
+        let mut target = match target {
             Ok(t) => t,
             Err(e) => {
                 let detail = e.to_string();
@@ -261,7 +261,7 @@ impl Proxy {
             let detail = "the audit log cannot be written; the proxy refuses requests until it can";
             return self.refuse(event, started, Refusal::AuditUnavailable, detail.to_owned());
         }
-        let verdict = self.gate.decide(method.as_str(), target.url());
+        let verdict = self.gate.decide(method.as_str(), target.url_mut());
         event.rule.clone_from(&verdict.rule);
         match target {
             Target::Forward { url } => {

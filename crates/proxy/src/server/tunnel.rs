@@ -258,12 +258,12 @@ impl Proxy {
         let mut event = self.event(&inner.peer, Some(&method));
         event.request_headers = redacted(req.headers());
         event.inspected = true;
-        let url = match inner_url(&inner.origin, req.uri()) {
+        let mut url = match inner_url(&inner.origin, req.uri()) {
             Ok(u) => u,
             Err(detail) => return self.refuse(event, started, Refusal::BadRequest, detail),
         };
         describe_destination(&mut event, &Target::Forward { url: url.clone() });
-        let verdict = self.gate.decide(method.as_str(), &url);
+        let verdict = self.gate.decide(method.as_str(), &mut url);
         event.rule.clone_from(&verdict.rule);
         if let Err((refusal, detail)) = admit(&verdict, method.as_str(), &url) {
             return self.refuse(event, started, refusal, detail);
