@@ -82,35 +82,44 @@ impl Chain {
         let start = out.len();
         out.extend_from_slice(b"{\"event\":");
         event.write_canonical(out);
-        // What follows `hash` in the record; hashed after the event, written after the hash.
-        let mut tail = Vec::with_capacity(160);
-        tail.extend_from_slice(b",\"prev\":");
-        canonical::write_str(&self.prev, &mut tail);
-        tail.extend_from_slice(b",\"seq\":");
-        canonical::write_u64(seq, &mut tail);
-        tail.extend_from_slice(b",\"time\":");
-        canonical::write_str(time, &mut tail);
-        tail.push(b'}');
-        let mut sum = Sha256::new();
-        sum.update(out.get(start..).unwrap_or_default());
-        sum.update(&tail);
-        let digest = sum.finalize();
-        self.prev.clear();
-        for &b in digest.iter() {
-            let [hi, lo] = hex_pair(b);
-            self.prev.push(char::from(hi));
-            self.prev.push(char::from(lo));
+        // What follows `hash` in the record, written after the event and hashed with it; the
+        // hash then goes in before it (a move of these few bytes, not a buffer of their own).
+        let tail = out.len();
+        out.extend_from_slice(b",\"prev\":");
+        canonical::write_str(&self.prev, out);
+        out.extend_from_slice(b",\"seq\":");
+        canonical::write_u64(seq, out);
+        out.extend_from_slice(b",\"time\":");
+        canonical::write_str(time, out);
+        out.push(b'}');
+        let digest = Sha256::digest(out.get(start..).unwrap_or_default());
+        // `,"hash":"<64 hex digits>"`, written after the tail and turned round to before it.
+        let mut member = [0u8; HASH_MEMBER];
+        let (name, rest) = member.split_at_mut(HASH_NAME.len());
+        name.copy_from_slice(HASH_NAME);
+        for (pair, &b) in rest.chunks_exact_mut(2).zip(digest.iter()) {
+            pair.copy_from_slice(&hex_pair(b));
         }
-        out.extend_from_slice(b",\"hash\":\"");
-        out.extend_from_slice(self.prev.as_bytes());
-        out.push(b'"');
-        out.extend_from_slice(&tail);
+        if let Some(quote) = rest.last_mut() {
+            *quote = b'"';
+        }
+        self.prev.clear();
+        self.prev
+            .push_str(std::str::from_utf8(rest.get(..64).unwrap_or_default()).unwrap_or_default());
+        out.extend_from_slice(&member);
+        if let Some(moved) = out.get_mut(tail..) {
+            moved.rotate_right(HASH_MEMBER);
+        }
         self.next_seq = seq.saturating_add(1);
         seq
     }
 }
 
 /// `bytes` in lowercase hex.
+/// The `hash` member as a record has it, and its length: the name, 64 hex digits, a quote.
+const HASH_NAME: &[u8] = b",\"hash\":\"";
+const HASH_MEMBER: usize = HASH_NAME.len() + 64 + 1;
+
 pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes
         .iter()

@@ -5,7 +5,8 @@
 //! the headers with every credential-bearing value replaced by `[redacted]`.
 
 use std::borrow::Cow;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::io::Write as _;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, LazyLock};
 
 use aho_corasick::AhoCorasick;
@@ -315,37 +316,50 @@ impl Event {
 
 /// `addr` as its `Display` writes it (`192.0.2.7:443`, `[2001:db8::1]:443`).
 pub(crate) fn socket_text(addr: SocketAddr) -> String {
-    let SocketAddr::V4(v4) = addr else {
-        return addr.to_string();
-    };
-    let mut out = String::with_capacity(21);
-    push_ipv4(*v4.ip(), &mut out);
-    out.push(':');
-    out.push_str(itoa::Buffer::new().format(v4.port()));
-    out
+    let mut out = Vec::with_capacity(21);
+    write_socket(addr, &mut out);
+    String::from_utf8(out).unwrap_or_default()
 }
 
 /// `ip` as its `Display` writes it. Every event records one or two: an IPv4 address is written
 /// digit by digit rather than through the formatting machinery, which cost more than the rest of
 /// an endpoint.
 pub(crate) fn ip_text(ip: IpAddr) -> String {
-    match ip {
-        IpAddr::V4(v4) => {
-            let mut out = String::with_capacity(15);
-            push_ipv4(v4, &mut out);
-            out
+    let mut out = Vec::with_capacity(15);
+    write_ip(ip, &mut out);
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// [`socket_text`] after what `out` holds (ASCII, never escaped in JSON).
+pub(crate) fn write_socket(addr: SocketAddr, out: &mut Vec<u8>) {
+    match addr {
+        SocketAddr::V4(v4) => {
+            write_ip(IpAddr::V4(*v4.ip()), out);
+            out.push(b':');
+            out.extend_from_slice(itoa::Buffer::new().format(v4.port()).as_bytes());
         }
-        IpAddr::V6(v6) => v6.to_string(),
+        SocketAddr::V6(v6) => {
+            // Writing into a `Vec` cannot fail.
+            let _ = write!(out, "{v6}");
+        }
     }
 }
 
-fn push_ipv4(ip: Ipv4Addr, out: &mut String) {
-    let mut digits = itoa::Buffer::new();
-    for (i, octet) in ip.octets().into_iter().enumerate() {
-        if i > 0 {
-            out.push('.');
+/// [`ip_text`] after what `out` holds.
+pub(crate) fn write_ip(ip: IpAddr, out: &mut Vec<u8>) {
+    match ip {
+        IpAddr::V4(v4) => {
+            let mut digits = itoa::Buffer::new();
+            for (i, octet) in v4.octets().into_iter().enumerate() {
+                if i > 0 {
+                    out.push(b'.');
+                }
+                out.extend_from_slice(digits.format(octet).as_bytes());
+            }
         }
-        out.push_str(digits.format(octet));
+        IpAddr::V6(v6) => {
+            let _ = write!(out, "{v6}");
+        }
     }
 }
 
@@ -561,6 +575,8 @@ mod tests {
             proptest::prop_assert_eq!(socket_text(v4), v4.to_string());
             let v6 = SocketAddr::from((segments, port));
             proptest::prop_assert_eq!(socket_text(v6), v6.to_string());
+            proptest::prop_assert_eq!(ip_text(v4.ip()), v4.ip().to_string());
+            proptest::prop_assert_eq!(ip_text(v6.ip()), v6.ip().to_string());
         }
     }
 

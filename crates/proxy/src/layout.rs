@@ -23,7 +23,7 @@ use cordon_audit::canonical::{self, Canonical};
 use cordon_audit::ocsf::Source;
 use serde_json::Value;
 
-use crate::event::{Event, Peer, ip_text, socket_text};
+use crate::event::{Event, Peer, ip_text, socket_text, write_ip, write_socket};
 
 /// Layouts remembered at most (a proxy meets a handful: one per method and outcome).
 const MAX_LAYOUTS: usize = 64;
@@ -448,8 +448,16 @@ fn write(event: &Event, slot: Slot, out: &mut Vec<u8>) {
         Slot::Status => number(event.status.unwrap_or_default().into(), out),
         Slot::Port => number(event.port.unwrap_or_default().into(), out),
         Slot::AddressPort => number(event.address.map_or(0, |a| a.port()).into(), out),
-        Slot::Address => text(event.address.map(socket_text).as_deref(), out),
-        Slot::AddressIp => text(event.address.map(|a| ip_text(a.ip())).as_deref(), out),
+        // Addresses are ASCII digits, dots, colons and brackets: quoted, never escaped.
+        Slot::Address | Slot::AddressIp => {
+            out.push(b'"');
+            match (event.address, slot) {
+                (Some(a), Slot::Address) => write_socket(a, out),
+                (Some(a), _) => write_ip(a.ip(), out),
+                (None, _) => {}
+            }
+            out.push(b'"');
+        }
         Slot::Scheme => text(event.scheme.as_deref(), out),
         Slot::Host => text(event.host.as_deref(), out),
         Slot::Path => text(event.path.as_deref(), out),
