@@ -805,6 +805,70 @@ fn limits_hold_against_slow_large_and_many_clients() {
     }
 }
 
+/// A connection busy with one request after another still ends at its time limit in all
+/// (`--total-timeout`), and a new one is served.
+#[test]
+fn a_busy_connection_ends_at_its_time_limit() {
+    let s = Sandbox::new();
+    let up = Upstream::start(&s, "plain", false);
+    let proxy = Proxy::start(
+        &s,
+        &manifest(&[format!("http://127.0.0.1:{}", up.port)], ""),
+        &[
+            "--total-timeout",
+            "2",
+            "--idle-timeout",
+            "30",
+            "--header-timeout",
+            "30",
+        ],
+    );
+    let request = format!(
+        "GET http://127.0.0.1:{0}/ HTTP/1.1\r\nHost: 127.0.0.1:{0}\r\n\r\n",
+        up.port
+    );
+    let sock = TcpStream::connect(("127.0.0.1", proxy.port)).unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut reader = BufReader::new(sock.try_clone().unwrap());
+    let mut writer = sock;
+    let started = Instant::now();
+    let mut answered = 0;
+    // A request every 200 ms, each answer read whole, until the proxy closes the connection.
+    let ended = loop {
+        assert!(started.elapsed() < Duration::from_secs(10), "never closed");
+        if writer.write_all(request.as_bytes()).is_err() {
+            break started.elapsed();
+        }
+        let mut status = String::new();
+        match reader.read_line(&mut status) {
+            Ok(0) | Err(_) => break started.elapsed(),
+            Ok(_) => assert!(status.starts_with("HTTP/1.1 200"), "{status}"),
+        }
+        let mut length = 0;
+        loop {
+            let mut line = String::new();
+            reader.read_line(&mut line).unwrap();
+            if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                length = v.trim().parse().unwrap();
+            }
+            if line == "\r\n" {
+                break;
+            }
+        }
+        let mut body = vec![0; length];
+        reader.read_exact(&mut body).unwrap();
+        answered += 1;
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert!(answered >= 5, "only {answered} answered");
+    assert!(
+        ended >= Duration::from_secs(2) && ended < Duration::from_secs(6),
+        "closed after {ended:?}"
+    );
+    let (code, body, err) = curl(&proxy, &[&format!("http://127.0.0.1:{}/", up.port)]);
+    assert_eq!((code, body.as_str()), (0, "hello from upstream\n"), "{err}");
+}
+
 #[test]
 fn addresses_approvals_and_inspection_are_enforced() {
     // `*` grants every host by name, yet no address that is not public: metadata services and

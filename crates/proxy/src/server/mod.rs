@@ -230,10 +230,16 @@ impl Proxy {
             .serve_connection(TokioIo::new(io), service)
             .with_upgrades();
         // A connection ends when hyper is done with it (a tunnel carries on in its own task), when
-        // it goes idle, or at its time limit.
+        // it goes idle, or at its time limit. hyper serves it in a task of its own, so that the
+        // wake-ups of its every read and write do not poll the two timers here too; this task
+        // wakes only when one of them fires or the connection ends, and then stops it.
+        let served = tokio::spawn(conn);
+        // However this task ends, the connection ends with it.
+        let _stop = StopOnDrop(served.abort_handle());
         tokio::select! {
-            _ = tokio::time::timeout(self.limits.total_timeout, conn) => {}
+            _ = served => {}
             () = activity.idle(self.limits.idle_timeout) => {}
+            () = tokio::time::sleep(self.limits.total_timeout) => {}
         }
     }
 
@@ -350,6 +356,15 @@ impl Proxy {
         event.detail = Some(detail.to_owned());
         event.duration_ms = millis(started.elapsed());
         self.sink.record(event);
+    }
+}
+
+/// Stops a task when dropped.
+struct StopOnDrop(tokio::task::AbortHandle);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 
