@@ -87,7 +87,7 @@ impl EventWriter {
 struct Layout {
     /// Where the method is in [`METHODS`].
     method: usize,
-    /// One bit per [`Flag`].
+    /// One bit per member that may be missing, and one for the decision ([`Layout::of`]).
     flags: u32,
 }
 
@@ -238,7 +238,8 @@ const MARKERS: [Markers; 2] = [
 ];
 
 impl Markers {
-    /// `event` with these values in place of its own.
+    /// `event` with these values in place of its own. Every field is named here (no `..`): a
+    /// field added to [`Event`] does not compile until it is a value here or part of the layout.
     fn apply(&self, event: &Event) -> Event {
         let text = |present: bool, marker: &str| present.then(|| marker.to_owned());
         let raw =
