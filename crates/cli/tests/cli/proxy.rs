@@ -860,9 +860,11 @@ fn a_busy_connection_ends_at_its_time_limit() {
         answered += 1;
         std::thread::sleep(Duration::from_millis(200));
     };
-    assert!(answered >= 5, "only {answered} answered");
+    // Kept alive for a while (one request every ~200 ms), then closed at about two seconds
+    // (the proxy's clock starts when it accepts, a moment before or after this one's).
+    assert!(answered >= 3, "only {answered} answered");
     assert!(
-        ended >= Duration::from_secs(2) && ended < Duration::from_secs(6),
+        ended >= Duration::from_millis(1900) && ended < Duration::from_secs(6),
         "closed after {ended:?}"
     );
     let (code, body, err) = curl(&proxy, &[&format!("http://127.0.0.1:{}/", up.port)]);
