@@ -115,11 +115,12 @@ impl Chain {
     }
 }
 
-/// `bytes` in lowercase hex.
-/// The `hash` member as a record has it, and its length: the name, 64 hex digits, a quote.
+/// How a record's `hash` member starts.
 const HASH_NAME: &[u8] = b",\"hash\":\"";
+/// The whole member's length: its start, 64 hex digits, a closing quote.
 const HASH_MEMBER: usize = HASH_NAME.len() + 64 + 1;
 
+/// `bytes` in lowercase hex.
 pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes
         .iter()
