@@ -27,6 +27,9 @@
 # so it is the figure to compare builds by.
 # PIN=1 runs wrk and nginx on CPU 0 and the proxies on CPU 1 (taskset), to tell the proxy's own
 # cost from its contention with the load generator and the upstream on a small machine.
+# Busy is the share of each CPU's time not idle over the throughput run (/proc/stat): with PIN=1,
+# `load` is CPU 0 (wrk and nginx) and `proxy` CPU 1; a path whose `load` core is busy all the
+# time is held back by wrk and nginx, not by the proxy, so no proxy could go faster there.
 # Installs wrk, nginx-light, tinyproxy and haproxy from Debian when missing; builds cordon in release mode.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -98,11 +101,15 @@ done
 
 # CPU time (user and system, all threads, in clock ticks) a process has used so far.
 ticks() { awk '{print $14, $15}' "/proc/$1/stat"; }
+# Busy and idle ticks of CPU 0 and CPU 1 so far (idle counts iowait).
+cores() { awk '/^cpu[01] /{printf "%d %d ", $2+$3+$4+$7+$8+$9, $5+$6}' /proc/stat; }
 run() { # name, target, proxy pid (or ""), extra wrk args...
     local name="$1" target="$2" pid="$3" before; shift 3
     local user system
     [[ -z "$pid" ]] || read -r user system < <(ticks "$pid")
+    before="$(cores)"
     "${load[@]}" wrk --latency -d "${seconds}s" "$@" "$target" > "wrk-$name.txt"
+    echo "$before $(cores)" > "cores-$name.txt"
     if [[ -n "$pid" ]]; then
         local user2 system2
         read -r user2 system2 < <(ticks "$pid")
@@ -124,7 +131,7 @@ for round in $(seq "$rounds"); do
     run "tp-cordon-$round" "http://127.0.0.1:$cp" "$pid_cordon" -t2 -c16 -s abs.lua
 done
 
-python3 - "$work" "$rounds" <<'PY'
+python3 - "$work" "$rounds" "${PIN:-0}" <<'PY'
 import re, statistics, sys
 work, rounds = sys.argv[1], int(sys.argv[2])
 def parse(name):
@@ -143,6 +150,11 @@ def cpu_us(name, count):
     except FileNotFoundError:
         return None
     return user * 10_000 / max(count, 1), system * 10_000 / max(count, 1)
+def busy(name):
+    # The share of CPU 0's and CPU 1's time spent busy over the run.
+    b0, i0, b1, i1, b0_, i0_, b1_, i1_ = map(int, open(f"{work}/cores-{name}.txt").read().split())
+    share = lambda b, i: b / max(b + i, 1)
+    return share(b0_ - b0, i0_ - i0), share(b1_ - b1, i1_ - i1)
 who = ("direct", "tinyproxy", "haproxy", "floor", "cordon")
 runs = {w: [] for w in who}
 for r in range(1, rounds + 1):
@@ -150,10 +162,13 @@ for r in range(1, rounds + 1):
         lat, _, _, e1 = parse(f"lat-{w}-{r}")
         _, rps, count, e2 = parse(f"tp-{w}-{r}")
         runs[w].append({"p50": lat["50"], "p99": lat["99"], "rps": rps, "cpu": cpu_us(f"tp-{w}-{r}", count),
-                        "errors": (e1 + " " + e2).strip()})
+                        "busy": busy(f"tp-{w}-{r}"), "errors": (e1 + " " + e2).strip()})
 med = statistics.median
 print(f"{rounds} round(s); medians, and the range of each path's share of the direct run of the same round")
-print(f"{'':10} {'p50 µs':>8} {'p99 µs':>8} {'added p50 µs':>13} {'req/s @16':>10} {'of direct':>9} {'range':>11} {'CPU µs/req':>10} {'user':>5} {'sys':>5}  errors")
+pinned = sys.argv[3] == "1"
+cores = ("load", "proxy") if pinned else ("cpu0", "cpu1")
+print(f"{'':10} {'p50 µs':>8} {'p99 µs':>8} {'added p50 µs':>13} {'req/s @16':>10} {'of direct':>9} {'range':>11} "
+      f"{'CPU µs/req':>10} {'user':>5} {'sys':>5} {cores[0] + ' busy':>10} {cores[1] + ' busy':>10}  errors")
 for w in who:
     shares = [x["rps"] / d["rps"] for x, d in zip(runs[w], runs["direct"])]
     added = [x["p50"] - d["p50"] for x, d in zip(runs[w], runs["direct"])]
@@ -162,8 +177,10 @@ for w in who:
     cpus = [x["cpu"] for x in runs[w] if x["cpu"] is not None]
     cpu = (f"{med(u + s for u, s in cpus):10.1f} {med(u for u, _ in cpus):5.1f} {med(s for _, s in cpus):5.1f}"
            if cpus else f"{'–':>10} {'':5} {'':5}")
+    load, proxy = (med(x["busy"][i] for x in runs[w]) for i in (0, 1))
     print(f"{w:10} {med(x['p50'] for x in runs[w]):8.0f} {med(x['p99'] for x in runs[w]):8.0f} "
-          f"{med(added):13.0f} {med(x['rps'] for x in runs[w]):10.0f} {med(shares):9.0%} {span:>11} {cpu}  {errors[:80]}")
+          f"{med(added):13.0f} {med(x['rps'] for x in runs[w]):10.0f} {med(shares):9.0%} {span:>11} {cpu} "
+          f"{load:10.0%} {proxy:10.0%}  {errors[:80]}")
 PY
 lines="$(cat "$work"/state/audit/*.jsonl | wc -l)"
 echo "cordon recorded $lines audit events" >&2
