@@ -34,7 +34,8 @@ fn main() -> Result<(), Failure> {
         Ok(n) => Some(std::time::Duration::from_nanos(n.parse()?)),
         Err(_) => None,
     };
-    tokio::runtime::Builder::new_multi_thread()
+    // One thread, as `cordon proxy` serves by default (`--threads 1`).
+    tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?
         .block_on(async move {

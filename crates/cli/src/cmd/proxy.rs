@@ -123,7 +123,17 @@ pub struct Args {
     /// Seconds to resolve a name, and to connect to an upstream server.
     #[arg(long, default_value_t = 10)]
     connect_timeout: u64,
+    /// Threads that serve connections. One serves one agent's traffic many times over (tens of
+    /// thousands of requests a second) at the least cost per request; more let TLS handshakes
+    /// and body scans of many connections run side by side, at a cost per request of their own
+    /// (docs/benchmarks.md). The audit writer and DNS lookups have threads of their own anyway.
+    #[arg(long, default_value_t = 1, value_name = "N",
+          value_parser = clap::value_parser!(u16).range(1..=MAX_THREADS))]
+    threads: u16,
 }
+
+/// The most threads `--threads` asks for.
+const MAX_THREADS: i64 = 256;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 enum OversizedBody {
@@ -471,9 +481,7 @@ pub fn run(a: &Args) -> Outcome {
         ))),
         print: a.print_events,
     });
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
+    let runtime = runtime(a.threads)
         .map_err(|e| Fail::check_msg(format!("cannot start the proxy's runtime: {e}")))?;
     let agent = verified.manifest.agent_name.clone();
     let served = runtime.block_on(async {
@@ -511,6 +519,21 @@ pub fn run(a: &Args) -> Outcome {
         eprintln!("cordon proxy: stopped");
     }
     served
+}
+
+/// The runtime connections are served on: a single thread for one, without the work-stealing
+/// scheduler's hand-offs between threads, which cost a single-threaded proxy 1.5 µs a request on
+/// a core of its own and 3.8 µs on cores it shares (docs/benchmarks.md, session 22).
+fn runtime(threads: u16) -> std::io::Result<tokio::runtime::Runtime> {
+    let mut builder = if threads > 1 {
+        let mut builder = tokio::runtime::Builder::new_multi_thread();
+        builder.worker_threads(usize::from(threads));
+        builder
+    } else {
+        tokio::runtime::Builder::new_current_thread()
+    };
+    // Named for `top` and `ps -L`, blocking threads (DNS lookups) as well.
+    builder.thread_name("cordon-proxy").enable_all().build()
 }
 
 /// Completes when the parent process has ended (the proxy is then a child of init or a

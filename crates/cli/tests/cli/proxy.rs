@@ -871,6 +871,78 @@ fn a_busy_connection_ends_at_its_time_limit() {
     assert_eq!((code, body.as_str()), (0, "hello from upstream\n"), "{err}");
 }
 
+/// Threads of `pid` that its runtime started (named `cordon-proxy`): the workers of a
+/// multi-threaded runtime, and blocking threads (none here: no name is looked up).
+fn runtime_workers(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/task"))
+        .unwrap()
+        .filter(|task| {
+            let comm = std::fs::read_to_string(task.as_ref().unwrap().path().join("comm"));
+            comm.unwrap().trim() == "cordon-proxy"
+        })
+        .count()
+}
+
+#[test]
+fn connections_are_served_on_the_threads_asked_for() {
+    let s = Sandbox::new();
+    let up = Upstream::start(&s, "plain", false);
+    let scopes = [format!("http://127.0.0.1:{}", up.port)];
+    let granted = format!("http://127.0.0.1:{}/", up.port);
+
+    // By default, one thread serves every connection: no workers of a multi-threaded runtime.
+    let one = Proxy::start(&s, &manifest(&scopes, ""), &[]);
+    let (code, body, err) = curl(&one, &[&granted]);
+    assert_eq!((code, body.as_str()), (0, "hello from upstream\n"), "{err}");
+    assert_eq!(runtime_workers(one.process.0.id()), 0);
+    drop(one);
+
+    // `--threads 3`: three workers, and clients served side by side through them, each
+    // request decided, forwarded and recorded once.
+    let three = Proxy::start(&s, &manifest(&scopes, ""), &["--threads", "3"]);
+    assert_eq!(runtime_workers(three.process.0.id()), 3);
+    let before = up.seen().len();
+    let answers: Vec<_> = std::thread::scope(|scope| {
+        let clients: Vec<_> = (0..6)
+            .map(|_| scope.spawn(|| curl(&three, &[&granted, &granted])))
+            .collect();
+        clients.into_iter().map(|c| c.join().unwrap()).collect()
+    });
+    for (code, body, err) in answers {
+        assert_eq!(
+            (code, body.as_str()),
+            (0, "hello from upstream\nhello from upstream\n"),
+            "{err}"
+        );
+    }
+    assert_eq!(up.seen().len() - before, 12);
+    let events = three.events(12);
+    assert_eq!(events.len(), 12, "{events:?}");
+    let (code, body, err) = curl(&three, &["-i", "http://127.0.0.1:9/"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(body.starts_with("HTTP/1.1 403"), "{body}");
+    assert!(body.contains("x-cordon-reason: no_grant"), "{body}");
+
+    // Out of range: refused before anything starts, naming the option.
+    for threads in ["0", "257", "many"] {
+        let out = Command::new(assert_cmd::cargo::cargo_bin("cordon"))
+            .current_dir(s.path("."))
+            .args([
+                "proxy",
+                "--manifest",
+                "m.signed.json",
+                "--trust",
+                "trust.json",
+            ])
+            .args(["--listen", "127.0.0.1:0", "--threads", threads])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(err.contains("--threads"), "{err}");
+    }
+}
+
 #[test]
 fn addresses_approvals_and_inspection_are_enforced() {
     // `*` grants every host by name, yet no address that is not public: metadata services and
