@@ -181,6 +181,20 @@ for w in who:
     print(f"{w:10} {med(x['p50'] for x in runs[w]):8.0f} {med(x['p99'] for x in runs[w]):8.0f} "
           f"{med(added):13.0f} {med(x['rps'] for x in runs[w]):10.0f} {med(shares):9.0%} {span:>11} {cpu} "
           f"{load:10.0%} {proxy:10.0%}  {errors[:80]}")
+# cordon against HAProxy in the same rounds, and, with PIN=1, whether HAProxy was held back by the
+# load core rather than by itself: then its share is the most any proxy reaches here.
+def ratio(w, key):
+    return med(x[key] / h[key] for x, h in zip(runs[w], runs["haproxy"]))
+per_request = lambda x: sum(x["cpu"]) if x["cpu"] else float("nan")
+print(f"cordon against HAProxy: {ratio('cordon', 'rps'):.0%} of its requests per second, "
+      f"{med(per_request(c) / per_request(h) for c, h in zip(runs['cordon'], runs['haproxy'])):.2f}x "
+      f"its CPU per request")
+if pinned:
+    load = med(x["busy"][0] for x in runs["haproxy"])
+    share = med(x["rps"] / d["rps"] for x, d in zip(runs["haproxy"], runs["direct"]))
+    if load >= 0.97:
+        print(f"with HAProxy in the path the load core (wrk, nginx) was {load:.0%} busy: its "
+              f"{share:.0%} of direct is bounded by wrk and nginx, not by the proxy")
 PY
 lines="$(cat "$work"/state/audit/*.jsonl | wc -l)"
 echo "cordon recorded $lines audit events" >&2
