@@ -29,7 +29,7 @@
 # cost from its contention with the load generator and the upstream on a small machine.
 # Busy is the share of each CPU's time not idle over the throughput run (/proc/stat): with PIN=1,
 # `load` is CPU 0 (wrk and nginx) and `proxy` CPU 1; a path whose `load` core is busy all the
-# time is held back by wrk and nginx, not by the proxy, so no proxy could go faster there.
+# time is held back by wrk and nginx, not by the proxy: a cheaper proxy would not go faster there.
 # Installs wrk, nginx-light, tinyproxy and haproxy from Debian when missing; builds cordon in release mode.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -182,7 +182,7 @@ for w in who:
           f"{med(added):13.0f} {med(x['rps'] for x in runs[w]):10.0f} {med(shares):9.0%} {span:>11} {cpu} "
           f"{load:10.0%} {proxy:10.0%}  {errors[:80]}")
 # cordon against HAProxy in the same rounds, and, with PIN=1, whether HAProxy was held back by the
-# load core rather than by itself: then its share is the most any proxy reaches here.
+# load core rather than by itself: then its share is bounded by the load side, not by HAProxy.
 def ratio(w, key):
     return med(x[key] / h[key] for x, h in zip(runs[w], runs["haproxy"]))
 per_request = lambda x: sum(x["cpu"]) if x["cpu"] else float("nan")

@@ -923,7 +923,7 @@ fn connections_are_served_on_the_threads_asked_for() {
     assert!(body.starts_with("HTTP/1.1 403"), "{body}");
     assert!(body.contains("x-cordon-reason: no_grant"), "{body}");
 
-    // Out of range: refused before anything starts, naming the option.
+    // Not a count from 1 to 256: refused before anything starts, naming the option.
     for threads in ["0", "257", "many"] {
         let out = Command::new(assert_cmd::cargo::cargo_bin("cordon"))
             .current_dir(s.path("."))
