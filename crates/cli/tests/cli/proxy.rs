@@ -159,6 +159,19 @@ pub(crate) fn test_ca(s: &Sandbox) {
     ]);
 }
 
+/// `cordon proxy` in the sandbox, enforcing its signed manifest.
+fn proxy_command(s: &Sandbox) -> Command {
+    let mut command = Command::new(assert_cmd::cargo::cargo_bin("cordon"));
+    command.current_dir(s.path(".")).args([
+        "proxy",
+        "--manifest",
+        "m.signed.json",
+        "--trust",
+        "trust.json",
+    ]);
+    command
+}
+
 /// A running `cordon proxy`.
 struct Proxy {
     process: Background,
@@ -175,15 +188,7 @@ impl Proxy {
         crate::run::signed(s, manifest);
         let state = s.path("state");
         let _ = std::fs::remove_dir_all(&state);
-        let mut child = Command::new(assert_cmd::cargo::cargo_bin("cordon"))
-            .current_dir(s.path("."))
-            .args([
-                "proxy",
-                "--manifest",
-                "m.signed.json",
-                "--trust",
-                "trust.json",
-            ])
+        let mut child = proxy_command(s)
             .args(["--listen", "127.0.0.1:0", "--state-dir", &state])
             .args(extra)
             .envs(env.iter().copied())
@@ -925,15 +930,7 @@ fn connections_are_served_on_the_threads_asked_for() {
 
     // Not a count from 1 to 256: refused before anything starts, naming the option.
     for threads in ["0", "257", "many"] {
-        let out = Command::new(assert_cmd::cargo::cargo_bin("cordon"))
-            .current_dir(s.path("."))
-            .args([
-                "proxy",
-                "--manifest",
-                "m.signed.json",
-                "--trust",
-                "trust.json",
-            ])
+        let out = proxy_command(&s)
             .args(["--listen", "127.0.0.1:0", "--threads", threads])
             .output()
             .unwrap();
