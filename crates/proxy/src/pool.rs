@@ -20,7 +20,10 @@ const MAX_ADDRESSES: usize = 256;
 
 /// Idle upstream connections. A list of addresses rather than a hash map: an agent talks to a
 /// handful of servers, and comparing a few keys costs less than hashing one. An address whose
-/// last connection is taken leaves the list, so it holds only addresses with idle connections.
+/// last connection is taken keeps its place (and its list's room) for the next one given back;
+/// once the list holds as many addresses as it may, such an emptied place goes to a new address.
+/// Each address's connections are in the order they became idle: taken from the newest end,
+/// expired from the oldest.
 pub(crate) struct Pool<K, B> {
     idle: Mutex<Vec<(K, Idle<B>)>>,
     per_address: usize,
@@ -42,17 +45,12 @@ impl<K: Eq, B> Pool<K, B> {
         let mut idle = self.idle.lock().ok()?;
         let at = idle.iter().position(|(k, _)| k == key)?;
         let (_, list) = idle.get_mut(at)?;
-        let mut found = None;
         while let Some((since, sender)) = list.pop() {
             if since.elapsed() < self.keep_for && !sender.is_closed() && sender.is_ready() {
-                found = Some(sender);
-                break;
+                return Some(sender);
             }
         }
-        if list.is_empty() {
-            idle.swap_remove(at);
-        }
-        found
+        None
     }
 
     /// Keep a connection whose last exchange finished.
@@ -64,21 +62,35 @@ impl<K: Eq, B> Pool<K, B> {
             return;
         };
         let now = Instant::now();
-        let list = match idle.iter().position(|(k, _)| *k == key) {
-            Some(at) => match idle.get_mut(at) {
-                Some((_, list)) => list,
-                None => return,
-            },
+        let at = match idle.iter().position(|(k, _)| *k == key) {
+            Some(at) => at,
             None if idle.len() < MAX_ADDRESSES => {
                 idle.push((key, Vec::new()));
-                match idle.last_mut() {
-                    Some((_, list)) => list,
-                    None => return,
-                }
+                idle.len() - 1
             }
-            None => return,
+            // Full: the place of an address with no idle connection left, if there is one.
+            None => match idle.iter().position(|(_, list)| list.is_empty()) {
+                Some(at) => {
+                    if let Some((k, _)) = idle.get_mut(at) {
+                        *k = key;
+                    }
+                    at
+                }
+                None => return,
+            },
         };
-        list.retain(|(since, s)| now.duration_since(*since) < self.keep_for && !s.is_closed());
+        let Some((_, list)) = idle.get_mut(at) else {
+            return;
+        };
+        // The expired ones are the oldest, at the front.
+        let expired = list
+            .iter()
+            .take_while(|(since, _)| now.duration_since(*since) >= self.keep_for)
+            .count();
+        list.drain(..expired);
+        if list.len() >= self.per_address {
+            list.retain(|(_, s)| !s.is_closed());
+        }
         if list.len() < self.per_address {
             list.push((now, sender));
         }
@@ -118,10 +130,14 @@ mod tests {
         assert!(pool.take(&"a").is_some());
         assert!(pool.take(&"a").is_none());
         assert!(pool.take(&"c").is_none());
-        // An address whose connections are all taken is no longer listed.
-        assert_eq!(pool.idle.lock().unwrap().len(), 1);
         assert!(pool.take(&"b").is_some());
-        assert!(pool.idle.lock().unwrap().is_empty());
+        assert!(pool.take(&"b").is_none());
+        // Each address keeps its place, emptied, for the next connection given back.
+        assert!(pool.idle.lock().unwrap().iter().all(|(_, l)| l.is_empty()));
+        let (s, _end) = sender().await;
+        pool.give("b", s);
+        assert_eq!(pool.idle.lock().unwrap().len(), 2);
+        assert!(pool.take(&"b").is_some());
 
         // A connection idle longer than the limit is not taken.
         let stale = Pool::new(2, Duration::ZERO);
@@ -142,5 +158,52 @@ mod tests {
         assert_eq!(pool.idle.lock().unwrap().len(), MAX_ADDRESSES);
         assert!(pool.take(&MAX_ADDRESSES).is_none(), "one address too many");
         assert!(pool.take(&0).is_some());
+        // The emptied place goes to the next new address; the list does not grow.
+        let (s, _end) = sender().await;
+        pool.give(MAX_ADDRESSES, s);
+        assert_eq!(pool.idle.lock().unwrap().len(), MAX_ADDRESSES);
+        assert!(pool.take(&MAX_ADDRESSES).is_some());
+        assert!(pool.take(&0).is_none());
+    }
+
+    #[tokio::test]
+    async fn expired_and_closed_connections_make_room() {
+        // Expired: the ones given back first go first.
+        let pool = Pool::new(2, Duration::from_millis(200));
+        let mut ends = Vec::new();
+        for _ in 0..2 {
+            let (s, end) = sender().await;
+            ends.push(end);
+            pool.give("a", s);
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        let (s, _fresh) = sender().await;
+        pool.give("a", s);
+        assert_eq!(
+            pool.idle.lock().unwrap()[0].1.len(),
+            1,
+            "the expired ones stayed"
+        );
+        assert!(pool.take(&"a").is_some());
+        assert!(pool.take(&"a").is_none());
+
+        // Closed: a full list makes room by dropping the connections whose server has gone.
+        let pool = Pool::new(2, Duration::from_secs(60));
+        let (s, end) = sender().await;
+        pool.give("a", s);
+        let (s, _open) = sender().await;
+        pool.give("a", s);
+        drop(end);
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        while !pool.idle.lock().unwrap()[0].1[0].1.is_closed() {
+            assert!(tokio::time::Instant::now() < deadline, "never seen closed");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let (s, _third) = sender().await;
+        pool.give("a", s);
+        assert_eq!(pool.idle.lock().unwrap()[0].1.len(), 2);
+        assert!(pool.take(&"a").is_some());
+        assert!(pool.take(&"a").is_some());
+        assert!(pool.take(&"a").is_none());
     }
 }
